@@ -1,0 +1,128 @@
+/**
+ * pcap and pcapng writers. Both produce Uint8Array pieces for a caller-supplied `write` function
+ * (a file stream, an array in tests); they never hold more than one record.
+ *
+ * Both write little-endian files. The pcap writer writes microsecond or nanosecond files
+ * (magic a1b2c3d4 / a1b23c4d); the pcapng writer writes one section with one IDB per interface
+ * (if_tsresol = 9, nanoseconds) and EPBs, so times round-trip exactly.
+ */
+export type WriteFn = (chunk: Uint8Array) => void;
+
+export interface PcapWriterOptions {
+  linkType: number;
+  snapLen?: number;
+  /** Nanosecond timestamps (magic a1b23c4d); default microseconds. */
+  nanoseconds?: boolean;
+}
+
+export class PcapWriter {
+  private readonly nsec: boolean;
+  private readonly snapLen: number;
+
+  constructor(
+    private readonly write: WriteFn,
+    opts: PcapWriterOptions,
+  ) {
+    this.nsec = opts.nanoseconds ?? false;
+    this.snapLen = opts.snapLen ?? 262144;
+    const h = new Uint8Array(24);
+    const v = new DataView(h.buffer);
+    v.setUint32(0, this.nsec ? 0xa1b23c4d : 0xa1b2c3d4, true);
+    v.setUint16(4, 2, true);
+    v.setUint16(6, 4, true);
+    v.setUint32(16, this.snapLen, true);
+    v.setUint32(20, opts.linkType, true);
+    write(h);
+  }
+
+  /** Writes one record; `data` is copied (truncated to the snaplen). */
+  packet(tsSec: number, tsNsec: number, data: Uint8Array, origLen = data.length): void {
+    const cap = Math.min(data.length, this.snapLen);
+    const rec = new Uint8Array(16 + cap);
+    const v = new DataView(rec.buffer);
+    v.setUint32(0, tsSec >>> 0, true);
+    v.setUint32(4, this.nsec ? tsNsec : Math.floor(tsNsec / 1000), true);
+    v.setUint32(8, cap, true);
+    v.setUint32(12, Math.max(origLen, cap), true);
+    rec.set(data.subarray(0, cap), 16);
+    this.write(rec);
+  }
+}
+
+export interface PcapngInterface {
+  linkType: number;
+  snapLen?: number;
+  name?: string;
+}
+
+const enc = new TextEncoder();
+
+export class PcapngWriter {
+  private interfaces = 0;
+
+  constructor(
+    private readonly write: WriteFn,
+    application = 'Weft',
+  ) {
+    const opts = [option(4, enc.encode(application))];
+    const body = concat([u32(0x1a2b3c4d), u16(1), u16(0), u32(0xffffffff), u32(0xffffffff), ...opts, endOfOptions()]);
+    write(block(0x0a0d0d0a, body));
+  }
+
+  /** Adds an interface description; returns its id for {@link packet}. */
+  addInterface(i: PcapngInterface): number {
+    const opts: Uint8Array[] = [option(9, Uint8Array.of(9))];
+    if (i.name) opts.push(option(2, enc.encode(i.name)));
+    const body = concat([u16(i.linkType), u16(0), u32(i.snapLen ?? 0), ...opts, endOfOptions()]);
+    this.write(block(1, body));
+    return this.interfaces++;
+  }
+
+  /** Writes one EPB; `data` is copied. Timestamps are written in nanoseconds. */
+  packet(ifId: number, tsSec: number, tsNsec: number, data: Uint8Array, origLen = data.length): void {
+    if (ifId < 0 || ifId >= this.interfaces) throw new RangeError(`no interface ${ifId}`);
+    const units = BigInt(tsSec) * 1_000_000_000n + BigInt(tsNsec);
+    const padded = (data.length + 3) & ~3;
+    const total = 32 + padded;
+    const b = new Uint8Array(total);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, 6, true);
+    v.setUint32(4, total, true);
+    v.setUint32(8, ifId, true);
+    v.setUint32(12, Number(units >> 32n), true);
+    v.setUint32(16, Number(units & 0xffffffffn), true);
+    v.setUint32(20, data.length, true);
+    v.setUint32(24, Math.max(origLen, data.length), true);
+    b.set(data, 28);
+    v.setUint32(total - 4, total, true);
+    this.write(b);
+  }
+}
+
+function u16(n: number): Uint8Array {
+  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff);
+}
+function u32(n: number): Uint8Array {
+  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+}
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+function option(code: number, value: Uint8Array): Uint8Array {
+  const padded = new Uint8Array((value.length + 3) & ~3);
+  padded.set(value);
+  return concat([u16(code), u16(value.length), padded]);
+}
+function endOfOptions(): Uint8Array {
+  return new Uint8Array(4);
+}
+function block(type: number, body: Uint8Array): Uint8Array {
+  const total = body.length + 12;
+  return concat([u32(type), u32(total), body, u32(total)]);
+}
