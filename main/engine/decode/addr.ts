@@ -1,0 +1,40 @@
+/**
+ * Address formatting: dotted quad for IPv4, RFC 5952 for IPv6 (lower case, leading zeros dropped,
+ * the longest run of two or more zero groups — the first if tied — as "::"), and endpoints as
+ * "ip:port" / "[v6]:port". Allocates strings: not for the per-packet path.
+ */
+export function formatIPv4(b: Uint8Array, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+export function formatIPv6(b: Uint8Array, off = 0): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i] << 8) | b[off + 2 * i + 1]);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) return g.map((x) => x.toString(16)).join(':');
+  const head = g.slice(0, bestStart).map((x) => x.toString(16)).join(':');
+  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
+  return `${head}::${tail}`;
+}
+
+export function formatIP(version: number, b: Uint8Array, off = 0): string {
+  return version === 6 ? formatIPv6(b, off) : formatIPv4(b, off);
+}
+
+export function formatEndpoint(version: number, b: Uint8Array, port: number): string {
+  return version === 6 ? `[${formatIPv6(b)}]:${port}` : `${formatIPv4(b)}:${port}`;
+}

@@ -1,0 +1,475 @@
+/**
+ * PacketDecoder: link layer → (VLAN, PPPoE, tunnels) → IPv4/IPv6 (+ defragmentation) → TCP/UDP.
+ *
+ * Who calls it: whoever reads packets (CLI, engine host), once per CapturedPacket, synchronously.
+ * What it reuses: ONE DecodedPacket (`decoder.out`), overwritten on every call, whose `buf` is the
+ * packet's own chunk (or a defragmentation buffer). Nothing is allocated per packet except when IP
+ * fragments are involved. It never throws on packet contents: broken or unknown layers are counted
+ * in `anomalies` by kind and decoding stops at that layer (`out.transport === Transport.NONE`).
+ *
+ * Lengths: the IP header decides where the transport payload ends, so Ethernet padding and FCS
+ * never reach TCP. When snaplen cut the packet, `payloadCaptured < payloadLength`.
+ *
+ * Link types: Ethernet II (802.3/LLC recognised; SNAP-encapsulated IP decoded, other LLC skipped),
+ * 802.1Q/802.1ad (QinQ), Linux SLL and SLL2, BSD null and loop (either byte order), raw IP
+ * (101, 12, 14, 228, 229), PPP (9, 50), PPPoE session (in Ethernet, and link type 51), Cisco HDLC.
+ * Tunnels: GRE (v0; v1 enhanced GRE carrying PPP; WCCP redirect), VXLAN (UDP 4789), IP-in-IP.
+ */
+import { u16be, u32be } from '../util/bytes';
+import type { CapturedPacket } from '../formats/types';
+import { DA, DecodeAnomalies } from './anomalies';
+import { DEFAULT_DEFRAG, Defragmenter, type DefragOptions } from './defrag';
+import { DecodedPacket, Transport } from './layers';
+import { decodeTcp } from './tcp';
+
+export interface DecoderOptions {
+  /** Verify IPv4 header checksums (counted as `ipv4-bad-checksum`; the packet is still decoded). */
+  verifyChecksums?: boolean;
+  /** IP fragment reassembly; `false` leaves fragments undecoded (fragmentHeld). */
+  defrag?: Partial<DefragOptions> | false;
+  /** Decode GRE, VXLAN and IP-in-IP inner packets (default true). */
+  tunnels?: boolean;
+  /** UDP destination ports that carry VXLAN (default [4789]). */
+  vxlanPorts?: number[];
+}
+
+const MAX_TUNNEL_DEPTH = 4;
+
+export class PacketDecoder {
+  readonly out = new DecodedPacket();
+  readonly anomalies = new DecodeAnomalies();
+  readonly defrag: Defragmenter | null;
+  private readonly verify: boolean;
+  private readonly tunnels: boolean;
+  private readonly vxlanPorts: number[];
+  private now = 0;
+
+  constructor(opts: DecoderOptions = {}) {
+    this.verify = opts.verifyChecksums ?? false;
+    this.tunnels = opts.tunnels ?? true;
+    this.vxlanPorts = opts.vxlanPorts ?? [4789];
+    this.defrag = opts.defrag === false ? null : new Defragmenter({ ...DEFAULT_DEFRAG, ...(opts.defrag ?? {}) }, this.anomalies);
+  }
+
+  /** Decodes one captured packet into `this.out` (returned for convenience). */
+  decode(p: CapturedPacket): DecodedPacket {
+    return this.decodeBytes(p.linkType, p.buf, p.offset, p.capLen, p.tsSec + p.tsNsec / 1e9);
+  }
+
+  decodeBytes(linkType: number, b: Uint8Array, off: number, capLen: number, timeSec: number): DecodedPacket {
+    this.out.reset(linkType);
+    this.out.buf = b;
+    this.now = timeSec;
+    this.link(linkType, b, off, off + capLen);
+    return this.out;
+  }
+
+  private link(lt: number, b: Uint8Array, off: number, end: number): void {
+    const avail = end - off;
+    switch (lt) {
+      case 1: // Ethernet
+        return this.ethernet(b, off, end);
+      case 0: // BSD null: address family in the capturing host's byte order
+      case 108: {
+        // loop: network byte order
+        if (avail < 4) return this.an(DA['truncated-link-header']);
+        let fam: number;
+        if (lt === 108) fam = u32be(b, off);
+        else fam = b[off] === 0 && b[off + 1] === 0 ? u32be(b, off) : b[off] | (b[off + 1] << 8);
+        if (fam === 2) return this.ipv4(b, off + 4, end);
+        if (fam === 10 || fam === 23 || fam === 24 || fam === 28 || fam === 30) return this.ipv6(b, off + 4, end);
+        return this.an(DA['non-ip']);
+      }
+      case 101:
+      case 12:
+      case 14:
+        return this.rawIp(b, off, end);
+      case 228:
+        return this.ipv4(b, off, end);
+      case 229:
+        return this.ipv6(b, off, end);
+      case 113: // Linux SLL: 16-byte header, protocol at 14
+        if (avail < 16) return this.an(DA['truncated-link-header']);
+        return this.sllProtocol(u16be(b, off + 2), u16be(b, off + 14), b, off + 16, end);
+      case 276: // Linux SLL2: 20-byte header, protocol at 0, ARPHRD type at 8
+        if (avail < 20) return this.an(DA['truncated-link-header']);
+        return this.sllProtocol(u16be(b, off + 8), u16be(b, off), b, off + 20, end);
+      case 9:
+      case 50:
+        return this.ppp(b, off, end, true);
+      case 51: // PPPoE session payload (no Ethernet header)
+        return this.pppoeSession(b, off, end);
+      case 104: // Cisco HDLC: address, control, ethertype
+        if (avail < 4) return this.an(DA['truncated-link-header']);
+        return this.ethertype(u16be(b, off + 2), b, off + 4, end);
+      default:
+        return this.an(DA['unsupported-link-type']);
+    }
+  }
+
+  private an(kind: number): void {
+    this.anomalies.inc(kind);
+  }
+
+  private sllProtocol(arphrd: number, proto: number, b: Uint8Array, off: number, end: number): void {
+    // ARPHRD_IPGRE (778): the protocol field is the GRE protocol type; ethertypes otherwise.
+    // Values below 0x0600 are Linux pseudo-protocols (802.2 LLC, 802.3 raw, CAN, …), not IP.
+    if (arphrd !== 778 && proto < 0x0600) return this.an(DA['non-ip']);
+    return this.ethertype(proto, b, off, end);
+  }
+
+  private rawIp(b: Uint8Array, off: number, end: number): void {
+    if (end - off < 1) return this.an(DA['truncated-link-header']);
+    const v = b[off] >>> 4;
+    if (v === 4) return this.ipv4(b, off, end);
+    if (v === 6) return this.ipv6(b, off, end);
+    return this.an(DA['ipv4-bad-version']);
+  }
+
+  private ethernet(b: Uint8Array, off: number, end: number): void {
+    if (end - off < 14) return this.an(DA['truncated-link-header']);
+    const type = u16be(b, off + 12);
+    if (type <= 1500) return this.llc(b, off + 14, Math.min(end, off + 14 + type));
+    if (type < 0x0600) return this.an(DA['non-ip']);
+    return this.ethertype(type, b, off + 14, end);
+  }
+
+  /** 802.3 frame: IEEE 802.2 LLC; SNAP (AA AA 03, OUI 000000) carries an ethertype. */
+  private llc(b: Uint8Array, off: number, end: number): void {
+    if (end - off >= 8 && b[off] === 0xaa && b[off + 1] === 0xaa && b[off + 2] === 0x03 && b[off + 3] === 0 && b[off + 4] === 0 && b[off + 5] === 0)
+      return this.ethertype(u16be(b, off + 6), b, off + 8, end);
+    return this.an(DA['llc-frame']);
+  }
+
+  private ethertype(type: number, b: Uint8Array, off: number, end: number): void {
+    switch (type) {
+      case 0x0800:
+        return this.ipv4(b, off, end);
+      case 0x86dd:
+        return this.ipv6(b, off, end);
+      case 0x8100:
+      case 0x88a8:
+      case 0x9100:
+      case 0x9200: {
+        if (end - off < 4) return this.an(DA['truncated-link-header']);
+        const o = this.out;
+        const id = u16be(b, off) & 0x0fff;
+        if (o.vlanCount === 0) o.vlan = id;
+        else if (o.vlanCount === 1) o.vlanInner = id;
+        o.vlanCount++;
+        if (o.vlanCount > 8) return this.an(DA['truncated-link-header']);
+        return this.ethertype(u16be(b, off + 2), b, off + 4, end);
+      }
+      case 0x8864:
+        return this.pppoeSession(b, off, end);
+      case 0x880b:
+        return this.ppp(b, off, end, true);
+      case 0x6558: // transparent Ethernet bridging (GRE, NVGRE)
+        return this.tunnel() ? this.ethernet(b, off, end) : undefined;
+      default:
+        return this.an(DA['non-ip']);
+    }
+  }
+
+  private pppoeSession(b: Uint8Array, off: number, end: number): void {
+    if (end - off < 8) return this.an(DA['truncated-link-header']);
+    this.out.pppoeSession = u16be(b, off + 2);
+    const len = u16be(b, off + 4);
+    const pend = Math.min(end, off + 6 + len);
+    return this.ppp(b, off + 6, pend, false);
+  }
+
+  /** PPP: optional FF 03 address/control, then a 1- or 2-byte protocol (odd low byte ends it). */
+  private ppp(b: Uint8Array, off: number, end: number, mayHaveAddress: boolean): void {
+    if (mayHaveAddress && end - off >= 2 && b[off] === 0xff && b[off + 1] === 0x03) off += 2;
+    if (end - off < 1) return this.an(DA['truncated-link-header']);
+    let proto: number;
+    if (b[off] & 1) {
+      proto = b[off];
+      off += 1;
+    } else {
+      if (end - off < 2) return this.an(DA['truncated-link-header']);
+      proto = u16be(b, off);
+      off += 2;
+    }
+    if (proto === 0x21) return this.ipv4(b, off, end);
+    if (proto === 0x57) return this.ipv6(b, off, end);
+    return this.an(DA['non-ip']);
+  }
+
+  private tunnel(): boolean {
+    if (!this.tunnels) return false;
+    if (++this.out.tunnelDepth > MAX_TUNNEL_DEPTH) {
+      this.an(DA['tunnel-too-deep']);
+      return false;
+    }
+    return true;
+  }
+
+  private ipv4(b: Uint8Array, off: number, end: number): void {
+    const o = this.out;
+    const avail = end - off;
+    if (avail < 20) return this.an(DA['ipv4-truncated-header']);
+    if (b[off] >>> 4 !== 4) return this.an(DA['ipv4-bad-version']);
+    const ihl = (b[off] & 15) * 4;
+    if (ihl < 20) return this.an(DA['ipv4-bad-header-length']);
+    if (ihl > avail) return this.an(DA['ipv4-truncated-header']);
+    let total = u16be(b, off + 2);
+    if (total === 0 && avail > ihl) {
+      // TSO/GSO super-segments are often captured with a zero total length.
+      this.an(DA['ipv4-zero-total-length']);
+      total = avail;
+    } else if (total < ihl) return this.an(DA['ipv4-bad-total-length']);
+    o.ipVersion = 4;
+    o.ttl = b[off + 8];
+    o.ipId = u16be(b, off + 4);
+    const proto = b[off + 9];
+    o.ipProto = proto;
+    for (let i = 0; i < 4; i++) {
+      o.src[i] = b[off + 12 + i];
+      o.dst[i] = b[off + 16 + i];
+    }
+    if (this.verify) {
+      const ok = ipv4HeaderChecksum(b, off, ihl) === 0;
+      o.ipChecksumOk = ok ? 1 : 0;
+      if (!ok) this.an(DA['ipv4-bad-checksum']);
+    }
+    const ipEnd = off + total;
+    if (ipEnd > end) this.an(DA['ip-payload-truncated']);
+    const flagsFrag = u16be(b, off + 6);
+    const more = (flagsFrag & 0x2000) !== 0;
+    const fragOff = (flagsFrag & 0x1fff) * 8;
+    if (more || fragOff !== 0) {
+      if (!this.defrag) {
+        o.fragmentHeld = true;
+        return;
+      }
+      if (ipEnd > end) {
+        // A fragment cut by snaplen cannot be reassembled.
+        this.an(DA['frag-bad']);
+        return;
+      }
+      const key = `4|${o.src[0]}.${o.src[1]}.${o.src[2]}.${o.src[3]}|${o.dst[0]}.${o.dst[1]}.${o.dst[2]}.${o.dst[3]}|${o.ipId}|${proto}|${o.vlan}`;
+      const whole = this.defrag.add(key, fragOff, more, b.subarray(off + ihl, ipEnd), this.now);
+      if (!whole) {
+        o.fragmentHeld = true;
+        return;
+      }
+      o.reassembled = true;
+      o.buf = whole;
+      return this.ipPayload(proto, whole, 0, whole.length, whole.length);
+    }
+    return this.ipPayload(proto, b, off + ihl, ipEnd, end);
+  }
+
+  private ipv6(b: Uint8Array, off: number, end: number): void {
+    const o = this.out;
+    const avail = end - off;
+    if (avail < 40) return this.an(DA['ipv6-truncated-header']);
+    if (b[off] >>> 4 !== 6) return this.an(DA['ipv6-bad-version']);
+    const payloadLen = u16be(b, off + 4);
+    let next = b[off + 6];
+    o.ipVersion = 6;
+    o.ttl = b[off + 7];
+    for (let i = 0; i < 16; i++) {
+      o.src[i] = b[off + 8 + i];
+      o.dst[i] = b[off + 24 + i];
+    }
+    let ipEnd = off + 40 + payloadLen;
+    let p = off + 40;
+    const capEnd = end;
+    // Extension headers. The jumbo payload option (RFC 2675) may replace a zero payload length.
+    for (;;) {
+      if (next === 0 || next === 43 || next === 60 || next === 135 || next === 139 || next === 140 || next === 51) {
+        // A jumbogram's hop-by-hop header lies beyond the (zero) payload length until it is read.
+        const limit = payloadLen === 0 && next === 0 && p === off + 40 ? capEnd : Math.min(capEnd, ipEnd);
+        if (limit - p < 2) return this.an(DA['ipv6-bad-extension-header']);
+        const hlen = next === 51 ? (b[p + 1] + 2) * 4 : (b[p + 1] + 1) * 8;
+        if (p + hlen > limit) return this.an(DA['ipv6-bad-extension-header']);
+        if (next === 0) {
+          const jumbo = findJumbo(b, p + 2, p + hlen);
+          if (jumbo >= 0) {
+            if (payloadLen !== 0 || jumbo < 65536) return this.an(DA['ipv6-bad-jumbogram']);
+            ipEnd = off + 40 + jumbo;
+          } else if (jumbo === -2) return this.an(DA['ipv6-bad-jumbogram']);
+        }
+        if (p + hlen > ipEnd) return this.an(DA['ipv6-bad-extension-header']);
+        next = b[p];
+        p += hlen;
+        continue;
+      }
+      if (next === 44) {
+        if (p + 8 > Math.min(capEnd, ipEnd)) return this.an(DA['ipv6-bad-extension-header']);
+        const fnext = b[p];
+        const fo = u16be(b, p + 2);
+        const fragOff = fo & 0xfff8;
+        const more = (fo & 1) !== 0;
+        const id = u32be(b, p + 4);
+        p += 8;
+        if (fragOff === 0 && !more) {
+          // Atomic fragment (RFC 6946): not really fragmented.
+          next = fnext;
+          continue;
+        }
+        if (!this.defrag) {
+          o.ipProto = fnext;
+          o.fragmentHeld = true;
+          return;
+        }
+        if (ipEnd > capEnd) {
+          this.an(DA['ip-payload-truncated']);
+          this.an(DA['frag-bad']);
+          return;
+        }
+        const key = `6|${hex16(o.src)}|${hex16(o.dst)}|${id}|${o.vlan}`;
+        const whole = this.defrag.add(key, fragOff, more, b.subarray(p, ipEnd), this.now);
+        if (!whole) {
+          o.ipProto = fnext;
+          o.fragmentHeld = true;
+          return;
+        }
+        o.reassembled = true;
+        o.buf = whole;
+        return this.ipv6Upper(fnext, whole, 0, whole.length, whole.length);
+      }
+      break;
+    }
+    if (ipEnd > capEnd) this.an(DA['ip-payload-truncated']);
+    return this.ipv6Upper(next, b, p, ipEnd, capEnd);
+  }
+
+  /** Extension headers may follow the fragment header inside the reassembled payload. */
+  private ipv6Upper(next: number, b: Uint8Array, p: number, ipEnd: number, capEnd: number): void {
+    while (next === 43 || next === 60 || next === 51) {
+      if (Math.min(ipEnd, capEnd) - p < 2) return this.an(DA['ipv6-bad-extension-header']);
+      const hlen = next === 51 ? (b[p + 1] + 2) * 4 : (b[p + 1] + 1) * 8;
+      if (p + hlen > Math.min(ipEnd, capEnd)) return this.an(DA['ipv6-bad-extension-header']);
+      next = b[p];
+      p += hlen;
+    }
+    this.out.ipProto = next;
+    return this.ipPayload(next, b, p, ipEnd, capEnd);
+  }
+
+  private ipPayload(proto: number, b: Uint8Array, off: number, ipEnd: number, capEnd: number): void {
+    const o = this.out;
+    o.ipProto = proto;
+    switch (proto) {
+      case 6: {
+        const h = decodeTcp(b, off, ipEnd, capEnd, o.tcp, this.anomalies);
+        if (h < 0) return;
+        this.setPayload(b, off + h, ipEnd, capEnd);
+        o.transport = Transport.TCP;
+        return;
+      }
+      case 17:
+        return this.udp(b, off, ipEnd, capEnd);
+      case 47:
+        return this.gre(b, off, Math.min(ipEnd, capEnd));
+      case 4:
+        return this.tunnel() ? this.ipv4(b, off, Math.min(ipEnd, capEnd)) : this.other(b, off, ipEnd, capEnd);
+      case 41:
+        return this.tunnel() ? this.ipv6(b, off, Math.min(ipEnd, capEnd)) : this.other(b, off, ipEnd, capEnd);
+      default:
+        return this.other(b, off, ipEnd, capEnd);
+    }
+  }
+
+  private other(b: Uint8Array, off: number, ipEnd: number, capEnd: number): void {
+    this.setPayload(b, off, ipEnd, capEnd);
+    this.out.transport = Transport.OTHER;
+  }
+
+  private setPayload(b: Uint8Array, start: number, ipEnd: number, capEnd: number): void {
+    const o = this.out;
+    o.buf = b;
+    o.payloadOffset = start;
+    o.payloadLength = Math.max(0, ipEnd - start);
+    o.payloadCaptured = Math.max(0, Math.min(ipEnd, capEnd) - start);
+  }
+
+  private udp(b: Uint8Array, off: number, ipEnd: number, capEnd: number): void {
+    const o = this.out;
+    if (Math.min(ipEnd, capEnd) - off < 8) return this.an(DA['udp-truncated-header']);
+    const u = o.udp;
+    u.srcPort = u16be(b, off);
+    u.dstPort = u16be(b, off + 2);
+    u.length = u16be(b, off + 4);
+    u.checksum = u16be(b, off + 6);
+    let uEnd = ipEnd;
+    if (u.length < 8 || off + u.length > ipEnd) this.an(DA['udp-bad-length']);
+    else uEnd = off + u.length;
+    this.setPayload(b, off + 8, uEnd, capEnd);
+    o.transport = Transport.UDP;
+    if (this.tunnels && this.vxlanPorts.includes(u.dstPort) && o.payloadCaptured >= 8 + 14 && (b[off + 8] & 0x08) !== 0) {
+      if (!this.tunnel()) return;
+      const inner = off + 16;
+      o.transport = Transport.NONE;
+      return this.ethernet(b, inner, Math.min(uEnd, capEnd));
+    }
+  }
+
+  private gre(b: Uint8Array, off: number, end: number): void {
+    if (!this.tunnels) return this.other(b, off, end, end);
+    if (end - off < 4) return this.an(DA['gre-unsupported']);
+    const flags = u16be(b, off);
+    const version = flags & 7;
+    const proto = u16be(b, off + 2);
+    let h = 4;
+    if (version === 0) {
+      if (flags & 0x4000) return this.an(DA['gre-unsupported']); // source routing (RFC 1701)
+      if (flags & 0x8000) h += 4; // checksum + reserved
+      if (flags & 0x2000) h += 4; // key
+      if (flags & 0x1000) h += 4; // sequence
+    } else if (version === 1) {
+      // Enhanced GRE (PPTP, RFC 2637): key always present; sequence and ack optional.
+      h += 4;
+      if (flags & 0x1000) h += 4;
+      if (flags & 0x0080) h += 4;
+    } else return this.an(DA['gre-unsupported']);
+    if (end - off < h) return this.an(DA['gre-unsupported']);
+    if (!this.tunnel()) return;
+    let p = off + h;
+    if (proto === 0x883e) {
+      // WCCP: a 4-byte redirect header precedes the IP packet unless it starts right away.
+      if (end - p >= 1 && b[p] >>> 4 !== 4) p += 4;
+      return this.ipv4(b, p, end);
+    }
+    if (version === 1 && proto === 0x880b) {
+      if (end - p === 0) return; // ack-only
+      return this.ppp(b, p, end, true);
+    }
+    return this.ethertype(proto, b, p, end);
+  }
+}
+
+/** Returns the jumbo payload length, -1 if no jumbo option, -2 if the option is malformed. */
+function findJumbo(b: Uint8Array, o: number, end: number): number {
+  while (o < end) {
+    const t = b[o];
+    if (t === 0) {
+      o++;
+      continue;
+    }
+    if (o + 1 >= end) return -2;
+    const len = b[o + 1];
+    if (o + 2 + len > end) return -2;
+    if (t === 0xc2) return len === 4 ? u32be(b, o + 2) : -2;
+    o += 2 + len;
+  }
+  return -1;
+}
+
+function hex16(a: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < 16; i++) s += a[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+/** One's-complement sum over the IPv4 header; 0 when the checksum is right. */
+export function ipv4HeaderChecksum(b: Uint8Array, off: number, len: number): number {
+  let sum = 0;
+  for (let i = 0; i < len; i += 2) sum += (b[off + i] << 8) | b[off + i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
