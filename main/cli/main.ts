@@ -1,0 +1,90 @@
+/**
+ * The `weft` command line. `run(argv, io)` returns the exit status: 0 on success, 2 with a
+ * one-line message on bad input (the file, the byte offset, what to do), after printing
+ * everything that was good.
+ */
+import { parseArgs } from 'node:util';
+import { SourceError } from '../sources/capture-source';
+import { infoCommand } from './info';
+import { BufferedOut, UsageError, type CliIO } from './io';
+import { packetsCommand } from './packets';
+
+declare const WEFT_VERSION: string | undefined;
+const VERSION = typeof WEFT_VERSION === 'string' ? WEFT_VERSION : 'dev';
+
+export const HELP = `weft ${VERSION} — read packet captures, reassemble TCP streams
+
+Usage:
+  weft info FILE… [--json]                  format, link types, packets, times, anomalies, errors
+  weft packets FILE [--json] [--limit N]    one line per packet (time, link, addresses, TCP flags,
+                                            seq/ack, payload length)
+  weft --help | --version
+
+FILE is a pcap (microsecond or nanosecond, either byte order) or pcapng file.
+Exit status: 0 success; 2 bad input (a one-line message names the file and byte offset;
+a damaged file still reports every packet before the damage).
+`;
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const out = new BufferedOut(io.stdout);
+  const err = new BufferedOut(io.stderr);
+  try {
+    return await dispatch(argv, out, err);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.line(`weft: ${e.message}`);
+      err.line(`Try 'weft --help'.`);
+      return 2;
+    }
+    if (e instanceof SourceError) {
+      err.line(`weft: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  } finally {
+    await out.flush();
+    await err.flush();
+  }
+}
+
+async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    out.line(HELP.trimEnd());
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-V') {
+    out.line(VERSION);
+    return 0;
+  }
+  switch (cmd) {
+    case 'info': {
+      const a = parse(rest, { json: { type: 'boolean' } });
+      if (a.positionals.length === 0) throw new UsageError('info needs at least one FILE');
+      const failures = await infoCommand(a.positionals, !!a.values.json, out, err);
+      return failures ? 2 : 0;
+    }
+    case 'packets': {
+      const a = parse(rest, { json: { type: 'boolean' }, limit: { type: 'string' } });
+      if (a.positionals.length !== 1) throw new UsageError('packets needs exactly one FILE');
+      let limit = Infinity;
+      if (a.values.limit !== undefined) {
+        limit = Number(a.values.limit);
+        if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit needs a whole number, not '${a.values.limit}'`);
+      }
+      const failed = await packetsCommand(a.positionals[0], !!a.values.json, limit, out, err);
+      return failed ? 2 : 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${cmd}'`);
+  }
+}
+
+type Opts = Record<string, { type: 'boolean' | 'string' }>;
+function parse(args: string[], options: Opts) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

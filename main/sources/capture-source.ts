@@ -1,0 +1,160 @@
+/**
+ * Streaming capture input for Node: a file of any size (read in fixed chunks into one reused
+ * buffer, never loaded whole), or any async stream of bytes (stdin, a pipe). Packets go to a
+ * PacketSink synchronously, as views into the current chunk (see engine/formats/types.ts):
+ * the sink must finish with a packet before it returns.
+ *
+ * Damage does not lose what was good: every packet before it is delivered, and the result carries
+ * the CaptureFormatError (file name, byte offset) instead of throwing it. Errors opening or reading
+ * the file itself (missing, unreadable, a directory) are thrown as SourceError.
+ */
+import { open } from 'node:fs/promises';
+import { CaptureFormatError, CaptureReader, type CaptureFormat, type InterfaceInfo, type PacketSink, type ReaderAnomalies } from '../engine/formats';
+
+export interface Progress {
+  bytesDone: number;
+  /** Total size when known (files), else -1 (streams). */
+  bytesTotal: number;
+  packets: number;
+}
+
+export interface ReadOptions {
+  /** Chunk size for file reads (default 1 MiB). */
+  chunkSize?: number;
+  /** Stops reading between chunks; the result then has `cancelled: true`. */
+  signal?: AbortSignal;
+  /** Called after every chunk (at most once per chunk). */
+  onProgress?: (p: Progress) => void;
+  /** Awaited after every chunk: lets a consumer flush output or yield before more is read. */
+  afterChunk?: () => Promise<void> | void;
+}
+
+export interface ReadResult {
+  source: string;
+  format: CaptureFormat | null;
+  bytesTotal: number;
+  bytesDone: number;
+  packets: number;
+  /** pcapng sections read (pcap: 1). */
+  sections: number;
+  interfaces: InterfaceInfo[];
+  readerAnomalies: ReaderAnomalies;
+  /** Set when the input is damaged; every packet before `error.offset` was delivered. */
+  error: CaptureFormatError | null;
+  cancelled: boolean;
+}
+
+export class SourceError extends Error {
+  override readonly name = 'SourceError';
+  constructor(
+    readonly source: string,
+    message: string,
+    readonly code?: string,
+  ) {
+    super(`${source}: ${message}`);
+  }
+}
+
+const DEFAULT_CHUNK = 1 << 20;
+
+/** Reads a capture file from disk in chunks. */
+export async function readCaptureFile(path: string, sink: PacketSink, opts: ReadOptions = {}): Promise<ReadResult> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw fsError(path, e);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new SourceError(path, 'not a regular file (give the path of a .pcap or .pcapng file)');
+    const total = st.size;
+    const buf = new Uint8Array(Math.max(4096, opts.chunkSize ?? DEFAULT_CHUNK));
+    let pos = 0;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        let n: number;
+        try {
+          ({ bytesRead: n } = await fh!.read(buf, 0, buf.length, pos));
+        } catch (e) {
+          throw fsError(path, e);
+        }
+        if (n === 0) return;
+        pos += n;
+        // The buffer is reused for the next chunk: packets are views valid only during the sink call.
+        yield buf.subarray(0, n);
+      }
+    }
+    return await readCaptureStream(path, chunks(), sink, opts, total);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads a capture from any async sequence of byte chunks (stdin, a pipe, a socket). */
+export async function readCaptureStream(
+  source: string,
+  chunks: AsyncIterable<Uint8Array>,
+  sink: PacketSink,
+  opts: ReadOptions = {},
+  bytesTotal = -1,
+): Promise<ReadResult> {
+  const reader = new CaptureReader(sink);
+  const result: ReadResult = {
+    source,
+    format: null,
+    bytesTotal,
+    bytesDone: 0,
+    packets: 0,
+    sections: 0,
+    interfaces: reader.interfaces,
+    readerAnomalies: reader.anomalies,
+    error: null,
+    cancelled: false,
+  };
+  const finish = (): ReadResult => {
+    result.format = reader.format;
+    result.packets = reader.packets;
+    result.sections = reader.sections;
+    result.readerAnomalies = reader.anomalies;
+    return result;
+  };
+  try {
+    for await (const chunk of chunks) {
+      if (opts.signal?.aborted) {
+        result.cancelled = true;
+        return finish();
+      }
+      reader.push(chunk);
+      result.bytesDone += chunk.length;
+      opts.onProgress?.({ bytesDone: result.bytesDone, bytesTotal, packets: reader.packets });
+      if (opts.afterChunk) await opts.afterChunk();
+    }
+    if (opts.signal?.aborted) {
+      result.cancelled = true;
+      return finish();
+    }
+    reader.end();
+  } catch (e) {
+    if (e instanceof CaptureFormatError) {
+      e.packetsBefore = reader.packets;
+      result.error = e.withSource(source);
+    } else throw e;
+  }
+  return finish();
+}
+
+function fsError(path: string, e: unknown): SourceError {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case 'ENOENT':
+      return new SourceError(path, 'no such file', err.code);
+    case 'EACCES':
+    case 'EPERM':
+      return new SourceError(path, 'permission denied (check the file permissions)', err.code);
+    case 'EISDIR':
+      return new SourceError(path, 'is a directory (give the path of a .pcap or .pcapng file)', err.code);
+    default:
+      return new SourceError(path, err.message ?? String(e), err.code);
+  }
+}
