@@ -67,7 +67,10 @@ export async function summarizeCapture(path: string, opts: ReadOptions = {}): Pr
         lastSec = p.tsSec;
         lastNsec = p.tsNsec;
         const d = dec.decode(p);
-        if (d.transport === Transport.TCP) s.tcpPackets++;
+        if (d.transport === Transport.TCP) {
+          s.tcpPackets++;
+          d.tcp.parseOptions(); // so malformed options are counted (they are parsed lazily)
+        }
         else if (d.transport === Transport.UDP) s.udpPackets++;
         else if (d.transport === Transport.OTHER) s.otherIpPackets++;
       },

@@ -1,6 +1,6 @@
 /**
- * Streaming capture input for Node: a file of any size (read in fixed chunks into one reused
- * buffer, never loaded whole), or any async stream of bytes (stdin, a pipe). Packets go to a
+ * Streaming capture input for Node: a file of any size (read in fixed chunks into two reused
+ * buffers, never loaded whole; see file-chunks.ts), or any async stream of bytes (stdin, a pipe). Packets go to a
  * PacketSink synchronously, as views into the current chunk (see engine/formats/types.ts):
  * the sink must finish with a packet before it returns.
  *
@@ -9,6 +9,7 @@
  * the file itself (missing, unreadable, a directory) are thrown as SourceError.
  */
 import { open } from 'node:fs/promises';
+import { fileChunks } from './file-chunks';
 import { CaptureFormatError, CaptureReader, type CaptureFormat, type InterfaceInfo, type PacketSink, type ReaderAnomalies } from '../engine/formats';
 
 export interface Progress {
@@ -19,7 +20,7 @@ export interface Progress {
 }
 
 export interface ReadOptions {
-  /** Chunk size for file reads (default 1 MiB). */
+  /** Chunk size for file reads (default 4 MiB; larger chunks mean fewer async hops per byte). */
   chunkSize?: number;
   /** Stops reading between chunks; the result then has `cancelled: true`. */
   signal?: AbortSignal;
@@ -55,7 +56,7 @@ export class SourceError extends Error {
   }
 }
 
-const DEFAULT_CHUNK = 1 << 20;
+const DEFAULT_CHUNK = 4 << 20;
 
 /** Reads a capture file from disk in chunks. */
 export async function readCaptureFile(path: string, sink: PacketSink, opts: ReadOptions = {}): Promise<ReadResult> {
@@ -69,23 +70,8 @@ export async function readCaptureFile(path: string, sink: PacketSink, opts: Read
     const st = await fh.stat();
     if (!st.isFile()) throw new SourceError(path, 'not a regular file (give the path of a .pcap or .pcapng file)');
     const total = st.size;
-    const buf = new Uint8Array(Math.max(4096, opts.chunkSize ?? DEFAULT_CHUNK));
-    let pos = 0;
-    async function* chunks(): AsyncGenerator<Uint8Array> {
-      for (;;) {
-        let n: number;
-        try {
-          ({ bytesRead: n } = await fh!.read(buf, 0, buf.length, pos));
-        } catch (e) {
-          throw fsError(path, e);
-        }
-        if (n === 0) return;
-        pos += n;
-        // The buffer is reused for the next chunk: packets are views valid only during the sink call.
-        yield buf.subarray(0, n);
-      }
-    }
-    return await readCaptureStream(path, chunks(), sink, opts, total);
+    const chunkSize = Math.max(4096, opts.chunkSize ?? DEFAULT_CHUNK);
+    return await readCaptureStream(path, fileChunks(fh, chunkSize, (e) => fsError(path, e)), sink, opts, total);
   } finally {
     await fh.close();
   }
@@ -116,6 +102,7 @@ export async function readCaptureStream(
     result.format = reader.format;
     result.packets = reader.packets;
     result.sections = reader.sections;
+    result.interfaces = reader.interfaces;
     result.readerAnomalies = reader.anomalies;
     return result;
   };

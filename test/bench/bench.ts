@@ -4,7 +4,7 @@
  *   floor        walking the pcap record headers only (floor.ts)
  *   read+decode  CaptureReader + PacketDecoder over every packet (TCP payload bytes summed)
  * and reports throughput of each and the ratio read+decode / floor (target ≥ 0.60).
- * Each measurement is repeated (--rounds, default 3) alternating, and the best round counts, so
+ * Each measurement is repeated (--rounds, default 5) alternating, and the best round counts, so
  * page-cache warm-up and background noise hit both equally. The folder is deleted afterwards.
  *
  * Flags: --size-mb N (default 1024), --rounds N, --file PATH (use an existing pcap, keep it),
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       'size-mb': { type: 'string', default: '1024' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
       file: { type: 'string' },
       json: { type: 'boolean' },
     },

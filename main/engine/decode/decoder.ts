@@ -36,8 +36,8 @@ export interface DecoderOptions {
 const MAX_TUNNEL_DEPTH = 4;
 
 export class PacketDecoder {
-  readonly out = new DecodedPacket();
   readonly anomalies = new DecodeAnomalies();
+  readonly out = new DecodedPacket(() => this.anomalies.inc(DA['tcp-bad-option']));
   readonly defrag: Defragmenter | null;
   private readonly verify: boolean;
   private readonly tunnels: boolean;
@@ -53,9 +53,16 @@ export class PacketDecoder {
 
   /** Decodes one captured packet into `this.out` (returned for convenience). */
   decode(p: CapturedPacket): DecodedPacket {
-    return this.decodeBytes(p.linkType, p.buf, p.offset, p.capLen, p.tsSec + p.tsNsec / 1e9);
+    const o = this.out;
+    o.reset(p.linkType);
+    o.buf = p.buf;
+    this.now = p.tsSec;
+    if (p.linkType === 1) this.ethernet(p.buf, p.offset, p.offset + p.capLen);
+    else this.link(p.linkType, p.buf, p.offset, p.offset + p.capLen);
+    return o;
   }
 
+  /** Decodes bytes b[off, off+capLen) of the given link type; `timeSec` drives fragment timeouts. */
   decodeBytes(linkType: number, b: Uint8Array, off: number, capLen: number, timeSec: number): DecodedPacket {
     this.out.reset(linkType);
     this.out.buf = b;
@@ -128,7 +135,8 @@ export class PacketDecoder {
 
   private ethernet(b: Uint8Array, off: number, end: number): void {
     if (end - off < 14) return this.an(DA['truncated-link-header']);
-    const type = u16be(b, off + 12);
+    const type = (b[off + 12] << 8) | b[off + 13];
+    if (type === 0x0800) return this.ipv4(b, off + 14, end);
     if (type <= 1500) return this.llc(b, off + 14, Math.min(end, off + 14 + type));
     if (type < 0x0600) return this.an(DA['non-ip']);
     return this.ethertype(type, b, off + 14, end);
@@ -206,60 +214,75 @@ export class PacketDecoder {
     return true;
   }
 
+  // Hot path: kept small so V8 inlines it; fragments and checksum checks live in cold methods.
   private ipv4(b: Uint8Array, off: number, end: number): void {
-    const o = this.out;
     const avail = end - off;
     if (avail < 20) return this.an(DA['ipv4-truncated-header']);
-    if (b[off] >>> 4 !== 4) return this.an(DA['ipv4-bad-version']);
-    const ihl = (b[off] & 15) * 4;
+    const vihl = b[off];
+    if (vihl >>> 4 !== 4) return this.an(DA['ipv4-bad-version']);
+    const ihl = (vihl & 15) << 2;
     if (ihl < 20) return this.an(DA['ipv4-bad-header-length']);
     if (ihl > avail) return this.an(DA['ipv4-truncated-header']);
-    let total = u16be(b, off + 2);
-    if (total === 0 && avail > ihl) {
+    let total = (b[off + 2] << 8) | b[off + 3];
+    if (total < ihl) {
       // TSO/GSO super-segments are often captured with a zero total length.
+      if (total !== 0 || avail <= ihl) return this.an(DA['ipv4-bad-total-length']);
       this.an(DA['ipv4-zero-total-length']);
       total = avail;
-    } else if (total < ihl) return this.an(DA['ipv4-bad-total-length']);
+    }
+    const o = this.out;
     o.ipVersion = 4;
     o.ttl = b[off + 8];
-    o.ipId = u16be(b, off + 4);
+    o.ipId = (b[off + 4] << 8) | b[off + 5];
     const proto = b[off + 9];
     o.ipProto = proto;
-    for (let i = 0; i < 4; i++) {
-      o.src[i] = b[off + 12 + i];
-      o.dst[i] = b[off + 16 + i];
-    }
-    if (this.verify) {
-      const ok = ipv4HeaderChecksum(b, off, ihl) === 0;
-      o.ipChecksumOk = ok ? 1 : 0;
-      if (!ok) this.an(DA['ipv4-bad-checksum']);
-    }
+    const s = o.src;
+    const d = o.dst;
+    s[0] = b[off + 12];
+    s[1] = b[off + 13];
+    s[2] = b[off + 14];
+    s[3] = b[off + 15];
+    d[0] = b[off + 16];
+    d[1] = b[off + 17];
+    d[2] = b[off + 18];
+    d[3] = b[off + 19];
+    if (this.verify) this.checkIpv4(b, off, ihl);
     const ipEnd = off + total;
     if (ipEnd > end) this.an(DA['ip-payload-truncated']);
+    // MF flag (0x20) or a non-zero fragment offset (low 13 bits of bytes 6..7)
+    if ((b[off + 6] & 0x3f) !== 0 || b[off + 7] !== 0) return this.ipv4Fragment(b, off, ihl, ipEnd, end, proto);
+    return this.ipPayload(proto, b, off + ihl, ipEnd, end);
+  }
+
+  private checkIpv4(b: Uint8Array, off: number, ihl: number): void {
+    const ok = ipv4HeaderChecksum(b, off, ihl) === 0;
+    this.out.ipChecksumOk = ok ? 1 : 0;
+    if (!ok) this.an(DA['ipv4-bad-checksum']);
+  }
+
+  private ipv4Fragment(b: Uint8Array, off: number, ihl: number, ipEnd: number, end: number, proto: number): void {
+    const o = this.out;
     const flagsFrag = u16be(b, off + 6);
     const more = (flagsFrag & 0x2000) !== 0;
     const fragOff = (flagsFrag & 0x1fff) * 8;
-    if (more || fragOff !== 0) {
-      if (!this.defrag) {
-        o.fragmentHeld = true;
-        return;
-      }
-      if (ipEnd > end) {
-        // A fragment cut by snaplen cannot be reassembled.
-        this.an(DA['frag-bad']);
-        return;
-      }
-      const key = `4|${o.src[0]}.${o.src[1]}.${o.src[2]}.${o.src[3]}|${o.dst[0]}.${o.dst[1]}.${o.dst[2]}.${o.dst[3]}|${o.ipId}|${proto}|${o.vlan}`;
-      const whole = this.defrag.add(key, fragOff, more, b.subarray(off + ihl, ipEnd), this.now);
-      if (!whole) {
-        o.fragmentHeld = true;
-        return;
-      }
-      o.reassembled = true;
-      o.buf = whole;
-      return this.ipPayload(proto, whole, 0, whole.length, whole.length);
+    if (!this.defrag) {
+      o.fragmentHeld = true;
+      return;
     }
-    return this.ipPayload(proto, b, off + ihl, ipEnd, end);
+    if (ipEnd > end) {
+      // A fragment cut by snaplen cannot be reassembled.
+      this.an(DA['frag-bad']);
+      return;
+    }
+    const key = `4|${o.src[0]}.${o.src[1]}.${o.src[2]}.${o.src[3]}|${o.dst[0]}.${o.dst[1]}.${o.dst[2]}.${o.dst[3]}|${o.ipId}|${proto}|${o.vlan}`;
+    const whole = this.defrag.add(key, fragOff, more, b.subarray(off + ihl, ipEnd), this.now);
+    if (!whole) {
+      o.fragmentHeld = true;
+      return;
+    }
+    o.reassembled = true;
+    o.buf = whole;
+    return this.ipPayload(proto, whole, 0, whole.length, whole.length);
   }
 
   private ipv6(b: Uint8Array, off: number, end: number): void {
@@ -271,10 +294,8 @@ export class PacketDecoder {
     let next = b[off + 6];
     o.ipVersion = 6;
     o.ttl = b[off + 7];
-    for (let i = 0; i < 16; i++) {
-      o.src[i] = b[off + 8 + i];
-      o.dst[i] = b[off + 24 + i];
-    }
+    copy16(b, off + 8, o.src);
+    copy16(b, off + 24, o.dst);
     let ipEnd = off + 40 + payloadLen;
     let p = off + 40;
     const capEnd = end;
@@ -384,8 +405,10 @@ export class PacketDecoder {
     const o = this.out;
     o.buf = b;
     o.payloadOffset = start;
-    o.payloadLength = Math.max(0, ipEnd - start);
-    o.payloadCaptured = Math.max(0, Math.min(ipEnd, capEnd) - start);
+    const len = ipEnd - start;
+    const cap = (ipEnd < capEnd ? ipEnd : capEnd) - start;
+    o.payloadLength = len > 0 ? len : 0;
+    o.payloadCaptured = cap > 0 ? cap : 0;
   }
 
   private udp(b: Uint8Array, off: number, ipEnd: number, capEnd: number): void {
@@ -458,6 +481,26 @@ function findJumbo(b: Uint8Array, o: number, end: number): number {
     o += 2 + len;
   }
   return -1;
+}
+
+/** Copies 16 bytes; unrolled because it runs for every IPv6 packet. */
+function copy16(b: Uint8Array, o: number, to: Uint8Array): void {
+  to[0] = b[o];
+  to[1] = b[o + 1];
+  to[2] = b[o + 2];
+  to[3] = b[o + 3];
+  to[4] = b[o + 4];
+  to[5] = b[o + 5];
+  to[6] = b[o + 6];
+  to[7] = b[o + 7];
+  to[8] = b[o + 8];
+  to[9] = b[o + 9];
+  to[10] = b[o + 10];
+  to[11] = b[o + 11];
+  to[12] = b[o + 12];
+  to[13] = b[o + 13];
+  to[14] = b[o + 14];
+  to[15] = b[o + 15];
 }
 
 function hex16(a: Uint8Array): string {

@@ -74,16 +74,24 @@ export abstract class ChunkedRecordReader {
         this.consumed += len;
       }
     }
+    pos = this.scan(chunk, pos, n);
+    if (pos < n) this.appendScratch(chunk, pos, n - pos);
+  }
+
+  /**
+   * Handles every whole record in buf[pos, n) and returns the offset of the first incomplete one
+   * (n if none). Readers may override it with a specialised loop for their common case; it must
+   * keep `consumed` equal to the absolute offset of the record being handled.
+   */
+  protected scan(buf: Uint8Array, pos: number, n: number): number {
     while (pos < n) {
-      const len = this.frameLength(chunk, pos, n - pos);
-      if (len < 0 || pos + len > n) {
-        this.appendScratch(chunk, pos, n - pos);
-        return;
-      }
-      this.handle(chunk, pos, len);
+      const len = this.frameLength(buf, pos, n - pos);
+      if (len < 0 || pos + len > n) return pos;
+      this.handle(buf, pos, len);
       this.consumed += len;
       pos += len;
     }
+    return pos;
   }
 
   /**

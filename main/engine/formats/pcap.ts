@@ -15,7 +15,7 @@
 import { ChunkedRecordReader } from './chunked';
 import { CaptureFormatError } from './errors';
 import { maxRecordFor } from './limits';
-import { newCapturedPacket, type CaptureFormat, type PacketSink, type ReaderAnomalies } from './types';
+import { newCapturedPacket, type CaptureFormat, type InterfaceInfo, type PacketSink, type ReaderAnomalies } from './types';
 
 export const PCAP_MAGIC_USEC = 0xa1b2c3d4;
 export const PCAP_MAGIC_NSEC = 0xa1b23c4d;
@@ -38,6 +38,7 @@ export class PcapReader extends ChunkedRecordReader {
   versionMajor = 0;
   versionMinor = 0;
   packets = 0;
+  readonly interfaces: InterfaceInfo[] = [];
   readonly anomalies: ReaderAnomalies = { capLenOverOrigLen: 0, badTimestampFraction: 0, skippedBlocks: 0 };
   private haveHeader = false;
   private nsec = false;
@@ -72,16 +73,42 @@ export class PcapReader extends ChunkedRecordReader {
     return RECORD_HEADER + incl;
   }
 
+  /**
+   * The hot loop for the common case (little-endian, header read): the record header is read
+   * inline instead of through frameLength/handle, which roughly halves the per-record cost.
+   */
+  protected override scan(b: Uint8Array, pos: number, n: number): number {
+    if (!this.haveHeader || !this.littleEndian) return super.scan(b, pos, n);
+    const max = this.maxRecord;
+    while (n - pos >= RECORD_HEADER) {
+      const incl = (b[pos + 8] | (b[pos + 9] << 8) | (b[pos + 10] << 16) | (b[pos + 11] << 24)) >>> 0;
+      if (incl > max) this.frameLength(b, pos, n - pos); // throws the bad-record error
+      const len = RECORD_HEADER + incl;
+      if (pos + len > n) return pos;
+      this.record(
+        b,
+        pos,
+        incl,
+        (b[pos] | (b[pos + 1] << 8) | (b[pos + 2] << 16) | (b[pos + 3] << 24)) >>> 0,
+        (b[pos + 4] | (b[pos + 5] << 8) | (b[pos + 6] << 16) | (b[pos + 7] << 24)) >>> 0,
+        (b[pos + 12] | (b[pos + 13] << 8) | (b[pos + 14] << 16) | (b[pos + 15] << 24)) >>> 0,
+      );
+      this.consumed += len;
+      pos += len;
+    }
+    return pos;
+  }
+
   protected handle(b: Uint8Array, off: number, len: number): void {
     if (!this.haveHeader) {
       this.readGlobalHeader(b, off);
       return;
     }
+    this.record(b, off, len - RECORD_HEADER, this.u32(b, off), this.u32(b, off + 4), this.u32(b, off + 12));
+  }
+
+  private record(b: Uint8Array, off: number, incl: number, sec: number, frac: number, orig: number): void {
     const p = this.pkt;
-    let sec = this.u32(b, off);
-    let frac = this.u32(b, off + 4);
-    const incl = len - RECORD_HEADER;
-    let orig = this.u32(b, off + 12);
     let nsec: number;
     if (this.nsec) {
       if (frac >= 1e9) {
@@ -138,12 +165,9 @@ export class PcapReader extends ChunkedRecordReader {
     this.linkType = this.u32(b, off + 20) & 0x0fffffff;
     this.maxRecord = maxRecordFor(this.snapLen);
     this.haveHeader = true;
-    this.sink.interface?.({
-      index: 0,
-      linkType: this.linkType,
-      snapLen: this.snapLen,
-      tsUnitsPerSecond: this.nsec ? 1e9 : 1e6,
-    });
+    const info: InterfaceInfo = { index: 0, linkType: this.linkType, snapLen: this.snapLen, tsUnitsPerSecond: this.nsec ? 1e9 : 1e6 };
+    this.interfaces.push(info);
+    this.sink.interface?.(info);
   }
 
   protected truncatedMessage(have: number, need: number): string {

@@ -16,19 +16,14 @@ export class CaptureReader {
   private inner: PcapReader | PcapngReader | null = null;
   private head = new Uint8Array(4);
   private headLen = 0;
-  readonly interfaces: InterfaceInfo[] = [];
-  private readonly sink: PacketSink;
 
-  constructor(sink: PacketSink) {
-    this.sink = {
-      packet: (p) => sink.packet(p),
-      interface: (info) => {
-        this.interfaces.push(info);
-        sink.interface?.(info);
-      },
-    };
+  /** The sink is handed to the format's reader as it is: no wrapper on the per-packet path. */
+  constructor(private readonly sink: PacketSink) {}
+
+  /** Interfaces described so far (pcap: one, from the global header). */
+  get interfaces(): InterfaceInfo[] {
+    return this.inner?.interfaces ?? [];
   }
-
   get format(): CaptureFormat | null {
     return this.inner?.format ?? null;
   }
