@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       floorMBps: +mbps(best.floor).toFixed(1),
       readDecodeMBps: +mbps(best.decode).toFixed(1),
       readDecodeOverFloor: +(best.floor / best.decode).toFixed(3),
+      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
       target: { readDecodeOverFloor: 0.6 },
     };
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
       log(`floor (record-header walk)  ${result.floorMBps} MB/s`);
       log(`read + decode               ${result.readDecodeMBps} MB/s`);
       log(`ratio read+decode / floor   ${result.readDecodeOverFloor} (target ≥ 0.60)`);
+      log(`peak RSS of this process    ${result.peakRssMB} MB (the file is streamed, never loaded whole)`);
     }
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -172,8 +172,8 @@ export class PacketDecoder {
         return this.pppoeSession(b, off, end);
       case 0x880b:
         return this.ppp(b, off, end, true);
-      case 0x6558: // transparent Ethernet bridging (GRE, NVGRE)
-        return this.tunnel() ? this.ethernet(b, off, end) : undefined;
+      case 0x6558: // transparent Ethernet bridging, inside GRE/NVGRE (the tunnel is counted there)
+        return this.ethernet(b, off, end);
       default:
         return this.an(DA['non-ip']);
     }

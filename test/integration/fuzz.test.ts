@@ -1,0 +1,40 @@
+/**
+ * Thousands of mutated real captures (fixed seed): no exception but CaptureFormatError, no hang,
+ * every packet inside its buffer. `npm run test:fuzz` runs many more (FUZZ_ITERATIONS, FUZZ_SEED).
+ */
+import { describe, expect, it } from 'vitest';
+import { captureFiles, readFixture, REAL } from '../helpers/fixtures';
+import { mutate, readAndDecode, rng } from '../helpers/fuzz';
+
+const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 3000);
+const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
+
+describe('mutational fuzzing', () => {
+  const corpus = captureFiles(REAL)
+    .map((f) => ({ f, bytes: readFixture(REAL, f) }))
+    .filter((c) => c.bytes.length < 64 * 1024);
+
+  it(`${ITERATIONS} mutated captures read without a crash (seed ${SEED})`, { timeout: 600_000 }, () => {
+    const r = rng(SEED);
+    let errors = 0;
+    let packets = 0;
+    for (let i = 0; i < ITERATIONS; i++) {
+      const c = corpus[Math.floor(r() * corpus.length)];
+      const bytes = mutate(c.bytes, r);
+      let out;
+      try {
+        out = readAndDecode(bytes, r);
+      } catch (e) {
+        throw new Error(`iteration ${i} (seed ${SEED}, from ${c.f}): ${(e as Error).stack}`);
+      }
+      if (out.error) {
+        errors++;
+        expect(out.error.offset).toBeLessThanOrEqual(bytes.length);
+      }
+      packets += out.packets;
+    }
+    // The mutations must actually hurt: some files damaged, most packets still read.
+    expect(errors).toBeGreaterThan(ITERATIONS / 10);
+    expect(packets).toBeGreaterThan(ITERATIONS * 5);
+  });
+});
