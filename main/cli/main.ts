@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SourceError } from '../sources/capture-source';
+import { liveCaptureStatus } from '../sources/live-status';
 import { infoCommand } from './info';
 import { BufferedOut, UsageError, type CliIO } from './io';
 import { packetsCommand } from './packets';
@@ -51,6 +52,8 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     out.line(HELP.trimEnd());
+    const live = liveCaptureStatus();
+    out.line(live.available ? 'Live capture: available (libpcap).' : `Live capture: ${live.reason.replace(/^live capture /, '')}.\n  Fix: ${live.fix}`);
     return 0;
   }
   if (cmd === '--version' || cmd === '-V') {
