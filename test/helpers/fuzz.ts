@@ -3,7 +3,8 @@
  * mutated (byte flips, interesting 32-bit values, cuts, splices, inserted garbage), read in random
  * chunk sizes and every packet decoded. Anything thrown other than CaptureFormatError is a bug.
  */
-import { CaptureFormatError, CaptureReader } from '../../main/engine/formats';
+import { CaptureReader, type CaptureFormatError } from '../../main/engine/formats';
+import { pushChunks } from './read-all';
 import { PacketDecoder, Transport } from '../../main/engine/decode';
 
 export function rng(seed: number): () => number {
@@ -82,18 +83,6 @@ export function readAndDecode(bytes: Uint8Array, r: () => number): FuzzOutcome {
       if (p.offset + p.capLen > p.buf.length) throw new Error(`packet outside its buffer (frame ${p.frame})`);
     },
   });
-  let error: CaptureFormatError | null = null;
-  try {
-    let pos = 0;
-    while (pos < bytes.length) {
-      const n = 1 + Math.floor(r() * r() * 4096);
-      reader.push(bytes.subarray(pos, pos + n));
-      pos += n;
-    }
-    reader.end();
-  } catch (e) {
-    if (!(e instanceof CaptureFormatError)) throw e;
-    error = e;
-  }
+  const error = pushChunks(reader, bytes, () => 1 + Math.floor(r() * r() * 4096));
   return { packets: reader.packets, error };
 }

@@ -2,15 +2,10 @@
  * Builds packets byte by byte for decoder tests: each function returns a fresh Uint8Array, so
  * tests read as layer stacks: ether(0x0800, ipv4({proto: 6}, tcp({...}, payload))).
  */
+import { concatBytes } from '../../main/engine/util/bytes';
+
 export function bytes(...parts: (Uint8Array | number[])[]): Uint8Array {
-  const arrs = parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p)));
-  const out = new Uint8Array(arrs.reduce((s, a) => s + a.length, 0));
-  let o = 0;
-  for (const a of arrs) {
-    out.set(a, o);
-    o += a.length;
-  }
-  return out;
+  return concatBytes(parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
 }
 export const u16 = (n: number) => [(n >>> 8) & 0xff, n & 0xff];
 export const u32 = (n: number) => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];

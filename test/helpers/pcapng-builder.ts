@@ -70,13 +70,3 @@ export class NgBuilder {
     return Uint8Array.from(this.parts);
   }
 }
-
-export function concatBytes(...a: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(a.reduce((s, x) => s + x.length, 0));
-  let o = 0;
-  for (const x of a) {
-    out.set(x, o);
-    o += x.length;
-  }
-  return out;
-}

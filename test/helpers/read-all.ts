@@ -31,19 +31,27 @@ export function readAll(
 ): { packets: Copied[]; error: CaptureFormatError | null; reader: CaptureReader; interfaces: InterfaceInfo[] } {
   const packets: Copied[] = [];
   const reader = new CaptureReader({ packet: (p) => packets.push(copyPacket(p)) });
-  let error: CaptureFormatError | null = null;
+  const error = pushChunks(reader, bytes, typeof chunk === 'number' ? () => chunk : chunk);
+  return { packets, error, reader, interfaces: reader.interfaces };
+}
+
+/**
+ * Pushes `bytes` into `reader` in chunks of sizeOf(i) bytes, then ends it. Returns the
+ * CaptureFormatError that stopped it, or null; anything else thrown is a bug and propagates.
+ */
+export function pushChunks(reader: CaptureReader, bytes: Uint8Array, sizeOf: (i: number) => number): CaptureFormatError | null {
   try {
     let pos = 0;
     let i = 0;
     while (pos < bytes.length) {
-      const n = Math.max(1, typeof chunk === 'number' ? chunk : chunk(i++));
+      const n = Math.max(1, sizeOf(i++));
       reader.push(bytes.subarray(pos, pos + n));
       pos += n;
     }
     reader.end();
+    return null;
   } catch (e) {
     if (!(e instanceof CaptureFormatError)) throw e;
-    error = e;
+    return e;
   }
-  return { packets, error, reader, interfaces: reader.interfaces };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CaptureReader, PcapWriter, PcapngWriter } from '../../main/engine/formats';
 import { expectedReal, MALFORMED, readFixture, REAL } from '../helpers/fixtures';
-import { concatBytes, NgBuilder } from '../helpers/pcapng-builder';
+import { concatBytes } from '../../main/engine/util/bytes';
+import { NgBuilder } from '../helpers/pcapng-builder';
 import { readAll } from '../helpers/read-all';
 
 const sig = (r: ReturnType<typeof readAll>) =>
@@ -71,11 +72,11 @@ describe('pcap', () => {
     const out: Uint8Array[] = [];
     const w = new PcapWriter((c) => out.push(c), { linkType: 1, snapLen: 300000 });
     w.packet(1, 0, new Uint8Array(290000));
-    expect(readAll(concatBytes(...out)).packets[0].data.length).toBe(290000);
+    expect(readAll(concatBytes(out)).packets[0].data.length).toBe(290000);
     const out2: Uint8Array[] = [];
     const w2 = new PcapWriter((c) => out2.push(c), { linkType: 1, snapLen: 65535 });
     w2.packet(1, 0, new Uint8Array(100));
-    const b = concatBytes(...out2);
+    const b = concatBytes(out2);
     new DataView(b.buffer).setUint32(24 + 8, 300000, true);
     expect(readAll(b).error?.kind).toBe('bad-record');
   });
@@ -106,7 +107,7 @@ describe('pcapng', () => {
         .pb(1, 7_000n, [0xdd])
         .raw(0x12345678, []) // unknown: skipped
         .bytes();
-      const r = readAll(concatBytes(a, b));
+      const r = readAll(concatBytes([a, b]));
       expect(r.error).toBeNull();
       expect(r.reader.sections).toBe(2);
       expect(r.interfaces.map((i) => [i.index, i.linkType])).toEqual([
@@ -130,9 +131,9 @@ describe('pcapng', () => {
 
   it('rejects blocks whose lengths cannot be right', () => {
     const good = new NgBuilder(true).shb().idb(1, 0).bytes();
-    const odd = concatBytes(good, Uint8Array.from([6, 0, 0, 0, 13, 0, 0, 0]));
+    const odd = concatBytes([good, Uint8Array.from([6, 0, 0, 0, 13, 0, 0, 0])]);
     expect(readAll(odd).error?.kind).toBe('bad-record');
-    const tiny = concatBytes(good, Uint8Array.from([6, 0, 0, 0, 8, 0, 0, 0]));
+    const tiny = concatBytes([good, Uint8Array.from([6, 0, 0, 0, 8, 0, 0, 0])]);
     expect(readAll(tiny).error?.kind).toBe('bad-record');
   });
 
@@ -160,7 +161,7 @@ describe('writers round-trip through the readers', () => {
       const out: Uint8Array[] = [];
       const w = new PcapWriter((c) => out.push(c), { linkType: 113, nanoseconds });
       for (const p of pkts) w.packet(p.sec, p.nsec, p.data, p.orig);
-      const r = readAll(concatBytes(...out), 5);
+      const r = readAll(concatBytes(out), 5);
       expect(r.error).toBeNull();
       expect(r.reader.format).toBe(nanoseconds ? 'pcap-nsec' : 'pcap');
       expect(r.packets.map((p) => [p.linkType, p.tsSec, p.tsNsec, Array.from(p.data), p.origLen])).toEqual(
@@ -176,7 +177,7 @@ describe('writers round-trip through the readers', () => {
     w.packet(e, 1_700_000_000, 123_456_789, Uint8Array.from([1, 2, 3, 4, 5]), 60);
     w.packet(r6, 1_700_000_001, 1, Uint8Array.from([0x60]));
     expect(() => w.packet(5, 0, 0, new Uint8Array(1))).toThrow(RangeError);
-    const r = readAll(concatBytes(...out), 3);
+    const r = readAll(concatBytes(out), 3);
     expect(r.error).toBeNull();
     expect(r.interfaces.map((i) => [i.linkType, i.name ?? null, i.tsUnitsPerSecond])).toEqual([
       [1, 'eth0', 1e9],
@@ -193,7 +194,7 @@ describe('writers round-trip through the readers', () => {
     const w = new PcapngWriter((c) => out.push(c));
     const id = w.addInterface({ linkType: src.packets[0].linkType });
     for (const p of src.packets) w.packet(id, p.tsSec, p.tsNsec, p.data, p.origLen);
-    const back = readAll(concatBytes(...out));
+    const back = readAll(concatBytes(out));
     expect(back.packets.map((p) => [p.tsSec, p.tsNsec, Array.from(p.data)])).toEqual(
       src.packets.map((p) => [p.tsSec, p.tsNsec, Array.from(p.data)]),
     );

@@ -12,6 +12,7 @@
  * A record longer than maxRecordFor(snaplen) is damage: the reader throws CaptureFormatError
  * with the record's offset after delivering everything before it.
  */
+import { u16in, u32in } from '../util/bytes';
 import { ChunkedRecordReader } from './chunked';
 import { CaptureFormatError } from './errors';
 import { maxRecordFor } from './limits';
@@ -50,9 +51,7 @@ export class PcapReader extends ChunkedRecordReader {
   }
 
   private u32(b: Uint8Array, o: number): number {
-    return this.littleEndian
-      ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
-      : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+    return u32in(this.littleEndian, b, o);
   }
 
   protected frameLength(b: Uint8Array, off: number, avail: number): number {
@@ -157,10 +156,8 @@ export class PcapReader extends ChunkedRecordReader {
       );
     }
     this.format = this.nsec ? 'pcap-nsec' : 'pcap';
-    const v = this.littleEndian ? b[off + 4] | (b[off + 5] << 8) : (b[off + 4] << 8) | b[off + 5];
-    const m = this.littleEndian ? b[off + 6] | (b[off + 7] << 8) : (b[off + 6] << 8) | b[off + 7];
-    this.versionMajor = v;
-    this.versionMinor = m;
+    this.versionMajor = u16in(this.littleEndian, b, off + 4);
+    this.versionMinor = u16in(this.littleEndian, b, off + 6);
     this.snapLen = this.u32(b, off + 16);
     this.linkType = this.u32(b, off + 20) & 0x0fffffff;
     this.maxRecord = maxRecordFor(this.snapLen);

@@ -14,6 +14,7 @@
  * SPBs carry no timestamp: they take the previous packet's time (documented in
  * docs/decisions.md) so capture-time idle logic does not jump back to 1970.
  */
+import { u16in, u32in } from '../util/bytes';
 import { ChunkedRecordReader } from './chunked';
 import { CaptureFormatError } from './errors';
 import { MAX_BLOCK_LENGTH } from './limits';
@@ -52,13 +53,11 @@ export class PcapngReader extends ChunkedRecordReader {
   }
 
   private u32(b: Uint8Array, o: number): number {
-    return this.littleEndian
-      ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
-      : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+    return u32in(this.littleEndian, b, o);
   }
 
   private u16(b: Uint8Array, o: number): number {
-    return this.littleEndian ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1];
+    return u16in(this.littleEndian, b, o);
   }
 
   private damage(kind: 'bad-record' | 'bad-interface' | 'not-a-capture' | 'unsupported-version', msg: string): never {

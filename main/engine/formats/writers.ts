@@ -6,6 +6,8 @@
  * (magic a1b2c3d4 / a1b23c4d); the pcapng writer writes one section with one IDB per interface
  * (if_tsresol = 9, nanoseconds) and EPBs, so times round-trip exactly.
  */
+import { concatBytes } from '../util/bytes';
+
 export type WriteFn = (chunk: Uint8Array) => void;
 
 export interface PcapWriterOptions {
@@ -65,7 +67,7 @@ export class PcapngWriter {
     application = 'Weft',
   ) {
     const opts = [option(4, enc.encode(application))];
-    const body = concat([u32(0x1a2b3c4d), u16(1), u16(0), u32(0xffffffff), u32(0xffffffff), ...opts, endOfOptions()]);
+    const body = concatBytes([u32(0x1a2b3c4d), u16(1), u16(0), u32(0xffffffff), u32(0xffffffff), ...opts, endOfOptions()]);
     write(block(0x0a0d0d0a, body));
   }
 
@@ -73,7 +75,7 @@ export class PcapngWriter {
   addInterface(i: PcapngInterface): number {
     const opts: Uint8Array[] = [option(9, Uint8Array.of(9))];
     if (i.name) opts.push(option(2, enc.encode(i.name)));
-    const body = concat([u16(i.linkType), u16(0), u32(i.snapLen ?? 0), ...opts, endOfOptions()]);
+    const body = concatBytes([u16(i.linkType), u16(0), u32(i.snapLen ?? 0), ...opts, endOfOptions()]);
     this.write(block(1, body));
     return this.interfaces++;
   }
@@ -105,24 +107,15 @@ function u16(n: number): Uint8Array {
 function u32(n: number): Uint8Array {
   return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
 }
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 function option(code: number, value: Uint8Array): Uint8Array {
   const padded = new Uint8Array((value.length + 3) & ~3);
   padded.set(value);
-  return concat([u16(code), u16(value.length), padded]);
+  return concatBytes([u16(code), u16(value.length), padded]);
 }
 function endOfOptions(): Uint8Array {
   return new Uint8Array(4);
 }
 function block(type: number, body: Uint8Array): Uint8Array {
   const total = body.length + 12;
-  return concat([u32(type), u32(total), body, u32(total)]);
+  return concatBytes([u32(type), u32(total), body, u32(total)]);
 }

@@ -8,6 +8,28 @@ export function u32be(b: Uint8Array, o: number): number {
 export function u32le(b: Uint8Array, o: number): number {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
+/** 32-bit read in the given byte order (capture files come in both). */
+export function u32in(le: boolean, b: Uint8Array, o: number): number {
+  return le ? u32le(b, o) : u32be(b, o);
+}
+/** 16-bit read in the given byte order. */
+export function u16in(le: boolean, b: Uint8Array, o: number): number {
+  return le ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1];
+}
+
+/** Concatenates byte arrays into a new one. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /** Lower-case hex of bytes, for reports. */
 export function toHex(b: Uint8Array): string {
   let s = '';
