@@ -9,6 +9,7 @@ import { liveCaptureStatus } from '../sources/live-status';
 import { infoCommand } from './info';
 import { BufferedOut, UsageError, type CliIO } from './io';
 import { packetsCommand } from './packets';
+import { flowsCommand } from './flows';
 
 declare const WEFT_VERSION: string | undefined;
 const VERSION = typeof WEFT_VERSION === 'string' ? WEFT_VERSION : 'dev';
@@ -19,6 +20,12 @@ Usage:
   weft info FILE… [--json]                  format, link types, packets, times, anomalies, errors
   weft packets FILE [--json] [--limit N]    one line per packet (time, link, addresses, TCP flags,
                                             seq/ack, payload length)
+  weft flows FILE… [--json] [--policy first|last] [--idle SECONDS]
+                                            one row (or JSON object) per TCP connection: endpoints,
+                                            packets, bytes and sha256 per direction, gaps, close,
+                                            anomalies; files are read in order as one capture
+  weft flows FILE… --follow N               connection N's bytes as text, client and server turns
+                                            marked (N from the table's # column)
   weft --help | --version
 
 FILE is a pcap (microsecond or nanosecond, either byte order) or pcapng file.
@@ -77,6 +84,21 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       }
       const failed = await packetsCommand(a.positionals[0], !!a.values.json, limit, out, err);
       return failed ? 2 : 0;
+    }
+    case 'flows': {
+      const a = parse(rest, { json: { type: 'boolean' }, policy: { type: 'string' }, idle: { type: 'string' }, follow: { type: 'string' } });
+      if (a.positionals.length === 0) throw new UsageError('flows needs at least one FILE');
+      const policy = a.values.policy ?? 'first';
+      if (policy !== 'first' && policy !== 'last') throw new UsageError(`--policy is first or last, not '${policy}'`);
+      const idle = a.values.idle === undefined ? 600 : Number(a.values.idle);
+      if (!(idle > 0)) throw new UsageError(`--idle needs a positive number of seconds, not '${a.values.idle}'`);
+      let follow: number | undefined;
+      if (a.values.follow !== undefined) {
+        follow = Number(a.values.follow);
+        if (!Number.isInteger(follow) || follow < 1) throw new UsageError(`--follow needs a connection number (1, 2, …), not '${a.values.follow}'`);
+      }
+      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow }, out, err);
+      return failures ? 2 : 0;
     }
     default:
       throw new UsageError(`unknown command '${cmd}'`);

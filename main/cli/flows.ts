@@ -1,0 +1,88 @@
+import { runFlows, type Delivery, type FlowRecord } from '../service/flow-recorder';
+import { formatTime, humanBytes } from './format';
+import type { BufferedOut } from './io';
+
+export interface FlowsArgs {
+  files: string[];
+  json: boolean;
+  policy: 'first' | 'last';
+  idleSec: number;
+  follow?: number;
+}
+
+/**
+ * `weft flows FILE… [--json] [--policy first|last] [--idle S] [--follow N]`. Flows are printed as
+ * they complete (so output starts before a large file is read). Returns the number of damaged files.
+ */
+export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
+  const table = !a.json && a.follow === undefined;
+  if (table) out.line(header());
+  const r = await runFlows(
+    a.files,
+    (f) => {
+      if (a.follow !== undefined) return;
+      out.line(a.json ? JSON.stringify(f) : row(f));
+    },
+    {
+      idleSec: a.idleSec,
+      assembler: { overlapPolicy: a.policy },
+      follow: a.follow,
+      read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
+    },
+  );
+  for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
+  if (a.follow !== undefined) {
+    const f = r.followed;
+    if (!f?.record) {
+      err.line(`weft: no connection ${a.follow} (the capture has ${r.flows})`);
+      return r.errors.length + 1;
+    }
+    printFollow(f.record, f.deliveries, out);
+  } else if (table) out.line(`${r.flows} connection${r.flows === 1 ? '' : 's'}, ${r.tcpPackets} TCP packets of ${r.packets}`);
+  return r.errors.length;
+}
+
+function header(): string {
+  return ['#'.padStart(5), 'client'.padEnd(28), 'server'.padEnd(28), 'packets'.padStart(11), 'bytes c2s'.padStart(10), 'bytes s2c'.padStart(10), 'gaps'.padStart(7), 'close'.padEnd(12), 'anomalies'].join(' ');
+}
+
+function row(f: FlowRecord): string {
+  const an = Object.entries(f.anomalies)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return [
+    String(f.id).padStart(5),
+    (f.client + (f.directionInferred ? '?' : '')).padEnd(28),
+    f.server.padEnd(28),
+    `${f.packets.c2s}/${f.packets.s2c}`.padStart(11),
+    String(f.bytes.c2s).padStart(10),
+    String(f.bytes.s2c).padStart(10),
+    String(f.gaps.c2s + f.gaps.s2c).padStart(7),
+    f.close.padEnd(12),
+    an || '-',
+  ].join(' ');
+}
+
+/** Follow Stream: both directions in delivery order, turns marked, gaps as notes (not data). */
+function printFollow(f: FlowRecord, ds: Delivery[], out: BufferedOut): void {
+  out.line(`connection ${f.id}: client ${f.client}, server ${f.server}${f.directionInferred ? ' (direction guessed)' : ''}`);
+  out.line(`bytes: client→server ${f.bytes.c2s} (${humanBytes(f.bytes.c2s)}), server→client ${f.bytes.s2c}; closed by ${f.close}`);
+  let last = -1;
+  for (const d of ds) {
+    if (d.skip > 0) out.line(`--- ${d.skip} byte${d.skip === 1 ? '' : 's'} not captured (${d.dir === 0 ? 'client→server' : 'server→client'}) ---`);
+    if (d.dir !== last) {
+      out.line(`=== ${d.dir === 0 ? 'client → server' : 'server → client'}  (frame ${d.frame}, ${formatTime(d.tsSec, d.tsNsec)}) ===`);
+      last = d.dir;
+    }
+    out.line(printable(d.bytes));
+  }
+}
+
+function printable(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    s += c === 10 || c === 9 || (c >= 32 && c < 127) ? String.fromCharCode(c) : c === 13 ? '' : '.';
+  }
+  return s.endsWith('\n') ? s.slice(0, -1) : s;
+}

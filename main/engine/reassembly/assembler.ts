@@ -1,0 +1,644 @@
+/**
+ * Assembler: takes TCP packets in capture order and hands each connection's Stream its bytes in
+ * sequence order, per direction (gopacket's `reassembly.Assembler`; see types.ts for the call
+ * order a Stream can rely on).
+ *
+ * Who calls it: whoever decodes packets, once per TCP packet, synchronously:
+ *   assembler.assemble(decoded, decoded, ctx)     // DecodedPacket is both NetFlow and TcpSegment
+ * and, from time to time, flushWithOptions / flushCloseOlderThan (idle connections) and flushAll()
+ * at the end of input.
+ *
+ * Cost: in-order data is delivered from the packet's own bytes (no copy, nothing allocated); only
+ * out-of-order bytes are copied, into pages. Limits: `maxBufferedPagesPerConnection` and
+ * `maxBufferedPagesTotal` (non-zero by default). When one is hit, the connection being fed skips
+ * its first hole (a gap with cause `buffer-limit`) and delivers what is then in order, until it is
+ * within budget again: memory stays bounded whatever the traffic.
+ *
+ * Semantics decided in ../shared/DESIGN.md: first-copy-wins overlaps by default; gaps are metadata;
+ * a hole the peer has acknowledged is skipped at once (cause `not-captured`); FIN takes effect at
+ * its sequence position; RST closes at once; mid-stream starts deliver at once with skip −1.
+ */
+import type { TcpHeader } from '../decode/layers';
+import { SA, type GapCause } from './anomalies';
+import { HalfConnection, pageEnd } from './half-connection';
+import { PAGE_SIZE, PageCache, type Page } from './page-cache';
+import { ScatterGatherBuffer } from './scatter-gather';
+import { seqAdd, seqDiff } from './sequence';
+import { Connection, StreamPool, type CloseReason, type Found } from './stream-pool';
+import type { AssemblerContext, CaptureInfo, FlushOptions, NetFlow, TCPFlowDirection, TcpFlow, TcpSegment } from './types';
+
+export interface AssemblerOptions {
+  /** Pages (PAGE_SIZE bytes each) one connection may hold for out-of-order data. */
+  maxBufferedPagesPerConnection: number;
+  /** Pages all connections of this assembler may hold together. */
+  maxBufferedPagesTotal: number;
+  /** Overlap policy for bytes still buffered: the first copy wins, or the last. */
+  overlapPolicy: 'first' | 'last';
+  /** Bytes of recently delivered data kept per direction to spot conflicting retransmissions (0: off). */
+  deliveredWindow: number;
+  /** Capture seconds a FIN/RST-closed connection's key absorbs late packets. */
+  tombstoneSec: number;
+  /** Skip a hole as soon as the peer acknowledges past it (DESIGN.md); false waits for a flush. */
+  skipAcknowledgedHoles: boolean;
+}
+
+export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
+  maxBufferedPagesPerConnection: 4096, // ~7.4 MiB
+  maxBufferedPagesTotal: 16384, // ~30 MiB
+  overlapPolicy: 'first',
+  deliveredWindow: 0,
+  tombstoneSec: 120,
+  skipAcknowledgedHoles: true,
+};
+
+const FIN = 0x01;
+const SYN = 0x02;
+const RST = 0x04;
+const ACK = 0x10;
+
+/** Counters over the assembler's life (gopacket: TCPAssemblyStats, plus ours). */
+export interface AssemblerStats {
+  packets: number;
+  connectionsCreated: number;
+  connectionsClosed: number;
+  ignoredByStream: number;
+  tombstoneHits: number;
+  pagesHighWater: number;
+}
+
+export class Assembler {
+  readonly opts: AssemblerOptions;
+  readonly cache: PageCache;
+  private readonly sg = new ScatterGatherBuffer();
+  private readonly start = { value: false };
+  private readonly tcpFlow: TcpFlow = { clientPort: 0, serverPort: 0, senderIsClient: true };
+  private ctx!: AssemblerContext;
+  private ci!: CaptureInfo;
+  /** Latest capture time seen (seconds, float). */
+  now = 0;
+  readonly stats: AssemblerStats = { packets: 0, connectionsCreated: 0, connectionsClosed: 0, ignoredByStream: 0, tombstoneHits: 0, pagesHighWater: 0 };
+
+  constructor(
+    readonly pool: StreamPool,
+    opts: Partial<AssemblerOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_ASSEMBLER_OPTIONS, ...opts };
+    if (this.opts.maxBufferedPagesPerConnection <= 0 || this.opts.maxBufferedPagesTotal <= 0)
+      throw new RangeError('page budgets must be positive: limits that default to "unlimited" are how captures eat all memory');
+    this.cache = new PageCache();
+  }
+
+  /**
+   * Feeds one TCP packet. `netFlow` and `seg` are usually the same DecodedPacket; `ctx` gives the
+   * packet's capture info. Nothing is kept from `seg` after the call except copied bytes.
+   */
+  assemble(netFlow: NetFlow, seg: TcpSegment, ctx: AssemblerContext): void {
+    const t = seg.tcp;
+    this.ctx = ctx;
+    const ci = (this.ci = ctx.captureInfo());
+    this.now = ci.tsSec + ci.tsNsec / 1e9;
+    this.stats.packets++;
+    const pool = this.pool;
+    const f = pool.lookup(netFlow.ipVersion, netFlow.vlan, netFlow.src, t.srcPort, netFlow.dst, t.dstPort);
+    let conn = f.conn;
+    const flags = t.flags;
+    const pureSyn = (flags & (SYN | ACK)) === SYN;
+    if (conn !== null && pureSyn && this.isPortReuse(conn, f.fromA, t)) {
+      const h = conn.halves;
+      this.finish(conn, h[0].rstSeen || h[1].rstSeen ? 'rst' : h[0].finReached && h[1].finReached ? 'fin' : 'idle');
+      pool.remove(conn);
+      conn = null;
+    }
+    if (conn === null) {
+      if (!pureSyn && pool.isBuried(netFlow.ipVersion, netFlow.vlan, netFlow.src, t.srcPort, netFlow.dst, t.dstPort, f)) {
+        this.stats.tombstoneHits++;
+        pool.tombstoneHits++;
+        return;
+      }
+      if (pureSyn) pool.unbury(f);
+      conn = this.newConnection(netFlow, t, f);
+    }
+    const fromA = f.fromA;
+    const dir = conn.dirFromA(fromA);
+    conn.lastSec = ci.tsSec;
+    conn.lastNsec = ci.tsNsec;
+    const half = conn.halves[dir];
+    const peer = conn.halves[dir ^ 1];
+    half.packets++;
+    this.start.value = (flags & SYN) !== 0;
+    if (!conn.stream.accept(t, ci, dir, half.nextSeq, this.start, ctx)) {
+      this.stats.ignoredByStream++;
+      return;
+    }
+    if (conn.completed) return;
+
+    if (flags & ACK) this.acknowledged(peer, t.ack);
+
+    let dataSeq = t.seq;
+    if (flags & SYN) {
+      dataSeq = seqAdd(t.seq, 1);
+      if (!half.synSeen) {
+        half.synSeen = true;
+        half.isn = t.seq;
+        if (!half.started) half.begin(dataSeq, true);
+      }
+    } else if (this.start.value && !half.started) {
+      half.begin(dataSeq, false);
+    }
+
+    const declared = seg.payloadLength;
+    if (flags & RST) {
+      if (!this.rstAcceptable(half, peer, t)) {
+        half.count(SA['ignored-rst']);
+        return;
+      }
+      half.rstSeen = true;
+      if (declared > 0) half.count(SA['rst-with-data']);
+    }
+    if (flags & FIN && !half.finSeen) {
+      // Known before the data is handled, so the FIN's own data carries the end mark.
+      half.finSeen = true;
+      half.finSeq = seqAdd(dataSeq, declared);
+      if (!half.started && declared === 0) half.begin(half.finSeq, false);
+    }
+    if (declared > 0) this.data(conn, half, dataSeq, seg, declared);
+    if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) this.reachFin(conn, half);
+    if (flags & RST) {
+      this.finish(conn, 'rst');
+      return;
+    }
+    if (half.finReached && peer.finReached) this.finish(conn, 'fin');
+  }
+
+  /**
+   * A SYN without ACK on a known key starts a new connection (port reuse) when the old one is
+   * over, or when it carries another ISN and either the old connection finished (FIN/RST) or never
+   * carried a byte (a new attempt, as scanners and retrying clients make). A SYN with the same ISN
+   * is a retransmission.
+   */
+  private isPortReuse(conn: Connection, fromA: boolean, t: TcpHeader): boolean {
+    if (conn.completed) return true;
+    const half = conn.halves[conn.dirFromA(fromA)];
+    if (!half.synSeen || half.isn === t.seq) return false;
+    const [a, b] = conn.halves;
+    if (half.finSeen || a.rstSeen || b.rstSeen) return true;
+    return a.delivered === 0 && b.delivered === 0 && a.first === null && b.first === null;
+  }
+
+  /**
+   * Whether a RST would be honoured by the receiver (RFC 9293 §3.10.7.4, RFC 5961): its sequence
+   * number lies at or just past what its sender has sent, or — before its sender has sent anything
+   * — it answers the peer's SYN (acknowledging ISN + 1). Others (blind or injected) are ignored.
+   */
+  private rstAcceptable(half: HalfConnection, peer: HalfConnection, t: TcpHeader): boolean {
+    if (half.started) {
+      const d = seqDiff(half.nextSeq, t.seq);
+      return d >= -64 && d <= 1 << 20;
+    }
+    if (t.flags & ACK && peer.synSeen) return t.ack === seqAdd(peer.isn, 1);
+    return true;
+  }
+
+  private newConnection(net: NetFlow, t: TcpHeader, f: Found): Connection {
+    const pool = this.pool;
+    const fromA = f.fromA;
+    const c = pool.create(net.ipVersion, net.vlan, net.src, t.srcPort, net.dst, t.dstPort, f);
+    this.stats.connectionsCreated++;
+    const flags = t.flags;
+    // Direction (DESIGN.md): the sender of a SYN without ACK is the client; a SYN-ACK seen first
+    // makes its sender the server; otherwise guess: the well-known (or lower) port is the server.
+    let senderIsClient: boolean;
+    if ((flags & (SYN | ACK)) === SYN) senderIsClient = true;
+    else if ((flags & (SYN | ACK)) === (SYN | ACK)) senderIsClient = false;
+    else {
+      c.directionInferred = true;
+      const sp = t.srcPort;
+      const dp = t.dstPort;
+      const sWell = sp < 1024;
+      const dWell = dp < 1024;
+      if (sWell !== dWell) senderIsClient = dWell;
+      else if (sp !== dp) senderIsClient = sp > dp;
+      else senderIsClient = true;
+    }
+    c.clientIsA = senderIsClient === fromA;
+    c.firstSec = this.ci.tsSec;
+    c.firstNsec = this.ci.tsNsec;
+    this.tcpFlow.clientPort = senderIsClient ? t.srcPort : t.dstPort;
+    this.tcpFlow.serverPort = senderIsClient ? t.dstPort : t.srcPort;
+    this.tcpFlow.senderIsClient = senderIsClient;
+    c.stream = pool.factory.new(net, this.tcpFlow, t, this.ctx);
+    c.stream.attach?.(c);
+    if (this.opts.deliveredWindow > 0) for (const h of c.halves) h.window = new Uint8Array(this.opts.deliveredWindow);
+    return c;
+  }
+
+  /** The peer acknowledged `ack` of `half`'s data. */
+  private acknowledged(half: HalfConnection, ack: number): void {
+    if (!half.ackKnown || seqDiff(half.peerAck, ack) > 0) {
+      half.peerAck = ack;
+      half.ackKnown = true;
+    }
+  }
+
+  /**
+   * Skips holes that lie wholly below the peer's ACK: the receiver had those bytes, so the capture
+   * missed them (cause `not-captured`), and delivers what becomes contiguous. Called when a segment
+   * of the direction arrives that does not fill the hole, not on the ACK itself, so a capture that
+   * merely reordered a segment and the ACK covering it (seen on multi-queue NICs) loses nothing.
+   */
+  private skipAckedHoles(conn: Connection, half: HalfConnection): void {
+    if (!half.ackKnown || !this.opts.skipAcknowledgedHoles) return;
+    while (half.first !== null && seqDiff(half.nextSeq, half.first.seq) > 0 && seqDiff(half.first.seq, half.peerAck) >= 0) {
+      half.skipTo(half.first.seq, 'not-captured');
+      this.deliver(conn, half, null, 0, 0);
+    }
+  }
+
+  /** Payload of a packet for `half`, starting at sequence `seq`. */
+  private data(conn: Connection, half: HalfConnection, seq: number, seg: TcpSegment, declared: number): void {
+    let off = seg.payloadOffset;
+    let len = seg.payloadCaptured;
+    const buf = seg.buf;
+    if (len < declared) half.count(SA['truncated-payload']);
+    if (!half.started) half.begin(seq, false);
+    if (half.finSeen && seqDiff(half.finSeq, seqAdd(seq, declared)) > 0) {
+      half.count(SA['data-after-fin']);
+      const room = seqDiff(seq, half.finSeq);
+      if (room <= 0) return;
+      declared = room;
+      if (len > room) len = room;
+    }
+    let d = seqDiff(half.nextSeq, seq);
+    if (d < 0) {
+      // Starts before the next expected byte: some or all of it was delivered already.
+      if (half.synSeen && seqDiff(seqAdd(seq, declared), seqAdd(half.isn, 1)) >= 0) {
+        half.count(SA['data-before-isn']); // wholly before the first byte after the SYN
+        return;
+      }
+      const over = Math.min(-d, len);
+      half.checkDelivered(seq, buf, off, over, this.ci.frame);
+      if (-d >= declared) {
+        half.count(SA.retransmission);
+        return;
+      }
+      half.count(SA.overlap);
+      if (-d >= len) return; // the captured part was all delivered; the rest is a truncation hole
+      off += -d;
+      len -= -d;
+      declared += d;
+      seq = half.nextSeq;
+      d = 0;
+    }
+    if (d > 0) {
+      const beforePages = half.first === null || seqDiff(seq, half.first.seq) >= 0;
+      if (!beforePages) {
+        // Holes below the pages that precede this segment may have been acknowledged.
+        this.skipAckedHoles(conn, half);
+        d = seqDiff(half.nextSeq, seq);
+      }
+      if (d > 0 && (half.first === null || seqDiff(seq, half.first.seq) >= 0) && this.opts.skipAcknowledgedHoles && half.ackKnown && seqDiff(seq, half.peerAck) >= 0) {
+        // The hole right before this segment was acknowledged: skip just that part, the segment
+        // itself fills what follows.
+        half.skipTo(seq, 'not-captured');
+        d = 0;
+      }
+      if (d < 0) {
+        // Delivering acknowledged pages moved nextSeq past this segment's start: start over.
+        this.data(conn, half, seq, seg, declared);
+        return;
+      }
+      if (d > 0) {
+        half.count(SA['out-of-order']);
+        this.insert(half, seq, buf, off, len, this.ci);
+        if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
+        this.enforceBudget(conn, half);
+        return;
+      }
+    }
+    // In order: the whole segment is delivered from the packet. Buffered bytes it overlaps give
+    // way (as in tshark's Follow and Linux's receive queue); deliver() compares them for conflicts.
+    if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
+    this.deliver(conn, half, buf, off, len);
+  }
+
+  private noteTruncation(half: HalfConnection, holeSeq: number): void {
+    half.truncHoleSeq = holeSeq;
+  }
+
+  /**
+   * Copies [seq, seq+len) into pages, applying the overlap policy against pages already held.
+   * Pages stay sorted and never overlap.
+   */
+  private insert(half: HalfConnection, seq: number, buf: Uint8Array, off: number, len: number, ci: CaptureInfo): void {
+    if (len <= 0) return;
+    const last = this.opts.overlapPolicy === 'last';
+    let cur = seq;
+    const end = seqAdd(seq, len);
+    let prev: Page | null = null;
+    let p = half.first;
+    // skip pages wholly before cur
+    while (p !== null && seqDiff(pageEnd(p), cur) >= 0) {
+      prev = p;
+      p = p.next;
+    }
+    let overlapped = false;
+    while (seqDiff(cur, end) > 0) {
+      if (p === null || seqDiff(end, p.seq) >= 0) {
+        prev = this.addPages(half, prev, p, cur, buf, off + seqDiff(seq, cur), seqDiff(cur, end), ci);
+        break;
+      }
+      if (seqDiff(cur, p.seq) > 0) {
+        const n = seqDiff(cur, p.seq);
+        prev = this.addPages(half, prev, p, cur, buf, off + seqDiff(seq, cur), n, ci);
+        cur = p.seq;
+      }
+      // cur is inside p: the overlap [cur, min(end, pageEnd(p)))
+      const pe = pageEnd(p);
+      const stop = seqDiff(end, pe) < 0 ? pe : end;
+      const n = seqDiff(cur, stop);
+      const po = seqDiff(p.seq, cur);
+      const bo = off + seqDiff(seq, cur);
+      overlapped = true;
+      for (let i = 0; i < n; i++) {
+        if (p.bytes[po + i] !== buf[bo + i]) {
+          half.recordConflict(seqAdd(cur, i), p.bytes, po + i, buf, bo + i, n - i, ci.frame);
+          break;
+        }
+      }
+      if (last) p.bytes.set(buf.subarray(bo, bo + n), po);
+      p.overlapped = true;
+      cur = stop;
+      prev = p;
+      p = p.next;
+    }
+    if (overlapped) half.count(SA.overlap);
+  }
+
+  /** Inserts pages holding n bytes of buf[o…] at sequence s between prev and next. Returns the last page. */
+  private addPages(half: HalfConnection, prev: Page | null, next: Page | null, s: number, buf: Uint8Array, o: number, n: number, ci: CaptureInfo): Page | null {
+    let seq = s;
+    let left = n;
+    let at = o;
+    while (left > 0) {
+      const p = this.cache.get();
+      const take = left < PAGE_SIZE ? left : PAGE_SIZE;
+      p.bytes.set(buf.subarray(at, at + take), 0);
+      p.seq = seq;
+      p.len = take;
+      const pc = p.ci;
+      pc.tsSec = ci.tsSec;
+      pc.tsNsec = ci.tsNsec;
+      pc.frame = ci.frame;
+      pc.capLen = ci.capLen;
+      pc.origLen = ci.origLen;
+      if (prev === null) half.first = p;
+      else prev.next = p;
+      p.next = next;
+      prev = p;
+      half.pages++;
+      half.bufferedBytes += take;
+      seq = seqAdd(seq, take);
+      at += take;
+      left -= take;
+    }
+    if (this.cache.used > this.stats.pagesHighWater) this.stats.pagesHighWater = this.cache.used;
+    return prev;
+  }
+
+  /** Keeps the connection and the assembler within their page budgets (see the class comment). */
+  private enforceBudget(conn: Connection, half: HalfConnection): void {
+    const o = this.opts;
+    while (half.first !== null && (half.pages > o.maxBufferedPagesPerConnection || this.cache.used > o.maxBufferedPagesTotal)) {
+      half.skipTo(half.first.seq, 'buffer-limit');
+      this.deliver(conn, half, null, 0, 0);
+    }
+  }
+
+  /**
+   * Delivers kept bytes, then `buf[off, off+len)` (the in-order part of the current packet, if any),
+   * then every page that is now contiguous, in one ScatterGather.
+   */
+  private deliver(conn: Connection, half: HalfConnection, buf: Uint8Array | null, off: number, len: number): void {
+    const sg = this.sg;
+    sg.reset(half.dir, half.startPending, half.pendingSkip);
+    if (half.keptLen > 0 && half.kept !== null) {
+      sg.add(half.kept, 0, half.keptLen, half.keptCi, false);
+      sg.keptLen = half.keptLen;
+    }
+    const pktSeq = half.nextSeq;
+    if (buf !== null && len > 0) {
+      sg.add(buf, off, len, this.ci, false);
+      half.remember(buf, off, len, seqAdd(half.nextSeq, len));
+      half.nextSeq = seqAdd(half.nextSeq, len);
+    }
+    // Pages now in order. Their bytes behind nextSeq were covered by this packet: compare, drop.
+    let p = half.first;
+    while (p !== null && seqDiff(half.nextSeq, p.seq) <= 0) {
+      const pe = pageEnd(p);
+      const skipIn = seqDiff(p.seq, half.nextSeq);
+      if (buf !== null && len > 0 && skipIn > 0) this.compareCovered(half, p, buf, off + seqDiff(pktSeq, p.seq), Math.min(skipIn, p.len));
+      if (seqDiff(half.nextSeq, pe) > 0) {
+        sg.add(p.bytes, skipIn, p.len - skipIn, p.ci, true);
+        if (p.overlapped) {
+          sg.st.overlapBytes += p.len - skipIn;
+          sg.st.overlapPackets++;
+        }
+        half.remember(p.bytes, skipIn, p.len - skipIn, pe);
+        half.nextSeq = pe;
+      }
+      p = p.next;
+    }
+    const toFree = half.first;
+    half.first = p;
+    if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) {
+      sg.inf.end = true;
+    }
+    const n = sg.total - sg.keptLen;
+    if (sg.total > 0 && (n > 0 || sg.inf.end)) {
+      half.startPending = false;
+      half.pendingSkip = 0;
+      half.delivered += n;
+      half.keptLen = 0;
+      conn.stream.reassembledSG(sg, this.ctx);
+      if (sg.keep >= 0) this.keep(half, sg);
+    }
+    sg.clear();
+    // Return delivered pages to the cache only after the stream has seen them.
+    for (let q = toFree; q !== null && q !== p; ) {
+      const nx = q.next;
+      half.pages--;
+      half.bufferedBytes -= q.len;
+      this.cache.release(q);
+      q = nx;
+    }
+    if (sg.inf.end) this.reachFin(conn, half, true);
+  }
+
+  /** Page bytes [0, n) were covered by packet bytes buf[o…]: a conflict if they differ. */
+  private compareCovered(half: HalfConnection, p: Page, buf: Uint8Array, o: number, n: number): void {
+    const sg = this.sg;
+    sg.st.overlapBytes += n;
+    sg.st.overlapPackets++;
+    half.count(SA.overlap);
+    for (let i = 0; i < n; i++) {
+      if (p.bytes[i] !== buf[o + i]) {
+        half.recordConflict(seqAdd(p.seq, i), buf, o + i, p.bytes, i, n - i, p.ci.frame);
+        return;
+      }
+    }
+  }
+
+  private keep(half: HalfConnection, sg: ScatterGatherBuffer): void {
+    const n = sg.total - sg.keep;
+    if (n <= 0) return;
+    if (half.kept === null || half.kept.length < n) half.kept = new Uint8Array(Math.max(n, 2 * (half.kept?.length ?? 0), 256));
+    const ci = sg.captureInfo(sg.keep);
+    sg.copyInto(half.kept, sg.keep, n);
+    half.keptLen = n;
+    const k = half.keptCi;
+    k.tsSec = ci.tsSec;
+    k.tsNsec = ci.tsNsec;
+    k.frame = ci.frame;
+    k.capLen = ci.capLen;
+    k.origLen = ci.origLen;
+  }
+
+  /** The FIN of `half` took effect. */
+  private reachFin(conn: Connection, half: HalfConnection, endDelivered = false): void {
+    if (half.finReached) return;
+    half.finReached = true;
+    if (!endDelivered && !half.ended) this.deliverEnd(conn, half);
+    half.ended = true;
+  }
+
+  /** An empty delivery that marks the end of a direction (for streams that wait for it). */
+  private deliverEnd(conn: Connection, half: HalfConnection): void {
+    const sg = this.sg;
+    sg.reset(half.dir, half.startPending, half.pendingSkip);
+    sg.inf.end = true;
+    if (half.keptLen > 0 && half.kept !== null) {
+      sg.add(half.kept, 0, half.keptLen, half.keptCi, false);
+      sg.keptLen = half.keptLen;
+      half.keptLen = 0;
+    }
+    conn.stream.reassembledSG(sg, this.ctx);
+    sg.clear();
+    half.ended = true;
+  }
+
+  private dropUnacked(half: HalfConnection): void {
+    let p = half.first;
+    if (p === null || p.seq === half.nextSeq) return;
+    // holes below the peer's ACK were skipped when the ACK came; what is left waits on an unacked hole
+    half.first = null;
+    while (p !== null) {
+      const nx: Page | null = p.next;
+      half.droppedBytes += p.len;
+      half.pages--;
+      half.bufferedBytes -= p.len;
+      this.cache.release(p);
+      p = nx;
+    }
+    half.count(SA['unacked-dropped']);
+  }
+
+  /** Delivers everything `half` still buffers, skipping holes with `cause`. */
+  private drain(conn: Connection, half: HalfConnection, cause: GapCause): void {
+    while (half.first !== null) {
+      half.skipTo(half.first.seq, cause);
+      this.deliver(conn, half, null, 0, 0);
+    }
+  }
+
+  /** Ends a connection: drains both directions, marks their ends, calls reassemblyComplete. */
+  private finish(conn: Connection, reason: CloseReason): void {
+    if (conn.completed) return;
+    const cause: GapCause = reason === 'idle' ? 'idle-flush' : reason === 'end-of-input' ? 'end-of-input' : 'not-captured';
+    for (const h of conn.halves) {
+      // At a RST, bytes beyond a hole the peer never acknowledged never reached the application
+      // (tshark's Follow leaves them out too): drop them. Other closes deliver past the holes.
+      if (reason === 'rst') {
+        this.skipAckedHoles(conn, h);
+        this.dropUnacked(h);
+      }
+      this.drain(conn, h, cause);
+      if (h.finSeen && !h.finReached && seqDiff(h.nextSeq, h.finSeq) > 0 && h.started) {
+        // Bytes before the FIN never came.
+        h.recordGap(seqDiff(h.nextSeq, h.finSeq), cause);
+        h.nextSeq = h.finSeq;
+      }
+      if (!h.ended && (h.started || h.keptLen > 0)) this.deliverEnd(conn, h);
+      h.ended = true;
+    }
+    conn.completed = true;
+    conn.closeReason = reason;
+    this.stats.connectionsClosed++;
+    const forget = conn.stream.reassemblyComplete(this.ctx, reason);
+    if (forget) {
+      this.pool.remove(conn);
+      if (reason === 'fin' || reason === 'rst') this.pool.bury(conn, this.now + this.opts.tombstoneSec);
+    }
+  }
+
+  /**
+   * Flushes connections idle since before `t` (capture seconds): their buffered data is delivered
+   * past the holes (cause `idle-flush`). Those idle since before `tc` are closed. Returns counts.
+   */
+  flushWithOptions(o: FlushOptions): { flushed: number; closed: number } {
+    let flushed = 0;
+    let closed = 0;
+    const victims: Connection[] = [];
+    for (const c of this.pool.connections()) {
+      const last = c.lastSec + c.lastNsec / 1e9;
+      if (c.completed) {
+        if (last < o.tc) victims.push(c);
+        continue;
+      }
+      if (last < o.tc) {
+        victims.push(c);
+        continue;
+      }
+      if (last < o.t && (c.halves[0].first !== null || c.halves[1].first !== null)) {
+        for (const h of c.halves) this.drain(c, h, 'idle-flush');
+        flushed++;
+      }
+    }
+    for (const c of victims) {
+      if (!c.completed) {
+        this.finish(c, 'idle');
+        closed++;
+      }
+      this.pool.remove(c);
+    }
+    this.pool.sweepTombstones(this.now);
+    this.cache.trim();
+    return { flushed, closed };
+  }
+
+  /** Closes every connection idle since before `t` (capture seconds). */
+  flushCloseOlderThan(t: number): { flushed: number; closed: number } {
+    return this.flushWithOptions({ t, tc: t });
+  }
+
+  /** End of input: delivers everything and completes every connection. Returns how many closed. */
+  flushAll(): number {
+    let closed = 0;
+    const all = [...this.pool.connections()];
+    for (const c of all) {
+      if (!c.completed) {
+        this.finish(c, 'end-of-input');
+        closed++;
+      }
+      this.pool.remove(c);
+    }
+    this.cache.trim();
+    return closed;
+  }
+
+  /** Pages held now for out-of-order data. */
+  get bufferedPages(): number {
+    return this.cache.used;
+  }
+}
+
+export type { TCPFlowDirection };

@@ -1,0 +1,181 @@
+/**
+ * One direction of a TCP connection: where the next byte is expected, what waits beyond holes,
+ * and what went wrong (named counters, gaps, conflicting overlaps).
+ *
+ *   delivered ──────────────┤ nextSeq
+ *                           │ hole │ page │ page │  hole  │ page │   (sorted, never overlapping)
+ *                           └──────┴──────┴──────┴────────┴──────┘
+ *
+ * Bytes at nextSeq are delivered at once, straight from the packet. Bytes beyond a hole are copied
+ * into pages (page-cache.ts) until the hole is filled, acknowledged by the peer (the capture missed
+ * it: skipped as a gap at once), or pushed out by a page budget or a flush.
+ *
+ * Overlaps follow one policy for buffered and delivered bytes. Delivered bytes always stand (they
+ * are gone); among buffered bytes the first copy wins (`first`, default) or the last (`last`).
+ * Overlapping bytes that differ from the copy kept are a `conflicting-overlap` anomaly and, up to
+ * MAX_CONFLICTS per direction, a Conflict record with both versions. Bytes already delivered in
+ * order are not kept (that is what makes in-order delivery copy-free), so they can be compared with
+ * a retransmission only while they are still at hand: the engine compares against its pages and,
+ * when the `deliveredWindow` option is set, a window of the most recent delivered bytes.
+ */
+import { NamedCounters } from '../util/counters';
+import { MAX_CONFLICT_BYTES, MAX_CONFLICTS, SA, STREAM_ANOMALY_NAMES, type Conflict, type Gap, type GapCause, type StreamAnomalyName } from './anomalies';
+import type { Page } from './page-cache';
+import { seqAdd, seqDiff } from './sequence';
+import type { CaptureInfo, HalfConnectionState, TCPFlowDirection } from './types';
+
+/** Gaps listed one by one per direction; past this only counted (gapCount, gapBytes). */
+export const MAX_GAPS_LISTED = 1000;
+
+export class HalfConnection implements HalfConnectionState {
+  /** A SYN, or the first data of a mid-stream start, has fixed the sequence space. */
+  started = false;
+  synSeen = false;
+  isn = 0;
+  /** The next byte expected (valid once started). */
+  nextSeq = 0;
+  /** Highest ACK the peer sent for this direction's data, when ackKnown. */
+  peerAck = 0;
+  ackKnown = false;
+  finSeen = false;
+  finSeq = 0;
+  /** The FIN took effect: every byte before it was delivered or skipped. */
+  finReached = false;
+  rstSeen = false;
+  /** The end of this direction was delivered (FIN reached, RST, or a closing flush). */
+  ended = false;
+
+  /** Out-of-order pages, sorted by sequence, non-overlapping. */
+  first: Page | null = null;
+  pages = 0;
+  bufferedBytes = 0;
+
+  /** Bytes delivered so far (the offset of the next delivered byte). */
+  delivered = 0;
+  /** The next delivery starts the direction. */
+  startPending = false;
+  /** Bytes skipped since the last delivery (−1: unknown, mid-stream start). */
+  pendingSkip = 0;
+  /** Where snaplen truncation left a hole, so skipping it is reported as cause 'truncated'. */
+  truncHoleSeq = -1;
+
+  /** Bytes carried over by ScatterGather.keepFrom, put in front of the next delivery. */
+  kept: Uint8Array | null = null;
+  keptLen = 0;
+  readonly keptCi: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+
+  /** Optional window of recent delivered bytes, for conflict checks against delivered data. */
+  window: Uint8Array | null = null;
+  /** Sequence number of window[0] ... (ring: byte for seq s is at (s - windowSeq) within windowLen). */
+  windowEndSeq = 0;
+  windowLen = 0;
+
+  packets = 0;
+  /** Buffered bytes dropped at a RST (never acknowledged, never delivered). */
+  droppedBytes = 0;
+  readonly anomalies = new NamedCounters<StreamAnomalyName>(STREAM_ANOMALY_NAMES);
+  readonly gaps: Gap[] = [];
+  gapCount = 0;
+  gapBytes = 0;
+  readonly conflicts: Conflict[] = [];
+
+  constructor(readonly dir: TCPFlowDirection) {}
+
+  count(kind: number): void {
+    this.anomalies.inc(kind);
+  }
+
+  /** Start the sequence space at `seq` (the first byte of data). */
+  begin(seq: number, withSyn: boolean): void {
+    this.started = true;
+    this.nextSeq = seq;
+    this.startPending = true;
+    this.pendingSkip = withSyn ? 0 : -1;
+    if (!withSyn) this.count(SA['missing-handshake']);
+  }
+
+  /** Skip bytes [nextSeq, seq) as a gap with `cause`. */
+  skipTo(seq: number, cause: GapCause): void {
+    const n = seqDiff(this.nextSeq, seq);
+    if (n <= 0) return;
+    const c: GapCause = this.truncHoleSeq === this.nextSeq ? 'truncated' : cause;
+    this.truncHoleSeq = -1;
+    this.recordGap(n, c);
+    this.nextSeq = seq;
+    if (this.pendingSkip >= 0) this.pendingSkip += n;
+  }
+
+  recordGap(length: number, cause: GapCause): void {
+    this.count(SA.gap);
+    if (cause === 'buffer-limit') this.count(SA['buffer-limit']);
+    this.gapCount++;
+    if (length > 0) this.gapBytes += length;
+    if (this.gaps.length < MAX_GAPS_LISTED) this.gaps.push({ offset: this.delivered, length, cause });
+  }
+
+  recordConflict(seq: number, kept: Uint8Array, keptOff: number, other: Uint8Array, otherOff: number, n: number, frame: number): void {
+    this.count(SA['conflicting-overlap']);
+    if (this.conflicts.length >= MAX_CONFLICTS) return;
+    const len = Math.min(n, MAX_CONFLICT_BYTES);
+    this.conflicts.push({
+      seq,
+      offset: this.delivered + Math.max(0, seqDiff(this.nextSeq, seq)),
+      kept: kept.slice(keptOff, keptOff + len),
+      other: other.slice(otherOff, otherOff + len),
+      frame,
+    });
+  }
+
+  /** Remembers delivered bytes in the window (only when the option gave this direction one). */
+  remember(buf: Uint8Array, off: number, len: number, endSeq: number): void {
+    const w = this.window;
+    if (!w) return;
+    const size = w.length;
+    if (len >= size) {
+      w.set(buf.subarray(off + len - size, off + len), 0);
+      this.windowLen = size;
+    } else {
+      // shift left and append (windows are small; this path is opt-in)
+      const keep = Math.min(this.windowLen, size - len);
+      w.copyWithin(0, this.windowLen - keep, this.windowLen);
+      w.set(buf.subarray(off, off + len), keep);
+      this.windowLen = keep + len;
+    }
+    this.windowEndSeq = endSeq;
+  }
+
+  /**
+   * Compares bytes that overlap delivered data with the window; records a conflict if they differ.
+   * [seq, seq+len) must end at or before nextSeq.
+   */
+  checkDelivered(seq: number, buf: Uint8Array, off: number, len: number, frame: number): void {
+    const w = this.window;
+    if (!w || this.windowLen === 0) return;
+    const winStart = seqAdd(this.windowEndSeq, -this.windowLen);
+    let from = seqDiff(winStart, seq); // index in window of seq
+    let o = off;
+    let n = len;
+    if (from < 0) {
+      o -= from;
+      n += from;
+      from = 0;
+    }
+    n = Math.min(n, this.windowLen - from);
+    for (let i = 0; i < n; i++) {
+      if (w[from + i] !== buf[o + i]) {
+        this.recordConflict(seqAdd(seq, o - off + i), w, from + i, buf, o + i, n - i, frame);
+        return;
+      }
+    }
+  }
+
+  /** Summary of the anomalies for reports: name → count, non-zero only. */
+  anomalyObject(): Record<string, number> {
+    return this.anomalies.toObject() as Record<string, number>;
+  }
+}
+
+/** Sequence number just past the page's bytes. */
+export function pageEnd(p: Page): number {
+  return seqAdd(p.seq, p.len);
+}

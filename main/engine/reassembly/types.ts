@@ -1,0 +1,162 @@
+/**
+ * The reassembly contract, named after gopacket's `reassembly` package so readers can cross-check.
+ *
+ * Call order for one connection (what a Stream may rely on):
+ *   1. StreamFactory.new(netFlow, tcpFlow, tcp, ctx) — once, on the connection's first packet;
+ *   2. for every packet of the connection: Stream.accept(tcp, ci, dir, nextSeq, start, ctx) — return
+ *      false to make the assembler ignore the packet;
+ *   3. Stream.reassembledSG(sg, ctx) — zero or more times, bytes of each direction in sequence order
+ *      (a direction's chunks never interleave out of order; the two directions interleave in
+ *      capture order);
+ *   4. Stream.reassemblyComplete(ctx) — exactly once: on RST, when both FINs have taken effect, on a
+ *      flush that closes the connection, or at flushAll(). Return true to forget the connection now,
+ *      false to keep seeing its remaining packets through accept() until it is flushed.
+ *
+ * The ScatterGather passed to reassembledSG is REUSED after the call returns and its byte views
+ * point into the capture chunk or into pages that are recycled: copy what you keep, or call
+ * sg.keepFrom(offset) to have the assembler carry bytes over to the next call.
+ */
+import type { TcpHeader } from '../decode/layers';
+import type { Conflict, Gap } from './anomalies';
+
+/** Direction of a packet within its connection. */
+export const TCPFlowDirection = {
+  ClientToServer: 0,
+  ServerToClient: 1,
+} as const;
+export type TCPFlowDirection = 0 | 1;
+
+export function reverse(d: TCPFlowDirection): TCPFlowDirection {
+  return (d ^ 1) as TCPFlowDirection;
+}
+export function directionName(d: TCPFlowDirection): 'c2s' | 's2c' {
+  return d === 0 ? 'c2s' : 's2c';
+}
+
+/** Where a packet came from: the capture metadata carried along with its bytes. */
+export interface CaptureInfo {
+  tsSec: number;
+  tsNsec: number;
+  /** 1-based frame number in the input. */
+  frame: number;
+  capLen: number;
+  origLen: number;
+}
+
+/** Per-packet context handed to every Stream callback (gopacket: AssemblerContext). */
+export interface AssemblerContext {
+  captureInfo(): CaptureInfo;
+}
+
+/** The network layer of a packet: what DecodedPacket provides. */
+export interface NetFlow {
+  ipVersion: number;
+  src: Uint8Array;
+  dst: Uint8Array;
+  /** Outer VLAN id or -1: part of the connection key. */
+  vlan: number;
+}
+
+/** The transport layer of a packet: TCP header plus where its payload lies (DecodedPacket fits). */
+export interface TcpSegment {
+  tcp: TcpHeader;
+  buf: Uint8Array;
+  payloadOffset: number;
+  /** Payload length the IP header declares. */
+  payloadLength: number;
+  /** Payload bytes present (less when snaplen cut the packet). */
+  payloadCaptured: number;
+}
+
+/** Endpoints of a connection as the factory sees them (client first once direction is known). */
+export interface TcpFlow {
+  clientPort: number;
+  serverPort: number;
+  /** The packet that created the connection was sent by the client. */
+  senderIsClient: boolean;
+}
+
+export interface ScatterGatherInfo {
+  dir: TCPFlowDirection;
+  /** This chunk starts the direction (SYN seen, or the first data of a mid-stream start). */
+  start: boolean;
+  /** This chunk ends the direction (FIN reached, RST, or closed by a flush). */
+  end: boolean;
+  /** Bytes skipped just before this chunk: 0 none, n > 0 a gap, −1 unknown (mid-stream start). */
+  skip: number;
+}
+
+export interface ScatterGatherStats {
+  chunks: number;
+  packets: number;
+  queuedBytes: number;
+  queuedPackets: number;
+  overlapBytes: number;
+  overlapPackets: number;
+}
+
+export interface ScatterGather {
+  /** [available bytes, of which carried over by keepFrom] */
+  lengths(): [number, number];
+  /** The first `length` bytes (a view when they are in one piece, else a copy). */
+  fetch(length: number): Uint8Array;
+  /** Keep bytes from `offset` on for the next reassembledSG call of this direction. */
+  keepFrom(offset: number): void;
+  /** Capture metadata of the packet the byte at `offset` came from. */
+  captureInfo(offset: number): CaptureInfo;
+  info(): ScatterGatherInfo;
+  stats(): ScatterGatherStats;
+  /**
+   * Calls fn for each piece of the delivery in order (views, no copy; our addition to gopacket's
+   * interface, for consumers such as hashes that take bytes piecewise).
+   */
+  pieces(fn: (buf: Uint8Array, off: number, len: number, ci: CaptureInfo) => void): void;
+}
+
+export interface Stream {
+  accept(tcp: TcpHeader, ci: CaptureInfo, dir: TCPFlowDirection, nextSeq: number, start: { value: boolean }, ctx: AssemblerContext): boolean;
+  reassembledSG(sg: ScatterGather, ctx: AssemblerContext): void;
+  /** `reason` says why (our addition; gopacket's Stream has no such argument). */
+  reassemblyComplete(ctx: AssemblerContext, reason: CloseReason): boolean;
+  /**
+   * Called once, right after the factory, with the connection's engine state (half-connections
+   * with their counters, gaps and conflicts). Optional; our addition.
+   */
+  attach?(conn: ConnectionState): void;
+}
+
+/** What a Stream may read of its connection (see stream-pool.ts Connection). */
+export interface ConnectionState {
+  readonly id: number;
+  readonly ipVersion: number;
+  readonly vlan: number;
+  readonly directionInferred: boolean;
+  readonly firstSec: number;
+  readonly firstNsec: number;
+  readonly halves: readonly [HalfConnectionState, HalfConnectionState];
+}
+
+export interface HalfConnectionState {
+  readonly packets: number;
+  readonly delivered: number;
+  readonly gapBytes: number;
+  readonly gapCount: number;
+  readonly gaps: readonly Gap[];
+  readonly conflicts: readonly Conflict[];
+  anomalyObject(): Record<string, number>;
+}
+
+/** Why a connection ended. */
+export type CloseReason = 'fin' | 'rst' | 'idle' | 'end-of-input';
+
+export interface StreamFactory {
+  "new"(netFlow: NetFlow, tcpFlow: TcpFlow, tcp: TcpHeader, ctx: AssemblerContext): Stream;
+}
+
+/** gopacket: FlushOptions. T: flush (skip gaps of) connections idle since before T; TC: close them. */
+export interface FlushOptions {
+  /** Capture time in seconds: connections with no packet since are flushed (buffered data delivered past gaps). */
+  t: number;
+  /** Capture time in seconds: connections with no packet since are closed. */
+  tc: number;
+}
