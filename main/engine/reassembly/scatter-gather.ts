@@ -77,8 +77,13 @@ export class ScatterGatherBuffer implements ScatterGather {
     this.count = 0;
   }
 
+  private readonly lens2: [number, number] = [0, 0];
+
+  /** [available, of which kept]; the returned array is reused by the next call. */
   lengths(): [number, number] {
-    return [this.total, this.keptLen];
+    this.lens2[0] = this.total;
+    this.lens2[1] = this.keptLen;
+    return this.lens2;
   }
 
   fetch(length: number): Uint8Array {

@@ -96,7 +96,7 @@ export interface ScatterGatherStats {
 }
 
 export interface ScatterGather {
-  /** [available bytes, of which carried over by keepFrom] */
+  /** [available bytes, of which carried over by keepFrom]; the array is reused by the next call. */
   lengths(): [number, number];
   /** The first `length` bytes (a view when they are in one piece, else a copy). */
   fetch(length: number): Uint8Array;
