@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seqAdd, seqAtOrBefore, seqBefore, seqDiff, seqMax, seqMin } from '../../main/engine/reassembly';
+import { seqAdd, seqAtOrBefore, seqBefore, seqDiff, seqMax, seqMin, seqOf, seqWire } from '../../main/engine/reassembly';
 
 describe('sequence arithmetic', () => {
   it('differences are right across the 2^32 wrap', () => {
@@ -34,11 +34,14 @@ describe('sequence arithmetic', () => {
   it('adds modulo 2^32 and compares in serial order', () => {
     expect(seqAdd(0xffffffff, 1)).toBe(0);
     expect(seqAdd(0xfffffff5, 11)).toBe(0);
-    expect(seqAdd(0, -1)).toBe(0xffffffff);
+    expect(seqWire(seqAdd(0, -1))).toBe(0xffffffff);
+    expect(seqAdd(0, -1)).toBe(-1); // the engine's int32 form
+    expect(seqOf(0xffffffff)).toBe(-1);
+    expect(seqDiff(seqOf(0xfffffff0), seqOf(0x10))).toBe(32);
     expect(seqBefore(0xffffffff, 0)).toBe(true);
     expect(seqBefore(0, 0xffffffff)).toBe(false);
     expect(seqAtOrBefore(7, 7)).toBe(true);
     expect(seqMax(0xfffffff0, 3)).toBe(3);
-    expect(seqMin(0xfffffff0, 3)).toBe(0xfffffff0);
+    expect(seqMin(seqOf(0xfffffff0), 3)).toBe(seqOf(0xfffffff0));
   });
 });

@@ -36,7 +36,7 @@ export interface Gap {
 
 /** Two versions of the same stream bytes (bounded: see MAX_CONFLICT_BYTES). */
 export interface Conflict {
-  /** Sequence number of the first differing byte range. */
+  /** Sequence number (wire value) of the first differing byte. */
   seq: number;
   /** Offset of that byte in the delivered stream. */
   offset: number;

@@ -132,14 +132,16 @@ export class Assembler {
     }
     if (conn.completed) return;
 
-    if (flags & ACK) this.acknowledged(peer, t.ack);
+    if (flags & ACK) this.acknowledged(peer, t.ack | 0);
 
-    let dataSeq = t.seq;
+    // Sequence numbers are int32 inside the engine (see sequence.ts): no boxing on calls.
+    const seq = t.seq | 0;
+    let dataSeq = seq;
     if (flags & SYN) {
-      dataSeq = seqAdd(t.seq, 1);
+      dataSeq = seqAdd(seq, 1);
       if (!half.synSeen) {
         half.synSeen = true;
-        half.isn = t.seq;
+        half.isn = seq;
         if (!half.started) half.begin(dataSeq, true);
       }
     } else if (this.start.value && !half.started) {
@@ -179,7 +181,7 @@ export class Assembler {
   private isPortReuse(conn: Connection, fromA: boolean, t: TcpHeader): boolean {
     if (conn.completed) return true;
     const half = conn.halves[conn.dirFromA(fromA)];
-    if (!half.synSeen || half.isn === t.seq) return false;
+    if (!half.synSeen || half.isn === (t.seq | 0)) return false;
     const [a, b] = conn.halves;
     if (half.finSeen || a.rstSeen || b.rstSeen) return true;
     return a.delivered === 0 && b.delivered === 0 && a.first === null && b.first === null;
@@ -192,10 +194,10 @@ export class Assembler {
    */
   private rstAcceptable(half: HalfConnection, peer: HalfConnection, t: TcpHeader): boolean {
     if (half.started) {
-      const d = seqDiff(half.nextSeq, t.seq);
+      const d = seqDiff(half.nextSeq, t.seq | 0);
       return d >= -64 && d <= 1 << 20;
     }
-    if (t.flags & ACK && peer.synSeen) return t.ack === seqAdd(peer.isn, 1);
+    if (t.flags & ACK && peer.synSeen) return (t.ack | 0) === seqAdd(peer.isn, 1);
     return true;
   }
 
@@ -322,6 +324,7 @@ export class Assembler {
   }
 
   private noteTruncation(half: HalfConnection, holeSeq: number): void {
+    half.truncHole = true;
     half.truncHoleSeq = holeSeq;
   }
 

@@ -57,7 +57,8 @@ export class HalfConnection implements HalfConnectionState {
   /** Bytes skipped since the last delivery (−1: unknown, mid-stream start). */
   pendingSkip = 0;
   /** Where snaplen truncation left a hole, so skipping it is reported as cause 'truncated'. */
-  truncHoleSeq = -1;
+  truncHole = false;
+  truncHoleSeq = 0;
 
   /** Bytes carried over by ScatterGather.keepFrom, put in front of the next delivery. */
   kept: Uint8Array | null = null;
@@ -98,8 +99,8 @@ export class HalfConnection implements HalfConnectionState {
   skipTo(seq: number, cause: GapCause): void {
     const n = seqDiff(this.nextSeq, seq);
     if (n <= 0) return;
-    const c: GapCause = this.truncHoleSeq === this.nextSeq ? 'truncated' : cause;
-    this.truncHoleSeq = -1;
+    const c: GapCause = this.truncHole && this.truncHoleSeq === this.nextSeq ? 'truncated' : cause;
+    this.truncHole = false;
     this.recordGap(n, c);
     this.nextSeq = seq;
     if (this.pendingSkip >= 0) this.pendingSkip += n;
@@ -118,7 +119,7 @@ export class HalfConnection implements HalfConnectionState {
     if (this.conflicts.length >= MAX_CONFLICTS) return;
     const len = Math.min(n, MAX_CONFLICT_BYTES);
     this.conflicts.push({
-      seq,
+      seq: seq >>> 0,
       offset: this.delivered + Math.max(0, seqDiff(this.nextSeq, seq)),
       kept: kept.slice(keptOff, keptOff + len),
       other: other.slice(otherOff, otherOff + len),

@@ -79,7 +79,7 @@ function hashKey(len: number, a: Uint8Array, pa: number, b: Uint8Array, pb: numb
   h = Math.imul(h ^ pa, 0x01000193);
   for (let i = 0; i < len; i++) h = Math.imul(h ^ b[i], 0x01000193);
   h = Math.imul(h ^ pb, 0x01000193);
-  return h >>> 0;
+  return h | 0; // int32: a Smi key, never a boxed heap number (see sequence.ts)
 }
 
 /** Result of a lookup: the connection and whether the packet came from endpoint A. */
