@@ -35,6 +35,8 @@ async function check(args: string[]): Promise<{ matched: number; total: number; 
     else wrong.push(`${c.id} ${c2s.key}: ${f ? `${f.bytes.c2s}/${c2s.bytes} ${f.bytes.s2c}/${s2c.bytes}` : 'missing'}`);
   }
   expect(wrong).toEqual([]);
+  // no ghost connections from final ACKs or late retransmissions
+  expect(flows.length).toBe(side.conns.length);
   return { matched, total: side.conns.length, flows };
 }
 

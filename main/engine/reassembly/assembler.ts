@@ -115,7 +115,7 @@ export class Assembler {
         pool.tombstoneHits++;
         return;
       }
-      if (pureSyn) pool.unbury(f);
+      if (pureSyn) pool.unbury(netFlow.ipVersion, netFlow.src, t.srcPort, netFlow.dst, t.dstPort, f);
       conn = this.newConnection(netFlow, t, f);
     }
     const fromA = f.fromA;
@@ -626,7 +626,7 @@ export class Assembler {
   /** End of input: delivers everything and completes every connection. Returns how many closed. */
   flushAll(): number {
     let closed = 0;
-    const all = [...this.pool.connections()];
+    const all = this.pool.connections();
     for (const c of all) {
       if (!c.completed) {
         this.finish(c, 'end-of-input');

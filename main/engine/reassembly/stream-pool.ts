@@ -80,14 +80,32 @@ function sameAddr(words: number, a: Int32Array<ArrayBufferLike>, b: Int32Array<A
   return true;
 }
 
-/** A VLAN-free key hash: FNV-1a over the canonical words and ports, as a Smi-sized int32. */
+/**
+ * A VLAN-free key hash: murmur3 (32-bit) over the canonical words and ports, as an int32. Each
+ * word is mixed before it is combined: keys that differ only in high address bytes (10.1.0.98 and
+ * 10.1.0.109 as little-endian words) must not collide.
+ */
 function hashKey(words: number, a: Int32Array<ArrayBufferLike>, pa: number, b: Int32Array<ArrayBufferLike>, pb: number, version: number): number {
-  let h = 0x811c9dc5 ^ version;
-  for (let i = 0; i < words; i++) h = Math.imul(h ^ a[i], 0x01000193);
-  h = Math.imul(h ^ pa, 0x01000193);
-  for (let i = 0; i < words; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  h = Math.imul(h ^ pb, 0x01000193);
+  let h = 0x9747b28c ^ version;
+  for (let i = 0; i < words; i++) h = mix(h, a[i]);
+  h = mix(h, (pa << 16) | pb);
+  for (let i = 0; i < words; i++) h = mix(h, b[i]);
+  h ^= words * 8 + 4;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h | 0; // int32: a Smi key, never a boxed heap number (see sequence.ts)
+}
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 /** A 16-byte address as 4 words; reuses the view while the caller passes the same array. */
@@ -133,7 +151,12 @@ interface Tombstone {
 }
 
 export class StreamPool {
-  private readonly table = new Map<number, Connection>();
+  /**
+   * Hash table: buckets indexed by the key hash's low bits, chained through Connection.hashNext.
+   * An array lookup instead of a Map's: this runs for every packet. Doubles past 3/4 load.
+   */
+  private buckets: (Connection | null)[] = new Array(1024).fill(null);
+  private mask = 1023;
   private readonly tombstones = new Map<number, Tombstone[]>();
   private nextId = 1;
   /** Live connections (not removed). */
@@ -142,6 +165,8 @@ export class StreamPool {
   tombstoneHits = 0;
   private readonly found: Found = { conn: null, fromA: true, hash: 0 };
   private readonly srcWords = new WordView();
+  /** The connection the last lookup found (or created). */
+  private last: Connection | null = null;
   private readonly dstWords = new WordView();
 
   constructor(readonly factory: StreamFactory) {}
@@ -160,15 +185,31 @@ export class StreamPool {
     const words = version === 6 ? 4 : 1;
     const s = this.srcWords.of(src);
     const d = this.dstWords.of(dst);
+    const f = this.found;
+    // Packets come in bursts per connection: try the last connection found before hashing.
+    const last = this.last;
+    if (last !== null && !last.removed && last.ipVersion === version) {
+      if (last.portA === sport && last.portB === dport && last.vlanA === vlan && sameAddr(words, last.wordsA, s) && sameAddr(words, last.wordsB, d)) {
+        f.conn = last;
+        f.fromA = true;
+        f.hash = last.hash;
+        return f;
+      }
+      if (last.portA === dport && last.portB === sport && last.vlanB === vlan && sameAddr(words, last.wordsA, d) && sameAddr(words, last.wordsB, s)) {
+        f.conn = last;
+        f.fromA = false;
+        f.hash = last.hash;
+        return f;
+      }
+    }
     const fromA = compareEndpoint(words, s, sport, d, dport) <= 0;
     const h = fromA ? hashKey(words, s, sport, d, dport, version) : hashKey(words, d, dport, s, sport, version);
-    const f = this.found;
     f.hash = h;
     f.fromA = fromA;
     f.conn = null;
     let fallback: Connection | null = null;
     let fallbackScore = -1;
-    for (let c = this.table.get(h) ?? null; c !== null; c = c.hashNext) {
+    for (let c = this.buckets[h & this.mask]; c !== null; c = c.hashNext) {
       if (c.ipVersion !== version) continue;
       const same = fromA
         ? c.portA === sport && c.portB === dport && sameAddr(words, c.wordsA, s) && sameAddr(words, c.wordsB, d)
@@ -177,6 +218,7 @@ export class StreamPool {
       const mine = fromA ? c.vlanA : c.vlanB;
       if (mine === vlan) {
         f.conn = c;
+        this.last = c;
         return f;
       }
       if (mine === VLAN_UNSEEN) {
@@ -192,6 +234,7 @@ export class StreamPool {
       if (fromA) fallback.vlanA = vlan;
       else fallback.vlanB = vlan;
       f.conn = fallback;
+      this.last = fallback;
     }
     return f;
   }
@@ -210,22 +253,39 @@ export class StreamPool {
     c.addrB.set(b.subarray(0, len));
     c.portA = pa;
     c.portB = pb;
-    c.hashNext = this.table.get(f.hash) ?? null;
-    this.table.set(f.hash, c);
+    const i = f.hash & this.mask;
+    c.hashNext = this.buckets[i];
+    this.buckets[i] = c;
     this.size++;
+    this.last = c;
+    if (this.size > (this.buckets.length * 3) >> 2) this.grow();
     return c;
+  }
+
+  private grow(): void {
+    const old = this.buckets;
+    this.buckets = new Array(old.length * 2).fill(null);
+    this.mask = this.buckets.length - 1;
+    for (let head of old) {
+      while (head !== null) {
+        const next: Connection | null = head.hashNext;
+        const i = head.hash & this.mask;
+        head.hashNext = this.buckets[i];
+        this.buckets[i] = head;
+        head = next;
+      }
+    }
   }
 
   remove(c: Connection): void {
     if (c.removed) return;
     c.removed = true;
-    let head = this.table.get(c.hash) ?? null;
-    if (head === c) {
-      if (c.hashNext) this.table.set(c.hash, c.hashNext);
-      else this.table.delete(c.hash);
-    } else {
-      while (head && head.hashNext !== c) head = head.hashNext;
-      if (head) head.hashNext = c.hashNext;
+    const i = c.hash & this.mask;
+    let head = this.buckets[i];
+    if (head === c) this.buckets[i] = c.hashNext;
+    else {
+      while (head !== null && head.hashNext !== c) head = head.hashNext;
+      if (head !== null) head.hashNext = c.hashNext;
     }
     c.hashNext = null;
     this.size--;
@@ -268,9 +328,17 @@ export class StreamPool {
     );
   }
 
-  /** Forgets the tombstone of a key (a new connection took it over). */
-  unbury(f: Found): void {
-    this.tombstones.delete(f.hash);
+  /** Forgets the tombstone of the key just looked up (a new connection takes it over). */
+  unbury(version: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, f: Found): void {
+    const list = this.tombstones.get(f.hash);
+    if (!list) return;
+    const words = version === 6 ? 4 : 1;
+    const s = this.srcWords.of(src);
+    const d = this.dstWords.of(dst);
+    const [a, pa, b, pb] = f.fromA ? [s, sport, d, dport] : [d, dport, s, sport];
+    const rest = list.filter((t) => !(t.ipVersion === version && t.portA === pa && t.portB === pb && sameAddr(words, t.wordsA, a) && sameAddr(words, t.wordsB, b)));
+    if (rest.length === 0) this.tombstones.delete(f.hash);
+    else this.tombstones.set(f.hash, rest);
   }
 
   /** Drops tombstones that expired before `nowSec`. */
@@ -288,12 +356,11 @@ export class StreamPool {
     return n;
   }
 
-  connections(): IterableIterator<Connection> {
-    const table = this.table;
-    function* all(): Generator<Connection> {
-      for (const head of table.values()) for (let c: Connection | null = head; c; c = c.hashNext) yield c;
-    }
-    return all();
+  /** Every live connection (a snapshot: safe to remove connections while going through it). */
+  connections(): Connection[] {
+    const all: Connection[] = [];
+    for (const head of this.buckets) for (let c: Connection | null = head; c !== null; c = c.hashNext) all.push(c);
+    return all;
   }
 
   newId(): number {
