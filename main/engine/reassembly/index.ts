@@ -6,3 +6,7 @@ export { StreamPool, Connection } from './stream-pool';
 export { HalfConnection, MAX_GAPS_LISTED } from './half-connection';
 export { PageCache, PAGE_SIZE } from './page-cache';
 export { ScatterGatherBuffer } from './scatter-gather';
+export { TCPSimpleFSM, TCPOptionCheck, type TcpState, type TCPSimpleFSMOptions, type TCPOptionCheckOptions } from './checks';
+export { tcpassemblyFactory, type Reassembly, type ReassemblyStream, type ReassemblyStreamFactory } from './tcpassembly';
+export { ReaderStreamFactory, type ReaderConnection } from './reader-streams';
+export { CompletedStreamTracker, type CompletedStream, type CompletedDirection, type CompletedStreamOptions } from './completed';
