@@ -96,7 +96,7 @@ describe('tcpassembly-style delivery', () => {
     expect(c2s.map((r) => [r.text, r.skip, r.start, r.end, r.seenSec])).toEqual([
       ['AAA', 0, true, false, 8],
       ['BBB', 0, false, false, 7],
-      ['', 0, false, true, 10],
+      ['', 0, false, true, 106], // stamped with the FIN's packet (default time 100 + step)
     ]);
     expect(got.filter((g) => g.dir === '80>40000').map((g) => [g.r.text, g.r.end])).toEqual([['ok', true]]);
     expect(completes).toBe(2);
