@@ -234,11 +234,12 @@ export async function runFlows(files: string[], onFlow: (r: FlowRecord) => void,
       ci.frame = packets;
       ci.capLen = p.capLen;
       ci.origLen = p.origLen;
-      asm.assemble(d, d, ctx);
       if (p.tsSec >= nextFlush) {
-        if (nextFlush !== -Infinity) asm.flushCloseOlderThan(asm.now - idle);
+        // Before this packet is assembled: it must not make its own connection look busy.
+        if (nextFlush !== -Infinity) asm.flushCloseOlderThan(p.tsSec + p.tsNsec / 1e9 - idle);
         nextFlush = p.tsSec + 1;
       }
+      asm.assemble(d, d, ctx);
     },
   };
   for (const f of files) {

@@ -58,12 +58,12 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
           ci.frame = p.frame;
           ci.capLen = p.capLen;
           ci.origLen = p.origLen;
-          asm.assemble(d, d, ctx);
           if (p.tsSec >= nextFlush) {
             // what weft flows does: close connections idle for 10 minutes, once a capture second
-            asm.flushCloseOlderThan(asm.now - 600);
+            asm.flushCloseOlderThan(p.tsSec - 600);
             nextFlush = p.tsSec + 1;
           }
+          asm.assemble(d, d, ctx);
         },
       });
       asm.flushAll();

@@ -155,11 +155,12 @@ export class CompletedStreamTracker implements AsyncIterable<CompletedStream> {
     c.frame = ci.frame;
     c.capLen = ci.capLen;
     c.origLen = ci.origLen;
-    this.assembler.assemble(net, seg, this.ctx);
     if (!this.wall && ci.tsSec >= this.nextIdleCheck) {
+      // before assembling, so this packet does not make its own connection look busy
       this.nextIdleCheck = ci.tsSec + 1;
-      this.assembler.flushCloseOlderThan(this.assembler.now - this.idle);
+      this.assembler.flushCloseOlderThan(ci.tsSec + ci.tsNsec / 1e9 - this.idle);
     }
+    this.assembler.assemble(net, seg, this.ctx);
   }
 
   /** Live capture: closes connections idle by the wall clock (call it from a timer). */

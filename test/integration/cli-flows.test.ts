@@ -1,0 +1,138 @@
+/**
+ * `weft flows` as users run it (the built CLI in a child process).
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PcapWriter } from '../../main/engine/formats';
+import { expectedReal, MALFORMED, REAL } from '../helpers/fixtures';
+import { ether, ipv4, tcp, text } from '../helpers/packet-builder';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'weft.cjs');
+const weft = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const dir = mkdtempSync(join(tmpdir(), 'weft-flows-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A capture where two out-of-order copies of the same bytes differ: BBBB first, then CCCC. */
+function overlapCapture(): string {
+  const parts: Uint8Array[] = [];
+  const w = new PcapWriter((c) => parts.push(c), { linkType: 1 });
+  const seg = (sport: number, dport: number, seq: number, ack: number, flags: number, data = '') =>
+    ether(0x0800, ipv4({ src: sport === 40000 ? [10, 0, 0, 1] : [10, 0, 0, 2], dst: sport === 40000 ? [10, 0, 0, 2] : [10, 0, 0, 1] }, tcp({ sport, dport, seq, ack, flags }, text(data))));
+  const pkts = [
+    seg(40000, 80, 100, 0, 0x02),
+    seg(80, 40000, 900, 101, 0x12),
+    seg(40000, 80, 101, 901, 0x10),
+    seg(40000, 80, 103, 901, 0x18, 'BBBB'),
+    seg(40000, 80, 103, 901, 0x18, 'CCCC'),
+    seg(40000, 80, 101, 901, 0x18, 'AA'),
+    seg(40000, 80, 107, 901, 0x11),
+    seg(80, 40000, 901, 108, 0x11),
+  ];
+  pkts.forEach((p, i) => w.packet(1_700_000_000, i * 1000, p));
+  const f = join(dir, 'overlap.pcap');
+  writeFileSync(f, Buffer.concat(parts));
+  return f;
+}
+
+describe('weft flows', () => {
+  it('prints a table for people: one row per connection, then a summary', () => {
+    const r = weft('flows', join(REAL, 'zeek-irc-5k-line.pcap'));
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^\s+# client\s+server\s+packets\s+bytes c2s\s+bytes s2c\s+gaps close\s+anomalies$/);
+    expect(lines).toHaveLength(1 + 6 + 1);
+    expect(lines.at(-1)).toBe('6 connections, 118 TCP packets of 118');
+    expect(r.out).toMatch(/127\.0\.0\.1:\d+\??\s+127\.0\.0\.1:12345/);
+  });
+
+  it('--json gives the DESIGN.md record, byte-exact with tshark, IPv6 in brackets', () => {
+    const f = 'zeek-communityid-ipv6-smtp.pcap';
+    const r = weft('flows', '--json', join(REAL, f));
+    expect(r.code).toBe(0);
+    const o = JSON.parse(r.out);
+    const e = expectedReal()[f].connections[0];
+    expect(o).toMatchObject({ client: e.client, server: e.server, close: 'end-of-input', directionInferred: false, protocol: null });
+    expect(o.sha256).toEqual({ c2s: e.sha256_c2s, s2c: e.sha256_s2c });
+    expect(o.bytes).toEqual({ c2s: e.bytes_c2s, s2c: e.bytes_s2c });
+    expect(o.gaps).toEqual({ c2s: 0, s2c: 0 });
+    for (const k of ['firstSeen', 'lastSeen', 'packets', 'anomalies']) expect(o).toHaveProperty(k);
+    expect(o.firstSeen).toBeCloseTo(Number(e.first_ts), 6);
+  });
+
+  it('--policy decides which copy of differing out-of-order bytes wins', () => {
+    const f = overlapCapture();
+    const first = JSON.parse(weft('flows', '--json', f).out);
+    const last = JSON.parse(weft('flows', '--json', '--policy', 'last', f).out);
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    expect(first.sha256.c2s).toBe(sha('AABBBB'));
+    expect(last.sha256.c2s).toBe(sha('AACCCC'));
+    expect(first.anomalies['conflicting-overlap']).toBe(1);
+  });
+
+  it('--follow N prints the stream as text with turns marked', () => {
+    const r = weft('flows', join(REAL, 'zeek-http-get.pcap'), '--follow', '1');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^connection 1: client 141\.142\.228\.5:59856, server 192\.150\.187\.43:80/);
+    expect(r.out).toContain('=== client → server  (frame 4,');
+    expect(r.out).toContain('GET /download/CHANGES.bro-aux.txt HTTP/1.1');
+    expect(r.out).toContain('=== server → client');
+    expect(r.out).toContain('HTTP/1.1 200 OK');
+    const none = weft('flows', join(REAL, 'zeek-http-get.pcap'), '--follow', '9');
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/no connection 9 \(the capture has 1\)/);
+  });
+
+  it('a damaged file: every connection before the damage, a warning with the offset, exit 2', () => {
+    const f = join(MALFORMED, 'suri-smtp-to-comma-damaged.pcap');
+    const r = weft('flows', '--json', f);
+    expect(r.code).toBe(2);
+    const flows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(flows).toHaveLength(1);
+    expect(flows[0].bytes.c2s).toBeGreaterThan(1000);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/warning: .*suri-smtp-to-comma-damaged\.pcap: record 19 .* at byte offset 3695/);
+  });
+
+  it('reads several files in order as one capture', () => {
+    const a = join(REAL, 'zeek-http-get.pcap');
+    const b = join(REAL, 'zeek-redis-pipelining.pcap');
+    const r = weft('flows', '--json', a, b);
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('bad flags are usage errors', () => {
+    for (const args of [['--policy', 'middle'], ['--idle', '-3'], ['--follow', 'x']]) {
+      const r = weft('flows', join(REAL, 'zeek-http-get.pcap'), ...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/Try 'weft --help'/);
+    }
+  });
+
+  it('--idle closes connections idle for that long in capture time', () => {
+    const slow = join(dir, 'idle.pcap');
+    const parts: Uint8Array[] = [];
+    const w = new PcapWriter((c) => parts.push(c), { linkType: 1 });
+    const p = (seq: number, data: string) => ether(0x0800, ipv4({}, tcp({ sport: 40000, dport: 80, seq, flags: 0x18 }, text(data))));
+    w.packet(1000, 0, p(1, 'one'));
+    w.packet(1100, 0, p(4, 'two')); // 100 s later
+    writeFileSync(slow, Buffer.concat(parts));
+    const short = weft('flows', '--json', '--idle', '30', slow)
+      .out.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(short.map((f) => [f.close, f.bytes.c2s])).toEqual([
+      ['idle', 3],
+      ['end-of-input', 3],
+    ]);
+    const long = weft('flows', '--json', slow).out.trim().split('\n');
+    expect(long).toHaveLength(1);
+  });
+});
