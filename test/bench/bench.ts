@@ -8,6 +8,7 @@
  *   engine       read + decode + reassemble, delivering to a consumer that only counts bytes
  *   baseline     read + decode + a straightforward reassembler (baseline.ts)
  *   flows        `weft flows --json` end to end (the real CLI, sha256 per direction, output to /dev/null)
+ *   alloc        heap bytes the engine allocates per in-order packet (measures.ts)
  *
  * It reports throughputs and the ratios the issues set as targets, and the engine's peak RSS on
  * the large file and on one a fifth of its size (memory must not grow with the file). The folder
@@ -33,7 +34,8 @@ interface Sample {
 }
 
 function child(name: MeasureName, file: string): Sample {
-  const r = spawnSync(process.execPath, [__filename, '--measure', name, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const flags = name === 'alloc' ? ['--expose-gc'] : [];
+  const r = spawnSync(process.execPath, [...flags, __filename, '--measure', name, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`measure ${name} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
     }
     if (best.engine.bytes !== best.baseline.bytes) throw new Error(`engine and baseline disagree: ${best.engine.bytes} vs ${best.baseline.bytes} bytes`);
     const smallEngine = child('engine', small);
+    const alloc = child('alloc', file);
     const mbps = (ms: number) => +(size / 1e6 / (ms / 1000)).toFixed(1);
     const ratio = (a: number, b: number) => +(a / b).toFixed(3);
     const result = {
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
         engineOverBaseline: ratio(best.baseline.ms, best.engine.ms),
         flowsOverFloor: ratio(best.floor.ms, flowsMs),
       },
+      engineBytesAllocatedPerInOrderPacket: +alloc.bytes.toFixed(3),
       peakRssMB: { engine: best.engine.maxRssMB, engineOnAFifth: smallEngine.maxRssMB, baseline: best.baseline.maxRssMB, decode: best.decode.maxRssMB },
       targets: { decodeOverFloor: 0.6, engineOverFloor: 0.3, engineOverBaseline: 3, engineRssMB: 150 },
     };
@@ -139,6 +143,7 @@ async function main(): Promise<void> {
     log(`engine (read+decode+reassemble) ${result.MBps.engine} MB/s   ${result.ratios.engineOverFloor} of the floor (target ≥ 0.30), ${result.ratios.engineOverBaseline}x the baseline (target ≥ 3)`);
     log(`baseline reassembler           ${result.MBps.baseline} MB/s`);
     log(`weft flows --json end to end   ${result.MBps.flows} MB/s   ${result.ratios.flowsOverFloor} of the floor`);
+    log(`engine heap allocation per in-order packet: ${result.engineBytesAllocatedPerInOrderPacket} bytes (target 0)`);
     log(`peak RSS: engine ${result.peakRssMB.engine} MB on the file, ${result.peakRssMB.engineOnAFifth} MB on a fifth of it (target < 150 MB); baseline ${result.peakRssMB.baseline} MB`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,12 +3,13 @@
  * prints {ms, bytes, packets, maxRssMB} as JSON. Used by bench.ts.
  */
 import { PacketDecoder, Transport } from '../../main/engine/decode';
+import { TcpHeader } from '../../main/engine/decode/layers';
 import { Assembler, StreamPool, type ScatterGather, type Stream } from '../../main/engine/reassembly';
 import { readCaptureFile } from '../../main/sources/capture-source';
 import { BaselineReassembler } from './baseline';
 import { walkRecordHeaders } from './floor';
 
-export type MeasureName = 'floor' | 'decode' | 'engine' | 'baseline';
+export type MeasureName = 'floor' | 'decode' | 'engine' | 'baseline' | 'alloc';
 
 /** A Stream that only counts bytes: what the engine benchmark delivers to. */
 class CountingStream implements Stream {
@@ -69,6 +70,8 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
       asm.flushAll();
       return { bytes: CountingStream.bytes, packets: r.packets };
     }
+    case 'alloc':
+      return { bytes: allocationPerPacket(), packets: 0 };
     case 'baseline': {
       const dec = new PacketDecoder();
       const b = new BaselineReassembler();
@@ -82,4 +85,53 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
       return { bytes: b.bytes, packets: r.packets };
     }
   }
+}
+
+/**
+ * Heap bytes the engine allocates per in-order packet (needs --expose-gc): 32 connections of steady
+ * 1460-byte segments with ISNs near 2^32, heap growth over 1,000,000 packets minus that over
+ * 100,000 (the fixed overhead of measuring), divided by the difference.
+ */
+function allocationPerPacket(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('the alloc measure needs node --expose-gc');
+  const { getHeapStatistics } = require('node:v8') as typeof import('node:v8');
+  const pool = new StreamPool({ new: () => new CountingStream() });
+  const asm = new Assembler(pool);
+  const ci = { tsSec: 1, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+  const ctx = { captureInfo: () => ci };
+  const tcp = new TcpHeader();
+  const src = new Uint8Array(16);
+  const dst = new Uint8Array(16);
+  src.set([10, 0, 0, 1]);
+  dst.set([10, 0, 0, 2]);
+  const net = { ipVersion: 4, src, dst, vlan: -1 };
+  const payload = new Uint8Array(1460);
+  const seg = { tcp, buf: payload, payloadOffset: 0, payloadLength: 0, payloadCaptured: 0 };
+  const conns = 32;
+  const seqs = Array.from({ length: conns }, (_, i) => (0xffff0000 + i * 7919) >>> 0);
+  const send = (c: number, flags: number, len: number) => {
+    tcp.srcPort = 10000 + c;
+    tcp.dstPort = 80;
+    tcp.seq = seqs[c];
+    tcp.flags = flags;
+    seg.payloadLength = seg.payloadCaptured = len;
+    ci.frame++;
+    asm.assemble(net, seg, ctx);
+    seqs[c] = (seqs[c] + (flags & 2 ? 1 : len)) >>> 0;
+  };
+  for (let c = 0; c < conns; c++) send(c, 0x02, 0);
+  const pump = (n: number) => {
+    for (let i = 0; i < n; i++) send(i % conns, 0x18, 1460);
+  };
+  pump(100_000);
+  const growth = (n: number) => {
+    gc();
+    const before = getHeapStatistics().used_heap_size;
+    pump(n);
+    return getHeapStatistics().used_heap_size - before;
+  };
+  const small = growth(100_000);
+  const large = growth(1_000_000);
+  return Math.max(0, (large - small) / 900_000);
 }

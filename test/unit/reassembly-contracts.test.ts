@@ -297,3 +297,81 @@ describe('optional checks', () => {
     expect(c.accept(tsOnly(5), 0, 1)).toBeNull(); // the other direction has its own clock
   });
 });
+
+describe('assembler and pool', () => {
+  const collect = () => {
+    const out = { c2s: '', s2c: '', completes: 0, stats: [] as string[] };
+    const factory = {
+      new: (): Stream => ({
+        accept: () => true,
+        reassembledSG(sg: ScatterGather) {
+          const [n] = sg.lengths();
+          const t = Buffer.from(sg.fetch(n)).toString();
+          if (sg.info().dir === 0) out.c2s += t;
+          else out.s2c += t;
+          const st = sg.stats();
+          if (n) out.stats.push(`${st.chunks}/${st.packets}/${st.queuedPackets}/${st.queuedBytes}`);
+        },
+        reassemblyComplete: () => (out.completes++, true),
+      }),
+    };
+    return { out, factory };
+  };
+
+  it('several assemblers can share one pool (and its pages)', () => {
+    const { out, factory } = collect();
+    const pool = new StreamPool(factory);
+    const a = new Assembler(pool);
+    const b = new Assembler(pool);
+    const tcp = new TcpHeader();
+    const ci: CaptureInfo = { tsSec: 1, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+    const ctx = { captureInfo: () => ci };
+    const send = (asm: Assembler, seq: number, data: string, flags = 0x18) => {
+      const buf = new TextEncoder().encode(data);
+      Object.assign(tcp, { srcPort: 1234, dstPort: 80, seq, ack: 0, flags });
+      tcp.setOptions(buf, 0, 0);
+      asm.assemble({ ipVersion: 4, src: CLIENT, dst: SERVER, vlan: -1 }, { tcp, buf, payloadOffset: 0, payloadLength: buf.length, payloadCaptured: buf.length }, ctx);
+    };
+    send(a, 99, '', 0x02);
+    send(b, 104, 'world'); // buffered by b
+    expect(pool.pageCache.used).toBe(1);
+    send(a, 100, 'hell'); // delivered by a, with b's page
+    expect(out.c2s).toBe('hellworld');
+    expect(pool.pageCache.used).toBe(0);
+    expect(out.stats).toEqual(['2/1/1/5']); // two pieces: one packet, one queued page of 5 bytes
+    a.flushAll();
+    expect(out.completes).toBe(1);
+  });
+
+  it('flushWithOptions: t flushes waiting bytes past holes, tc closes', () => {
+    const { out, factory } = collect();
+    const asm = drive(factory, [...HS, { from: 'c', seq: 1, data: 'AA', time: 10 }, { from: 'c', seq: 5, data: 'CC', time: 11 }]);
+    expect(out.c2s).toBe('AA');
+    expect(asm.flushWithOptions({ t: 5, tc: 5 })).toEqual({ flushed: 0, closed: 0 }); // not idle yet
+    expect(asm.flushWithOptions({ t: 20, tc: 5 })).toEqual({ flushed: 1, closed: 0 });
+    expect(out.c2s).toBe('AACC');
+    expect(out.completes).toBe(0);
+    expect(asm.flushCloseOlderThan(20)).toEqual({ flushed: 0, closed: 1 });
+    expect(out.completes).toBe(1);
+  });
+
+  it('reassemblyComplete returning false keeps the connection to see its last packets', () => {
+    let accepted = 0;
+    let completes = 0;
+    const factory = {
+      new: (): Stream => ({
+        accept: () => (accepted++, true),
+        reassembledSG() {},
+        reassemblyComplete: () => (completes++, false),
+      }),
+    };
+    const asm = drive(factory, [...HS, { from: 'c', seq: 1, data: 'x', flags: 'FA' }, { from: 's', seq: 1, flags: 'FA', ack: 3 }, { from: 'c', seq: 3, flags: 'A', ack: 2 }]);
+    expect(completes).toBe(1);
+    expect(accepted).toBe(6); // the final ACK still reached the stream
+    expect(asm.pool.size).toBe(1);
+    expect(asm.stats.tombstoneHits).toBe(0);
+    asm.flushCloseOlderThan(1e9);
+    expect(asm.pool.size).toBe(0);
+    expect(completes).toBe(1); // not called twice
+  });
+});

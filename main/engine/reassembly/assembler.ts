@@ -21,7 +21,7 @@
 import type { TcpHeader } from '../decode/layers';
 import { SA, type GapCause } from './anomalies';
 import { HalfConnection, pageEnd } from './half-connection';
-import { PAGE_SIZE, PageCache, type Page } from './page-cache';
+import { PAGE_SIZE, type PageCache, type Page } from './page-cache';
 import { ScatterGatherBuffer } from './scatter-gather';
 import { seqAdd, seqDiff } from './sequence';
 import { Connection, StreamPool, type CloseReason, type Found } from './stream-pool';
@@ -30,7 +30,7 @@ import type { AssemblerContext, CaptureInfo, FlushOptions, NetFlow, TCPFlowDirec
 export interface AssemblerOptions {
   /** Pages (PAGE_SIZE bytes each) one connection may hold for out-of-order data. */
   maxBufferedPagesPerConnection: number;
-  /** Pages all connections of this assembler may hold together. */
+  /** Pages all connections of the pool may hold together (the pool's assemblers share them). */
   maxBufferedPagesTotal: number;
   /** Overlap policy for bytes still buffered: the first copy wins, or the last. */
   overlapPolicy: 'first' | 'last';
@@ -85,7 +85,8 @@ export class Assembler {
     this.opts = { ...DEFAULT_ASSEMBLER_OPTIONS, ...opts };
     if (this.opts.maxBufferedPagesPerConnection <= 0 || this.opts.maxBufferedPagesTotal <= 0)
       throw new RangeError('page budgets must be positive: limits that default to "unlimited" are how captures eat all memory');
-    this.cache = new PageCache();
+    // The pages live with the pool: any assembler sharing it may deliver (and free) them.
+    this.cache = pool.pageCache;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
- * StreamPool: the table of live connections, shared by any number of Assemblers (gopacket keeps
- * the same split so several assemblers can feed one set of streams).
+ * StreamPool: the table of live connections and their out-of-order pages, shared by any number of
+ * Assemblers (gopacket keeps the same split so several assemblers can feed one set of streams;
+ * here they take turns on one thread, so sharing needs no lock).
  *
  * Connections are found by a 32-bit hash of the canonical key — the two endpoints ordered
  * (address, then port) so both directions meet, plus the IP version and VLAN id — and then
@@ -12,6 +13,7 @@
  * A SYN without ACK on a tombstoned key is a new connection (port reuse).
  */
 import { HalfConnection } from './half-connection';
+import { PageCache } from './page-cache';
 import type { CloseReason, ConnectionState, Stream, StreamFactory, TCPFlowDirection } from './types';
 
 export type { CloseReason };
@@ -168,6 +170,9 @@ export class StreamPool {
   /** The connection the last lookup found (or created). */
   private last: Connection | null = null;
   private readonly dstWords = new WordView();
+
+  /** Out-of-order pages of all connections, shared by the assemblers that use this pool. */
+  readonly pageCache = new PageCache();
 
   constructor(readonly factory: StreamFactory) {}
 
