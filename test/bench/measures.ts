@@ -6,6 +6,7 @@ import { PacketDecoder, Transport } from '../../main/engine/decode';
 import { TcpHeader } from '../../main/engine/decode/layers';
 import { Assembler, StreamPool, type ScatterGather, type Stream } from '../../main/engine/reassembly';
 import { readCaptureFile } from '../../main/sources/capture-source';
+import { heapGrowth } from '../helpers/heap';
 import { BaselineReassembler } from './baseline';
 import { walkRecordHeaders } from './floor';
 
@@ -93,9 +94,6 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
  * 100,000 (the fixed overhead of measuring), divided by the difference.
  */
 function allocationPerPacket(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('the alloc measure needs node --expose-gc');
-  const { getHeapStatistics } = require('node:v8') as typeof import('node:v8');
   const pool = new StreamPool({ new: () => new CountingStream() });
   const asm = new Assembler(pool);
   const ci = { tsSec: 1, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
@@ -121,17 +119,7 @@ function allocationPerPacket(): number {
     seqs[c] = (seqs[c] + (flags & 2 ? 1 : len)) >>> 0;
   };
   for (let c = 0; c < conns; c++) send(c, 0x02, 0);
-  const pump = (n: number) => {
+  return heapGrowth((n) => {
     for (let i = 0; i < n; i++) send(i % conns, 0x18, 1460);
-  };
-  pump(100_000);
-  const growth = (n: number) => {
-    gc();
-    const before = getHeapStatistics().used_heap_size;
-    pump(n);
-    return getHeapStatistics().used_heap_size - before;
-  };
-  const small = growth(100_000);
-  const large = growth(1_000_000);
-  return Math.max(0, (large - small) / 900_000);
+  }).perOp;
 }

@@ -25,7 +25,7 @@ import { PAGE_SIZE, type PageCache, type Page } from './page-cache';
 import { ScatterGatherBuffer } from './scatter-gather';
 import { seqAdd, seqDiff } from './sequence';
 import { Connection, StreamPool, type CloseReason, type Found } from './stream-pool';
-import type { AssemblerContext, CaptureInfo, FlushOptions, NetFlow, TCPFlowDirection, TcpFlow, TcpSegment } from './types';
+import { copyCaptureInfo, type AssemblerContext, type CaptureInfo, type FlushOptions, type NetFlow, type TCPFlowDirection, type TcpFlow, type TcpSegment } from './types';
 
 export interface AssemblerOptions {
   /** Pages (PAGE_SIZE bytes each) one connection may hold for out-of-order data. */
@@ -389,12 +389,7 @@ export class Assembler {
       p.bytes.set(buf.subarray(at, at + take), 0);
       p.seq = seq;
       p.len = take;
-      const pc = p.ci;
-      pc.tsSec = ci.tsSec;
-      pc.tsNsec = ci.tsNsec;
-      pc.frame = ci.frame;
-      pc.capLen = ci.capLen;
-      pc.origLen = ci.origLen;
+      copyCaptureInfo(p.ci, ci);
       if (prev === null) half.first = p;
       else prev.next = p;
       p.next = next;
@@ -496,15 +491,9 @@ export class Assembler {
     const n = sg.total - sg.keep;
     if (n <= 0) return;
     if (half.kept === null || half.kept.length < n) half.kept = new Uint8Array(Math.max(n, 2 * (half.kept?.length ?? 0), 256));
-    const ci = sg.captureInfo(sg.keep);
+    copyCaptureInfo(half.keptCi, sg.captureInfo(sg.keep));
     sg.copyInto(half.kept, sg.keep, n);
     half.keptLen = n;
-    const k = half.keptCi;
-    k.tsSec = ci.tsSec;
-    k.tsNsec = ci.tsNsec;
-    k.frame = ci.frame;
-    k.capLen = ci.capLen;
-    k.origLen = ci.origLen;
   }
 
   /** The FIN of `half` took effect. */

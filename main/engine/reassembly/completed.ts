@@ -18,7 +18,7 @@ import type { TcpHeader } from '../decode/layers';
 import { Assembler, type AssemblerOptions } from './assembler';
 import type { Conflict, Gap } from './anomalies';
 import { StreamPool } from './stream-pool';
-import type { AssemblerContext, CaptureInfo, CloseReason, ConnectionState, NetFlow, ScatterGather, Stream, TcpFlow, TcpSegment } from './types';
+import { copyCaptureInfo, type AssemblerContext, type CaptureInfo, type CloseReason, type ConnectionState, type NetFlow, type ScatterGather, type Stream, type TcpFlow, type TcpSegment } from './types';
 
 export interface CompletedDirection {
   bytes: Uint8Array;
@@ -149,12 +149,7 @@ export class CompletedStreamTracker implements AsyncIterable<CompletedStream> {
   /** Feeds one TCP packet (a DecodedPacket is both arguments' shape) with its capture info. */
   packet(net: NetFlow, seg: TcpSegment, ci: CaptureInfo): void {
     if (this.ended) throw new Error('packet() after end()');
-    const c = this.ci;
-    c.tsSec = ci.tsSec;
-    c.tsNsec = ci.tsNsec;
-    c.frame = ci.frame;
-    c.capLen = ci.capLen;
-    c.origLen = ci.origLen;
+    copyCaptureInfo(this.ci, ci);
     if (!this.wall && ci.tsSec >= this.nextIdleCheck) {
       // before assembling, so this packet does not make its own connection look busy
       this.nextIdleCheck = ci.tsSec + 1;

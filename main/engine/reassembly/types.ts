@@ -43,6 +43,15 @@ export interface CaptureInfo {
   origLen: number;
 }
 
+/** Copies capture metadata field by field into a reused object (no allocation). */
+export function copyCaptureInfo(to: CaptureInfo, from: CaptureInfo): void {
+  to.tsSec = from.tsSec;
+  to.tsNsec = from.tsNsec;
+  to.frame = from.frame;
+  to.capLen = from.capLen;
+  to.origLen = from.origLen;
+}
+
 /** Per-packet context handed to every Stream callback (gopacket: AssemblerContext). */
 export interface AssemblerContext {
   captureInfo(): CaptureInfo;

@@ -1,0 +1,26 @@
+/**
+ * Measures whether code allocates per operation: heap growth over `large` runs minus that over
+ * `small` runs (the heap moves by a fixed ~256 KiB around any measurement), per extra run.
+ * Needs gc: pass `--expose-gc`, or it is enabled here through V8 flags (tests).
+ */
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+export function heapGrowth(run: (n: number) => void, small = 100_000, large = 1_000_000): { extraBytes: number; perOp: number } {
+  let gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  run(small / 2); // let the optimiser settle first
+  const growth = (n: number) => {
+    gc!();
+    const before = getHeapStatistics().used_heap_size;
+    run(n);
+    return getHeapStatistics().used_heap_size - before;
+  };
+  const a = growth(small);
+  const b = growth(large);
+  const extraBytes = b - a;
+  return { extraBytes, perOp: Math.max(0, extraBytes / (large - small)) };
+}
