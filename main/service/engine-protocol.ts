@@ -1,0 +1,20 @@
+/** Messages between the session (main side) and the engine worker. */
+import type { FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+
+export type ToWorker =
+  | { t: 'open'; id: number; path: string }
+  | { t: 'cancel'; id: number }
+  | { t: 'read'; reqId: number; range: StreamRange }
+  | { t: 'stop' };
+
+export type FromWorker =
+  | { t: 'delta'; rows: FlowRow[]; stats: SessionStats; jobs: Job[] }
+  | { t: 'read'; reqId: number; chunk: StreamChunk }
+  | { t: 'stopped' };
+
+/** Where the engine runs: a worker thread under Node, a utility process under Electron. */
+export interface EngineHost {
+  post(msg: ToWorker): void;
+  onMessage(fn: (msg: FromWorker) => void): void;
+  terminate(): Promise<void>;
+}

@@ -1,0 +1,172 @@
+/**
+ * The engine worker: reads capture files, decodes, reassembles and records, off the main thread.
+ * It sends the session at most ten deltas a second (the rows that changed, stats, jobs) and
+ * answers stream-content requests from the spool between input chunks.
+ *
+ * Runs as a worker_threads Worker (Node, `weft serve`) or as an Electron utility process; both
+ * give it a port with postMessage / on('message').
+ */
+import { PacketDecoder, Transport } from '../engine/decode';
+import { Assembler, StreamPool, type CaptureInfo } from '../engine/reassembly';
+import type { Job, SessionStats } from '../ipc/contract';
+import { readCaptureFile, SourceError } from '../sources/capture-source';
+import type { FromWorker, ToWorker } from './engine-protocol';
+import { SessionRecorder } from './session-recorder';
+import { Spool } from './spool';
+
+export interface Port {
+  postMessage(m: FromWorker): void;
+  on(ev: 'message', fn: (m: ToWorker) => void): void;
+}
+
+const DELTA_INTERVAL_MS = 100;
+const IDLE_SEC = 600;
+
+export function runEngineWorker(port: Port, spoolParent?: string): void {
+  const spool = new Spool(spoolParent);
+  const recorder = new SessionRecorder(spool);
+  const asm = new Assembler(new StreamPool(recorder));
+  const dec = new PacketDecoder();
+  const ci: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+  const ctx = { captureInfo: () => ci };
+  const jobs: Job[] = [];
+  const queue: Job[] = [];
+  const cancels = new Map<number, AbortController>();
+  let running = false;
+  let completed = 0;
+  let frames = 0;
+  const stats: SessionStats = {
+    packets: 0,
+    bytes: 0,
+    tcpPackets: 0,
+    activeFlows: 0,
+    completedFlows: 0,
+    anomalies: {},
+    decodeErrors: 0,
+    bufferedPages: 0,
+    spoolBytes: 0,
+    throughput: 0,
+    drops: 0,
+  };
+  let lastBytes = 0;
+  let lastTime = Date.now();
+  let changed = true;
+  let nextFlush = -Infinity;
+
+  const sendDelta = () => {
+    const rows = recorder.takeChanged();
+    if (!changed && rows.length === 0) return;
+    changed = false;
+    const now = Date.now();
+    if (now - lastTime >= 1000) {
+      stats.throughput = ((stats.bytes - lastBytes) * 1000) / (now - lastTime);
+      lastBytes = stats.bytes;
+      lastTime = now;
+    }
+    completed += rows.filter((r) => r.state !== 'open').length;
+    stats.activeFlows = recorder.live.size;
+    stats.completedFlows = recorder.byId.size - recorder.live.size;
+    stats.anomalies = dec.anomalies.toObject() as Record<string, number>;
+    stats.decodeErrors = dec.anomalies.total() - (dec.anomalies.get('non-ip') ?? 0);
+    stats.bufferedPages = asm.bufferedPages;
+    stats.spoolBytes = spool.size;
+    port.postMessage({ t: 'delta', rows, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.map((j) => ({ ...j })) });
+  };
+  const timer = setInterval(sendDelta, DELTA_INTERVAL_MS);
+  void completed;
+
+  const sink = {
+    packet(p: Parameters<Parameters<typeof readCaptureFile>[1]['packet']>[0]) {
+      stats.packets++;
+      stats.bytes += p.capLen;
+      const d = dec.decode(p);
+      if (d.transport !== Transport.TCP) return;
+      stats.tcpPackets++;
+      ci.tsSec = p.tsSec;
+      ci.tsNsec = p.tsNsec;
+      ci.frame = ++frames;
+      ci.capLen = p.capLen;
+      ci.origLen = p.origLen;
+      if (p.tsSec >= nextFlush) {
+        if (nextFlush !== -Infinity) asm.flushCloseOlderThan(p.tsSec - IDLE_SEC);
+        nextFlush = p.tsSec + 1;
+      }
+      asm.assemble(d, d, ctx);
+    },
+  };
+
+  async function runQueue(): Promise<void> {
+    if (running) return;
+    running = true;
+    while (queue.length > 0) {
+      const job = queue.shift()!;
+      if (job.state === 'cancelled') continue;
+      const ac = new AbortController();
+      cancels.set(job.id, ac);
+      job.state = 'running';
+      changed = true;
+      try {
+        const r = await readCaptureFile(job.path, sink, {
+          signal: ac.signal,
+          onProgress: (pr) => {
+            job.bytesDone = pr.bytesDone;
+            job.bytesTotal = pr.bytesTotal;
+            job.packets = pr.packets;
+            changed = true;
+          },
+          // let timers (deltas) and requests (stream reads, cancels) run between chunks
+          afterChunk: () => new Promise<void>((res) => setImmediate(res)),
+        });
+        job.packets = r.packets;
+        job.bytesTotal = r.bytesTotal;
+        job.state = r.cancelled ? 'cancelled' : r.error ? 'failed' : 'done';
+        job.error = r.error ? r.error.message : null;
+      } catch (e) {
+        job.state = 'failed';
+        job.error = e instanceof SourceError ? e.message : `${job.path}: ${(e as Error).message}`;
+      }
+      cancels.delete(job.id);
+      changed = true;
+    }
+    asm.flushAll();
+    running = false;
+    sendDelta();
+  }
+
+  port.on('message', (m: ToWorker) => {
+    switch (m.t) {
+      case 'open': {
+        const job: Job = { id: m.id, path: m.path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+        jobs.push(job);
+        queue.push(job);
+        changed = true;
+        void runQueue();
+        return;
+      }
+      case 'cancel': {
+        const j = jobs.find((x) => x.id === m.id);
+        if (j && j.state === 'queued') j.state = 'cancelled';
+        cancels.get(m.id)?.abort();
+        changed = true;
+        return;
+      }
+      case 'read': {
+        const { id, dir, from, to } = m.range;
+        const r = spool.read(id, dir, from, to);
+        const marks = recorder.marks(id, dir);
+        port.postMessage({
+          t: 'read',
+          reqId: m.reqId,
+          chunk: { id, dir, from, data: Buffer.from(r.bytes).toString('base64'), length: r.length, provenance: r.provenance, ...marks },
+        });
+        return;
+      }
+      case 'stop':
+        clearInterval(timer);
+        for (const c of cancels.values()) c.abort();
+        spool.dispose();
+        port.postMessage({ t: 'stopped' });
+        return;
+    }
+  });
+}

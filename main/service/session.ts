@@ -1,0 +1,150 @@
+/**
+ * A session: the capture files being analysed, the engine host working on them, and the flow
+ * table the UI pages through. It implements every request channel of main/ipc/contract.ts (so
+ * Electron IPC and `weft serve` share it) and forwards the worker's deltas — at most about ten a
+ * second however fast packets come — to whoever listens.
+ *
+ * Requests never throw: they answer {ok:false, error} with a message a person can act on.
+ */
+import { open } from 'node:fs/promises';
+import { isPcapMagic, isPcapngMagic } from '../engine/formats';
+import type { Channels, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import type { EngineHost, FromWorker } from './engine-protocol';
+import { compileFilter, sortRows } from './flow-query';
+
+const EMPTY_STATS: SessionStats = {
+  packets: 0,
+  bytes: 0,
+  tcpPackets: 0,
+  activeFlows: 0,
+  completedFlows: 0,
+  anomalies: {},
+  decodeErrors: 0,
+  bufferedPages: 0,
+  spoolBytes: 0,
+  throughput: 0,
+  drops: 0,
+};
+
+export class Session {
+  private readonly rows = new Map<number, FlowRow>();
+  private stats: SessionStats = EMPTY_STATS;
+  private jobs: Job[] = [];
+  private nextJob = 1;
+  private nextReq = 1;
+  private readonly pending = new Map<number, (c: StreamChunk) => void>();
+  private readonly listeners = new Set<(d: SessionDelta) => void>();
+  /** Cached order for the last query shape, invalidated by any change. */
+  private version = 0;
+  private cache: { key: string; version: number; ids: number[] } | null = null;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly host: EngineHost) {
+    host.onMessage((m) => this.onWorker(m));
+  }
+
+  private onWorker(m: FromWorker): void {
+    if (m.t === 'delta') {
+      for (const r of m.rows) this.rows.set(r.id, r);
+      this.stats = m.stats;
+      this.jobs = m.jobs;
+      if (m.rows.length) this.version++;
+      const d: SessionDelta = { rows: m.rows, stats: m.stats, jobs: m.jobs };
+      for (const l of this.listeners) l(d);
+      if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
+    } else if (m.t === 'read') {
+      this.pending.get(m.reqId)?.(m.chunk);
+      this.pending.delete(m.reqId);
+    }
+  }
+
+  private idle(): boolean {
+    return this.jobs.every((j) => j.state !== 'queued' && j.state !== 'running');
+  }
+
+  /** Resolves when every queued file has been read (for tests and the CLI). */
+  whenIdle(): Promise<void> {
+    if (this.idle() && this.jobs.length > 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Subscribes to deltas; returns the unsubscribe function. */
+  onDelta(fn: (d: SessionDelta) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Queues a capture file. Checks it exists and looks like a capture first. */
+  async openCapture(req: Channels['openCapture']['req']): Promise<Result<Job>> {
+    const path = req.path;
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+      return { ok: false, error: `${path}: ${why}` };
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) return { ok: false, error: `${path}: not a regular file (give the path of a .pcap or .pcapng file)` };
+      const head = new Uint8Array(4);
+      const { bytesRead } = await fh.read(head, 0, 4, 0);
+      if (bytesRead < 4 || !(isPcapMagic(head) || isPcapngMagic(head)))
+        return { ok: false, error: `${path}: not a pcap or pcapng file (convert other formats with editcap or tshark -F pcapng)` };
+    } finally {
+      await fh.close();
+    }
+    const job: Job = { id: this.nextJob++, path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+    this.jobs = [...this.jobs, job];
+    this.host.post({ t: 'open', id: job.id, path });
+    return { ok: true, value: job };
+  }
+
+  async cancelJob(req: Channels['cancelJob']['req']): Promise<Result<Job>> {
+    const j = this.jobs.find((x) => x.id === req.id);
+    if (!j) return { ok: false, error: `no job ${req.id}` };
+    this.host.post({ t: 'cancel', id: req.id });
+    return { ok: true, value: j };
+  }
+
+  async queryFlows(q: FlowQuery): Promise<Result<FlowPage>> {
+    let filter;
+    try {
+      filter = compileFilter(q.filter ?? '');
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+    const key = `${q.filter ?? ''}|${q.sort?.key ?? 'id'}|${q.sort?.dir ?? 'asc'}`;
+    let ids: number[];
+    if (this.cache && this.cache.key === key && this.cache.version === this.version) ids = this.cache.ids;
+    else {
+      const rows = [...this.rows.values()].filter(filter);
+      ids = sortRows(rows, q.sort ?? { key: 'id', dir: 'asc' }).map((r) => r.id);
+      this.cache = { key, version: this.version, ids };
+    }
+    const rows = ids.slice(q.offset, q.offset + q.limit).map((id) => this.rows.get(id)!);
+    return { ok: true, value: { total: ids.length, offset: q.offset, rows } };
+  }
+
+  readStream(r: StreamRange): Promise<Result<StreamChunk>> {
+    if (!this.rows.has(r.id)) return Promise.resolve({ ok: false, error: `no connection ${r.id}` });
+    const reqId = this.nextReq++;
+    return new Promise((resolve) => {
+      this.pending.set(reqId, (chunk) => resolve({ ok: true, value: chunk }));
+      this.host.post({ t: 'read', reqId, range: r });
+    });
+  }
+
+  async getState(): Promise<Result<SessionDelta>> {
+    return { ok: true, value: { rows: [], stats: this.stats, jobs: this.jobs } };
+  }
+
+  get flowCount(): number {
+    return this.rows.size;
+  }
+
+  async close(): Promise<void> {
+    await this.host.terminate();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The session service with the engine in a real worker thread: files in, flow rows and stream
+ * bytes (with provenance, gaps, conflicts) out, deltas throttled.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { FlowRow, SessionDelta } from '../../main/ipc/contract';
+import { Session } from '../../main/service/session';
+import { WorkerThreadHost } from '../../main/service/worker-host';
+import { expectedReal, REAL } from '../helpers/fixtures';
+
+const tmp = mkdtempSync(join(tmpdir(), 'weft-session-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
+  const s = new Session(new WorkerThreadHost({ spoolParent: tmp }));
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+async function readAll(s: Session, id: number, dir: 0 | 1) {
+  const r = await s.readStream({ id, dir, from: 0, to: 16 * 1024 * 1024 });
+  if (!r.ok) throw new Error(r.error);
+  return { ...r.value, bytes: Buffer.from(r.value.data, 'base64') };
+}
+
+describe('session service', () => {
+  it('opens a capture in the worker; rows, stream bytes and provenance come back', async () => {
+    await withSession(async (s) => {
+      const opened = await s.openCapture({ path: join(REAL, 'zeek-irc-5k-line.pcap') });
+      expect(opened.ok).toBe(true);
+      await s.whenIdle();
+      const page = await s.queryFlows({ offset: 0, limit: 100 });
+      if (!page.ok) throw new Error(page.error);
+      const exp = expectedReal()['zeek-irc-5k-line.pcap'].connections;
+      expect(page.value.total).toBe(exp.length);
+      for (const e of exp) {
+        const row = page.value.rows.find((r) => [r.client, r.server].sort().join() === [e.client, e.server].sort().join())!;
+        const same = row.client === e.client;
+        const c2s = await readAll(s, row.id, same ? 0 : 1);
+        const s2c = await readAll(s, row.id, same ? 1 : 0);
+        expect(createHash('sha256').update(c2s.bytes).digest('hex')).toBe(e.sha256_c2s);
+        expect(createHash('sha256').update(s2c.bytes).digest('hex')).toBe(e.sha256_s2c);
+        expect(row.state).not.toBe('open');
+        expect(row.sha256).not.toBeNull();
+      }
+      // provenance: every byte maps to a frame, in order
+      const big = page.value.rows.reduce((a, b) => (a.bytes.c2s + a.bytes.s2c > b.bytes.c2s + b.bytes.s2c ? a : b));
+      const d = await readAll(s, big.id, big.bytes.c2s >= big.bytes.s2c ? 0 : 1);
+      expect(d.provenance.reduce((n, p) => n + p.length, 0)).toBe(d.bytes.length);
+      expect(d.provenance.every((p, i) => i === 0 || p.offset === d.provenance[i - 1].offset + d.provenance[i - 1].length)).toBe(true);
+      expect(d.provenance.every((p) => p.frame > 0 && p.tsSec > 1e9)).toBe(true);
+      // a byte range from the middle
+      const mid = await s.readStream({ id: big.id, dir: big.bytes.c2s >= big.bytes.s2c ? 0 : 1, from: 100, to: 150 });
+      expect(mid.ok && Buffer.from(mid.value.data, 'base64')).toEqual(d.bytes.subarray(100, 150));
+    });
+  });
+
+  it('gaps and conflicting overlaps come with the stream for marking', async () => {
+    await withSession(async (s) => {
+      await s.openCapture({ path: join(REAL, 'zeek-tcp-reassembly.pcap') });
+      await s.whenIdle();
+      const p = await s.queryFlows({ offset: 0, limit: 10, filter: 'has:gap has:conflict' });
+      if (!p.ok) throw new Error(p.error);
+      expect(p.value.total).toBe(1);
+      const row = p.value.rows[0];
+      const c = await readAll(s, row.id, 0);
+      expect(c.gaps.length).toBe(9);
+      expect(c.gaps.reduce((n, g) => n + g.length, 0)).toBe(4376);
+      expect(c.conflicts.length).toBeGreaterThan(0);
+      expect(c.conflicts[0].kept.length).toBeGreaterThan(0);
+    });
+  });
+
+  it('pages, sorts and filters the flow table', async () => {
+    await withSession(async (s) => {
+      await s.openCapture({ path: join(REAL, 'suri-port-reuse-24conns.pcap') });
+      await s.openCapture({ path: join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng') });
+      await s.whenIdle();
+      const all = await s.queryFlows({ offset: 0, limit: 1000 });
+      if (!all.ok) throw new Error(all.error);
+      expect(all.value.total).toBe(28);
+      const page2 = await s.queryFlows({ offset: 10, limit: 10, sort: { key: 'id', dir: 'asc' } });
+      expect(page2.ok && page2.value.rows.map((r) => r.id)).toEqual(all.value.rows.slice(10, 20).map((r) => r.id));
+      const byBytes = await s.queryFlows({ offset: 0, limit: 5, sort: { key: 'bytesS2c', dir: 'desc' } });
+      if (!byBytes.ok) throw new Error(byBytes.error);
+      const b = byBytes.value.rows.map((r) => r.bytes.s2c);
+      expect(b).toEqual([...b].sort((x, y) => y - x));
+      const http = await s.queryFlows({ offset: 0, limit: 100, filter: 'port:80 192.168.111' });
+      expect(http.ok && http.value.total).toBe(4);
+      const notHttp = await s.queryFlows({ offset: 0, limit: 100, filter: '!192.168.111' });
+      expect(notHttp.ok && notHttp.value.total).toBe(24);
+      const bad = await s.queryFlows({ offset: 0, limit: 10, filter: 'colour:red' });
+      expect(bad).toEqual({ ok: false, error: "unknown filter 'colour:' (use has:, state:, port:, ip:, proto: or plain text)" });
+    });
+  });
+
+  it('refuses files that cannot be read, saying why', async () => {
+    await withSession(async (s) => {
+      expect(await s.openCapture({ path: '/nonexistent/x.pcap' })).toEqual({ ok: false, error: '/nonexistent/x.pcap: no such file' });
+      expect((await s.openCapture({ path: REAL })) as { error: string }).toMatchObject({ ok: false, error: expect.stringMatching(/not a regular file|is a directory/) });
+      expect(await s.openCapture({ path: join(REAL, 'SOURCES.md') })).toMatchObject({ ok: false, error: expect.stringMatching(/not a pcap or pcapng file/) });
+    });
+  });
+
+  it('flows appear while a large file is still loading, deltas stay at about ten a second', async () => {
+    const file = join(tmp, 'large.pcap');
+    execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '240', '--profile', 'bulk', '--seed', '5'], { stdio: 'ignore' });
+    await withSession(async (s) => {
+      const deltas: { at: number; d: SessionDelta }[] = [];
+      s.onDelta((d) => deltas.push({ at: Date.now(), d }));
+      const t0 = Date.now();
+      await s.openCapture({ path: file });
+      await s.whenIdle();
+      const elapsed = (Date.now() - t0) / 1000;
+      const whileLoading = deltas.filter((x) => x.d.jobs.some((j) => j.state === 'running') && x.d.rows.length > 0);
+      expect(whileLoading.length).toBeGreaterThan(0);
+      expect(deltas.length).toBeLessThanOrEqual(Math.ceil(elapsed * 10) + 3);
+      const rows = new Map<number, FlowRow>();
+      for (const x of deltas) for (const r of x.d.rows) rows.set(r.id, r);
+      expect(rows.size).toBe(240);
+      const last = deltas.at(-1)!.d;
+      expect(last.jobs[0]).toMatchObject({ state: 'done', bytesDone: last.jobs[0].bytesTotal });
+      expect(last.stats.completedFlows).toBe(240);
+      expect(last.stats.spoolBytes).toBeGreaterThan(10_000_000);
+    });
+  }, 120_000);
+});
