@@ -10,6 +10,7 @@ import { infoCommand } from './info';
 import { BufferedOut, UsageError, type CliIO } from './io';
 import { packetsCommand } from './packets';
 import { flowsCommand } from './flows';
+import { serveCommand } from './serve';
 
 declare const WEFT_VERSION: string | undefined;
 const VERSION = typeof WEFT_VERSION === 'string' ? WEFT_VERSION : 'dev';
@@ -26,6 +27,9 @@ Usage:
                                             anomalies; files are read in order as one capture
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
+  weft serve [--port N] [--host H] [FILE…]  the app in a browser: prints a URL with a token
+                                            (default 127.0.0.1:7878; POST /pcap {"path": …} queues
+                                            a file)
   weft --help | --version
 
 FILE is a pcap (microsecond or nanosecond, either byte order) or pcapng file.
@@ -99,6 +103,12 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       }
       const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow }, out, err);
       return failures ? 2 : 0;
+    }
+    case 'serve': {
+      const a = parse(rest, { port: { type: 'string' }, host: { type: 'string' } });
+      const port = a.values.port === undefined ? 7878 : Number(a.values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port needs a port number, not '${a.values.port}'`);
+      return serveCommand({ port, host: String(a.values.host ?? '127.0.0.1'), files: a.positionals }, out, err);
     }
     default:
       throw new UsageError(`unknown command '${cmd}'`);

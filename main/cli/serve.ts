@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { startServer } from '../server/serve';
+import { Session } from '../service/session';
+import { WorkerThreadHost } from '../service/worker-host';
+import type { BufferedOut } from './io';
+
+/** `weft serve [--port N] [--host H] [FILE…]`: runs until interrupted. */
+export async function serveCommand(a: { port: number; host: string; files: string[] }, out: BufferedOut, err: BufferedOut): Promise<number> {
+  const session = new Session(new WorkerThreadHost());
+  // bundled as out/cli/weft.cjs: the renderer is built to out/renderer
+  const rendererDir = join(__dirname, '..', 'renderer');
+  const srv = await startServer({ session, rendererDir, host: a.host, port: a.port });
+  if (a.host !== '127.0.0.1' && a.host !== '::1' && a.host !== 'localhost')
+    err.line(`weft: warning: listening on ${a.host}, not only on this machine; anyone who has the URL's token can read your captures`);
+  out.line(`Weft is serving on ${srv.url}`);
+  out.line('Open that URL in a browser (the token in it is required). Ctrl-C stops.');
+  for (const f of a.files) {
+    const r = await session.openCapture({ path: f });
+    if (!r.ok) err.line(`weft: ${r.error}`);
+  }
+  await out.flush();
+  await err.flush();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await srv.close();
+  await session.close();
+  return 0;
+}
