@@ -1,0 +1,108 @@
+/**
+ * The renderer in real headless Chromium (Debian's, driven by playwright-core) against weft serve:
+ * open captures through the UI and through POST /pcap, read a stream in text and hex, see gaps and
+ * conflicts marked, filter and sort. Screenshots go to test-results/ (look at them).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../main/server/serve';
+import { Session } from '../../main/service/session';
+import { WorkerThreadHost } from '../../main/service/worker-host';
+import { REAL } from '../helpers/fixtures';
+
+const ROOT = join(__dirname, '..', '..');
+const SHOTS = join(ROOT, 'test-results');
+let browser: Browser;
+let page: Page;
+let srv: RunningServer;
+let session: Session;
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  session = new Session(new WorkerThreadHost());
+  srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => console.error('page error:', e));
+});
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  await session?.close();
+});
+
+const rows = () => page.locator('[data-testid=flows] .row');
+
+describe('the app in Chromium', () => {
+  it('opens a capture through the UI and shows its flows', async () => {
+    await page.goto(srv.url);
+    await expect.poll(() => page.locator('[data-testid=flows]').isVisible()).toBe(true);
+    await page.fill('[data-testid=path]', join(REAL, 'zeek-irc-5k-line.pcap'));
+    await page.click('button[type=submit]');
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(6);
+    await page.screenshot({ path: join(SHOTS, 'flows.png') });
+  });
+
+  it('POST /pcap queues a file; a bad path shows the error in the UI', async () => {
+    const r = await fetch(`http://127.0.0.1:${srv.port}/pcap`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ path: join(REAL, 'zeek-tcp-reassembly.pcap') }),
+    });
+    expect(r.status).toBe(202);
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(7);
+    await page.fill('[data-testid=path]', '/nonexistent/capture.pcap');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('[role=alert]').textContent()).toContain('/nonexistent/capture.pcap: no such file');
+  });
+
+  it('reads a flow in text and hex; gaps and conflicts are marked, not written into the data', async () => {
+    await page.fill('[data-testid=filter]', 'has:gap');
+    await expect.poll(() => rows().count()).toBe(1);
+    await rows().first().click();
+    const stream = page.locator('[data-testid=stream]');
+    await expect.poll(() => stream.locator('pre.run').count()).toBeGreaterThan(5);
+    expect(await stream.locator('[data-mark=gap]').count()).toBe(9);
+    expect(await stream.locator('[data-mark=conflict]').count()).toBeGreaterThan(0);
+    const text = await stream.locator('pre.run').allTextContents();
+    expect(text.join('')).not.toContain('not captured');
+    const title = await stream.locator('pre.run').first().getAttribute('title');
+    expect(title).toMatch(/client → server · frame \d+ · \d\d:\d\d:\d\d\.\d{6} · offset 0/);
+    await page.screenshot({ path: join(SHOTS, 'stream-text.png') });
+    await stream.getByRole('tab', { name: 'hex' }).click();
+    await expect.poll(async () => (await stream.locator('pre.run').first().textContent()) ?? '').toMatch(/^00000000 {2}[0-9a-f]{2} /);
+    await page.screenshot({ path: join(SHOTS, 'stream-hex.png') });
+  });
+
+  it('filters and sorts', async () => {
+    await page.fill('[data-testid=filter]', 'port:12345');
+    await expect.poll(() => rows().count()).toBe(3);
+    await page.fill('[data-testid=filter]', '');
+    await expect.poll(() => rows().count()).toBe(7);
+    await page.click('[data-sort=bytesC2s]'); // descending first
+    await expect.poll(async () => {
+      const ids = await rows().evaluateAll((els) => els.map((e) => (e as HTMLElement).style.transform));
+      return ids.length;
+    }).toBe(7);
+    const bytesCol = await page.locator('[data-testid=flows] .row').evaluateAll((els) =>
+      els
+        .sort((a, b) => parseFloat((a as HTMLElement).style.transform.slice(11)) - parseFloat((b as HTMLElement).style.transform.slice(11)))
+        .map((e) => e.children[5].textContent ?? ''),
+    );
+    const toBytes = (s: string) => {
+      const [n, u] = s.split(' ');
+      return Number(n) * ({ B: 1, KiB: 1024, MiB: 1024 ** 2 } as Record<string, number>)[u];
+    };
+    const values = bytesCol.map(toBytes);
+    expect(values).toEqual([...values].sort((a, b) => b - a));
+    await page.setViewportSize({ width: 900, height: 600 });
+    await page.locator('select[aria-label=theme]').selectOption('dark');
+    await page.screenshot({ path: join(SHOTS, 'dark-small.png') });
+  });
+});
