@@ -1,10 +1,27 @@
 /**
- * Preload: exposes one named function per IPC contract channel through contextBridge, and
- * nothing generic (no `invoke(channel, …)`). The contract arrives with the app issue; today the
- * renderer only learns which shell it runs in.
+ * Preload: one named function per contract channel through contextBridge, and nothing generic
+ * (no `invoke(channel, …)`). Plus onDelta for pushed deltas, and pathForFile for drag and drop
+ * (a dropped File's path, which the sandboxed page cannot see itself).
  */
-import { contextBridge } from 'electron';
+import { contextBridge, ipcRenderer, webUtils } from 'electron';
+import type { Channels, SessionDelta } from '../main/ipc/contract';
 
-contextBridge.exposeInMainWorld('weft', {
-  shell: 'electron' as const,
-});
+type Req<K extends keyof Channels> = Channels[K]['req'];
+
+const api = {
+  openCapture: (req: Req<'openCapture'>) => ipcRenderer.invoke('weft:openCapture', req),
+  cancelJob: (req: Req<'cancelJob'>) => ipcRenderer.invoke('weft:cancelJob', req),
+  queryFlows: (req: Req<'queryFlows'>) => ipcRenderer.invoke('weft:queryFlows', req),
+  readStream: (req: Req<'readStream'>) => ipcRenderer.invoke('weft:readStream', req),
+  getState: (req: Req<'getState'>) => ipcRenderer.invoke('weft:getState', req),
+  onDelta: (fn: (d: SessionDelta) => void) => {
+    const h = (_e: unknown, d: SessionDelta) => fn(d);
+    ipcRenderer.on('weft:delta', h);
+    return () => void ipcRenderer.removeListener('weft:delta', h);
+  },
+  pathForFile: (f: File) => webUtils.getPathForFile(f),
+};
+
+contextBridge.exposeInMainWorld('weft', api);
+
+export type PreloadApi = typeof api;

@@ -1,10 +1,15 @@
 /**
- * Electron main process: the only code that imports `electron` (a layering test enforces it).
- * It stays thin: a hardened window that loads the built renderer. Packet work never runs here;
- * the engine host and IPC registration arrive with the app issue.
+ * Electron main process: the only code that imports `electron` (with the preload; a layering test
+ * enforces it). Thin on purpose: a hardened window, the native menu and dialogs, IPC registration,
+ * and the engine in a utility process. Packet work never runs here.
  */
-import { app, BrowserWindow, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, shell } from 'electron';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Session } from '../service/session';
+import { forwardDeltas, registerIpc } from './ipc';
+import { captureArgs, menuTemplate } from './menu';
+import { UtilityProcessHost } from './utility-host';
 
 export function windowOptions(preload: string): Electron.BrowserWindowConstructorOptions {
   return {
@@ -19,36 +24,70 @@ export function windowOptions(preload: string): Electron.BrowserWindowConstructo
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
+      nodeIntegrationInWorker: false,
       webviewTag: false,
       spellcheck: false,
     },
   };
 }
 
-function createWindow(): BrowserWindow {
-  const win = new BrowserWindow(windowOptions(join(__dirname, '../preload/index.cjs')));
-  win.once('ready-to-show', () => win.show());
-  // No navigation away from the app and no new windows: links open in the system browser.
-  win.webContents.on('will-navigate', (e) => e.preventDefault());
-  win.webContents.setWindowOpenHandler(({ url }) => {
+/** No navigation away from the app, no new windows, no webviews: links open in the browser. */
+export function harden(contents: Electron.WebContents): void {
+  contents.on('will-navigate', (e) => e.preventDefault());
+  contents.on('will-attach-webview', (e) => e.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
     if (/^https?:\/\//.test(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
-  void win.loadFile(join(__dirname, '../renderer/index.html'));
-  return win;
 }
 
-app.on('web-contents-created', (_e, contents) => {
-  contents.on('will-attach-webview', (e) => e.preventDefault());
-});
+const recent: string[] = [];
 
-void app.whenReady().then(() => {
-  createWindow();
-  app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+function start(): void {
+  const out = join(__dirname, '..');
+  const session = new Session(new UtilityProcessHost(join(out, 'cli')));
+  const index = join(out, 'renderer', 'index.html');
+  const appUrl = pathToFileURL(index).href;
+  registerIpc(ipcMain, session, appUrl);
+  const win = new BrowserWindow(windowOptions(join(out, 'preload', 'index.cjs')));
+  harden(win.webContents);
+  forwardDeltas(session, win.webContents);
+  win.once('ready-to-show', () => win.show());
+  void win.loadFile(index);
+
+  const open = async (path: string) => {
+    const r = await session.openCapture({ path });
+    if (!r.ok) void dialog.showMessageBox(win, { type: 'error', message: r.error });
+    else if (!recent.includes(path)) recent.unshift(path), recent.splice(10), setMenu();
+  };
+  const setMenu = () =>
+    Menu.setApplicationMenu(
+      Menu.buildFromTemplate(
+        menuTemplate({
+          recent,
+          open: async () => {
+            const r = await dialog.showOpenDialog(win, {
+              properties: ['openFile', 'multiSelections'],
+              filters: [
+                { name: 'Captures', extensions: ['pcap', 'pcapng', 'cap'] },
+                { name: 'All files', extensions: ['*'] },
+              ],
+            });
+            for (const p of r.filePaths) await open(p);
+          },
+          openRecent: (p) => void open(p),
+          exportFlows: () => undefined,
+          quit: () => app.quit(),
+        }),
+      ),
+    );
+  setMenu();
+  win.webContents.once('did-finish-load', () => {
+    for (const f of captureArgs(process.argv.slice(1))) void open(f);
   });
-});
+  app.on('before-quit', () => void session.close());
+}
 
-app.on('window-all-closed', () => {
-  if (process.platform !== 'darwin') app.quit();
-});
+app.on('web-contents-created', (_e, contents) => harden(contents));
+void app.whenReady().then(start);
+app.on('window-all-closed', () => app.quit());

@@ -1,0 +1,43 @@
+/**
+ * IPC registration: one ipcMain handler per contract channel. Each checks that the sender is our
+ * own window's page (not another frame or a navigated-away page), checks the payload with the
+ * contract's guard, and answers data ({ok, value} / {ok:false, error}); nothing throws across.
+ * Deltas go to the window on one event channel.
+ */
+import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
+import { CHANNELS, guards, type ChannelName } from '../ipc/contract';
+import type { Session } from '../service/session';
+
+export const channelName = (name: ChannelName) => `weft:${name}`;
+export const DELTA_CHANNEL = 'weft:delta';
+
+export function isTrustedSender(e: IpcMainInvokeEvent, appUrl: string): boolean {
+  const url = e.senderFrame?.url ?? '';
+  return url === appUrl || url.startsWith(appUrl + '#') || url.startsWith(appUrl + '?');
+}
+
+export function registerIpc(ipcMain: IpcMain, session: Session, appUrl: string): () => void {
+  for (const name of CHANNELS) {
+    ipcMain.handle(channelName(name), async (e, req: unknown) => {
+      if (!isTrustedSender(e, appUrl)) return { ok: false, error: 'refused: the request did not come from the Weft window' };
+      if (!(guards[name] as (v: unknown) => boolean)(req)) return { ok: false, error: `bad request for ${name}` };
+      try {
+        return await (session[name] as (v: unknown) => Promise<unknown>).call(session, req);
+      } catch (err) {
+        return { ok: false, error: (err as Error).message };
+      }
+    });
+  }
+  return () => {
+    for (const name of CHANNELS) ipcMain.removeHandler(channelName(name));
+  };
+}
+
+/** Forwards session deltas to the window while it lives. */
+export function forwardDeltas(session: Session, contents: WebContents): () => void {
+  const off = session.onDelta((d) => {
+    if (!contents.isDestroyed()) contents.send(DELTA_CHANNEL, d);
+  });
+  contents.once('destroyed', off);
+  return off;
+}

@@ -1,0 +1,26 @@
+/** EngineHost on Electron's utilityProcess: the engine runs in its own OS process. */
+import { utilityProcess, type UtilityProcess } from 'electron';
+import { join } from 'node:path';
+import type { EngineHost, FromWorker, ToWorker } from '../service/engine-protocol';
+
+export class UtilityProcessHost implements EngineHost {
+  private readonly child: UtilityProcess;
+
+  constructor(bundleDir: string) {
+    this.child = utilityProcess.fork(join(bundleDir, 'engine-utility.cjs'), [], { serviceName: 'Weft engine' });
+  }
+
+  post(msg: ToWorker): void {
+    this.child.postMessage(msg);
+  }
+
+  onMessage(fn: (msg: FromWorker) => void): void {
+    this.child.on('message', fn);
+  }
+
+  async terminate(): Promise<void> {
+    this.child.postMessage({ t: 'stop' } satisfies ToWorker);
+    await new Promise((r) => setTimeout(r, 200));
+    this.child.kill();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The thin Electron glue, with `electron` mocked (the one accepted mock: the Electron binary cannot
+ * run here). Checks that the contract, the preload and main agree channel for channel, that the
+ * window is hardened, and that IPC refuses untrusted senders and bad payloads.
+ */
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { CHANNELS, guards } from '../../main/ipc/contract';
+
+const h = vi.hoisted(() => ({
+  exposed: {} as Record<string, unknown>,
+  invoked: [] as [string, unknown][],
+  handlers: new Map<string, (e: unknown, req: unknown) => Promise<unknown>>(),
+}));
+
+vi.mock('electron', () => ({
+  contextBridge: { exposeInMainWorld: (k: string, v: unknown) => (h.exposed[k] = v) },
+  ipcRenderer: { invoke: async (ch: string, req: unknown) => (h.invoked.push([ch, req]), { ok: true, value: null }), on: vi.fn(), removeListener: vi.fn() },
+  webUtils: { getPathForFile: () => '/dropped.pcap' },
+  ipcMain: { handle: (ch: string, fn: (e: unknown, req: unknown) => Promise<unknown>) => h.handlers.set(ch, fn), removeHandler: (ch: string) => h.handlers.delete(ch) },
+  app: { on: vi.fn(), whenReady: () => new Promise(() => {}), quit: vi.fn() },
+  BrowserWindow: vi.fn(),
+  Menu: { buildFromTemplate: vi.fn(), setApplicationMenu: vi.fn() },
+  dialog: { showOpenDialog: vi.fn(), showMessageBox: vi.fn() },
+  shell: { openExternal: vi.fn() },
+  utilityProcess: { fork: vi.fn() },
+}));
+
+beforeEach(() => {
+  h.invoked.length = 0;
+});
+
+describe('contract, preload and main agree', () => {
+  it('every channel has a guard, a session handler, a preload function and an IPC handler', async () => {
+    await import('../../preload/index');
+    const api = h.exposed.weft as Record<string, (...a: unknown[]) => unknown>;
+    const { Session } = await import('../../main/service/session');
+    const { registerIpc } = await import('../../main/electron/ipc');
+    const session = Object.create(Session.prototype) as InstanceType<typeof Session>;
+    registerIpc({ handle: (ch: string, fn: never) => h.handlers.set(ch, fn), removeHandler: () => {} } as never, session, 'file:///app/index.html');
+    expect(CHANNELS.length).toBe(5);
+    for (const name of CHANNELS) {
+      expect(typeof guards[name]).toBe('function');
+      expect(typeof (Session.prototype as unknown as Record<string, unknown>)[name]).toBe('function');
+      expect(typeof api[name]).toBe('function');
+      expect(h.handlers.has(`weft:${name}`)).toBe(true);
+      await api[name]({ probe: name });
+      expect(h.invoked.at(-1)).toEqual([`weft:${name}`, { probe: name }]);
+    }
+    // nothing generic: only the channels, onDelta and pathForFile
+    expect(Object.keys(api).sort()).toEqual([...CHANNELS, 'onDelta', 'pathForFile'].sort());
+  });
+
+  it('IPC handlers refuse other senders and payloads that fail the guard', async () => {
+    const { registerIpc } = await import('../../main/electron/ipc');
+    const calls: unknown[] = [];
+    const session = { queryFlows: async (q: unknown) => (calls.push(q), { ok: true, value: { total: 0, offset: 0, rows: [] } }) } as never;
+    h.handlers.clear();
+    registerIpc({ handle: (ch: string, fn: never) => h.handlers.set(ch, fn), removeHandler: () => {} } as never, session, 'file:///app/index.html');
+    const q = h.handlers.get('weft:queryFlows')!;
+    const from = (url: string) => ({ senderFrame: { url } });
+    expect(await q(from('https://evil.example/'), { offset: 0, limit: 10 })).toEqual({ ok: false, error: 'refused: the request did not come from the Weft window' });
+    expect(await q(from('file:///app/index.html'), { offset: -1, limit: 10 })).toEqual({ ok: false, error: 'bad request for queryFlows' });
+    expect(await q(from('file:///app/index.html'), { offset: 0, limit: 10, sort: { key: 'evil', dir: 'asc' } })).toEqual({ ok: false, error: 'bad request for queryFlows' });
+    expect(await q(from('file:///app/index.html#/x'), { offset: 0, limit: 10 })).toMatchObject({ ok: true });
+    expect(calls).toEqual([{ offset: 0, limit: 10 }]);
+  });
+});
+
+describe('the window', () => {
+  it('is isolated, sandboxed, without node integration or webviews', async () => {
+    const { windowOptions } = await import('../../main/electron/main');
+    const w = windowOptions('/p.cjs').webPreferences!;
+    expect(w).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInWorker: false, webviewTag: false, preload: '/p.cjs' });
+  });
+
+  it('denies navigation, new windows and webviews', async () => {
+    const { harden } = await import('../../main/electron/main');
+    const on = new Map<string, (e: { preventDefault: () => void }) => void>();
+    let openHandler: ((d: { url: string }) => { action: string }) | null = null;
+    harden({ on: (ev: string, fn: never) => on.set(ev, fn), setWindowOpenHandler: (fn: never) => (openHandler = fn) } as never);
+    for (const ev of ['will-navigate', 'will-attach-webview']) {
+      const e = { preventDefault: vi.fn() };
+      on.get(ev)!(e);
+      expect(e.preventDefault).toHaveBeenCalled();
+    }
+    expect(openHandler!({ url: 'https://example.org/' })).toEqual({ action: 'deny' });
+    const { shell } = await import('electron');
+    expect(shell.openExternal).toHaveBeenCalledWith('https://example.org/');
+    expect(openHandler!({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
+  });
+
+  it('has File > Open…, Open Recent, Export… and Quit; takes capture files from the command line', async () => {
+    const { menuTemplate, captureArgs } = await import('../../main/electron/menu');
+    const acts = { open: vi.fn(), openRecent: vi.fn(), exportFlows: vi.fn(), quit: vi.fn(), recent: ['/a.pcap'] };
+    const file = menuTemplate(acts)[0].submenu as { label?: string; click?: () => void; submenu?: { label: string; click: () => void }[] }[];
+    expect(file.filter((i) => i.label).map((i) => i.label)).toEqual(['Open…', 'Open Recent', 'Export…', 'Quit']);
+    file[0].click!();
+    expect(acts.open).toHaveBeenCalled();
+    file[1].submenu![0].click();
+    expect(acts.openRecent).toHaveBeenCalledWith('/a.pcap');
+    expect(captureArgs(['.', '--inspect', '/x/a.pcap', 'b.PCAPNG', 'notes.txt'])).toEqual(['/x/a.pcap', 'b.PCAPNG']);
+  });
+});
