@@ -3,7 +3,8 @@
  * open captures through the UI and through POST /pcap, read a stream in text and hex, see gaps and
  * conflicts marked, filter and sort. Screenshots go to test-results/ (look at them).
  */
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,10 +81,41 @@ describe('the app in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'stream-hex.png') });
   });
 
+  it('flows appear while a large file is still loading', async () => {
+    const file = join(SHOTS, 'large-e2e.pcap');
+    execFileSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '400', '--profile', 'bulk', '--seed', '9'], { stdio: 'ignore' });
+    try {
+      await page.fill('[data-testid=filter]', 'port:20000');
+      await page.fill('[data-testid=path]', file);
+      await page.click('button[type=submit]');
+      let seenWhileLoading = false;
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const status = (await page.locator('[data-testid=status]').textContent()) ?? '';
+        const n = await rows().count();
+        if (/reading large-e2e\.pcap \d+%/.test(status) && n > 0) {
+          seenWhileLoading = true;
+          await page.screenshot({ path: join(SHOTS, 'loading.png') });
+          break;
+        }
+        if (!/reading/.test(status) && n > 0) break;
+        await page.waitForTimeout(50);
+      }
+      expect(seenWhileLoading).toBe(true);
+      await session.whenIdle();
+      await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe('400');
+      await page.fill('[data-testid=filter]', '');
+    } finally {
+      rmSync(file, { force: true });
+      rmSync(file + '.json', { force: true });
+    }
+  });
+
   it('filters and sorts', async () => {
     await page.fill('[data-testid=filter]', 'port:12345');
     await expect.poll(() => rows().count()).toBe(3);
     await page.fill('[data-testid=filter]', '');
+    await page.fill('[data-testid=filter]', '!port:20000');
     await expect.poll(() => rows().count()).toBe(7);
     await page.click('[data-sort=bytesC2s]'); // descending first
     await expect.poll(async () => {

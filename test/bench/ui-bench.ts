@@ -1,0 +1,101 @@
+/**
+ * `npm run bench:ui`: the renderer with 100,000 flows. Generates a capture of 100,000 small
+ * connections in a temporary folder, loads it through weft serve, opens the app in headless
+ * Chromium and scrolls the flows table from top to bottom and back, measuring every frame
+ * (requestAnimationFrame deltas) and the page's JS heap before and after. Reports the worst and
+ * the 99th-percentile frame time and the heap growth. The folder is deleted afterwards.
+ *
+ * Flags: --conns N (default 100000), --json.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../main/server/serve';
+import { Session } from '../../main/service/session';
+import { WorkerThreadHost } from '../../main/service/worker-host';
+
+const ROOT = join(__dirname, '..', '..');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { conns: { type: 'string', default: '100000' }, json: { type: 'boolean' } } });
+  const log = (s: string) => !values.json && process.stdout.write(s + '\n');
+  const dir = mkdtempSync(join(tmpdir(), 'weft-uibench-'));
+  const session = new Session(new WorkerThreadHost({ spoolParent: dir }));
+  const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const file = join(dir, 'many.pcap');
+    log(`generating ${values.conns} connections …`);
+    const g = spawnSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', values.conns!, '--profile', 'small', '--seed', '2'], { stdio: 'ignore' });
+    if (g.status !== 0) throw new Error('generator failed');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(srv.url);
+    const t0 = Date.now();
+    await session.openCapture({ path: file });
+    await session.whenIdle();
+    log(`loaded ${session.flowCount} flows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=flows] .row').length > 0 && document.querySelector('[role=grid]')?.getAttribute('aria-rowcount') === String(n), session.flowCount, { timeout: 60_000 });
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('HeapProfiler.collectGarbage');
+    const heap = async () => ((await cdp.send('Runtime.getHeapUsage')) as { usedSize: number }).usedSize;
+    const before = await heap();
+    // Scroll through the whole table and back in ~6 s, recording every frame.
+    const frames = await page.evaluate(async () => {
+      const vp = document.querySelector('[data-testid=flows] .viewport') as HTMLElement;
+      const deltas: number[] = [];
+      const max = vp.scrollHeight - vp.clientHeight;
+      const steps = 360;
+      let last = performance.now();
+      for (let i = 0; i <= 2 * steps; i++) {
+        const f = i <= steps ? i / steps : 2 - i / steps;
+        vp.scrollTop = f * max;
+        vp.dispatchEvent(new Event('scroll'));
+        await new Promise((r) => requestAnimationFrame(r));
+        const now = performance.now();
+        deltas.push(now - last);
+        last = now;
+      }
+      return deltas;
+    });
+    await cdp.send('HeapProfiler.collectGarbage');
+    const after = await heap();
+    const sorted = [...frames].sort((a, b) => a - b);
+    const p99 = sorted[Math.floor(sorted.length * 0.99)];
+    const worst = sorted[sorted.length - 1];
+    const median = sorted[Math.floor(sorted.length / 2)];
+    const rowsInDom = await page.evaluate(() => document.querySelectorAll('[data-testid=flows] .row').length);
+    const result = {
+      flows: session.flowCount,
+      frames: frames.length,
+      medianFrameMs: +median.toFixed(1),
+      p99FrameMs: +p99.toFixed(1),
+      worstFrameMs: +worst.toFixed(1),
+      rowsInDom,
+      heapBeforeMB: +(before / 1e6).toFixed(1),
+      heapAfterMB: +(after / 1e6).toFixed(1),
+    };
+    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else {
+      log(`${result.flows} flows; scrolled top to bottom and back in ${result.frames} frames`);
+      log(`frame time: median ${result.medianFrameMs} ms, p99 ${result.p99FrameMs} ms, worst ${result.worstFrameMs} ms`);
+      log(`rows in the DOM: ${rowsInDom} (virtualised); renderer JS heap ${result.heapBeforeMB} MB before, ${result.heapAfterMB} MB after`);
+    }
+  } finally {
+    await browser.close();
+    await srv.close();
+    await session.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:ui: ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 1;
+});
