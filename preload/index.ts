@@ -11,6 +11,7 @@ type Req<K extends keyof Channels> = Channels[K]['req'];
 const api = {
   openCapture: (req: Req<'openCapture'>) => ipcRenderer.invoke('weft:openCapture', req),
   cancelJob: (req: Req<'cancelJob'>) => ipcRenderer.invoke('weft:cancelJob', req),
+  pauseJob: (req: Req<'pauseJob'>) => ipcRenderer.invoke('weft:pauseJob', req),
   queryFlows: (req: Req<'queryFlows'>) => ipcRenderer.invoke('weft:queryFlows', req),
   readStream: (req: Req<'readStream'>) => ipcRenderer.invoke('weft:readStream', req),
   getState: (req: Req<'getState'>) => ipcRenderer.invoke('weft:getState', req),

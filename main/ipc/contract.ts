@@ -42,6 +42,8 @@ export interface SessionStats {
   /** Bytes per second over the last second of work. */
   throughput: number;
   drops: number;
+  /** Resident memory of the engine's process, MB. */
+  memoryMB: number;
 }
 
 export interface Job {
@@ -50,7 +52,7 @@ export interface Job {
   bytesDone: number;
   bytesTotal: number;
   packets: number;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  state: 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
   error: string | null;
 }
 
@@ -105,6 +107,7 @@ const SORT_KEYS: SortKey[] = ['id', 'client', 'server', 'packets', 'bytesC2s', '
 export const guards = {
   openCapture: ((v): v is { path: string } => isObj(v) && typeof v.path === 'string' && v.path.length > 0 && v.path.length < 4096) as Guard<{ path: string }>,
   cancelJob: ((v): v is { id: number } => isObj(v) && isInt(v.id, 1)) as Guard<{ id: number }>,
+  pauseJob: ((v): v is { id: number; paused: boolean } => isObj(v) && isInt(v.id, 1) && typeof v.paused === 'boolean') as Guard<{ id: number; paused: boolean }>,
   queryFlows: ((v): v is FlowQuery => {
     if (!isObj(v) || !isInt(v.offset) || !isInt(v.limit, 0, 10_000)) return false;
     if (v.filter !== undefined && (typeof v.filter !== 'string' || v.filter.length > 1000)) return false;
@@ -121,6 +124,8 @@ export const guards = {
 export interface Channels {
   openCapture: { req: { path: string }; res: Job };
   cancelJob: { req: { id: number }; res: Job };
+  /** Pauses (paused: true) or resumes reading a file. */
+  pauseJob: { req: { id: number; paused: boolean }; res: Job };
   queryFlows: { req: FlowQuery; res: FlowPage };
   readStream: { req: StreamRange; res: StreamChunk };
   getState: { req: Record<string, never>; res: SessionDelta };

@@ -4,6 +4,7 @@ import type { FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ip
 export type ToWorker =
   | { t: 'open'; id: number; path: string }
   | { t: 'cancel'; id: number }
+  | { t: 'pause'; id: number; paused: boolean }
   | { t: 'read'; reqId: number; range: StreamRange }
   | { t: 'stop' };
 

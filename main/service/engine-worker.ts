@@ -47,7 +47,10 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     spoolBytes: 0,
     throughput: 0,
     drops: 0,
+    memoryMB: 0,
   };
+  /** Jobs paused, with what resumes them. */
+  const paused = new Map<number, { wait: Promise<void>; resume: () => void }>();
   let lastBytes = 0;
   let lastTime = Date.now();
   let changed = true;
@@ -70,6 +73,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     stats.decodeErrors = dec.anomalies.total() - (dec.anomalies.get('non-ip') ?? 0);
     stats.bufferedPages = asm.bufferedPages;
     stats.spoolBytes = spool.size;
+    stats.memoryMB = Math.round(process.memoryUsage().rss / 1e6);
     port.postMessage({ t: 'delta', rows, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.map((j) => ({ ...j })) });
   };
   const timer = setInterval(sendDelta, DELTA_INTERVAL_MS);
@@ -103,7 +107,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       if (job.state === 'cancelled') continue;
       const ac = new AbortController();
       cancels.set(job.id, ac);
-      job.state = 'running';
+      job.state = paused.has(job.id) ? 'paused' : 'running';
       changed = true;
       try {
         const r = await readCaptureFile(job.path, sink, {
@@ -114,8 +118,12 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
             job.packets = pr.packets;
             changed = true;
           },
-          // let timers (deltas) and requests (stream reads, cancels) run between chunks
-          afterChunk: () => new Promise<void>((res) => setImmediate(res)),
+          // let timers (deltas) and requests (stream reads, cancels) run between chunks; wait here while paused
+          afterChunk: async () => {
+            await new Promise<void>((res) => setImmediate(res));
+            const p = paused.get(job.id);
+            if (p) await p.wait;
+          },
         });
         job.packets = r.packets;
         job.bytesTotal = r.bytesTotal;
@@ -147,6 +155,27 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         const j = jobs.find((x) => x.id === m.id);
         if (j && j.state === 'queued') j.state = 'cancelled';
         cancels.get(m.id)?.abort();
+        paused.get(m.id)?.resume();
+        changed = true;
+        return;
+      }
+      case 'pause': {
+        const j = jobs.find((x) => x.id === m.id);
+        if (!j || (j.state !== 'running' && j.state !== 'paused' && j.state !== 'queued')) return;
+        if (m.paused && !paused.has(m.id)) {
+          let resume!: () => void;
+          const wait = new Promise<void>((r) => (resume = r));
+          paused.set(m.id, {
+            wait,
+            resume: () => {
+              paused.delete(m.id);
+              if (j.state === 'paused') j.state = 'running';
+              changed = true;
+              resume();
+            },
+          });
+          j.state = 'paused';
+        } else if (!m.paused) paused.get(m.id)?.resume();
         changed = true;
         return;
       }

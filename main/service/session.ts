@@ -24,6 +24,7 @@ const EMPTY_STATS: SessionStats = {
   spoolBytes: 0,
   throughput: 0,
   drops: 0,
+  memoryMB: 0,
 };
 
 export class Session {
@@ -59,7 +60,7 @@ export class Session {
   }
 
   private idle(): boolean {
-    return this.jobs.every((j) => j.state !== 'queued' && j.state !== 'running');
+    return this.jobs.every((j) => j.state !== 'queued' && j.state !== 'running' && j.state !== 'paused');
   }
 
   /** Resolves when every queued file has been read (for tests and the CLI). */
@@ -105,6 +106,15 @@ export class Session {
     const j = this.jobs.find((x) => x.id === req.id);
     if (!j) return { ok: false, error: `no job ${req.id}` };
     this.host.post({ t: 'cancel', id: req.id });
+    return { ok: true, value: j };
+  }
+
+  async pauseJob(req: Channels['pauseJob']['req']): Promise<Result<Job>> {
+    const j = this.jobs.find((x) => x.id === req.id);
+    if (!j) return { ok: false, error: `no job ${req.id}` };
+    if (j.state !== 'running' && j.state !== 'paused' && j.state !== 'queued')
+      return { ok: false, error: `job ${req.id} is ${j.state}: only a file being read can be paused or resumed` };
+    this.host.post({ t: 'pause', id: req.id, paused: req.paused });
     return { ok: true, value: j };
   }
 

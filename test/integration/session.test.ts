@@ -110,6 +110,39 @@ describe('session service', () => {
     });
   });
 
+  it('a file being read can be paused, resumed and cancelled', async () => {
+    const file = join(tmp, 'pause.pcap');
+    execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '300', '--profile', 'bulk', '--seed', '6'], { stdio: 'ignore' });
+    await withSession(async (s) => {
+      let last: SessionDelta | null = null;
+      s.onDelta((d) => (last = d));
+      const job = await s.openCapture({ path: file });
+      if (!job.ok) throw new Error(job.error);
+      const id = job.value.id;
+      await new Promise((r) => setTimeout(r, 150));
+      expect(await s.pauseJob({ id, paused: true })).toMatchObject({ ok: true });
+      await new Promise((r) => setTimeout(r, 300));
+      const j1 = last!.jobs[0];
+      expect(j1.state).toBe('paused');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(last!.jobs[0].bytesDone).toBe(j1.bytesDone); // no progress while paused
+      expect(j1.bytesDone).toBeLessThan(j1.bytesTotal);
+      await s.pauseJob({ id, paused: false });
+      await s.whenIdle();
+      expect(last!.jobs[0]).toMatchObject({ state: 'done', bytesDone: j1.bytesTotal });
+      // cancel a second read of the same file part-way
+      const again = await s.openCapture({ path: file });
+      if (!again.ok) throw new Error(again.error);
+      await new Promise((r) => setTimeout(r, 100));
+      await s.cancelJob({ id: again.value.id });
+      await s.whenIdle();
+      const j2 = last!.jobs.find((j) => j.id === again.value.id)!;
+      expect(j2.state).toBe('cancelled');
+      expect(j2.bytesDone).toBeLessThan(j2.bytesTotal);
+      expect(await s.pauseJob({ id: again.value.id, paused: true })).toMatchObject({ ok: false, error: expect.stringMatching(/is cancelled/) });
+    });
+  }, 120_000);
+
   it('flows appear while a large file is still loading, deltas stay at about ten a second', async () => {
     const file = join(tmp, 'large.pcap');
     execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '240', '--profile', 'bulk', '--seed', '5'], { stdio: 'ignore' });
