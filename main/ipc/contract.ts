@@ -35,6 +35,7 @@ export interface SessionStats {
   tcpPackets: number;
   activeFlows: number;
   completedFlows: number;
+  /** Decode anomalies (per packet) and stream anomalies (all connections), by kind. */
   anomalies: Record<string, number>;
   decodeErrors: number;
   bufferedPages: number;

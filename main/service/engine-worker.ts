@@ -69,7 +69,9 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     completed += rows.filter((r) => r.state !== 'open').length;
     stats.activeFlows = recorder.live.size;
     stats.completedFlows = recorder.byId.size - recorder.live.size;
-    stats.anomalies = dec.anomalies.toObject() as Record<string, number>;
+    // decode anomalies (per packet) and stream anomalies (per connection), by kind
+    stats.anomalies = { ...(dec.anomalies.toObject() as Record<string, number>) };
+    for (const [k, v] of Object.entries(recorder.anomalyTotals)) if (v > 0) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
     stats.decodeErrors = dec.anomalies.total() - (dec.anomalies.get('non-ip') ?? 0);
     stats.bufferedPages = asm.bufferedPages;
     stats.spoolBytes = spool.size;

@@ -13,6 +13,8 @@ import type { Spool } from './spool';
 class SessionStream implements Stream {
   conn!: ConnectionState;
   readonly row: FlowRow;
+  /** The anomalies as last counted into the recorder's totals. */
+  counted: Record<string, number> = {};
   private readonly hashes: [Hash, Hash] = [createHash('sha256'), createHash('sha256')];
   private dir: TCPFlowDirection = 0;
   private readonly onPiece = (buf: Uint8Array, off: number, len: number, ci: CaptureInfo) => {
@@ -85,6 +87,8 @@ export class SessionRecorder implements StreamFactory {
   private readonly dirty = new Set<SessionStream>();
   readonly live = new Set<SessionStream>();
   readonly byId = new Map<number, SessionStream>();
+  /** Stream anomalies of all connections added up (kept current as rows change). */
+  readonly anomalyTotals: Record<string, number> = {};
 
   constructor(readonly spool: Spool) {}
 
@@ -122,6 +126,9 @@ export class SessionRecorder implements StreamFactory {
     const rows: FlowRow[] = [];
     for (const s of this.dirty) {
       s.refresh();
+      for (const [k, v] of Object.entries(s.counted)) this.anomalyTotals[k] = (this.anomalyTotals[k] ?? 0) - v;
+      for (const [k, v] of Object.entries(s.row.anomalies)) this.anomalyTotals[k] = (this.anomalyTotals[k] ?? 0) + v;
+      s.counted = s.row.anomalies;
       const r = s.row;
       r.firstSeen = s.conn.firstSec + s.conn.firstNsec / 1e9;
       r.directionInferred = s.conn.directionInferred;

@@ -146,7 +146,7 @@ export class Session {
     });
   }
 
-  async getState(): Promise<Result<SessionDelta>> {
+  async getState(_req: Channels['getState']['req'] = {}): Promise<Result<SessionDelta>> {
     return { ok: true, value: { rows: [], stats: this.stats, jobs: this.jobs } };
   }
 

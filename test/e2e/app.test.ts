@@ -81,6 +81,20 @@ describe('the app in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'stream-hex.png') });
   });
 
+  it('moves through the flows with the keyboard', async () => {
+    await page.fill('[data-testid=filter]', '127.0.0.1');
+    await expect.poll(() => rows().count()).toBe(6);
+    await rows().nth(0).click();
+    const header = page.locator('[data-testid=stream] header strong');
+    const first = await header.textContent();
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => header.textContent()).not.toBe(first);
+    await page.keyboard.press('End');
+    await expect.poll(() => page.locator('[data-testid=flows] .row.selected').getAttribute('data-id')).toBe(await rows().nth(5).getAttribute('data-id'));
+    await page.keyboard.press('Home');
+    await expect.poll(() => header.textContent()).toBe(first);
+  });
+
   it('flows appear while a large file is still loading', async () => {
     const file = join(SHOTS, 'large-e2e.pcap');
     execFileSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '400', '--profile', 'bulk', '--seed', '9'], { stdio: 'ignore' });

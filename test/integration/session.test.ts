@@ -76,6 +76,9 @@ describe('session service', () => {
       expect(c.gaps.reduce((n, g) => n + g.length, 0)).toBe(4376);
       expect(c.conflicts.length).toBeGreaterThan(0);
       expect(c.conflicts[0].kept.length).toBeGreaterThan(0);
+      const st = await s.getState({});
+      if (!st.ok) throw new Error(st.error);
+      expect(st.value.stats.anomalies).toMatchObject({ gap: 9, 'conflicting-overlap': expect.any(Number) });
     });
   });
 

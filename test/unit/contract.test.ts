@@ -1,0 +1,28 @@
+/** The contract's runtime guards: what each channel accepts and refuses. */
+import { describe, expect, it } from 'vitest';
+import { CHANNELS, guards } from '../../main/ipc/contract';
+
+const cases: Record<string, { good: unknown[]; bad: unknown[] }> = {
+  openCapture: { good: [{ path: '/x.pcap' }], bad: [{}, { path: '' }, { path: 3 }, null, 'x', { path: 'x'.repeat(5000) }] },
+  cancelJob: { good: [{ id: 1 }], bad: [{ id: 0 }, { id: '1' }, { id: 1.5 }, {}] },
+  pauseJob: { good: [{ id: 2, paused: true }, { id: 2, paused: false }], bad: [{ id: 2 }, { id: 2, paused: 'yes' }, { id: -1, paused: true }] },
+  queryFlows: {
+    good: [{ offset: 0, limit: 10 }, { offset: 5, limit: 0, filter: 'has:gap', sort: { key: 'bytesC2s', dir: 'desc' } }],
+    bad: [{ offset: -1, limit: 1 }, { offset: 0, limit: 20_000 }, { offset: 0, limit: 1, sort: { key: 'x', dir: 'asc' } }, { offset: 0, limit: 1, filter: 7 }, { offset: 0, limit: 1, sort: { key: 'id', dir: 'up' } }],
+  },
+  readStream: { good: [{ id: 1, dir: 0, from: 0, to: 100 }], bad: [{ id: 1, dir: 2, from: 0, to: 1 }, { id: 1, dir: 0, from: 10, to: 5 }, { id: 1, dir: 0, from: 0, to: 1e9 }, { id: 0, dir: 1, from: 0, to: 1 }] },
+  getState: { good: [{}], bad: [{ x: 1 }, null, []] },
+};
+
+describe('contract guards', () => {
+  it('a table covers every channel', () => {
+    expect(Object.keys(cases).sort()).toEqual([...CHANNELS].sort());
+  });
+  for (const name of CHANNELS) {
+    it(name, () => {
+      const g = guards[name] as (v: unknown) => boolean;
+      for (const v of cases[name].good) expect(g(v)).toBe(true);
+      for (const v of cases[name].bad) expect(g(v)).toBe(false);
+    });
+  }
+});
