@@ -26,7 +26,8 @@ import {
   type TcpFlow,
 } from '../engine/reassembly';
 import type { CaptureFormatError } from '../engine/formats';
-import { readCaptureFile, type ReadOptions } from '../sources/capture-source';
+import { readCaptureFile, readCaptureStream, type ReadOptions } from '../sources/capture-source';
+import type { CapturedPacket, PacketSink } from '../engine/formats';
 
 export interface PerDirection<T> {
   c2s: T;
@@ -184,11 +185,13 @@ class PacketContext implements AssemblerContext {
 }
 
 export interface FlowRunOptions {
-  /** Close connections idle this many capture seconds (default 600). */
+  /** Close connections idle this many seconds (default 600): capture time, or wall time live. */
   idleSec?: number;
   assembler?: Partial<AssemblerOptions>;
   follow?: number;
   read?: ReadOptions;
+  /** 'capture' (files, pipes) or 'wall' (live): which clock decides idleness. */
+  clock?: 'capture' | 'wall';
 }
 
 export interface FlowRunResult {
@@ -201,58 +204,84 @@ export interface FlowRunResult {
 }
 
 /**
+ * Packets in, FlowRecords out: decode, reassemble, record, and close idle connections — on
+ * capture time (checked once per capture second, before the packet that triggers it) or, live,
+ * on wall time when the host calls tick().
+ */
+export class FlowPipeline implements PacketSink {
+  readonly assembler: Assembler;
+  readonly recorder: FlowRecorder;
+  private readonly dec = new PacketDecoder();
+  private readonly ctx = new PacketContext();
+  private readonly idle: number;
+  private readonly wall: boolean;
+  private nextFlush = -Infinity;
+  packets = 0;
+  tcpPackets = 0;
+  flows = 0;
+
+  constructor(onFlow: (r: FlowRecord) => void, opts: FlowRunOptions = {}) {
+    this.idle = opts.idleSec ?? 600;
+    this.wall = opts.clock === 'wall';
+    this.recorder = new FlowRecorder(
+      (r) => {
+        this.flows++;
+        onFlow(r);
+      },
+      { follow: opts.follow },
+    );
+    this.assembler = new Assembler(new StreamPool(this.recorder), opts.assembler);
+  }
+
+  packet(p: CapturedPacket): void {
+    this.packets++;
+    const d: DecodedPacket = this.dec.decode(p);
+    if (d.transport !== Transport.TCP) return;
+    this.tcpPackets++;
+    const ci = this.ctx.ci;
+    ci.tsSec = p.tsSec;
+    ci.tsNsec = p.tsNsec;
+    ci.frame = this.packets;
+    ci.capLen = p.capLen;
+    ci.origLen = p.origLen;
+    if (!this.wall && p.tsSec >= this.nextFlush) {
+      // Before this packet is assembled: it must not make its own connection look busy.
+      if (this.nextFlush !== -Infinity) this.assembler.flushCloseOlderThan(p.tsSec + p.tsNsec / 1e9 - this.idle);
+      this.nextFlush = p.tsSec + 1;
+    }
+    this.assembler.assemble(d, d, this.ctx);
+  }
+
+  /** Live: closes connections idle on the wall clock (call from a timer). */
+  tick(nowSec = Date.now() / 1000): void {
+    this.assembler.flushCloseOlderThan(nowSec - this.idle);
+  }
+
+  /** End of input: every connection completes. */
+  end(): void {
+    this.assembler.flushAll();
+  }
+}
+
+/**
  * Reads the files in order as one capture (connections may continue from one file into the
- * next), and emits a FlowRecord per TCP connection as it completes.
+ * next), and emits a FlowRecord per TCP connection as it completes. "-" reads standard input.
  */
 export async function runFlows(files: string[], onFlow: (r: FlowRecord) => void, opts: FlowRunOptions = {}): Promise<FlowRunResult> {
-  const idle = opts.idleSec ?? 600;
-  let flows = 0;
-  const recorder = new FlowRecorder(
-    (r) => {
-      flows++;
-      onFlow(r);
-    },
-    { follow: opts.follow },
-  );
-  const pool = new StreamPool(recorder);
-  const asm = new Assembler(pool, opts.assembler);
-  const dec = new PacketDecoder();
-  const ctx = new PacketContext();
-  const ci = ctx.ci;
-  let packets = 0;
-  let tcpPackets = 0;
-  let nextFlush = -Infinity;
+  const pipe = new FlowPipeline(onFlow, opts);
   const errors: CaptureFormatError[] = [];
-  const sink = {
-    packet(p: { frame: number; tsSec: number; tsNsec: number; capLen: number; origLen: number; linkType: number; buf: Uint8Array; offset: number; ifIndex: number; fileOffset: number }) {
-      packets++;
-      const d: DecodedPacket = dec.decode(p);
-      if (d.transport !== Transport.TCP) return;
-      tcpPackets++;
-      ci.tsSec = p.tsSec;
-      ci.tsNsec = p.tsNsec;
-      ci.frame = packets;
-      ci.capLen = p.capLen;
-      ci.origLen = p.origLen;
-      if (p.tsSec >= nextFlush) {
-        // Before this packet is assembled: it must not make its own connection look busy.
-        if (nextFlush !== -Infinity) asm.flushCloseOlderThan(p.tsSec + p.tsNsec / 1e9 - idle);
-        nextFlush = p.tsSec + 1;
-      }
-      asm.assemble(d, d, ctx);
-    },
-  };
   for (const f of files) {
-    const r = await readCaptureFile(f, sink, opts.read);
+    const r = f === '-' ? await readCaptureStream('-', process.stdin, pipe, opts.read) : await readCaptureFile(f, pipe, opts.read);
     if (r.error) errors.push(r.error);
   }
-  asm.flushAll();
+  pipe.end();
+  const recorder = pipe.recorder;
   return {
-    packets,
-    tcpPackets,
-    flows,
+    packets: pipe.packets,
+    tcpPackets: pipe.tcpPackets,
+    flows: pipe.flows,
     errors,
     followed: opts.follow !== undefined ? { record: recorder.followedRecord, deliveries: recorder.followed ?? [] } : null,
-    assembler: asm,
+    assembler: pipe.assembler,
   };
 }
