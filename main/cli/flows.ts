@@ -42,11 +42,11 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
   return r.errors.length;
 }
 
-function header(): string {
+export function header(): string {
   return ['#'.padStart(5), 'client'.padEnd(28), 'server'.padEnd(28), 'packets'.padStart(11), 'bytes c2s'.padStart(10), 'bytes s2c'.padStart(10), 'gaps'.padStart(7), 'close'.padEnd(12), 'anomalies'].join(' ');
 }
 
-function row(f: FlowRecord): string {
+export function row(f: FlowRecord): string {
   const an = Object.entries(f.anomalies)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');

@@ -11,6 +11,7 @@ import { BufferedOut, UsageError, type CliIO } from './io';
 import { packetsCommand } from './packets';
 import { flowsCommand } from './flows';
 import { serveCommand } from './serve';
+import { captureCommand, devicesCommand } from './capture';
 
 declare const WEFT_VERSION: string | undefined;
 const VERSION = typeof WEFT_VERSION === 'string' ? WEFT_VERSION : 'dev';
@@ -27,12 +28,18 @@ Usage:
                                             anomalies; files are read in order as one capture
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
+  weft devices [--json]                     capture devices (name, up, loopback, addresses)
+  weft capture -i IFACE [-f BPF] [--duration S] [--count N] [--write F.pcapng]
+               [--ring-size MB --ring-files N] [--snaplen N] [--json] [--idle S]
+                                            live capture (libpcap): each flow printed as it
+                                            completes, optionally saved to pcapng
+  weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
   weft serve [--port N] [--host H] [FILE…]  the app in a browser: prints a URL with a token
                                             (default 127.0.0.1:7878; POST /pcap {"path": …} queues
                                             a file)
   weft --help | --version
 
-FILE is a pcap (microsecond or nanosecond, either byte order) or pcapng file.
+FILE is a pcap (microsecond or nanosecond, either byte order) or pcapng file; - is standard input.
 Exit status: 0 success; 2 bad input (a one-line message names the file and byte offset;
 a damaged file still reports every packet before the damage).
 `;
@@ -104,6 +111,56 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow }, out, err);
       return failures ? 2 : 0;
     }
+    case 'devices': {
+      const a = parse(rest, { json: { type: 'boolean' } });
+      return devicesCommand(!!a.values.json, out, err);
+    }
+    case 'capture': {
+      const a = parseOrUsage(() => parseArgs({
+        args: rest,
+        allowPositionals: false,
+        strict: true,
+        options: {
+          interface: { type: 'string', short: 'i' },
+          filter: { type: 'string', short: 'f' },
+          duration: { type: 'string' },
+          count: { type: 'string' },
+          write: { type: 'string', short: 'w' },
+          'ring-size': { type: 'string' },
+          'ring-files': { type: 'string' },
+          snaplen: { type: 'string' },
+          stdin: { type: 'boolean' },
+          json: { type: 'boolean' },
+          idle: { type: 'string' },
+        },
+      } as const));
+      const v = a.values;
+      const num = (name: string, x: string | undefined, min = 0) => {
+        if (x === undefined) return undefined;
+        const n = Number(x);
+        if (!(n >= min) || !Number.isFinite(n)) throw new UsageError(`--${name} needs a number ≥ ${min}, not '${x}'`);
+        return n;
+      };
+      if (!v.stdin && !v.interface) throw new UsageError('capture needs -i INTERFACE (see weft devices) or --stdin');
+      if (v.stdin && v.interface) throw new UsageError('capture takes -i INTERFACE or --stdin, not both');
+      return captureCommand(
+        {
+          device: v.interface,
+          stdin: !!v.stdin,
+          filter: v.filter,
+          durationSec: num('duration', v.duration),
+          count: num('count', v.count, 1),
+          write: v.write,
+          ringBytes: v['ring-size'] === undefined ? undefined : num('ring-size', v['ring-size'], 1)! * 1e6,
+          ringFiles: num('ring-files', v['ring-files'], 1),
+          snaplen: num('snaplen', v.snaplen, 1),
+          json: !!v.json,
+          idleSec: num('idle', v.idle, 1) ?? 600,
+        },
+        out,
+        err,
+      );
+    }
     case 'serve': {
       const a = parse(rest, { port: { type: 'string' }, host: { type: 'string' } });
       const port = a.values.port === undefined ? 7878 : Number(a.values.port);
@@ -112,6 +169,14 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
     }
     default:
       throw new UsageError(`unknown command '${cmd}'`);
+  }
+}
+
+function parseOrUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
 }
 

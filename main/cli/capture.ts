@@ -1,0 +1,121 @@
+import type { CapturedPacket } from '../engine/formats';
+import { FlowPipeline } from '../service/flow-recorder';
+import { PcapngFileWriter } from '../sources/capture-file-writer';
+import { readCaptureStream } from '../sources/capture-source';
+import { LiveCapture, LiveCaptureError, listDevices } from '../sources/live-source';
+import { header, row } from './flows';
+import type { BufferedOut } from './io';
+
+/** `weft devices [--json]` */
+export function devicesCommand(json: boolean, out: BufferedOut, err: BufferedOut): number {
+  try {
+    const devs = listDevices();
+    if (json) for (const d of devs) out.line(JSON.stringify(d));
+    else
+      for (const d of devs)
+        out.line(`${d.name.padEnd(18)} ${(d.up ? 'up' : 'down').padEnd(5)}${d.loopback ? 'loopback ' : ''}${d.addresses.join(' ')}${d.description ? `  (${d.description})` : ''}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof LiveCaptureError) {
+      err.line(`weft: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+export interface CaptureArgs {
+  device?: string;
+  stdin: boolean;
+  filter?: string;
+  durationSec?: number;
+  count?: number;
+  write?: string;
+  ringBytes?: number;
+  ringFiles?: number;
+  snaplen?: number;
+  json: boolean;
+  idleSec: number;
+}
+
+/**
+ * `weft capture -i IFACE [-f BPF] [--duration S] [--count N] [--write F.pcapng] [--json]`, or
+ * `--stdin` for a capture piped in: each flow is printed as it completes (same JSON as weft flows),
+ * idle connections close on the wall clock live, capture time from a pipe.
+ */
+export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
+  const pipe = new FlowPipeline((f) => out.line(a.json ? JSON.stringify(f) : row(f)), { clock: a.stdin ? 'capture' : 'wall', idleSec: a.idleSec });
+  let writer: PcapngFileWriter | null = null;
+  const save = (p: CapturedPacket) => writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
+  if (a.stdin) {
+    if (!a.json) out.line(header());
+    let opened = false;
+    const r = await readCaptureStream(
+      '-',
+      process.stdin,
+      {
+        interface(i) {
+          if (a.write && !opened) {
+            writer = new PcapngFileWriter(a.write, { linkType: i.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles });
+            opened = true;
+          }
+        },
+        packet(p) {
+          save(p);
+          pipe.packet(p);
+        },
+      },
+      { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
+    );
+    pipe.end();
+    (writer as PcapngFileWriter | null)?.close();
+    if (r.error) {
+      err.line(`weft: warning: ${r.error.message}`);
+      return 1;
+    }
+    return 0;
+  }
+  const live = new LiveCapture({ device: a.device!, filter: a.filter, snaplen: a.snaplen });
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  try {
+    let started = false;
+    live.start({
+      packet(p) {
+        if (!started) started = true;
+        save(p);
+        pipe.packet(p);
+        if (a.count !== undefined && live.stats.processed + 1 >= a.count) stop();
+      },
+    });
+    if (a.write) writer = new PcapngFileWriter(a.write, { linkType: live.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles, interfaceName: a.device });
+  } catch (e) {
+    if (e instanceof LiveCaptureError) {
+      err.line(`weft: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  err.line(`weft: capturing on ${a.device}${a.filter ? ` (${a.filter})` : ''}; Ctrl-C stops`);
+  if (!a.json) out.line(header());
+  await err.flush();
+  const tick = setInterval(() => {
+    pipe.tick();
+    if (out.pending > 0) void out.flush();
+  }, 1000);
+  const timer = a.durationSec !== undefined ? setTimeout(stop, a.durationSec * 1000) : null;
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await stopped;
+  live.stop();
+  clearInterval(tick);
+  if (timer) clearTimeout(timer);
+  process.removeListener('SIGINT', stop);
+  process.removeListener('SIGTERM', stop);
+  pipe.end();
+  (writer as PcapngFileWriter | null)?.close();
+  const s = live.stats;
+  err.line(`weft: ${s.received} packets received, ${s.processed} processed, ${s.dropped} dropped (cut: larger than the capture buffer); ${pipe.flows} connections`);
+  if (writer) err.line(`weft: saved ${(writer as PcapngFileWriter).packets} packets to ${(writer as PcapngFileWriter).files.join(', ')}`);
+  return 0;
+}

@@ -1,0 +1,222 @@
+/**
+ * Live capture through the `cap` package (libpcap).
+ *
+ * cap reuses ONE buffer for every packet and gives neither a timestamp nor the original length:
+ * each packet is handed to the sink synchronously inside cap's event (the sink must finish with
+ * it before returning, as with file sources) and stamped with its arrival time from a monotonic
+ * clock anchored to wall time (performance.timeOrigin + performance.now(): microseconds, never
+ * going backwards).
+ *
+ * What cap 0.2.1 does not offer, and what we do instead (docs/decisions.md): it always opens in
+ * promiscuous mode with a 65,535-byte snaplen (our `snaplen` option truncates after capture) and
+ * has no pcap_stats, so "dropped" counts only packets our buffer could not hold; received and
+ * processed are counted here.
+ */
+import type { CapturedPacket, PacketSink } from '../engine/formats';
+import { newCapturedPacket } from '../engine/formats';
+import { liveCaptureStatus } from './live-status';
+
+export interface DeviceInfo {
+  name: string;
+  description: string;
+  addresses: string[];
+  loopback: boolean;
+  up: boolean;
+}
+
+export interface LiveOptions {
+  device: string;
+  /** BPF filter (pcap-filter syntax); empty captures everything. */
+  filter?: string;
+  /** Bytes kept of each packet (default 65535). */
+  snaplen?: number;
+  /** libpcap's kernel buffer, bytes (default 16 MiB). */
+  bufferSize?: number;
+}
+
+export interface LiveStats {
+  received: number;
+  processed: number;
+  /** Packets larger than the capture buffer (cut). cap 0.2.1 exposes no libpcap drop counter. */
+  dropped: number;
+  bytes: number;
+}
+
+export type LiveErrorKind = 'unavailable' | 'permission' | 'no-device' | 'bad-filter' | 'failed';
+
+export class LiveCaptureError extends Error {
+  override readonly name = 'LiveCaptureError';
+  constructor(
+    readonly kind: LiveErrorKind,
+    message: string,
+    readonly fix = '',
+  ) {
+    super(fix ? `${message}\n  Fix: ${fix}` : message);
+  }
+}
+
+interface CapInstance {
+  open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
+  close(): void;
+  on(ev: 'packet', fn: (nbytes: number, trunc: boolean) => void): void;
+  removeAllListeners(ev?: string): void;
+  setMinBytes?: (n: number) => void;
+}
+interface CapModule {
+  Cap: {
+    new (): CapInstance;
+    deviceList(): { name: string; description?: string; addresses: { addr: string }[]; flags?: string }[];
+    findDevice(ip?: string): string | undefined;
+  };
+}
+
+function loadCap(): CapModule {
+  const status = liveCaptureStatus();
+  if (!status.available) throw new LiveCaptureError('unavailable', status.reason, status.fix);
+  return require('cap') as CapModule;
+}
+
+/** cap's link type names → LINKTYPE_* numbers. */
+export function linkTypeOf(name: string): number {
+  switch (name) {
+    case 'NULL':
+      return 0;
+    case 'ETHERNET':
+      return 1;
+    case 'IEEE802_11_RADIO':
+      return 127;
+    case 'LINKTYPE_LINUX_SLL':
+      return 113;
+    case 'RAW':
+      return 101;
+    default: {
+      const m = /Unknown linktype (\d+)/.exec(name);
+      return m ? Number(m[1]) : -1;
+    }
+  }
+}
+
+const PERMISSION_FIX =
+  process.platform === 'win32'
+    ? 'install Npcap and run Weft as an administrator'
+    : "run as root, or give Node the capture capabilities once: sudo setcap cap_net_raw,cap_net_admin+eip \"$(readlink -f \"$(command -v node)\")\"";
+
+export function listDevices(): DeviceInfo[] {
+  const { Cap } = loadCap();
+  return Cap.deviceList().map((d) => ({
+    name: d.name,
+    description: d.description ?? '',
+    addresses: d.addresses.map((a) => a.addr).filter(Boolean),
+    loopback: (d.flags ?? '').includes('LOOPBACK') || d.name === 'lo' || d.name.startsWith('lo'),
+    up: (d.flags ?? '').includes('UP') || d.addresses.length > 0,
+  }));
+}
+
+/** The first device that is up, has an address and is not loopback; else the first one. */
+export function defaultDevice(): string | null {
+  const devs = listDevices();
+  return (devs.find((d) => !d.loopback && d.addresses.length > 0) ?? devs[0])?.name ?? null;
+}
+
+export class LiveCapture {
+  readonly stats: LiveStats = { received: 0, processed: 0, dropped: 0, bytes: 0 };
+  linkType = -1;
+  private cap: CapInstance | null = null;
+  private readonly buffer: Buffer;
+  private readonly pkt: CapturedPacket = newCapturedPacket();
+  private readonly snaplen: number;
+
+  constructor(private readonly opts: LiveOptions) {
+    this.snaplen = Math.max(1, Math.min(opts.snaplen ?? 65535, 262144));
+    this.buffer = Buffer.alloc(262144);
+  }
+
+  /** Opens the device and delivers packets to `sink` until stop(). Throws LiveCaptureError. */
+  start(sink: PacketSink): void {
+    const { Cap } = loadCap();
+    const devs = Cap.deviceList();
+    if (!devs.some((d) => d.name === this.opts.device))
+      throw new LiveCaptureError('no-device', `no capture device '${this.opts.device}'`, `pick one of: ${devs.map((d) => d.name).join(', ')} (weft devices)`);
+    const c = new Cap();
+    let lt: string;
+    try {
+      lt = c.open(this.opts.device, this.opts.filter ?? '', this.opts.bufferSize ?? 16 * 1024 * 1024, this.buffer);
+    } catch (e) {
+      // no close() here: cap crashes when a handle that failed to open is closed
+      throw classify(e as Error, this.opts, () => opensWithoutFilter(Cap, this.opts, this.buffer));
+    }
+    c.setMinBytes?.(0);
+    this.linkType = linkTypeOf(lt);
+    this.cap = c;
+    const p = this.pkt;
+    const origin = performance.timeOrigin;
+    let frame = 0;
+    c.on('packet', (nbytes: number, trunc: boolean) => {
+      const st = this.stats;
+      st.received++;
+      if (trunc) st.dropped++;
+      const ms = origin + performance.now();
+      const sec = Math.floor(ms / 1000);
+      p.frame = ++frame;
+      p.tsSec = sec;
+      p.tsNsec = Math.round((ms - sec * 1000) * 1e6);
+      p.ifIndex = 0;
+      p.linkType = this.linkType;
+      p.buf = this.buffer;
+      p.offset = 0;
+      p.capLen = Math.min(nbytes, this.snaplen);
+      p.origLen = nbytes;
+      p.fileOffset = -1;
+      st.bytes += nbytes;
+      sink.packet(p);
+      st.processed++;
+    });
+  }
+
+  stop(): void {
+    if (!this.cap) return;
+    this.cap.removeAllListeners('packet');
+    this.cap.close();
+    this.cap = null;
+  }
+
+  get running(): boolean {
+    return this.cap !== null;
+  }
+}
+
+/** Checks a BPF filter by opening the device with it; returns libpcap's message, or null. */
+export function checkFilter(device: string, filter: string): string | null {
+  const lc = new LiveCapture({ device, filter });
+  try {
+    lc.start({ packet() {} });
+    return null;
+  } catch (e) {
+    if (e instanceof LiveCaptureError && e.kind === 'bad-filter') return e.message;
+    throw e;
+  } finally {
+    lc.stop();
+  }
+}
+
+/** libpcap's filter messages vary ("syntax error", "unknown port …"): a filter is at fault when
+ * the same device opens without it. */
+function opensWithoutFilter(Cap: CapModule['Cap'], o: LiveOptions, buffer: Buffer): boolean {
+  if (!o.filter) return false;
+  const c = new Cap();
+  try {
+    c.open(o.device, '', 65536, buffer);
+  } catch {
+    return false;
+  }
+  c.close();
+  return true;
+}
+
+function classify(e: Error, o: LiveOptions, filterAtFault: () => boolean): LiveCaptureError {
+  const msg = e.message;
+  if (/permission|not permitted|EPERM|socket:/i.test(msg)) return new LiveCaptureError('permission', `cannot capture on ${o.device}: ${msg}`, PERMISSION_FIX);
+  if (/no such device|doesn't exist/i.test(msg)) return new LiveCaptureError('no-device', `no capture device '${o.device}': ${msg}`);
+  if (filterAtFault()) return new LiveCaptureError('bad-filter', `bad capture filter '${o.filter}': ${msg}`);
+  return new LiveCaptureError('failed', `cannot capture on ${o.device}: ${msg}`);
+}

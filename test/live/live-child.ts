@@ -1,0 +1,148 @@
+/**
+ * Runs live-capture scenarios on `lo` and prints what came out, as JSON. Started by
+ * live-capture.test.ts inside a private network namespace (unshare --net) whose loopback has
+ * segmentation offload off and a 16 KiB MTU: cap (libpcap) always captures with a 65,535-byte
+ * snaplen, and the host's loopback sends 64 KiB segments that would be cut (correctly reported
+ * as `truncated` gaps, but then not byte-exact).
+ *
+ *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000)
+ *
+ * cap is only ever loaded here, in a child process: a cap handle whose open() failed crashes the
+ * process that owns it when it is torn down, which must not be the test runner.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlowPipeline, runFlows, type FlowRecord } from '../../main/service/flow-recorder';
+import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
+import { checkFilter, LiveCapture, type LiveCaptureError, listDevices } from '../../main/sources/live-source';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function server(host: string, respond: (req: Buffer) => Buffer): Promise<Server> {
+  const srv = createServer((s) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d) => parts.push(d));
+    s.on('end', () => s.end(respond(Buffer.concat(parts))));
+  });
+  await new Promise<void>((r) => srv.listen(0, host, () => r()));
+  return srv;
+}
+
+function exchange(host: string, port: number, request: Buffer): Promise<{ localPort: number; response: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const c = connect(port, host);
+    const parts: Buffer[] = [];
+    let localPort = 0;
+    c.on('connect', () => {
+      localPort = c.localPort!;
+      c.end(request);
+    });
+    c.on('data', (d) => parts.push(d));
+    c.on('close', () => resolve({ localPort, response: Buffer.concat(parts) }));
+    c.on('error', reject);
+  });
+}
+
+interface Expected {
+  clientPort: number;
+  request: string;
+  response: string;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+const slim = (f: FlowRecord) => ({ client: f.client, server: f.server, bytes: f.bytes, sha256: f.sha256, gaps: f.gaps, close: f.close, directionInferred: f.directionInferred });
+
+async function run(scenario: string): Promise<unknown> {
+  if (scenario === 'checks') {
+    let noDevice = '';
+    try {
+      new LiveCapture({ device: 'nosuchdev0' }).start({ packet() {} });
+    } catch (e) {
+      noDevice = `${(e as LiveCaptureError).kind}: ${(e as Error).message}`;
+    }
+    return {
+      devices: listDevices(),
+      goodFilter: checkFilter('lo', 'tcp port 80'),
+      badFilter: checkFilter('lo', 'tcp port nonsense'),
+      noDevice,
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'weft-live-'));
+  const v6 = scenario.endsWith('-v6');
+  const host = v6 ? '::1' : '127.0.0.1';
+  const expected: Expected[] = [];
+  let srv: Server;
+  let traffic: (port: number) => Promise<void>;
+  if (scenario.startsWith('text-binary-big')) {
+    const pairs: [Buffer, Buffer][] = [
+      [Buffer.from('GET /hello HTTP/1.1\r\nHost: weft\r\n\r\n'), Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')],
+      [randomBytes(200_000), randomBytes(50_000)],
+      [randomBytes(10 * 1024 * 1024), Buffer.from('thanks')],
+    ];
+    srv = await server(host, (req) => pairs.find(([q]) => q.equals(req))?.[1] ?? Buffer.from('?'));
+    traffic = async (port) => {
+      for (const [req, res] of pairs) {
+        const x = await exchange(host, port, req);
+        if (!x.response.equals(res)) throw new Error('the server answered something else');
+        expected.push({ clientPort: x.localPort, request: sha(req), response: sha(res), requestBytes: req.length, responseBytes: res.length });
+      }
+    };
+  } else if (scenario === 'short-1000') {
+    srv = await server(host, (req) => Buffer.concat([Buffer.from('re:'), req]));
+    traffic = async (port) => {
+      for (let batch = 0; batch < 20; batch++)
+        await Promise.all(
+          Array.from({ length: 50 }, async (_, i) => {
+            const req = Buffer.from(`request ${batch}-${i} ${randomBytes(8).toString('hex')}`);
+            const res = Buffer.concat([Buffer.from('re:'), req]);
+            const x = await exchange(host, port, req);
+            expected.push({ clientPort: x.localPort, request: sha(req), response: sha(res), requestBytes: req.length, responseBytes: res.length });
+          }),
+        );
+    };
+  } else throw new Error(`unknown scenario ${scenario}`);
+
+  const port = (srv.address() as AddressInfo).port;
+  const flows: FlowRecord[] = [];
+  const pipe = new FlowPipeline((f) => flows.push(f), { clock: 'wall' });
+  const lc = new LiveCapture({ device: 'lo', filter: `tcp port ${port}` });
+  const file = join(dir, 'saved.pcapng');
+  let writer: PcapngFileWriter | null = null;
+  lc.start({
+    packet(p) {
+      writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
+      pipe.packet(p);
+    },
+  });
+  writer = new PcapngFileWriter(file, { linkType: lc.linkType, interfaceName: 'lo' });
+  await sleep(100);
+  await traffic(port);
+  let last = -1;
+  const t0 = Date.now();
+  while (Date.now() - t0 < 5000 && lc.stats.received !== last) {
+    last = lc.stats.received;
+    await sleep(250);
+  }
+  lc.stop();
+  pipe.end();
+  writer.close();
+  srv.close();
+  const saved: FlowRecord[] = [];
+  await runFlows([file], (f) => saved.push(f));
+  rmSync(dir, { recursive: true, force: true });
+  return { scenario, stats: lc.stats, expected, flows: flows.map(slim), saved: saved.map(slim) };
+}
+
+run(process.argv[2]).then(
+  // exit explicitly once the output is written: see the note on cap above
+  (r) => process.stdout.write(JSON.stringify(r) + '\n', () => process.exit(0)),
+  (e) => {
+    process.stderr.write(`live-child: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);
