@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { startServer } from '../server/serve';
 import { Session } from '../service/session';
-import { WorkerThreadHost } from '../service/worker-host';
+import { ChildProcessHost } from '../service/child-host';
 import type { BufferedOut } from './io';
 
 /** `weft serve [--port N] [--host H] [FILE…]`: runs until interrupted. */
 export async function serveCommand(a: { port: number; host: string; files: string[] }, out: BufferedOut, err: BufferedOut): Promise<number> {
-  const session = new Session(new WorkerThreadHost());
+  const session = new Session(new ChildProcessHost());
   // bundled as out/cli/weft.cjs: the renderer is built to out/renderer
   const rendererDir = join(__dirname, '..', 'renderer');
   const srv = await startServer({ session, rendererDir, host: a.host, port: a.port });

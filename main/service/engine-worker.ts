@@ -197,6 +197,8 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         for (const c of cancels.values()) c.abort();
         spool.dispose();
         port.postMessage({ t: 'stopped' });
+        // In a process of its own, leave now (a live capture handle must not outlive it).
+        if (typeof process.send === 'function') setTimeout(() => process.exit(0), 50);
         return;
     }
   });

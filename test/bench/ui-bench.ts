@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../main/server/serve';
 import { Session } from '../../main/service/session';
-import { WorkerThreadHost } from '../../main/service/worker-host';
+import { ChildProcessHost } from '../../main/service/child-host';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { conns: { type: 'string', default: '100000' }, json: { type: 'boolean' } } });
   const log = (s: string) => !values.json && process.stdout.write(s + '\n');
   const dir = mkdtempSync(join(tmpdir(), 'weft-uibench-'));
-  const session = new Session(new WorkerThreadHost({ spoolParent: dir }));
+  const session = new Session(new ChildProcessHost({ spoolParent: dir }));
   const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../main/server/serve';
 import { Session } from '../../main/service/session';
-import { WorkerThreadHost } from '../../main/service/worker-host';
+import { ChildProcessHost } from '../../main/service/child-host';
 import { REAL } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
@@ -22,7 +22,7 @@ let session: Session;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  session = new Session(new WorkerThreadHost());
+  session = new Session(new ChildProcessHost());
   srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../main/server/serve';
 import { Session } from '../../main/service/session';
-import { WorkerThreadHost } from '../../main/service/worker-host';
+import { ChildProcessHost } from '../../main/service/child-host';
 import { REAL } from '../helpers/fixtures';
 
 let srv: RunningServer;
@@ -15,7 +15,7 @@ let session: Session;
 const RENDERER = join(__dirname, '..', '..', 'out', 'renderer');
 
 beforeAll(async () => {
-  session = new Session(new WorkerThreadHost());
+  session = new Session(new ChildProcessHost());
   srv = await startServer({ session, rendererDir: RENDERER, port: 0 });
 });
 afterAll(async () => {
