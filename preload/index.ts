@@ -15,6 +15,9 @@ const api = {
   queryFlows: (req: Req<'queryFlows'>) => ipcRenderer.invoke('weft:queryFlows', req),
   readStream: (req: Req<'readStream'>) => ipcRenderer.invoke('weft:readStream', req),
   getState: (req: Req<'getState'>) => ipcRenderer.invoke('weft:getState', req),
+  listDevices: (req: Req<'listDevices'>) => ipcRenderer.invoke('weft:listDevices', req),
+  checkFilter: (req: Req<'checkFilter'>) => ipcRenderer.invoke('weft:checkFilter', req),
+  startCapture: (req: Req<'startCapture'>) => ipcRenderer.invoke('weft:startCapture', req),
   onDelta: (fn: (d: SessionDelta) => void) => {
     const h = (_e: unknown, d: SessionDelta) => fn(d);
     ipcRenderer.on('weft:delta', h);

@@ -57,6 +57,21 @@ export interface Job {
   error: string | null;
 }
 
+export interface Device {
+  name: string;
+  description: string;
+  addresses: string[];
+  loopback: boolean;
+  up: boolean;
+}
+
+export interface CaptureRequest {
+  device: string;
+  filter: string;
+  /** Save everything captured to this pcapng file (optional). */
+  write?: string;
+}
+
 export type SortKey = 'id' | 'client' | 'server' | 'packets' | 'bytesC2s' | 'bytesS2c' | 'duration' | 'state' | 'firstSeen' | 'gaps';
 
 export interface FlowQuery {
@@ -119,6 +134,17 @@ export const guards = {
   }) as Guard<FlowQuery>,
   readStream: ((v): v is StreamRange => isObj(v) && isInt(v.id, 1) && (v.dir === 0 || v.dir === 1) && isInt(v.from) && isInt(v.to) && (v.to as number) >= (v.from as number) && (v.to as number) - (v.from as number) <= 16 * 1024 * 1024) as Guard<StreamRange>,
   getState: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
+  listDevices: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
+  checkFilter: ((v): v is { device: string; filter: string } =>
+    isObj(v) && typeof v.device === 'string' && v.device.length > 0 && v.device.length < 256 && typeof v.filter === 'string' && v.filter.length < 4096) as Guard<{ device: string; filter: string }>,
+  startCapture: ((v): v is CaptureRequest =>
+    isObj(v) &&
+    typeof v.device === 'string' &&
+    v.device.length > 0 &&
+    v.device.length < 256 &&
+    typeof v.filter === 'string' &&
+    v.filter.length < 4096 &&
+    (v.write === undefined || (typeof v.write === 'string' && v.write.length > 0 && v.write.length < 4096))) as Guard<CaptureRequest>,
 };
 
 /** Every request channel: its name, payload guard, and result type. */
@@ -130,6 +156,11 @@ export interface Channels {
   queryFlows: { req: FlowQuery; res: FlowPage };
   readStream: { req: StreamRange; res: StreamChunk };
   getState: { req: Record<string, never>; res: SessionDelta };
+  listDevices: { req: Record<string, never>; res: Device[] };
+  /** ok with null when the filter compiles on the device, else the libpcap message as the error. */
+  checkFilter: { req: { device: string; filter: string }; res: null };
+  /** Starts a live capture as a job (stop it with cancelJob). */
+  startCapture: { req: CaptureRequest; res: Job };
 }
 
 export type ChannelName = keyof Channels;

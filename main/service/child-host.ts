@@ -34,6 +34,11 @@ export class ChildProcessHost implements EngineHost {
     this.child.on('message', (m) => fn(m as FromWorker));
   }
 
+  /** Called if the engine process ends without being asked to (a crash). */
+  onExit(fn: (code: number | null, signal: string | null) => void): void {
+    this.child.on('exit', fn);
+  }
+
   async terminate(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise<void>((r) => this.child.once('exit', () => r()));

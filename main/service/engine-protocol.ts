@@ -6,6 +6,7 @@ export type ToWorker =
   | { t: 'cancel'; id: number }
   | { t: 'pause'; id: number; paused: boolean }
   | { t: 'read'; reqId: number; range: StreamRange }
+  | { t: 'live'; id: number; device: string; filter: string; write?: string }
   | { t: 'stop' };
 
 export type FromWorker =

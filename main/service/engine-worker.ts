@@ -10,6 +10,8 @@ import { PacketDecoder, Transport } from '../engine/decode';
 import { Assembler, StreamPool, type CaptureInfo } from '../engine/reassembly';
 import type { Job, SessionStats } from '../ipc/contract';
 import { readCaptureFile, SourceError } from '../sources/capture-source';
+import { PcapngFileWriter } from '../sources/capture-file-writer';
+import { LiveCapture, LiveCaptureError } from '../sources/live-source';
 import type { FromWorker, ToWorker } from './engine-protocol';
 import { SessionRecorder } from './session-recorder';
 import { Spool } from './spool';
@@ -143,8 +145,64 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     sendDelta();
   }
 
+  /** Live captures running, by job id. */
+  const lives = new Map<number, { lc: LiveCapture; writer: PcapngFileWriter | null; tick: ReturnType<typeof setInterval> }>();
+
+  function startLive(job: Job, device: string, filter: string, write?: string): void {
+    const lc = new LiveCapture({ device, filter });
+    let writer: PcapngFileWriter | null = null;
+    try {
+      lc.start({
+        packet(p) {
+          writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
+          sink.packet(p);
+        },
+      });
+      if (write) writer = new PcapngFileWriter(write, { linkType: lc.linkType, interfaceName: device });
+    } catch (e) {
+      job.state = 'failed';
+      job.error = e instanceof LiveCaptureError ? e.message : (e as Error).message;
+      changed = true;
+      return;
+    }
+    job.state = 'running';
+    // live: connections go idle on the wall clock; counters follow the capture
+    const tick = setInterval(() => {
+      asm.flushCloseOlderThan(Date.now() / 1000 - IDLE_SEC);
+      job.bytesDone = lc.stats.bytes;
+      job.packets = lc.stats.processed;
+      stats.drops = [...lives.values()].reduce((n, l) => n + l.lc.stats.dropped, 0);
+      changed = true;
+    }, 250);
+    lives.set(job.id, { lc, writer, tick });
+    changed = true;
+  }
+
+  function stopLive(id: number): void {
+    const l = lives.get(id);
+    if (!l) return;
+    l.lc.stop();
+    clearInterval(l.tick);
+    l.writer?.close();
+    lives.delete(id);
+    const job = jobs.find((j) => j.id === id)!;
+    job.bytesDone = l.lc.stats.bytes;
+    job.packets = l.lc.stats.processed;
+    job.state = 'done';
+    // the capture is over: its connections complete now, as at the end of a file
+    if (!running && lives.size === 0) asm.flushAll();
+    changed = true;
+    sendDelta();
+  }
+
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
+      case 'live': {
+        const job: Job = { id: m.id, path: `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+        jobs.push(job);
+        startLive(job, m.device, m.filter, m.write);
+        return;
+      }
       case 'open': {
         const job: Job = { id: m.id, path: m.path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
         jobs.push(job);
@@ -154,6 +212,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         return;
       }
       case 'cancel': {
+        if (lives.has(m.id)) return stopLive(m.id);
         const j = jobs.find((x) => x.id === m.id);
         if (j && j.state === 'queued') j.state = 'cancelled';
         cancels.get(m.id)?.abort();
@@ -193,6 +252,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         return;
       }
       case 'stop':
+        for (const id of [...lives.keys()]) stopLive(id);
         clearInterval(timer);
         for (const c of cancels.values()) c.abort();
         spool.dispose();

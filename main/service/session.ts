@@ -6,9 +6,11 @@
  *
  * Requests never throw: they answer {ok:false, error} with a message a person can act on.
  */
+import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
+import { engineBundle } from './child-host';
 import { isPcapMagic, isPcapngMagic } from '../engine/formats';
-import type { Channels, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import type { Channels, Device, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 import type { EngineHost, FromWorker } from './engine-protocol';
 import { compileFilter, sortRows } from './flow-query';
 
@@ -144,6 +146,35 @@ export class Session {
       this.pending.set(reqId, (chunk) => resolve({ ok: true, value: chunk }));
       this.host.post({ t: 'read', reqId, range: r });
     });
+  }
+
+  /** Runs the cap probe in a process of its own (see cap-probe.ts) and returns its answer. */
+  private probe<T>(args: string[]): Promise<Result<T>> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [engineBundle('cap-probe.cjs'), ...args], { timeout: 10_000 }, (err, stdout) => {
+        try {
+          resolve(JSON.parse(stdout) as Result<T>);
+        } catch {
+          resolve({ ok: false, error: `live capture probe failed: ${err?.message ?? 'no answer'}` });
+        }
+      });
+    });
+  }
+
+  listDevices(_req: Channels['listDevices']['req'] = {}): Promise<Result<Device[]>> {
+    return this.probe(['devices']);
+  }
+
+  checkFilter(req: Channels['checkFilter']['req']): Promise<Result<null>> {
+    return this.probe(['filter', req.device, req.filter]);
+  }
+
+  /** Starts a live capture as a job: flows fill in as packets arrive; cancelJob stops it. */
+  async startCapture(req: Channels['startCapture']['req']): Promise<Result<Job>> {
+    const job: Job = { id: this.nextJob++, path: `live:${req.device}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+    this.jobs = [...this.jobs, job];
+    this.host.post({ t: 'live', id: job.id, device: req.device, filter: req.filter, write: req.write });
+    return { ok: true, value: job };
   }
 
   async getState(_req: Channels['getState']['req'] = {}): Promise<Result<SessionDelta>> {

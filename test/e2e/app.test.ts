@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../../main/server/serve';
 import { Session } from '../../main/service/session';
 import { ChildProcessHost } from '../../main/service/child-host';
 import { REAL } from '../helpers/fixtures';
+import { runFlows, type FlowRecord } from '../../main/service/flow-recorder';
 
 const ROOT = join(__dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');
@@ -150,5 +151,58 @@ describe('the app in Chromium', () => {
     await page.setViewportSize({ width: 900, height: 600 });
     await page.locator('select[aria-label=theme]').selectOption('dark');
     await page.screenshot({ path: join(SHOTS, 'dark-small.png') });
+  });
+  it.runIf(process.getuid?.() === 0)('captures live on lo: flows appear, an open stream grows, the saved capture is complete', async () => {
+    const { createServer, connect } = await import('node:net');
+    const srv = createServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    const saved = join(SHOTS, 'live-e2e.pcapng');
+    rmSync(saved, { force: true });
+    await page.selectOption('select[aria-label="capture device"]', 'lo');
+    await page.fill('[data-testid=bpf]', 'tcp port nonsense');
+    await expect.poll(() => page.locator('[data-testid=bpf-error]').textContent(), { timeout: 5000 }).toMatch(/nonsense/);
+    expect(await page.locator('[data-testid=capture-toggle]').isDisabled()).toBe(true);
+    await page.fill('[data-testid=bpf]', `tcp port ${port}`);
+    await expect.poll(() => page.locator('[data-testid=bpf-error]').count(), { timeout: 5000 }).toBe(0);
+    await page.fill('[data-testid=save-to]', saved);
+    await page.click('[data-testid=capture-toggle]');
+    await expect.poll(() => page.locator('[data-testid=capture-toggle]').textContent(), { timeout: 5000 }).toContain('Stop');
+    await page.fill('[data-testid=filter]', `port:${port}`);
+    // one connection that stays open and keeps talking
+    const c = connect(port, '127.0.0.1');
+    c.resume(); // read the echoes (a paused socket would never see the server's FIN)
+    await new Promise((r) => c.on('connect', r));
+    const sent: string[] = [];
+    const say = async (line: string) => {
+      sent.push(line);
+      c.write(line);
+      await new Promise((r) => setTimeout(r, 150));
+    };
+    await say('first line\n');
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(1);
+    await rows().first().click();
+    const stream = page.locator('[data-testid=stream] .content');
+    await expect.poll(() => stream.textContent(), { timeout: 10_000 }).toContain('first line');
+    await say('second line\n');
+    await say('third line\n');
+    await expect.poll(() => stream.textContent(), { timeout: 10_000 }).toContain('third line');
+    expect(await stream.textContent()).toContain('echo:second line');
+    await page.screenshot({ path: join(SHOTS, 'live.png') });
+    await new Promise<void>((r) => {
+      c.on('close', () => r());
+      c.end();
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    await page.click('[data-testid=capture-toggle]');
+    await expect.poll(() => page.locator('[data-testid=capture-toggle]').textContent(), { timeout: 5000 }).toContain('Capture');
+    srv.close();
+    // the saved capture holds the whole conversation
+    const flows: FlowRecord[] = [];
+    await runFlows([saved], (f) => flows.push(f));
+    expect(flows).toHaveLength(1);
+    expect(flows[0].close).toBe('fin');
+    expect(flows[0].bytes.c2s).toBe(sent.join('').length);
+    await page.fill('[data-testid=filter]', '');
   });
 });

@@ -12,6 +12,9 @@ const cases: Record<string, { good: unknown[]; bad: unknown[] }> = {
   },
   readStream: { good: [{ id: 1, dir: 0, from: 0, to: 100 }], bad: [{ id: 1, dir: 2, from: 0, to: 1 }, { id: 1, dir: 0, from: 10, to: 5 }, { id: 1, dir: 0, from: 0, to: 1e9 }, { id: 0, dir: 1, from: 0, to: 1 }] },
   getState: { good: [{}], bad: [{ x: 1 }, null, []] },
+  listDevices: { good: [{}], bad: [{ all: true }, 'lo'] },
+  checkFilter: { good: [{ device: 'lo', filter: '' }, { device: 'eth0', filter: 'tcp port 80' }], bad: [{ device: '', filter: '' }, { device: 'lo' }, { device: 'lo', filter: 5 }] },
+  startCapture: { good: [{ device: 'lo', filter: 'tcp' }, { device: 'lo', filter: '', write: '/tmp/x.pcapng' }], bad: [{ device: 'lo' }, { device: 'lo', filter: '', write: '' }, { filter: 'tcp' }] },
 };
 
 describe('contract guards', () => {

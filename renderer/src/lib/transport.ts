@@ -4,7 +4,7 @@
  */
 import type { ChannelName, Channels, Result, SessionDelta, WeftApi } from '../../../main/ipc/contract';
 
-const NAMES: ChannelName[] = ['openCapture', 'cancelJob', 'pauseJob', 'queryFlows', 'readStream', 'getState'];
+const NAMES: ChannelName[] = ['openCapture', 'cancelJob', 'pauseJob', 'queryFlows', 'readStream', 'getState', 'listDevices', 'checkFilter', 'startCapture'];
 
 export function serveApi(base = location.origin): WeftApi {
   const listeners = new Set<(d: SessionDelta) => void>();
