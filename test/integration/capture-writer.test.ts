@@ -81,7 +81,13 @@ describe('captures piped in', () => {
   });
 });
 
-describe.runIf(process.getuid?.() === 0)('without capture privileges', () => {
+// The check runs the CLI as `nobody`, which needs to be able to read the checkout (not so in a
+// clone under a private 0700 temporary folder).
+const nobodyCanRead =
+  process.getuid?.() === 0 && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', BIN]).status === 0 &&
+  spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', join(__dirname, '..', '..', 'out', 'cli', 'weft.cjs')]).status === 0;
+
+describe.runIf(nobodyCanRead)('without capture privileges', () => {
   it('weft capture says it is not permitted and how to fix it', () => {
     // drop to nobody for this one command (setpriv is in util-linux)
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'capture', '-i', 'lo', '--duration', '1'], { encoding: 'utf8' });
