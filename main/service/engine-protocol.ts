@@ -1,6 +1,11 @@
 /** Messages between the session (main side) and the engine worker. */
 import type { FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 
+/** Stats before anything was read. */
+export function emptyStats(): SessionStats {
+  return { packets: 0, bytes: 0, tcpPackets: 0, activeFlows: 0, completedFlows: 0, anomalies: {}, decodeErrors: 0, bufferedPages: 0, spoolBytes: 0, throughput: 0, drops: 0, memoryMB: 0 };
+}
+
 export type ToWorker =
   | { t: 'open'; id: number; path: string }
   | { t: 'cancel'; id: number }

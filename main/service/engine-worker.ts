@@ -12,7 +12,7 @@ import type { Job, SessionStats } from '../ipc/contract';
 import { readCaptureFile, SourceError } from '../sources/capture-source';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
 import { LiveCapture, LiveCaptureError } from '../sources/live-source';
-import type { FromWorker, ToWorker } from './engine-protocol';
+import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
 import { SessionRecorder } from './session-recorder';
 import { Spool } from './spool';
 
@@ -37,20 +37,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   let running = false;
   let completed = 0;
   let frames = 0;
-  const stats: SessionStats = {
-    packets: 0,
-    bytes: 0,
-    tcpPackets: 0,
-    activeFlows: 0,
-    completedFlows: 0,
-    anomalies: {},
-    decodeErrors: 0,
-    bufferedPages: 0,
-    spoolBytes: 0,
-    throughput: 0,
-    drops: 0,
-    memoryMB: 0,
-  };
+  const stats: SessionStats = emptyStats();
   /** Jobs paused, with what resumes them. */
   const paused = new Map<number, { wait: Promise<void>; resume: () => void }>();
   let lastBytes = 0;

@@ -11,27 +11,13 @@ import { open } from 'node:fs/promises';
 import { engineBundle } from './child-host';
 import { isPcapMagic, isPcapngMagic } from '../engine/formats';
 import type { Channels, Device, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
-import type { EngineHost, FromWorker } from './engine-protocol';
+import { emptyStats, type EngineHost, type FromWorker } from './engine-protocol';
 import { compileFilter, sortRows } from './flow-query';
 
-const EMPTY_STATS: SessionStats = {
-  packets: 0,
-  bytes: 0,
-  tcpPackets: 0,
-  activeFlows: 0,
-  completedFlows: 0,
-  anomalies: {},
-  decodeErrors: 0,
-  bufferedPages: 0,
-  spoolBytes: 0,
-  throughput: 0,
-  drops: 0,
-  memoryMB: 0,
-};
 
 export class Session {
   private readonly rows = new Map<number, FlowRow>();
-  private stats: SessionStats = EMPTY_STATS;
+  private stats: SessionStats = emptyStats();
   private jobs: Job[] = [];
   private nextJob = 1;
   private nextReq = 1;
