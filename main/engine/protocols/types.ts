@@ -1,0 +1,51 @@
+/**
+ * Protocol plugins (go-sniffer style, but over reassembled streams, on files and live).
+ *
+ * A plugin says what it is (name, version, default BPF filter, options), how to recognise its
+ * traffic (ports, and a look at the first bytes of each direction), and makes one parser per
+ * direction. A parser is fed the direction's bytes in order, in pieces cut anywhere:
+ *
+ *   push(bytes, streamOffset) → messages completed by these bytes (maybe none: "need more bytes"
+ *                               is the normal case, not an error)
+ *   gap(length)               → bytes were lost: the parser resynchronises (or stops, saying why)
+ *   end()                     → the direction ended: messages that end with the stream complete
+ *
+ * Messages carry their byte range in the direction's stream [start, end) so a UI can jump from a
+ * message to its bytes and frames. A parser never throws on traffic: garbage becomes a resync or
+ * a recorded stop reason.
+ */
+export type Direction = 0 | 1;
+
+export interface ProtocolMessage {
+  /** 'request' or 'response' (or a protocol's own kind). */
+  kind: string;
+  dir: Direction;
+  /** Byte range of the message in its direction's delivered stream. */
+  start: number;
+  end: number;
+  /** A line for people: request line and status, command, SQL, … */
+  summary: string;
+  /** Protocol-specific fields. */
+  fields: Record<string, unknown>;
+}
+
+export interface DirectionParser {
+  push(bytes: Uint8Array, streamOffset: number): ProtocolMessage[];
+  gap(length: number): void;
+  end(): ProtocolMessage[];
+  /** Why the parser gave up on this direction, or null while it is parsing. */
+  readonly stopped: string | null;
+}
+
+export interface ProtocolPlugin {
+  name: string;
+  version: string;
+  /** What `weft sniff` captures with by default. */
+  bpf: string;
+  /** Ports the protocol usually runs on (a hint; content decides). */
+  ports: number[];
+  /** Does this look like the protocol? `first` holds the first bytes the client sent (up to 64). */
+  detect(first: Uint8Array, dir: Direction): boolean;
+  /** A parser per direction, sharing `pairing` state to pair requests with responses. */
+  parsers(): [DirectionParser, DirectionParser];
+}
