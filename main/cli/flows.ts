@@ -43,7 +43,7 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
 }
 
 export function header(): string {
-  return ['#'.padStart(5), 'client'.padEnd(28), 'server'.padEnd(28), 'packets'.padStart(11), 'bytes c2s'.padStart(10), 'bytes s2c'.padStart(10), 'gaps'.padStart(7), 'close'.padEnd(12), 'anomalies'].join(' ');
+  return ['#'.padStart(5), 'client'.padEnd(28), 'server'.padEnd(28), 'proto'.padEnd(6), 'packets'.padStart(11), 'bytes c2s'.padStart(10), 'bytes s2c'.padStart(10), 'gaps'.padStart(7), 'close'.padEnd(12), 'anomalies'].join(' ');
 }
 
 export function row(f: FlowRecord): string {
@@ -54,6 +54,7 @@ export function row(f: FlowRecord): string {
     String(f.id).padStart(5),
     (f.client + (f.directionInferred ? '?' : '')).padEnd(28),
     f.server.padEnd(28),
+    (f.protocol ?? '-').padEnd(6),
     `${f.packets.c2s}/${f.packets.s2c}`.padStart(11),
     String(f.bytes.c2s).padStart(10),
     String(f.bytes.s2c).padStart(10),

@@ -12,6 +12,7 @@ import { packetsCommand } from './packets';
 import { flowsCommand } from './flows';
 import { serveCommand } from './serve';
 import { captureCommand, devicesCommand } from './capture';
+import { messagesCommand, pluginsCommand } from './messages';
 
 declare const WEFT_VERSION: string | undefined;
 const VERSION = typeof WEFT_VERSION === 'string' ? WEFT_VERSION : 'dev';
@@ -28,6 +29,10 @@ Usage:
                                             anomalies; files are read in order as one capture
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
+  weft plugins [--json]                     protocol plugins with their BPF filters and ports
+  weft messages FILE… [--plugin NAME] [--json]
+                                            one line per protocol message (HTTP request/response…):
+                                            flow, direction, time, byte range, summary
   weft devices [--json]                     capture devices (name, up, loopback, addresses)
   weft capture -i IFACE [-f BPF] [--duration S] [--count N] [--write F.pcapng]
                [--ring-size MB --ring-files N] [--snaplen N] [--json] [--idle S]
@@ -110,6 +115,16 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       }
       const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow }, out, err);
       return failures ? 2 : 0;
+    }
+    case 'plugins': {
+      const a = parse(rest, { json: { type: 'boolean' } });
+      return pluginsCommand(!!a.values.json, out);
+    }
+    case 'messages': {
+      const a = parse(rest, { json: { type: 'boolean' }, plugin: { type: 'string' } });
+      if (a.positionals.length === 0) throw new UsageError('messages needs at least one FILE');
+      const failed = await messagesCommand(a.positionals, a.values.plugin as string | undefined, !!a.values.json, out, err);
+      return failed ? 2 : 0;
     }
     case 'devices': {
       const a = parse(rest, { json: { type: 'boolean' } });

@@ -26,6 +26,7 @@ import {
   type TcpFlow,
 } from '../engine/reassembly';
 import type { CaptureFormatError } from '../engine/formats';
+import { detectProtocol } from '../engine/protocols';
 import { readCaptureFile, readCaptureStream, type ReadOptions } from '../sources/capture-source';
 import type { CapturedPacket, PacketSink } from '../engine/formats';
 
@@ -79,6 +80,8 @@ class FlowStream implements Stream {
     this.hashes[this.curDir].update(buf.subarray(off, off + len));
   };
   private curDir: TCPFlowDirection = 0;
+  /** The first bytes of each direction (64 at most), for protocol detection. */
+  readonly first: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
 
   constructor(
     private readonly owner: FlowRecorder,
@@ -105,6 +108,7 @@ class FlowStream implements Stream {
     const n = total - kept;
     if (n <= 0) return;
     this.curDir = info.dir;
+    if (this.first[info.dir].length < 64 && this.bytes[info.dir] === 0) this.first[info.dir] = sg.fetch(Math.min(64, total)).slice();
     this.bytes[info.dir] += n;
     // No keepFrom here, so kept is 0 and every piece is new.
     sg.pieces(this.hashPiece);
@@ -167,7 +171,7 @@ export class FlowRecorder implements StreamFactory {
       anomalies,
       anomaliesByDirection: { c2s: byDir[0], s2c: byDir[1] },
       gapList: { c2s: [...h[0].gaps], s2c: [...h[1].gaps] },
-      protocol: null,
+      protocol: detectProtocol(s.first)?.name ?? null,
       ipVersion: c.ipVersion,
       vlan: c.vlan >= 0 ? c.vlan : null,
     };

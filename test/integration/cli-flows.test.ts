@@ -46,7 +46,7 @@ describe('weft flows', () => {
     const r = weft('flows', join(REAL, 'zeek-irc-5k-line.pcap'));
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^\s+# client\s+server\s+packets\s+bytes c2s\s+bytes s2c\s+gaps close\s+anomalies$/);
+    expect(lines[0]).toMatch(/^\s+# client\s+server\s+proto\s+packets\s+bytes c2s\s+bytes s2c\s+gaps close\s+anomalies$/);
     expect(lines).toHaveLength(1 + 6 + 1);
     expect(lines.at(-1)).toBe('6 connections, 118 TCP packets of 118');
     expect(r.out).toMatch(/127\.0\.0\.1:\d+\??\s+127\.0\.0\.1:12345/);
@@ -58,7 +58,7 @@ describe('weft flows', () => {
     expect(r.code).toBe(0);
     const o = JSON.parse(r.out);
     const e = expectedReal()[f].connections[0];
-    expect(o).toMatchObject({ client: e.client, server: e.server, close: 'end-of-input', directionInferred: false, protocol: null });
+    expect(o).toMatchObject({ client: e.client, server: e.server, close: 'end-of-input', directionInferred: false, protocol: null }); // SMTP: no plugin yet
     expect(o.sha256).toEqual({ c2s: e.sha256_c2s, s2c: e.sha256_s2c });
     expect(o.bytes).toEqual({ c2s: e.bytes_c2s, s2c: e.bytes_s2c });
     expect(o.gaps).toEqual({ c2s: 0, s2c: 0 });
@@ -134,5 +134,35 @@ describe('weft flows', () => {
     ]);
     const long = weft('flows', '--json', slow).out.trim().split('\n');
     expect(long).toHaveLength(1);
+  });
+
+  it('detects the protocol by content, whatever the port', () => {
+    const r = weft('flows', '--json', join(REAL, 'zeek-http-get.pcap'), join(REAL, 'zeek-redis-pipelining.pcap'));
+    const flows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(flows.map((f) => f.protocol)).toEqual(['http', null]);
+    const evader = JSON.parse(weft('flows', '--json', join(REAL, 'suri-http-evader-017.pcap')).out.trim().split('\n')[0]);
+    expect(evader.protocol).toBe('http');
+  });
+});
+
+describe('weft plugins and weft messages', () => {
+  it('lists the plugins with their BPF filters', () => {
+    const r = weft('plugins', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out.trim().split('\n')[0])).toMatchObject({ name: 'http', bpf: expect.stringContaining('tcp port 80') });
+  });
+
+  it('prints one line per message with flow, direction, time, byte range and summary', () => {
+    const r = weft('messages', join(REAL, 'zeek-http-get.pcap'));
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n')).toEqual([
+      '1362692526.939527000 http 141.142.228.5:59856 > 192.150.187.43:80 [0-136) GET /download/CHANGES.bro-aux.txt HTTP/1.1',
+      '1362692527.009512000 http 192.150.187.43:80 > 141.142.228.5:59856 [0-5007) HTTP/1.1 200 OK (GET /download/CHANGES.bro-aux.txt)',
+    ]);
+    const j = weft('messages', '--json', '--plugin', 'http', join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng'));
+    const ms = j.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(ms).toHaveLength(6);
+    expect(ms[1]).toMatchObject({ protocol: 'http', dir: 's2c', kind: 'response', fields: { status: 200 } });
+    expect(weft('messages', '--plugin', 'gopher', join(REAL, 'zeek-http-get.pcap')).code).toBe(2);
   });
 });

@@ -1,0 +1,40 @@
+import { PLUGINS, pluginByName } from '../engine/protocols';
+import { runMessages } from '../service/messages';
+import { formatTime } from './format';
+import { UsageError, type BufferedOut } from './io';
+
+/** `weft plugins [--json]` */
+export function pluginsCommand(json: boolean, out: BufferedOut): number {
+  for (const p of PLUGINS) {
+    if (json) out.line(JSON.stringify({ name: p.name, version: p.version, bpf: p.bpf, ports: p.ports }));
+    else out.line(`${p.name.padEnd(8)} ${p.version.padEnd(6)} ports ${p.ports.join(',').padEnd(24)} bpf: ${p.bpf}`);
+  }
+  return 0;
+}
+
+/** `weft messages FILE… [--plugin NAME] [--json]`: one line (or JSON object) per message. */
+export async function messagesCommand(files: string[], plugin: string | undefined, json: boolean, out: BufferedOut, err: BufferedOut): Promise<number> {
+  let plugins = PLUGINS;
+  if (plugin !== undefined) {
+    const p = pluginByName(plugin);
+    if (!p) throw new UsageError(`no plugin '${plugin}' (weft plugins lists them)`);
+    plugins = [p];
+  }
+  const r = await runMessages(
+    files,
+    (m) => {
+      if (json) {
+        const { fields, ...rest } = m;
+        const f = { ...fields } as Record<string, unknown>;
+        if (f.bodyPreview instanceof Uint8Array) f.bodyPreview = Buffer.from(f.bodyPreview).toString('base64');
+        out.line(JSON.stringify({ ...rest, fields: f }));
+      } else {
+        const arrow = m.dir === 'c2s' ? `${m.client} > ${m.server}` : `${m.server} > ${m.client}`;
+        out.line(`${formatTime(m.tsSec, m.tsNsec)} ${m.protocol} ${arrow} [${m.start}-${m.end}) ${m.summary}`);
+      }
+    },
+    plugins,
+  );
+  for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
+  return r.errors.length;
+}
