@@ -94,7 +94,11 @@ class MessageStream implements Stream {
       return;
     }
     this.parsers = this.plugin.parsers();
-    for (const dir of [0, 1] as const) {
+    // replay what was held in capture order (the direction whose first bytes came first goes
+    // first), so a capture that starts with a server reply does not pair it with a later command
+    const firstFrame = (dir: 0 | 1) => this.info[dir][0]?.frame ?? Infinity;
+    const order: (0 | 1)[] = firstFrame(0) <= firstFrame(1) ? [0, 1] : [1, 0];
+    for (const dir of order) {
       let o = 0;
       for (const b of this.held[dir]) {
         this.feed(dir, b, o);

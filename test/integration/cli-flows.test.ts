@@ -139,7 +139,7 @@ describe('weft flows', () => {
   it('detects the protocol by content, whatever the port', () => {
     const r = weft('flows', '--json', join(REAL, 'zeek-http-get.pcap'), join(REAL, 'zeek-redis-pipelining.pcap'));
     const flows = r.out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(flows.map((f) => f.protocol)).toEqual(['http', null]);
+    expect(flows.map((f) => f.protocol)).toEqual(['http', 'redis']);
     const evader = JSON.parse(weft('flows', '--json', join(REAL, 'suri-http-evader-017.pcap')).out.trim().split('\n')[0]);
     expect(evader.protocol).toBe('http');
   });

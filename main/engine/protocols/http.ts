@@ -303,10 +303,12 @@ export const httpPlugin: ProtocolPlugin = {
   bpf: 'tcp port 80 or tcp port 8080 or tcp port 8000 or tcp port 3128',
   ports: [80, 8080, 8000, 8008, 3128],
   detect(first, dir) {
-    const s = dec.decode(first.subarray(0, 16));
+    const s = dec.decode(first.subarray(0, 64));
     if (dir === 1) return /^HTTP\/\d\.\d \d/.test(s);
-    const sp = s.indexOf(' ');
-    return sp > 0 && METHODS.includes(s.slice(0, sp));
+    // METHOD SP target: an origin path, an absolute URL, '*', or CONNECT's host:port
+    // (so Redis' inline "GET key" is not taken for HTTP)
+    const m = /^([A-Z]+) (\S+)/.exec(s);
+    return !!m && METHODS.includes(m[1]) && (/^(\/|https?:\/\/|\*$)/i.test(m[2]) || (m[1] === 'CONNECT' && /:\d+$/.test(m[2])));
   },
   parsers() {
     const pairing: Pairing = { pending: [] };

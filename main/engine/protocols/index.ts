@@ -1,10 +1,12 @@
 export * from './types';
 export { httpPlugin } from './http';
+export { redisPlugin, type RespValue } from './redis';
 import { httpPlugin } from './http';
+import { redisPlugin } from './redis';
 import type { Direction, ProtocolPlugin } from './types';
 
 /** Every protocol plugin Weft has, in the order detection tries them. */
-export const PLUGINS: readonly ProtocolPlugin[] = [httpPlugin];
+export const PLUGINS: readonly ProtocolPlugin[] = [httpPlugin, redisPlugin];
 
 export function pluginByName(name: string): ProtocolPlugin | undefined {
   return PLUGINS.find((p) => p.name === name);

@@ -1,0 +1,225 @@
+/**
+ * Redis RESP2 and RESP3 over reassembled streams: commands (arrays of bulk strings, or inline
+ * commands) and replies of every type, paired in order (pipelining), RESP3 push messages kept
+ * apart from replies.
+ *
+ * Resumable at any byte, with bounded copies: a value is parsed as a small state machine (a stack
+ * of open aggregates, the current header line, and a count of bulk bytes still to come); header
+ * lines are gathered in a small buffer, bulk strings are counted and only their first PREVIEW
+ * bytes kept — a 100 MB value costs nothing more than a 10-byte one. A gap or a byte that cannot
+ * start a RESP value resynchronises at the next line that can; after MAX_GARBAGE bytes the parser
+ * stops.
+ */
+import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
+
+const PREVIEW = 64;
+const MAX_LINE = 64 * 1024;
+const MAX_GARBAGE = 64 * 1024;
+const dec = new TextDecoder('latin1');
+
+/** A RESP value as kept: type byte, and either scalar text or elements. */
+export interface RespValue {
+  type: string;
+  /** Simple strings, errors, numbers: the text; bulk/verbatim: a preview of the bytes. */
+  text?: string;
+  /** Bulk length (-1 null). */
+  length?: number;
+  items?: RespValue[];
+}
+
+interface Frame {
+  value: RespValue;
+  left: number;
+}
+
+interface Pairing {
+  commands: string[];
+}
+
+const AGGREGATE = new Set(['*', '%', '~', '>', '|']);
+const SCALAR = new Set(['+', '-', ':', '_', ',', '#', '(']);
+const BLOB = new Set(['$', '!', '=']);
+
+class RespParser implements DirectionParser {
+  private line = new Uint8Array(256);
+  private lineLen = 0;
+  private stack: Frame[] = [];
+  private bulkLeft = 0; // bytes of the current bulk still to come, CRLF included
+  private bulk: RespValue | null = null;
+  private msgStart = 0;
+  private garbage = 0;
+  private resync = false;
+  stopped: string | null = null;
+
+  constructor(
+    private readonly dir: Direction,
+    private readonly pairing: Pairing,
+  ) {}
+
+  push(b: Uint8Array, at: number): ProtocolMessage[] {
+    const out: ProtocolMessage[] = [];
+    let i = 0;
+    while (i < b.length && !this.stopped) {
+      if (this.bulkLeft > 0) {
+        const n = Math.min(this.bulkLeft, b.length - i);
+        const v = this.bulk!;
+        const dataLeft = this.bulkLeft - 2; // payload bytes still to come (CRLF after)
+        const have = (v.length ?? 0) - Math.max(0, dataLeft);
+        if (have < PREVIEW && dataLeft > 0) {
+          const k = Math.min(n, dataLeft, PREVIEW - have);
+          v.text = (v.text ?? '') + dec.decode(b.subarray(i, i + k));
+        }
+        this.bulkLeft -= n;
+        i += n;
+        if (this.bulkLeft === 0) this.complete(v, out, at + i);
+        continue;
+      }
+      const nl = b.indexOf(10, i);
+      const take = nl < 0 ? b.length - i : nl + 1 - i;
+      if (this.lineLen === 0 && this.stack.length === 0) this.msgStart = at + i;
+      this.gather(b, i, take);
+      i += take;
+      if (nl < 0) {
+        if (this.lineLen > MAX_LINE) this.junk(this.lineLen);
+        continue;
+      }
+      this.onLine(out, at + i);
+    }
+    return out;
+  }
+
+  private gather(b: Uint8Array, i: number, n: number): void {
+    if (this.lineLen + n > this.line.length) {
+      const bigger = new Uint8Array(Math.max(this.line.length * 2, this.lineLen + n));
+      bigger.set(this.line.subarray(0, this.lineLen));
+      this.line = bigger;
+    }
+    this.line.set(b.subarray(i, i + n), this.lineLen);
+    this.lineLen += n;
+  }
+
+  private onLine(out: ProtocolMessage[], end: number): void {
+    const text = dec.decode(this.line.subarray(0, this.lineLen)).replace(/\r?\n$/, '');
+    const len = this.lineLen;
+    this.lineLen = 0;
+    const t = text[0] ?? '';
+    const top = this.stack.length === 0;
+    if (this.resync && !(AGGREGATE.has(t) || SCALAR.has(t) || BLOB.has(t))) return this.junk(len);
+    if (AGGREGATE.has(t)) {
+      const n = Number(text.slice(1));
+      if (!Number.isInteger(n)) return this.junk(len);
+      const v: RespValue = { type: t, items: [] };
+      const count = t === '%' || t === '|' ? 2 * n : n;
+      if (count <= 0) return this.complete(v, out, end);
+      this.stack.push({ value: v, left: count });
+    } else if (SCALAR.has(t)) this.complete({ type: t, text: text.slice(1) }, out, end);
+    else if (BLOB.has(t)) {
+      const n = Number(text.slice(1));
+      if (!Number.isInteger(n) || n < -1) return this.junk(len);
+      const v: RespValue = { type: t, length: n };
+      if (n < 0) return this.complete(v, out, end);
+      this.bulk = v;
+      this.bulkLeft = n + 2;
+      if (this.bulkLeft === 0) this.complete(v, out, end);
+    } else if (top && this.dir === 0 && text.trim().length > 0) {
+      // inline command: words separated by spaces
+      const words = text.trim().split(/\s+/);
+      this.complete({ type: 'inline', items: words.map((w) => ({ type: '+', text: w })) }, out, end);
+    } else if (text.trim().length === 0) {
+      return; // stray CRLF
+    } else return this.junk(len);
+    this.garbage = 0;
+    this.resync = false;
+  }
+
+  /** A value finished: add it to its parent, or emit it as a message at top level. */
+  private complete(v: RespValue, out: ProtocolMessage[], end: number): void {
+    this.bulk = null;
+    let value = v;
+    while (this.stack.length > 0) {
+      const f = this.stack[this.stack.length - 1];
+      f.value.items!.push(value);
+      if (--f.left > 0) return;
+      this.stack.pop();
+      value = f.value;
+    }
+    out.push(this.message(value, end));
+  }
+
+  private message(v: RespValue, end: number): ProtocolMessage {
+    const start = this.msgStart;
+    if (this.dir === 0) {
+      const words = (v.items ?? []).map((x) => x.text ?? (x.length !== undefined ? `(${x.length} bytes)` : ''));
+      const name = (words[0] ?? '').toUpperCase();
+      this.pairing.commands.push(name);
+      const args = words.slice(1);
+      return { kind: 'command', dir: 0, start, end, summary: [name, ...args.map((a) => (a.length > 40 ? a.slice(0, 40) + '…' : a))].join(' '), fields: { command: name, args, inline: v.type === 'inline' } };
+    }
+    const push = v.type === '>';
+    const command = push ? null : (this.pairing.commands.shift() ?? null);
+    return { kind: push ? 'push' : 'reply', dir: 1, start, end, summary: `${describe(v)}${command ? ` (${command})` : ''}`, fields: { command, value: v } };
+  }
+
+  private junk(n: number): void {
+    this.garbage += n;
+    this.stack = [];
+    this.bulkLeft = 0;
+    this.bulk = null;
+    this.resync = true;
+    if (this.garbage > MAX_GARBAGE) this.stopped = 'no RESP found in 64 KiB of data';
+  }
+
+  gap(length: number): void {
+    if (this.stopped) return;
+    if (this.bulkLeft > 2 && length <= this.bulkLeft - 2) {
+      this.bulkLeft -= length; // inside a bulk payload: keep the framing
+      return;
+    }
+    this.lineLen = 0;
+    this.junk(0);
+  }
+
+  end(): ProtocolMessage[] {
+    return [];
+  }
+}
+
+function describe(v: RespValue): string {
+  switch (v.type) {
+    case '+':
+      return v.text ?? '';
+    case '-':
+    case '!':
+      return `error ${v.text ?? ''}`;
+    case ':':
+    case ',':
+    case '(':
+      return v.text ?? '';
+    case '#':
+      return v.text === 't' ? 'true' : 'false';
+    case '_':
+      return 'null';
+    case '$':
+    case '=':
+      return v.length! < 0 ? 'null' : `"${(v.text ?? '').slice(0, 40)}${(v.length ?? 0) > 40 ? '…' : ''}" (${v.length} bytes)`;
+    default:
+      return `${v.type === '*' ? 'array' : v.type === '%' ? 'map' : v.type === '~' ? 'set' : v.type === '>' ? 'push' : 'attribute'} of ${v.items?.length ?? 0}`;
+  }
+}
+
+export const redisPlugin: ProtocolPlugin = {
+  name: 'redis',
+  version: '1.0',
+  bpf: 'tcp port 6379',
+  ports: [6379],
+  detect(first, dir) {
+    const s = dec.decode(first.subarray(0, 24));
+    if (dir === 0)
+      return /^\*[1-9]\d*\r\n\$\d+\r\n/.test(s) || (/^(PING|INFO|AUTH|HELLO|SELECT|GET|SET|KEYS|QUIT)(\s|\r?\n)/i.test(s) && !/^\S+ \S+ HTTP\//.test(s));
+    return /^(\+OK|\+PONG|-ERR|\$-?\d+\r\n|\*-?\d+\r\n|:\d+\r\n)/.test(s);
+  },
+  parsers() {
+    const pairing: Pairing = { commands: [] };
+    return [new RespParser(0, pairing), new RespParser(1, pairing)];
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * The Redis plugin: commands and replies paired on the real captures, RESP3 types, inline
+ * commands, big values counted not copied, any cut, gaps.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { redisPlugin, type ProtocolMessage, type RespValue } from '../../main/engine/protocols';
+import { runMessages, type MessageRecord } from '../../main/service/messages';
+import { REAL } from '../helpers/fixtures';
+
+async function messages(file: string): Promise<MessageRecord[]> {
+  const out: MessageRecord[] = [];
+  await runMessages([join(REAL, file)], (m) => out.push(m), [redisPlugin]);
+  return out;
+}
+
+describe('Redis on the real captures', () => {
+  it('pipelined PINGs get their PONGs', async () => {
+    const ms = await messages('zeek-redis-pipelining.pcap');
+    expect(ms.filter((m) => m.kind === 'command').map((m) => m.summary)).toEqual(['PING', 'PING', 'PING']);
+    expect(ms.filter((m) => m.kind === 'reply').map((m) => m.summary)).toEqual(['PONG (PING)', 'PONG (PING)', 'PONG (PING)']);
+  });
+
+  it('inline commands and their replies (tcpdump resp_2_inline)', async () => {
+    const ms = await messages('tcpdump-resp-2-inline-sll.pcap');
+    const cmds = ms.filter((m) => m.kind === 'command');
+    expect(cmds[0]).toMatchObject({ summary: 'SET test 1', start: 0, end: 12, fields: { inline: true, command: 'SET' } });
+    expect(cmds.map((m) => m.fields.command)).toContain('LRANGE');
+    const replies = ms.filter((m) => m.kind === 'reply');
+    expect(replies.length).toBe(cmds.length);
+    expect(replies.find((r) => r.fields.command === 'LRANGE')!.summary).toMatch(/^array of \d+ \(LRANGE\)$/);
+  });
+
+  it('a capture that starts with a server reply leaves that reply unpaired', async () => {
+    const ms = await messages('zeek-redis-start-with-server.pcapng');
+    expect(ms.map((m) => m.summary)).toEqual(['OK', 'SET hello there', 'OK (SET)']);
+  });
+
+  it('a 237 KB reply and 500/1000-byte values: counted, previewed, byte ranges exact', async () => {
+    const ms = await messages('zeek-redis-large-requests-responses.pcap');
+    const big = ms.find((m) => m.kind === 'reply' && m.fields.command === 'COMMAND')!;
+    expect(big.end - big.start).toBe(237526);
+    expect((big.fields.value as RespValue).items!.length).toBe(544);
+    const get = ms.filter((m) => m.kind === 'reply' && m.fields.command === 'GET');
+    expect(get.map((m) => (m.fields.value as RespValue).length)).toEqual([500, 1000]);
+    expect((get[0].fields.value as RespValue).text!.length).toBeLessThanOrEqual(64); // a preview, not the value
+  });
+});
+
+const feed = (data: string, dir: 0 | 1, size: (k: number) => number, ps = redisPlugin.parsers()) => {
+  const b = Buffer.from(data, 'latin1');
+  const out: ProtocolMessage[] = [];
+  let pos = 0;
+  for (let k = 0; pos < b.length; k++) {
+    const n = Math.max(1, size(k));
+    out.push(...ps[dir].push(b.subarray(pos, pos + n), pos));
+    pos += n;
+  }
+  return out;
+};
+
+describe('RESP', () => {
+  const replies =
+    '+OK\r\n-ERR unknown command\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n$1\r\na\r\n:1\r\n*-1\r\n' +
+    '_\r\n,3.14\r\n#t\r\n(123456789012345678901234567890\r\n!5\r\noops!\r\n=8\r\ntxt:abcd\r\n%1\r\n+k\r\n:1\r\n~2\r\n+x\r\n+y\r\n>2\r\n+message\r\n+hi\r\n|1\r\n+ttl\r\n:3\r\n';
+
+  it('every RESP2 and RESP3 type', () => {
+    const ms = feed(replies, 1, () => 1e9);
+    expect(ms.map((m) => `${m.kind}:${m.summary}`)).toEqual([
+      'reply:OK',
+      'reply:error ERR unknown command',
+      'reply:42',
+      'reply:"hello" (5 bytes)',
+      'reply:null',
+      'reply:array of 2',
+      'reply:array of 0',
+      'reply:null',
+      'reply:3.14',
+      'reply:true',
+      'reply:123456789012345678901234567890',
+      'reply:error oops!',
+      'reply:"txt:abcd" (8 bytes)',
+      'reply:map of 2',
+      'reply:set of 2',
+      'push:push of 2',
+      'reply:attribute of 2',
+    ]);
+  });
+
+  it('the same messages at every cut', () => {
+    const whole = feed(replies, 1, () => 1e9);
+    for (let cut = 1; cut < replies.length; cut++) expect(feed(replies, 1, (k) => (k === 0 ? cut : 1e9))).toEqual(whole);
+    expect(feed(replies, 1, () => 1)).toEqual(whole);
+  });
+
+  it('a gap inside a bulk keeps the framing; a gap elsewhere resynchronises', () => {
+    const ps = redisPlugin.parsers();
+    const out = [...ps[1].push(Buffer.from('$10\r\nabc'), 0)];
+    ps[1].gap(4);
+    out.push(...ps[1].push(Buffer.from('hij\r\n+OK\r\n'), 12));
+    ps[1].gap(3);
+    out.push(...ps[1].push(Buffer.from('ncomplete\r\n:7\r\n'), 30));
+    // the preview shows the bytes captured; the 4 lost ones are a gap, not data
+    expect(out.map((m) => m.summary)).toEqual(['"abchij" (10 bytes)', 'OK', '7']);
+  });
+
+  it('detects Redis from either side, and does not take HTTP for it', () => {
+    expect(redisPlugin.detect(Buffer.from('*1\r\n$4\r\nPING\r\n'), 0)).toBe(true);
+    expect(redisPlugin.detect(Buffer.from('+PONG\r\n'), 1)).toBe(true);
+    expect(redisPlugin.detect(Buffer.from('GET / HTTP/1.1\r\n'), 0)).toBe(false);
+  });
+});
