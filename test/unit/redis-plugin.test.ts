@@ -73,7 +73,7 @@ describe('RESP', () => {
       'reply:"hello" (5 bytes)',
       'reply:null',
       'reply:array of 2',
-      'reply:array of 0',
+      'reply:null',
       'reply:null',
       'reply:3.14',
       'reply:true',
@@ -91,6 +91,33 @@ describe('RESP', () => {
     const whole = feed(replies, 1, () => 1e9);
     for (let cut = 1; cut < replies.length; cut++) expect(feed(replies, 1, (k) => (k === 0 ? cut : 1e9))).toEqual(whole);
     expect(feed(replies, 1, () => 1)).toEqual(whole);
+  });
+
+  it('pub/sub: confirmations pair with (UN)SUBSCRIBE, deliveries are pushes, pairing resumes after', () => {
+    const ps = redisPlugin.parsers();
+    const cmd = (...w: string[]) => `*${w.length}\r\n` + w.map((x) => `$${x.length}\r\n${x}\r\n`).join('');
+    const out = feed(cmd('SUBSCRIBE', 'a', 'b') + cmd('UNSUBSCRIBE') + cmd('GET', 'k'), 0, () => 1e9, ps);
+    const conf = (k: string, ch: string, n: number) => `*3\r\n$${k.length}\r\n${k}\r\n$${ch.length}\r\n${ch}\r\n:${n}\r\n`;
+    const replies =
+      conf('subscribe', 'a', 1) + conf('subscribe', 'b', 2) + cmd('message', 'a', 'hello') + conf('unsubscribe', 'a', 1) + conf('unsubscribe', 'b', 0) + '$1\r\nv\r\n';
+    out.push(...feed(replies, 1, () => 1e9, ps));
+    expect(out.map((m) => `${m.kind}:${m.summary}`)).toEqual([
+      'command:SUBSCRIBE a b',
+      'command:UNSUBSCRIBE',
+      'command:GET k',
+      'reply:array of 3 (SUBSCRIBE)',
+      'reply:array of 3 (SUBSCRIBE)',
+      'push:array of 3',
+      'reply:array of 3 (UNSUBSCRIBE)',
+      'reply:array of 3 (UNSUBSCRIBE)',
+      'reply:"v" (1 bytes) (GET)',
+    ]);
+  
+    // RESP3 (after HELLO 3): confirmations arrive as pushes and still close their command
+    const ps3 = redisPlugin.parsers();
+    const out3 = feed(cmd('SUBSCRIBE', 'a') + cmd('PING'), 0, () => 1e9, ps3);
+    out3.push(...feed(conf('subscribe', 'a', 1).replace('*3', '>3') + '>3\r\n+message\r\n+a\r\n+x\r\n+PONG\r\n', 1, () => 1e9, ps3));
+    expect(out3.slice(2).map((m) => `${m.kind}:${m.summary}`)).toEqual(['push:push of 3 (SUBSCRIBE)', 'push:push of 3', 'reply:PONG (PING)']);
   });
 
   it('a gap inside a bulk keeps the framing; a gap elsewhere resynchronises', () => {

@@ -22,7 +22,7 @@ export interface RespValue {
   type: string;
   /** Simple strings, errors, numbers: the text; bulk/verbatim: a preview of the bytes. */
   text?: string;
-  /** Bulk length (-1 null). */
+  /** Bulk length; -1 for a null bulk or a null array. */
   length?: number;
   items?: RespValue[];
 }
@@ -33,8 +33,17 @@ interface Frame {
 }
 
 interface Pairing {
-  commands: string[];
+  /** Commands still waiting for their reply, with their argument count. */
+  commands: { name: string; args: number }[];
+  /** Confirmations already seen for the (P|S)(UN)SUBSCRIBE at the head of `commands`. */
+  confirmed: number;
+  /** RESP2 subscribed mode: arrays starting with `message` are pushes, not replies. */
+  subscribed: boolean;
 }
+
+/** Pub/sub deliveries and (un)subscribe confirmations, by the first element of the array. */
+const DELIVERY = new Set(['message', 'pmessage', 'smessage']);
+const CONFIRM = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 
 const AGGREGATE = new Set(['*', '%', '~', '>', '|']);
 const SCALAR = new Set(['+', '-', ':', '_', ',', '#', '(']);
@@ -108,7 +117,7 @@ class RespParser implements DirectionParser {
     if (AGGREGATE.has(t)) {
       const n = Number(text.slice(1));
       if (!Number.isInteger(n)) return this.junk(len);
-      const v: RespValue = { type: t, items: [] };
+      const v: RespValue = n < 0 ? { type: t, items: [], length: -1 } : { type: t, items: [] };
       const count = t === '%' || t === '|' ? 2 * n : n;
       if (count <= 0) return this.complete(v, out, end);
       this.stack.push({ value: v, left: count });
@@ -151,13 +160,32 @@ class RespParser implements DirectionParser {
     if (this.dir === 0) {
       const words = (v.items ?? []).map((x) => x.text ?? (x.length !== undefined ? `(${x.length} bytes)` : ''));
       const name = (words[0] ?? '').toUpperCase();
-      this.pairing.commands.push(name);
+      this.pairing.commands.push({ name, args: words.length - 1 });
       const args = words.slice(1);
       return { kind: 'command', dir: 0, start, end, summary: [name, ...args.map((a) => (a.length > 40 ? a.slice(0, 40) + '…' : a))].join(' '), fields: { command: name, args, inline: v.type === 'inline' } };
     }
-    const push = v.type === '>';
-    const command = push ? null : (this.pairing.commands.shift() ?? null);
+    const kind = pubsubKind(v);
+    const push = v.type === '>' || (kind !== null && DELIVERY.has(kind) && this.pairing.subscribed);
+    const command = kind !== null && CONFIRM.has(kind) ? this.confirm(kind, v) : push ? null : (this.pairing.commands.shift()?.name ?? null);
     return { kind: push ? 'push' : 'reply', dir: 1, start, end, summary: `${describe(v)}${command ? ` (${command})` : ''}`, fields: { command, value: v } };
+  }
+
+  /**
+   * One confirmation per channel: SUBSCRIBE a b gets two, so the command is paired with the
+   * last; UNSUBSCRIBE without channels is done when the remaining count reaches 0.
+   */
+  private confirm(kind: string, v: RespValue): string | null {
+    const count = Number(v.items?.[2]?.text ?? 0);
+    this.pairing.subscribed = count > 0;
+    const p = this.pairing;
+    const head = p.commands[0];
+    if (!head || head.name !== kind.toUpperCase()) return null;
+    p.confirmed++;
+    if (p.confirmed >= head.args && (head.args > 0 || count === 0)) {
+      p.commands.shift();
+      p.confirmed = 0;
+    }
+    return head.name;
   }
 
   private junk(n: number): void {
@@ -184,6 +212,13 @@ class RespParser implements DirectionParser {
   }
 }
 
+/** `message`, `subscribe`, … when `v` is an array that starts with one of the pub/sub words. */
+function pubsubKind(v: RespValue): string | null {
+  if ((v.type !== '*' && v.type !== '>') || !v.items || v.items.length < 3) return null;
+  const w = v.items[0].text?.toLowerCase();
+  return w !== undefined && (DELIVERY.has(w) || CONFIRM.has(w)) ? w : null;
+}
+
 function describe(v: RespValue): string {
   switch (v.type) {
     case '+':
@@ -203,6 +238,7 @@ function describe(v: RespValue): string {
     case '=':
       return v.length! < 0 ? 'null' : `"${(v.text ?? '').slice(0, 40)}${(v.length ?? 0) > 40 ? '…' : ''}" (${v.length} bytes)`;
     default:
+      if (v.length === -1) return 'null';
       return `${v.type === '*' ? 'array' : v.type === '%' ? 'map' : v.type === '~' ? 'set' : v.type === '>' ? 'push' : 'attribute'} of ${v.items?.length ?? 0}`;
   }
 }
@@ -219,7 +255,7 @@ export const redisPlugin: ProtocolPlugin = {
     return /^(\+OK|\+PONG|-ERR|\$-?\d+\r\n|\*-?\d+\r\n|:\d+\r\n)/.test(s);
   },
   parsers() {
-    const pairing: Pairing = { commands: [] };
+    const pairing: Pairing = { commands: [], confirmed: 0, subscribed: false };
     return [new RespParser(0, pairing), new RespParser(1, pairing)];
   },
 };
