@@ -10,6 +10,7 @@ import { PacketDecoder, Transport } from '../../main/engine/decode';
 import { CaptureReader } from '../../main/engine/formats';
 import { httpPlugin, type ProtocolMessage } from '../../main/engine/protocols';
 import { Assembler, StreamPool, type ScatterGather } from '../../main/engine/reassembly';
+import { feedParser } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
 /** Reassembles a capture and feeds every connection's directions to HTTP parsers, gaps included. */
@@ -112,19 +113,9 @@ describe('HTTP on the real captures', () => {
   });
 });
 
-/** Feeds `data` cut at `cuts` into a fresh parser of direction `dir`. */
-function feed(data: Uint8Array, dir: 0 | 1, sizes: (i: number) => number, pairingFrom?: ReturnType<typeof httpPlugin.parsers>): ProtocolMessage[] {
-  const ps = pairingFrom ?? httpPlugin.parsers();
-  const out: ProtocolMessage[] = [];
-  let pos = 0;
-  for (let k = 0; pos < data.length; k++) {
-    const n = Math.max(1, sizes(k));
-    out.push(...ps[dir].push(data.subarray(pos, pos + n), pos));
-    pos += n;
-  }
-  out.push(...ps[dir].end());
-  return out;
-}
+/** Feeds `data` cut by `sizes` into direction `dir` of fresh parsers (or of `pairingFrom`). */
+const feed = (data: Uint8Array, dir: 0 | 1, sizes: (k: number) => number, pairingFrom?: ReturnType<typeof httpPlugin.parsers>): ProtocolMessage[] =>
+  feedParser(pairingFrom ?? httpPlugin.parsers(), dir, data, sizes);
 
 const strip = (ms: ProtocolMessage[]) => ms.map((m) => ({ ...m, fields: { ...m.fields, bodyPreview: m.fields.bodyPreview ? Buffer.from(m.fields.bodyPreview as Uint8Array).toString('hex') : undefined } }));
 

@@ -4,8 +4,9 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redisPlugin, type ProtocolMessage, type RespValue } from '../../main/engine/protocols';
+import { redisPlugin, type RespValue } from '../../main/engine/protocols';
 import { runMessages, type MessageRecord } from '../../main/service/messages';
+import { feedParser } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
 async function messages(file: string): Promise<MessageRecord[]> {
@@ -47,17 +48,8 @@ describe('Redis on the real captures', () => {
   });
 });
 
-const feed = (data: string, dir: 0 | 1, size: (k: number) => number, ps = redisPlugin.parsers()) => {
-  const b = Buffer.from(data, 'latin1');
-  const out: ProtocolMessage[] = [];
-  let pos = 0;
-  for (let k = 0; pos < b.length; k++) {
-    const n = Math.max(1, size(k));
-    out.push(...ps[dir].push(b.subarray(pos, pos + n), pos));
-    pos += n;
-  }
-  return out;
-};
+const feed = (data: string, dir: 0 | 1, size: (k: number) => number, ps = redisPlugin.parsers()) =>
+  feedParser(ps, dir, Buffer.from(data, 'latin1'), size);
 
 describe('RESP', () => {
   const replies =

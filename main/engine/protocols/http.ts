@@ -10,6 +10,7 @@
  * make the parser look for the next request/status line (resync); after MAX_GARBAGE bytes without
  * one it stops.
  */
+import { appendBytes } from './bytes';
 import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
 
 const BODY_PREVIEW = 4096;
@@ -101,12 +102,7 @@ class HttpParser implements DirectionParser {
   }
 
   private append(b: Uint8Array, i: number, n: number): void {
-    if (this.headLen + n > this.head.length) {
-      const bigger = new Uint8Array(Math.max(this.head.length * 2, this.headLen + n));
-      bigger.set(this.head.subarray(0, this.headLen));
-      this.head = bigger;
-    }
-    this.head.set(b.subarray(i, i + n), this.headLen);
+    this.head = appendBytes(this.head, this.headLen, b, i, n);
     this.headLen += n;
   }
 

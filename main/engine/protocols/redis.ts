@@ -10,6 +10,7 @@
  * start a RESP value resynchronises at the next line that can; after MAX_GARBAGE bytes the parser
  * stops.
  */
+import { appendBytes } from './bytes';
 import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
 
 const PREVIEW = 64;
@@ -98,12 +99,7 @@ class RespParser implements DirectionParser {
   }
 
   private gather(b: Uint8Array, i: number, n: number): void {
-    if (this.lineLen + n > this.line.length) {
-      const bigger = new Uint8Array(Math.max(this.line.length * 2, this.lineLen + n));
-      bigger.set(this.line.subarray(0, this.lineLen));
-      this.line = bigger;
-    }
-    this.line.set(b.subarray(i, i + n), this.lineLen);
+    this.line = appendBytes(this.line, this.lineLen, b, i, n);
     this.lineLen += n;
   }
 
