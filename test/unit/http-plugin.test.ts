@@ -3,63 +3,13 @@
  * same messages however the bytes are cut (every byte boundary, two parsers interleaved), and the
  * framing rules (chunked, pipelining, HEAD, 1xx/204/304, CONNECT, Upgrade, gaps, garbage).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PacketDecoder, Transport } from '../../main/engine/decode';
-import { CaptureReader } from '../../main/engine/formats';
 import { httpPlugin, type ProtocolMessage } from '../../main/engine/protocols';
-import { Assembler, StreamPool, type ScatterGather } from '../../main/engine/reassembly';
-import { feedParser } from '../helpers/feed-parser';
+import { feedParser, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
-/** Reassembles a capture and feeds every connection's directions to HTTP parsers, gaps included. */
-function parseCapture(file: string): { messages: ProtocolMessage[]; streams: [Uint8Array, Uint8Array][] } {
-  const messages: ProtocolMessage[] = [];
-  const streams: [Uint8Array, Uint8Array][] = [];
-  const pool = new StreamPool({
-    new: () => {
-      const ps = httpPlugin.parsers();
-      const off = [0, 0];
-      const bytes: Uint8Array[][] = [[], []];
-      return {
-        accept: () => true,
-        reassembledSG(sg: ScatterGather) {
-          const i = sg.info();
-          const [n] = sg.lengths();
-          if (i.skip > 0) {
-            ps[i.dir].gap(i.skip);
-            off[i.dir] += i.skip;
-          }
-          const b = sg.fetch(n).slice();
-          bytes[i.dir].push(b);
-          messages.push(...ps[i.dir].push(b, off[i.dir]));
-          off[i.dir] += n;
-        },
-        reassemblyComplete: () => {
-          for (const p of ps) messages.push(...p.end());
-          streams.push([Buffer.concat(bytes[0]), Buffer.concat(bytes[1])]);
-          return true;
-        },
-      };
-    },
-  });
-  const asm = new Assembler(pool);
-  const dec = new PacketDecoder();
-  const ci = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
-  const r = new CaptureReader({
-    packet(p) {
-      const d = dec.decode(p);
-      if (d.transport !== Transport.TCP) return;
-      ci.tsSec = p.tsSec;
-      asm.assemble(d, d, { captureInfo: () => ci });
-    },
-  });
-  r.push(new Uint8Array(readFileSync(join(REAL, file))));
-  r.end();
-  asm.flushAll();
-  return { messages, streams };
-}
+const parseCapture = (file: string) => parsePluginCapture(httpPlugin, join(REAL, file));
 
 // tshark -r FILE -Y http.request | wc -l (and http.response), TShark 4.0.17
 const TSHARK: Record<string, { requests: number; responses: number; ours?: { requests: number; responses: number }; why?: string }> = {
@@ -219,25 +169,9 @@ describe('framing', () => {
 });
 
 describe('fuzzing the HTTP parser', () => {
-  it('2,000 mutated HTTP streams, cut at random: no throw, no hang', async () => {
-    const { mutate, rng } = await import('../helpers/fuzz');
+  it('2,000 mutated HTTP streams, cut at random: no throw, no hang', () => {
     const corpus = ['zeek-http-cooper-grill-dvwa.pcapng', 'zeek-http-get.pcap', 'suri-http-evader-017.pcap'].flatMap((f) => parseCapture(f).streams.flat()).filter((b) => b.length > 0);
-    const r = rng(424242);
-    let messages = 0;
-    for (let i = 0; i < 2000; i++) {
-      const src = corpus[Math.floor(r() * corpus.length)];
-      const data = mutate(new Uint8Array(src), r);
-      const ps = httpPlugin.parsers();
-      const dir = (i & 1) as 0 | 1;
-      let pos = 0;
-      while (pos < data.length) {
-        const n = 1 + Math.floor(r() * r() * 2000);
-        if (r() < 0.05) ps[dir].gap(Math.floor(r() * 500));
-        messages += ps[dir].push(data.subarray(pos, pos + n), pos).length;
-        pos += n;
-      }
-      messages += ps[dir].end().length;
-    }
+    const messages = fuzzPlugin(httpPlugin, corpus, 2000, 424242);
     expect(messages).toBeGreaterThan(300); // mutations hurt, but most streams still hold messages
   });
 });

@@ -4,9 +4,9 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redisPlugin, type RespValue } from '../../main/engine/protocols';
+import { redisPlugin, type ProtocolMessage, type RespValue } from '../../main/engine/protocols';
 import { runMessages, type MessageRecord } from '../../main/service/messages';
-import { feedParser } from '../helpers/feed-parser';
+import { feedParser, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
 async function messages(file: string): Promise<MessageRecord[]> {
@@ -50,6 +50,44 @@ describe('Redis on the real captures', () => {
 
 const feed = (data: string, dir: 0 | 1, size: (k: number) => number, ps = redisPlugin.parsers()) =>
   feedParser(ps, dir, Buffer.from(data, 'latin1'), size);
+
+describe('the real Redis streams, cut anywhere', () => {
+  const files = ['zeek-redis-pipelining.pcap', 'tcpdump-resp-2-inline-sll.pcap', 'zeek-redis-large-requests-responses.pcap', 'zeek-redis-start-with-server.pcapng'];
+  const streams = files.flatMap((f) => parsePluginCapture(redisPlugin, join(REAL, f)).streams.flatMap(([a, b]) => [{ dir: 0 as const, b: a }, { dir: 1 as const, b }]));
+
+  it('every direction of every connection: same messages at every cut (61 cuts beyond 16 KB) and byte by byte', () => {
+    let checked = 0;
+    for (const { dir, b } of streams.filter((x) => x.b.length > 0)) {
+      const whole = feedParser(redisPlugin.parsers(), dir, b, () => b.length);
+      const step = b.length > 16384 ? Math.ceil(b.length / 61) : 1; // big streams: 61 cuts spread over them
+      for (let cut = 1; cut < b.length; cut += step) expect(feedParser(redisPlugin.parsers(), dir, b, (k) => (k === 0 ? cut : b.length))).toEqual(whole);
+      expect(feedParser(redisPlugin.parsers(), dir, b, () => 1)).toEqual(whole);
+      checked += whole.length;
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it('two parsers fed alternately, 5 bytes at a time, do not disturb each other', () => {
+    const [x, y] = streams.filter((s) => s.dir === 1).sort((p, q) => q.b.length - p.b.length);
+    const wx = feedParser(redisPlugin.parsers(), 1, x.b, () => x.b.length);
+    const wy = feedParser(redisPlugin.parsers(), 1, y.b, () => y.b.length);
+    const px = redisPlugin.parsers();
+    const py = redisPlugin.parsers();
+    const rx: ProtocolMessage[] = [];
+    const ry: ProtocolMessage[] = [];
+    for (let i = 0; i < Math.max(x.b.length, y.b.length); i += 5) {
+      if (i < x.b.length) rx.push(...px[1].push(x.b.subarray(i, i + 5), i));
+      if (i < y.b.length) ry.push(...py[1].push(y.b.subarray(i, i + 5), i));
+    }
+    expect([rx, ry]).toEqual([wx, wy]);
+    expect(wx.length + wy.length).toBeGreaterThan(2);
+  });
+
+  it('2,000 mutated Redis streams (each side, first 16 KB), cut at random with gaps: no throw, no hang', () => {
+    const corpus = streams.filter((x) => x.b.length > 0).map((x) => x.b.subarray(0, 16384));
+    expect(fuzzPlugin(redisPlugin, corpus, 2000, 636363)).toBeGreaterThan(10000); // 35,215 measured: most mutations leave messages
+  });
+});
 
 describe('RESP', () => {
   const replies =
