@@ -6,6 +6,7 @@
  *   floor        walking the pcap record headers only (floor.ts)
  *   decode       read + decode every packet
  *   engine       read + decode + reassemble, delivering to a consumer that only counts bytes
+ *   http         the same, and every stream also parsed by the HTTP/1.x plugin (gaps included)
  *   baseline     read + decode + a straightforward reassembler (baseline.ts)
  *   flows        `weft flows --json` end to end (the real CLI, sha256 per direction, output to /dev/null)
  *   alloc        heap bytes the engine allocates per in-order packet (measures.ts)
@@ -31,6 +32,7 @@ interface Sample {
   bytes: number;
   packets: number;
   maxRssMB: number;
+  messages?: number;
 }
 
 function child(name: MeasureName, file: string): Sample {
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
     const small = generate(dir, 'small.pcap', Math.max(8, Math.round(statSync(file).size / 5e6)));
     const size = statSync(file).size;
     const rounds = Number(values.rounds);
-    const names: MeasureName[] = ['floor', 'decode', 'engine', 'baseline'];
+    const names: MeasureName[] = ['floor', 'decode', 'engine', 'http', 'baseline'];
     const best: Record<string, Sample> = {};
     child('floor', file); // warm the page cache
     let flowsMs = Infinity;
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
       line.push(`flows ${f.ms.toFixed(0)} ms`);
       log(`round ${i + 1}: ${line.join(', ')}`);
     }
+    if (best.http.bytes !== best.engine.bytes) throw new Error(`http and engine disagree: ${best.http.bytes} vs ${best.engine.bytes} bytes`);
     if (best.engine.bytes !== best.baseline.bytes) throw new Error(`engine and baseline disagree: ${best.engine.bytes} vs ${best.baseline.bytes} bytes`);
     const smallEngine = child('engine', small);
     const alloc = child('alloc', file);
@@ -122,11 +125,13 @@ async function main(): Promise<void> {
       bytes: size,
       packets: best.floor.packets,
       reassembledBytes: best.engine.bytes,
-      MBps: { floor: mbps(best.floor.ms), decode: mbps(best.decode.ms), engine: mbps(best.engine.ms), baseline: mbps(best.baseline.ms), flows: mbps(flowsMs) },
+      httpMessages: best.http.messages,
+      MBps: { floor: mbps(best.floor.ms), decode: mbps(best.decode.ms), engine: mbps(best.engine.ms), http: mbps(best.http.ms), baseline: mbps(best.baseline.ms), flows: mbps(flowsMs) },
       ratios: {
         decodeOverFloor: ratio(best.floor.ms, best.decode.ms),
         engineOverFloor: ratio(best.floor.ms, best.engine.ms),
         engineOverBaseline: ratio(best.baseline.ms, best.engine.ms),
+        httpOverEngine: ratio(best.engine.ms, best.http.ms),
         flowsOverFloor: ratio(best.floor.ms, flowsMs),
       },
       engineBytesAllocatedPerInOrderPacket: +alloc.bytes.toFixed(3),
@@ -141,6 +146,7 @@ async function main(): Promise<void> {
     log(`floor (record-header walk)     ${result.MBps.floor} MB/s`);
     log(`read + decode                  ${result.MBps.decode} MB/s   ${result.ratios.decodeOverFloor} of the floor (target ≥ 0.60)`);
     log(`engine (read+decode+reassemble) ${result.MBps.engine} MB/s   ${result.ratios.engineOverFloor} of the floor (target ≥ 0.30), ${result.ratios.engineOverBaseline}x the baseline (target ≥ 3)`);
+    log(`engine + HTTP parsing          ${result.MBps.http} MB/s   ${result.ratios.httpOverEngine} of the engine's throughput, ${result.httpMessages} messages`);
     log(`baseline reassembler           ${result.MBps.baseline} MB/s`);
     log(`weft flows --json end to end   ${result.MBps.flows} MB/s   ${result.ratios.flowsOverFloor} of the floor`);
     log(`engine heap allocation per in-order packet: ${result.engineBytesAllocatedPerInOrderPacket} bytes (target 0)`);

@@ -1,8 +1,9 @@
 /**
  * One measurement per process (so each gets its own peak RSS): `bench.cjs --measure NAME --file F`
- * prints {ms, bytes, packets, maxRssMB} as JSON. Used by bench.ts.
+ * prints {ms, bytes, packets, maxRssMB} as JSON (and `messages` for http). Used by bench.ts.
  */
 import { PacketDecoder, Transport } from '../../main/engine/decode';
+import { httpPlugin, type DirectionParser } from '../../main/engine/protocols';
 import { TcpHeader } from '../../main/engine/decode/layers';
 import { Assembler, StreamPool, type ScatterGather, type Stream } from '../../main/engine/reassembly';
 import { readCaptureFile } from '../../main/sources/capture-source';
@@ -10,7 +11,7 @@ import { heapGrowth } from '../helpers/heap';
 import { BaselineReassembler } from './baseline';
 import { walkRecordHeaders } from './floor';
 
-export type MeasureName = 'floor' | 'decode' | 'engine' | 'baseline' | 'alloc';
+export type MeasureName = 'floor' | 'decode' | 'engine' | 'http' | 'baseline' | 'alloc';
 
 /** A Stream that only counts bytes: what the engine benchmark delivers to. */
 class CountingStream implements Stream {
@@ -27,7 +28,62 @@ class CountingStream implements Stream {
   }
 }
 
-export async function measure(name: MeasureName, file: string): Promise<{ bytes: number; packets: number }> {
+/** Like CountingStream, and every byte also goes through the HTTP/1.x parsers, gaps included. */
+class HttpStream implements Stream {
+  static bytes = 0;
+  static messages = 0;
+  private readonly parsers: DirectionParser[] = httpPlugin.parsers();
+  private readonly offset = [0, 0];
+  accept(): boolean {
+    return true;
+  }
+  reassembledSG(sg: ScatterGather): void {
+    const { dir, skip } = sg.info();
+    const [n, saved] = sg.lengths();
+    if (skip > 0) {
+      this.parsers[dir].gap(skip);
+      this.offset[dir] += skip;
+    }
+    HttpStream.bytes += n - saved;
+    HttpStream.messages += this.parsers[dir].push(sg.fetch(n), this.offset[dir]).length;
+    this.offset[dir] += n;
+  }
+  reassemblyComplete(): boolean {
+    for (const p of this.parsers) HttpStream.messages += p.end().length;
+    return true;
+  }
+}
+
+/** Read + decode + reassemble `file` the way `weft flows` does, delivering to `make()`'s streams. */
+async function reassemble(file: string, make: () => Stream): Promise<number> {
+  const dec = new PacketDecoder();
+  const pool = new StreamPool({ new: make });
+  const asm = new Assembler(pool);
+  const ci = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+  const ctx = { captureInfo: () => ci };
+  let nextFlush = 0;
+  const r = await readCaptureFile(file, {
+    packet(p) {
+      const d = dec.decode(p);
+      if (d.transport !== Transport.TCP) return;
+      ci.tsSec = p.tsSec;
+      ci.tsNsec = p.tsNsec;
+      ci.frame = p.frame;
+      ci.capLen = p.capLen;
+      ci.origLen = p.origLen;
+      if (p.tsSec >= nextFlush) {
+        // what weft flows does: close connections idle for 10 minutes, once a capture second
+        asm.flushCloseOlderThan(p.tsSec - 600);
+        nextFlush = p.tsSec + 1;
+      }
+      asm.assemble(d, d, ctx);
+    },
+  });
+  asm.flushAll();
+  return r.packets;
+}
+
+export async function measure(name: MeasureName, file: string): Promise<{ bytes: number; packets: number; messages?: number }> {
   switch (name) {
     case 'floor': {
       const r = await walkRecordHeaders(file);
@@ -45,31 +101,12 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
       return { bytes, packets: r.packets };
     }
     case 'engine': {
-      const dec = new PacketDecoder();
-      const pool = new StreamPool({ new: () => new CountingStream() });
-      const asm = new Assembler(pool);
-      const ci = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
-      const ctx = { captureInfo: () => ci };
-      let nextFlush = 0;
-      const r = await readCaptureFile(file, {
-        packet(p) {
-          const d = dec.decode(p);
-          if (d.transport !== Transport.TCP) return;
-          ci.tsSec = p.tsSec;
-          ci.tsNsec = p.tsNsec;
-          ci.frame = p.frame;
-          ci.capLen = p.capLen;
-          ci.origLen = p.origLen;
-          if (p.tsSec >= nextFlush) {
-            // what weft flows does: close connections idle for 10 minutes, once a capture second
-            asm.flushCloseOlderThan(p.tsSec - 600);
-            nextFlush = p.tsSec + 1;
-          }
-          asm.assemble(d, d, ctx);
-        },
-      });
-      asm.flushAll();
-      return { bytes: CountingStream.bytes, packets: r.packets };
+      const packets = await reassemble(file, () => new CountingStream());
+      return { bytes: CountingStream.bytes, packets };
+    }
+    case 'http': {
+      const packets = await reassemble(file, () => new HttpStream());
+      return { bytes: HttpStream.bytes, packets, messages: HttpStream.messages };
     }
     case 'alloc':
       return { bytes: allocationPerPacket(), packets: 0 };
