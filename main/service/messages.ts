@@ -59,22 +59,19 @@ class MessageStream implements Stream {
       this.parsers?.[dir].gap(i.skip);
       this.offset[dir] += i.skip;
     }
-    if (n === 0) return;
+    // no plugin claimed the connection: nothing to parse, so no copies and no frame marks
+    if (n === 0 || this.undecided) return;
     let pos = this.offset[dir];
     sg.pieces((_b, _o, len, ci) => {
       this.marks[dir].push(pos);
       this.info[dir].push({ ...ci });
       pos += len;
     });
-    const bytes = sg.fetch(n).slice();
-    if (!this.parsers && !this.undecided) {
-      this.held[dir].push(bytes);
+    if (!this.parsers) {
+      this.held[dir].push(sg.fetch(n).slice()); // kept past this call: a copy
       const have = this.held[dir].reduce((s, b) => s + b.length, 0);
       if (have >= DETECT_BYTES) this.decide();
-      this.offset[dir] += n;
-      return;
-    }
-    this.feed(dir, bytes, this.offset[dir]);
+    } else this.feed(dir, sg.fetch(n), this.offset[dir]); // parsers copy what they keep
     this.offset[dir] += n;
   }
 

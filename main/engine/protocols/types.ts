@@ -30,6 +30,10 @@ export interface ProtocolMessage {
 }
 
 export interface DirectionParser {
+  /**
+   * The next bytes of the direction, at `streamOffset`. `bytes` may be a view of the engine's
+   * pages, valid only during the call: a parser copies whatever it keeps.
+   */
   push(bytes: Uint8Array, streamOffset: number): ProtocolMessage[];
   gap(length: number): void;
   end(): ProtocolMessage[];
