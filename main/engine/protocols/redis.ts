@@ -171,9 +171,9 @@ class RespParser implements DirectionParser {
    * last; UNSUBSCRIBE without channels is done when the remaining count reaches 0.
    */
   private confirm(kind: string, v: RespValue): string | null {
-    const count = Number(v.items?.[2]?.text ?? 0);
-    this.pairing.subscribed = count > 0;
     const p = this.pairing;
+    const count = Number(v.items?.[2]?.text ?? 0);
+    p.subscribed = count > 0;
     const head = p.commands[0];
     if (!head || head.name !== kind.toUpperCase()) return null;
     p.confirmed++;
