@@ -23,15 +23,23 @@ export function feedParser(parsers: DirectionParser[], dir: 0 | 1, data: Uint8Ar
   return out;
 }
 
-/** Reassembles a capture and feeds every connection's directions to `plugin`'s parsers, gaps included. */
-export function parsePluginCapture(plugin: ProtocolPlugin, path: string): { messages: ProtocolMessage[]; streams: [Uint8Array, Uint8Array][] } {
+/**
+ * Reassembles a capture and feeds every connection's directions to `plugin`'s parsers, gaps
+ * included; also gives each direction's bytes and each connection's pieces in capture order.
+ */
+export function parsePluginCapture(
+  plugin: ProtocolPlugin,
+  path: string,
+): { messages: ProtocolMessage[]; streams: [Uint8Array, Uint8Array][]; conversations: [0 | 1, Uint8Array][][] } {
   const messages: ProtocolMessage[] = [];
   const streams: [Uint8Array, Uint8Array][] = [];
+  const conversations: [0 | 1, Uint8Array][][] = [];
   const pool = new StreamPool({
     new: () => {
       const ps = plugin.parsers();
       const off = [0, 0];
       const bytes: Uint8Array[][] = [[], []];
+      const turns: [0 | 1, Uint8Array][] = [];
       return {
         accept: () => true,
         reassembledSG(sg: ScatterGather) {
@@ -43,12 +51,14 @@ export function parsePluginCapture(plugin: ProtocolPlugin, path: string): { mess
           }
           const b = sg.fetch(n).slice();
           bytes[i.dir].push(b);
+          turns.push([i.dir, b]);
           messages.push(...ps[i.dir].push(b, off[i.dir]));
           off[i.dir] += n;
         },
         reassemblyComplete: () => {
           for (const p of ps) messages.push(...p.end());
           streams.push([Buffer.concat(bytes[0]), Buffer.concat(bytes[1])]);
+          conversations.push(turns);
           return true;
         },
       };
@@ -68,7 +78,7 @@ export function parsePluginCapture(plugin: ProtocolPlugin, path: string): { mess
   r.push(new Uint8Array(readFileSync(path)));
   r.end();
   asm.flushAll();
-  return { messages, streams };
+  return { messages, streams, conversations };
 }
 
 /**
@@ -92,4 +102,25 @@ export function fuzzPlugin(plugin: ProtocolPlugin, corpus: Uint8Array[], runs: n
     messages += ps[dir].end().length;
   }
   return messages;
+}
+
+/**
+ * Feeds a conversation — turns of [direction, bytes] in the order they were sent — to one pair of
+ * parsers, each turn cut in pieces of `sizes(k)` bytes; ends both directions; returns the messages.
+ */
+export function feedConversation(plugin: ProtocolPlugin, turns: [0 | 1, Uint8Array][], sizes: (k: number) => number = () => 1e9): ProtocolMessage[] {
+  const ps = plugin.parsers();
+  const off = [0, 0];
+  const out: ProtocolMessage[] = [];
+  let k = 0;
+  for (const [dir, b] of turns) {
+    for (let pos = 0; pos < b.length; k++) {
+      const n = Math.max(1, sizes(k));
+      out.push(...ps[dir].push(b.subarray(pos, pos + n), off[dir] + pos));
+      pos += n;
+    }
+    off[dir] += b.length;
+  }
+  for (const p of ps) out.push(...p.end());
+  return out;
 }

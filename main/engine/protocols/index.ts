@@ -1,12 +1,14 @@
 export * from './types';
 export { httpPlugin } from './http';
 export { redisPlugin, type RespValue } from './redis';
+export { mysqlPlugin, type MysqlColumn } from './mysql';
 import { httpPlugin } from './http';
 import { redisPlugin } from './redis';
+import { mysqlPlugin } from './mysql';
 import type { Direction, ProtocolPlugin } from './types';
 
 /** Every protocol plugin Weft has, in the order detection tries them. */
-export const PLUGINS: readonly ProtocolPlugin[] = [httpPlugin, redisPlugin];
+export const PLUGINS: readonly ProtocolPlugin[] = [httpPlugin, redisPlugin, mysqlPlugin];
 
 export function pluginByName(name: string): ProtocolPlugin | undefined {
   return PLUGINS.find((p) => p.name === name);
