@@ -27,6 +27,7 @@ import {
 } from '../engine/reassembly';
 import type { CaptureFormatError } from '../engine/formats';
 import { detectProtocol } from '../engine/protocols';
+import { copyBytes } from '../engine/util/bytes';
 import { readCaptureFile, readCaptureStream, type ReadOptions } from '../sources/capture-source';
 import type { CapturedPacket, PacketSink } from '../engine/formats';
 
@@ -108,13 +109,13 @@ class FlowStream implements Stream {
     const n = total - kept;
     if (n <= 0) return;
     this.curDir = info.dir;
-    if (this.first[info.dir].length < 64 && this.bytes[info.dir] === 0) this.first[info.dir] = sg.fetch(Math.min(64, total)).slice();
+    if (this.first[info.dir].length < 64 && this.bytes[info.dir] === 0) this.first[info.dir] = copyBytes(sg.fetch(Math.min(64, total)));
     this.bytes[info.dir] += n;
     // No keepFrom here, so kept is 0 and every piece is new.
     sg.pieces(this.hashPiece);
     if (this.follow) {
       const ci = sg.captureInfo(0);
-      this.follow.push({ dir: info.dir, bytes: sg.fetch(total).slice(), skip: info.skip, frame: ci.frame, tsSec: ci.tsSec, tsNsec: ci.tsNsec });
+      this.follow.push({ dir: info.dir, bytes: copyBytes(sg.fetch(total)), skip: info.skip, frame: ci.frame, tsSec: ci.tsSec, tsNsec: ci.tsNsec });
     }
   }
 

@@ -112,7 +112,8 @@ export async function readCaptureStream(
         result.cancelled = true;
         return finish();
       }
-      reader.push(chunk);
+      // packets are views of the chunk: never a Buffer, whose slice() would be a view, not a copy
+      reader.push(Buffer.isBuffer(chunk) ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length) : chunk);
       result.bytesDone += chunk.length;
       opts.onProgress?.({ bytesDone: result.bytesDone, bytesTotal, packets: reader.packets });
       if (opts.afterChunk) await opts.afterChunk();

@@ -123,12 +123,15 @@ export class LiveCapture {
   linkType = -1;
   private cap: CapInstance | null = null;
   private readonly buffer: Buffer;
+  private readonly bytes: Uint8Array;
   private readonly pkt: CapturedPacket = newCapturedPacket();
   private readonly snaplen: number;
 
   constructor(private readonly opts: LiveOptions) {
     this.snaplen = Math.max(1, Math.min(opts.snaplen ?? 65535, 262144));
     this.buffer = Buffer.alloc(262144);
+    // packets are views of this: a plain Uint8Array, so a consumer's slice() copies (Buffer's is a view)
+    this.bytes = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   }
 
   /** Opens the device and delivers packets to `sink` until stop(). Throws LiveCaptureError. */
@@ -162,7 +165,7 @@ export class LiveCapture {
       p.tsNsec = Math.round((ms - sec * 1000) * 1e6);
       p.ifIndex = 0;
       p.linkType = this.linkType;
-      p.buf = this.buffer;
+      p.buf = this.bytes;
       p.offset = 0;
       p.capLen = Math.min(nbytes, this.snaplen);
       p.origLen = nbytes;

@@ -2,11 +2,12 @@
  * The Node source: files streamed in chunks with progress and cancellation, any byte stream
  * (stdin, pipes), and errors that name the file.
  */
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../main/engine/formats';
+import { FlowPipeline, runFlows, type FlowRecord } from '../../main/service/flow-recorder';
 import { readCaptureFile, readCaptureStream, SourceError, type Progress } from '../../main/sources/capture-source';
 import { MALFORMED, REAL } from '../helpers/fixtures';
 
@@ -119,5 +120,32 @@ describe('file source', () => {
   it('throws SourceError for files it cannot open', async () => {
     await expect(readCaptureFile(join(dir, 'missing.pcap'), { packet() {} })).rejects.toThrow(SourceError);
     await expect(readCaptureFile(dir, { packet() {} })).rejects.toThrow(/not a regular file/);
+  });
+
+  it('a source that reuses one Buffer for every chunk (as live capture does) loses nothing kept past a packet', async () => {
+    const file = join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng');
+    const whole: FlowRecord[] = [];
+    await runFlows([file], (f) => whole.push(f), { follow: 1 });
+    const bytes = readFileSync(file);
+    async function* reused() {
+      const buf = Buffer.alloc(700);
+      for (let i = 0; i < bytes.length; i += buf.length) {
+        const n = bytes.copy(buf, 0, i, i + buf.length);
+        yield buf.subarray(0, n); // the same memory every time, overwritten by the next chunk
+      }
+    }
+    const pipe = new FlowPipeline(() => {}, { follow: 1 });
+    const seen: boolean[] = [];
+    await readCaptureStream('-', reused(), { packet: (p) => (seen.push(Buffer.isBuffer(p.buf)), pipe.packet(p)) });
+    pipe.end();
+    expect(seen.includes(true)).toBe(false); // packets are plain Uint8Arrays: their slice() copies
+    const flows: FlowRecord[] = [];
+    const again = new FlowPipeline((f) => flows.push(f), { follow: 1 });
+    await readCaptureStream('-', reused(), again);
+    again.end();
+    // protocol detection keeps the first bytes, --follow keeps every delivery: both intact
+    expect(flows.map((f) => [f.protocol, f.sha256])).toEqual(whole.map((f) => [f.protocol, f.sha256]));
+    const text = (ds: { bytes: Uint8Array }[]) => Buffer.concat(ds.map((d) => d.bytes)).toString('latin1');
+    expect(text(again.recorder.followed!)).toBe(text((await runFlows([file], () => {}, { follow: 1 })).followed!.deliveries));
   });
 });

@@ -10,6 +10,7 @@
  * make the parser look for the next request/status line (resync); after MAX_GARBAGE bytes without
  * one it stops.
  */
+import { copyBytes } from '../util/bytes';
 import { appendBytes } from './bytes';
 import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
 
@@ -110,7 +111,7 @@ class HttpParser implements DirectionParser {
     this.bodyLen += n;
     if (this.previewLen < BODY_PREVIEW && n > 0) {
       const k = Math.min(n, BODY_PREVIEW - this.previewLen);
-      this.preview.push(b.slice(i, i + k));
+      this.preview.push(copyBytes(b, i, i + k));
       this.previewLen += k;
     }
   }

@@ -14,6 +14,7 @@
  * After a gap each side waits for a segment that starts with a packet it can resume at: the
  * client at a command (sequence 0), the server at a response's first packet (sequence 1).
  */
+import { copyBytes } from '../util/bytes';
 import { Cursor } from './cursor';
 import { Framer, type FramingRules } from './framing';
 import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
@@ -133,7 +134,7 @@ abstract class PacketParser implements DirectionParser {
         return this.packet(h.head, h.seq, h.start, start + total, true);
       }
       if (payloadLength === CONTINUED) {
-        this.held = { head: frame.slice(4), start, seq: frame[3] };
+        this.held = { head: copyBytes(frame, 4), start, seq: frame[3] };
         return;
       }
       if (damaged) return this.damaged(frame[3], start, start + total);

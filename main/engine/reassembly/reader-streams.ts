@@ -12,6 +12,7 @@
  */
 import type { TcpHeader } from '../decode/layers';
 import { formatEndpoint } from '../decode/addr';
+import { copyBytes } from '../util/bytes';
 import type { Gap } from './anomalies';
 import type { AssemblerContext, CloseReason, ConnectionState, NetFlow, ScatterGather, Stream, StreamFactory, TcpFlow } from './types';
 
@@ -85,7 +86,7 @@ class ReaderStream implements Stream {
     const i = sg.info();
     const h = this.halves[i.dir];
     const [n] = sg.lengths();
-    if (h.open && n > 0) h.controller.enqueue(sg.fetch(n).slice());
+    if (h.open && n > 0) h.controller.enqueue(copyBytes(sg.fetch(n)));
     if (i.end) this.close(h);
   }
 

@@ -36,3 +36,11 @@ export function toHex(b: Uint8Array): string {
   for (let i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
   return s;
 }
+
+/**
+ * A copy of `b[start, end)` that owns its memory. Not `b.slice()`: on a Node Buffer (live capture
+ * hands out one reused Buffer; stdin yields Buffers) slice returns a view, not a copy.
+ */
+export function copyBytes(b: Uint8Array, start = 0, end = b.length): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(b.subarray(start, end));
+}
