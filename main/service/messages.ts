@@ -9,7 +9,9 @@ import type { TcpHeader } from '../engine/decode/layers';
 import type { CaptureFormatError } from '../engine/formats';
 import { detectProtocol, PLUGINS, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
 import { Assembler, StreamPool, type CaptureInfo, type NetFlow, type ScatterGather, type Stream, type TcpFlow } from '../engine/reassembly';
+import { copyBytes } from '../engine/util/bytes';
 import { readCaptureFile, readCaptureStream } from '../sources/capture-source';
+import { finishFields, PARSER_HOST } from './message-content';
 
 export interface MessageRecord {
   client: string;
@@ -68,7 +70,7 @@ class MessageStream implements Stream {
       pos += len;
     });
     if (!this.parsers) {
-      this.held[dir].push(sg.fetch(n).slice()); // kept past this call: a copy
+      this.held[dir].push(copyBytes(sg.fetch(n))); // kept past this call: a copy
       const have = this.held[dir].reduce((s, b) => s + b.length, 0);
       if (have >= DETECT_BYTES) this.decide();
     } else this.feed(dir, sg.fetch(n), this.offset[dir]); // parsers copy what they keep
@@ -90,7 +92,7 @@ class MessageStream implements Stream {
       this.undecided = true;
       return;
     }
-    this.parsers = this.plugin.parsers();
+    this.parsers = this.plugin.parsers(PARSER_HOST);
     // replay what was held in capture order (the direction whose first bytes came first goes
     // first), so a capture that starts with a server reply does not pair it with a later command
     const firstFrame = (dir: 0 | 1) => this.info[dir][0]?.frame ?? Infinity;
@@ -133,7 +135,7 @@ class MessageStream implements Stream {
       end: m.end,
       kind: m.kind,
       summary: m.summary,
-      fields: m.fields,
+      fields: finishFields(this.plugin!.name, m.fields),
     });
   }
 

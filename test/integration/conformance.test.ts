@@ -24,9 +24,11 @@ function knownDifferences(): string[] {
 describe('reassembly matches tshark on the real captures', async () => {
   const expected = expectedReal();
   const results: { key: string; ok: boolean; detail: string }[] = [];
+  const protocols: Record<string, string[]> = {};
   for (const [file, exp] of Object.entries(expected)) {
     const flows: FlowRecord[] = [];
     await runFlows([join(REAL, file)], (f) => flows.push(f));
+    protocols[file] = [...new Set(flows.map((f) => f.protocol).filter((p) => p !== null))].sort() as string[];
     const used = new Set<number>();
     for (const c of exp.connections) {
       const pair = [c.client, c.server].sort().join(' ');
@@ -60,5 +62,14 @@ describe('reassembly matches tshark on the real captures', async () => {
   it('every direction that differs is a known, explained difference (and the list only shrinks)', () => {
     const differing = results.filter((r) => !r.ok).map((r) => r.key);
     expect(differing.sort()).toEqual(knownDifferences().sort());
+  });
+
+  it('protocol detection: database protocols only where the capture has them, and found there (PPTP once passed for MongoDB)', () => {
+    const named = (file: string) => (/mysql/.test(file) ? 'mysql' : /mongo/.test(file) ? 'mongodb' : /redis|-resp-/.test(file) ? 'redis' : null);
+    for (const [file, found] of Object.entries(protocols)) {
+      const want = named(file);
+      expect({ file, found: found.filter((p) => p !== 'http') }).toEqual({ file, found: want ? [want] : [] });
+    }
+    expect(Object.values(protocols).filter((p) => p.includes('http')).length).toBeGreaterThan(20);
   });
 });

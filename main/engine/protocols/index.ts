@@ -2,13 +2,15 @@ export * from './types';
 export { httpPlugin } from './http';
 export { redisPlugin, type RespValue } from './redis';
 export { mysqlPlugin, type MysqlColumn } from './mysql';
+export { mongoPlugin, readMongoBody, topLevel, type MongoBody, type MongoDocument } from './mongo';
 import { httpPlugin } from './http';
 import { redisPlugin } from './redis';
 import { mysqlPlugin } from './mysql';
+import { mongoPlugin } from './mongo';
 import type { Direction, ProtocolPlugin } from './types';
 
 /** Every protocol plugin Weft has, in the order detection tries them. */
-export const PLUGINS: readonly ProtocolPlugin[] = [httpPlugin, redisPlugin, mysqlPlugin];
+export const PLUGINS: readonly ProtocolPlugin[] = [httpPlugin, redisPlugin, mysqlPlugin, mongoPlugin];
 
 export function pluginByName(name: string): ProtocolPlugin | undefined {
   return PLUGINS.find((p) => p.name === name);

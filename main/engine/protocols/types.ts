@@ -41,6 +41,15 @@ export interface DirectionParser {
   readonly stopped: string | null;
 }
 
+/**
+ * What the host lends parsers that the engine cannot do itself (the engine links no Node
+ * module): the service layer passes node's zlib. A parser without it notices and goes on.
+ */
+export interface ParserHost {
+  /** Inflates a whole zlib stream to at most `maxOutput` bytes, or null when it is not one. */
+  inflate?(data: Uint8Array, maxOutput: number): Uint8Array | null;
+}
+
 export interface ProtocolPlugin {
   name: string;
   version: string;
@@ -50,6 +59,6 @@ export interface ProtocolPlugin {
   ports: number[];
   /** Does this look like the protocol? `first` holds the first bytes the client sent (up to 64). */
   detect(first: Uint8Array, dir: Direction): boolean;
-  /** A parser per direction, sharing `pairing` state to pair requests with responses. */
-  parsers(): [DirectionParser, DirectionParser];
+  /** A parser per direction; the two share state to pair requests with responses. */
+  parsers(host?: ParserHost): [DirectionParser, DirectionParser];
 }
