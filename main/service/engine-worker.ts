@@ -6,13 +6,12 @@
  * Runs as a worker_threads Worker (Node, `weft serve`) or as an Electron utility process; both
  * give it a port with postMessage / on('message').
  */
-import { PacketDecoder, Transport } from '../engine/decode';
-import { Assembler, StreamPool, type CaptureInfo } from '../engine/reassembly';
 import type { Job, SessionStats } from '../ipc/contract';
 import { readCaptureFile, SourceError } from '../sources/capture-source';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
 import { LiveCapture, LiveCaptureError } from '../sources/live-source';
 import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
+import { PacketPipeline } from './packet-pipeline';
 import { SessionRecorder } from './session-recorder';
 import { Spool } from './spool';
 
@@ -27,26 +26,25 @@ const IDLE_SEC = 600;
 export function runEngineWorker(port: Port, spoolParent?: string): void {
   const spool = new Spool(spoolParent);
   const recorder = new SessionRecorder(spool);
-  const asm = new Assembler(new StreamPool(recorder));
-  const dec = new PacketDecoder();
-  const ci: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
-  const ctx = { captureInfo: () => ci };
+  // files and live captures feed one pipeline: a connection may span them, like one capture
+  const pipe = new PacketPipeline(recorder, { idleSec: IDLE_SEC });
   const jobs: Job[] = [];
   const queue: Job[] = [];
   const cancels = new Map<number, AbortController>();
   let running = false;
   let completed = 0;
-  let frames = 0;
   const stats: SessionStats = emptyStats();
   /** Jobs paused, with what resumes them. */
   const paused = new Map<number, { wait: Promise<void>; resume: () => void }>();
   let lastBytes = 0;
   let lastTime = Date.now();
   let changed = true;
-  let nextFlush = -Infinity;
 
   const sendDelta = () => {
     const rows = recorder.takeChanged();
+    stats.packets = pipe.packets;
+    stats.bytes = pipe.bytes;
+    stats.tcpPackets = pipe.tcpPackets;
     if (!changed && rows.length === 0) return;
     changed = false;
     const now = Date.now();
@@ -59,36 +57,16 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     stats.activeFlows = recorder.live.size;
     stats.completedFlows = recorder.byId.size - recorder.live.size;
     // decode anomalies (per packet) and stream anomalies (per connection), by kind
-    stats.anomalies = { ...(dec.anomalies.toObject() as Record<string, number>) };
+    stats.anomalies = { ...(pipe.decoder.anomalies.toObject() as Record<string, number>) };
     for (const [k, v] of Object.entries(recorder.anomalyTotals)) if (v > 0) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
-    stats.decodeErrors = dec.anomalies.total() - (dec.anomalies.get('non-ip') ?? 0);
-    stats.bufferedPages = asm.bufferedPages;
+    stats.decodeErrors = pipe.decoder.anomalies.total() - (pipe.decoder.anomalies.get('non-ip') ?? 0);
+    stats.bufferedPages = pipe.assembler.bufferedPages;
     stats.spoolBytes = spool.size;
     stats.memoryMB = Math.round(process.memoryUsage().rss / 1e6);
     port.postMessage({ t: 'delta', rows, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.map((j) => ({ ...j })) });
   };
   const timer = setInterval(sendDelta, DELTA_INTERVAL_MS);
   void completed;
-
-  const sink = {
-    packet(p: Parameters<Parameters<typeof readCaptureFile>[1]['packet']>[0]) {
-      stats.packets++;
-      stats.bytes += p.capLen;
-      const d = dec.decode(p);
-      if (d.transport !== Transport.TCP) return;
-      stats.tcpPackets++;
-      ci.tsSec = p.tsSec;
-      ci.tsNsec = p.tsNsec;
-      ci.frame = ++frames;
-      ci.capLen = p.capLen;
-      ci.origLen = p.origLen;
-      if (p.tsSec >= nextFlush) {
-        if (nextFlush !== -Infinity) asm.flushCloseOlderThan(p.tsSec - IDLE_SEC);
-        nextFlush = p.tsSec + 1;
-      }
-      asm.assemble(d, d, ctx);
-    },
-  };
 
   async function runQueue(): Promise<void> {
     if (running) return;
@@ -101,7 +79,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       job.state = paused.has(job.id) ? 'paused' : 'running';
       changed = true;
       try {
-        const r = await readCaptureFile(job.path, sink, {
+        const r = await readCaptureFile(job.path, pipe, {
           signal: ac.signal,
           onProgress: (pr) => {
             job.bytesDone = pr.bytesDone;
@@ -127,7 +105,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       cancels.delete(job.id);
       changed = true;
     }
-    asm.flushAll();
+    pipe.end();
     running = false;
     sendDelta();
   }
@@ -142,7 +120,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       lc.start({
         packet(p) {
           writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
-          sink.packet(p);
+          pipe.packet(p);
         },
       });
       if (write) writer = new PcapngFileWriter(write, { linkType: lc.linkType, interfaceName: device });
@@ -155,7 +133,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     job.state = 'running';
     // live: connections go idle on the wall clock; counters follow the capture
     const tick = setInterval(() => {
-      asm.flushCloseOlderThan(Date.now() / 1000 - IDLE_SEC);
+      pipe.tick();
       job.bytesDone = lc.stats.bytes;
       job.packets = lc.stats.processed;
       stats.drops = [...lives.values()].reduce((n, l) => n + l.lc.stats.dropped, 0);
@@ -177,7 +155,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     job.packets = l.lc.stats.processed;
     job.state = 'done';
     // the capture is over: its connections complete now, as at the end of a file
-    if (!running && lives.size === 0) asm.flushAll();
+    if (!running && lives.size === 0) pipe.end();
     changed = true;
     sendDelta();
   }

@@ -3,17 +3,14 @@
  * `weft flows --json` shape): endpoints, times, packets, delivered bytes and their sha256 per
  * direction, gaps, close reason, anomalies. Node-side (it hashes with node:crypto).
  *
- * And the pipeline that drives it: files → CaptureReader → PacketDecoder → Assembler → records,
- * with capture-time idle flushing and a final flushAll, shared by the CLI and the benchmarks.
+ * FlowPipeline is the packet pipeline (packet-pipeline.ts) with a FlowRecorder for streams.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { formatEndpoint, PacketDecoder, Transport, type DecodedPacket } from '../engine/decode';
+import { formatEndpoint } from '../engine/decode';
 import type { TcpHeader } from '../engine/decode/layers';
 import {
-  Assembler,
-  StreamPool,
+  type Assembler,
   type AssemblerContext,
-  type AssemblerOptions,
   type CaptureInfo,
   type CloseReason,
   type ConnectionState,
@@ -28,8 +25,8 @@ import {
 import type { CaptureFormatError } from '../engine/formats';
 import { detectProtocol } from '../engine/protocols';
 import { copyBytes } from '../engine/util/bytes';
-import { readCaptureFile, readCaptureStream, type ReadOptions } from '../sources/capture-source';
-import type { CapturedPacket, PacketSink } from '../engine/formats';
+import type { ReadOptions } from '../sources/capture-source';
+import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
 export interface PerDirection<T> {
   c2s: T;
@@ -181,22 +178,9 @@ export class FlowRecorder implements StreamFactory {
   }
 }
 
-/** AssemblerContext over the packet being assembled (one object, updated per packet). */
-class PacketContext implements AssemblerContext {
-  readonly ci: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
-  captureInfo(): CaptureInfo {
-    return this.ci;
-  }
-}
-
-export interface FlowRunOptions {
-  /** Close connections idle this many seconds (default 600): capture time, or wall time live. */
-  idleSec?: number;
-  assembler?: Partial<AssemblerOptions>;
+export interface FlowRunOptions extends PipelineOptions {
   follow?: number;
   read?: ReadOptions;
-  /** 'capture' (files, pipes) or 'wall' (live): which clock decides idleness. */
-  clock?: 'capture' | 'wall';
 }
 
 export interface FlowRunResult {
@@ -208,63 +192,28 @@ export interface FlowRunResult {
   assembler: Assembler;
 }
 
-/**
- * Packets in, FlowRecords out: decode, reassemble, record, and close idle connections — on
- * capture time (checked once per capture second, before the packet that triggers it) or, live,
- * on wall time when the host calls tick().
- */
-export class FlowPipeline implements PacketSink {
-  readonly assembler: Assembler;
+/** Packets in, FlowRecords out (the packet pipeline with a FlowRecorder for streams). */
+export class FlowPipeline extends PacketPipeline {
   readonly recorder: FlowRecorder;
-  private readonly dec = new PacketDecoder();
-  private readonly ctx = new PacketContext();
-  private readonly idle: number;
-  private readonly wall: boolean;
-  private nextFlush = -Infinity;
-  packets = 0;
-  tcpPackets = 0;
-  flows = 0;
+  private readonly counter: { flows: number };
 
   constructor(onFlow: (r: FlowRecord) => void, opts: FlowRunOptions = {}) {
-    this.idle = opts.idleSec ?? 600;
-    this.wall = opts.clock === 'wall';
-    this.recorder = new FlowRecorder(
+    const counter = { flows: 0 };
+    const recorder = new FlowRecorder(
       (r) => {
-        this.flows++;
+        counter.flows++;
         onFlow(r);
       },
       { follow: opts.follow },
     );
-    this.assembler = new Assembler(new StreamPool(this.recorder), opts.assembler);
+    super(recorder, opts);
+    this.recorder = recorder;
+    this.counter = counter;
   }
 
-  packet(p: CapturedPacket): void {
-    this.packets++;
-    const d: DecodedPacket = this.dec.decode(p);
-    if (d.transport !== Transport.TCP) return;
-    this.tcpPackets++;
-    const ci = this.ctx.ci;
-    ci.tsSec = p.tsSec;
-    ci.tsNsec = p.tsNsec;
-    ci.frame = this.packets;
-    ci.capLen = p.capLen;
-    ci.origLen = p.origLen;
-    if (!this.wall && p.tsSec >= this.nextFlush) {
-      // Before this packet is assembled: it must not make its own connection look busy.
-      if (this.nextFlush !== -Infinity) this.assembler.flushCloseOlderThan(p.tsSec + p.tsNsec / 1e9 - this.idle);
-      this.nextFlush = p.tsSec + 1;
-    }
-    this.assembler.assemble(d, d, this.ctx);
-  }
-
-  /** Live: closes connections idle on the wall clock (call from a timer). */
-  tick(nowSec = Date.now() / 1000): void {
-    this.assembler.flushCloseOlderThan(nowSec - this.idle);
-  }
-
-  /** End of input: every connection completes. */
-  end(): void {
-    this.assembler.flushAll();
+  /** Connections completed so far. */
+  get flows(): number {
+    return this.counter.flows;
   }
 }
 
@@ -274,11 +223,7 @@ export class FlowPipeline implements PacketSink {
  */
 export async function runFlows(files: string[], onFlow: (r: FlowRecord) => void, opts: FlowRunOptions = {}): Promise<FlowRunResult> {
   const pipe = new FlowPipeline(onFlow, opts);
-  const errors: CaptureFormatError[] = [];
-  for (const f of files) {
-    const r = f === '-' ? await readCaptureStream('-', process.stdin, pipe, opts.read) : await readCaptureFile(f, pipe, opts.read);
-    if (r.error) errors.push(r.error);
-  }
+  const errors = await readInputs(files, pipe, opts.read);
   pipe.end();
   const recorder = pipe.recorder;
   return {

@@ -4,14 +4,13 @@
  * parsers — gaps included, so parsers resynchronise instead of misreading. Each message comes
  * with the capture time and frame of its first byte.
  */
-import { formatEndpoint, PacketDecoder, Transport } from '../engine/decode';
-import type { TcpHeader } from '../engine/decode/layers';
+import { formatEndpoint } from '../engine/decode';
 import type { CaptureFormatError } from '../engine/formats';
 import { detectProtocol, PLUGINS, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
-import { Assembler, StreamPool, type CaptureInfo, type NetFlow, type ScatterGather, type Stream, type TcpFlow } from '../engine/reassembly';
+import type { CaptureInfo, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
 import { copyBytes } from '../engine/util/bytes';
-import { readCaptureFile, readCaptureStream } from '../sources/capture-source';
 import { finishFields, PARSER_HOST } from './message-content';
+import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
 export interface MessageRecord {
   client: string;
@@ -146,39 +145,26 @@ class MessageStream implements Stream {
   }
 }
 
+/** The packet pipeline with a message stream per connection (files, pipes, and live for `weft sniff`). */
+export class MessagePipeline extends PacketPipeline {
+  constructor(onMessage: (m: MessageRecord) => void, plugins: readonly ProtocolPlugin[] = PLUGINS, opts: PipelineOptions = {}) {
+    super(
+      {
+        new: (net: NetFlow, f: TcpFlow) => {
+          const client = formatEndpoint(net.ipVersion, f.senderIsClient ? net.src : net.dst, f.clientPort);
+          const server = formatEndpoint(net.ipVersion, f.senderIsClient ? net.dst : net.src, f.serverPort);
+          return new MessageStream(client, server, plugins, onMessage);
+        },
+      },
+      opts,
+    );
+  }
+}
+
 /** Reads the files ("-" is stdin) and emits every message of the chosen plugins (all by default). */
 export async function runMessages(files: string[], onMessage: (m: MessageRecord) => void, plugins: readonly ProtocolPlugin[] = PLUGINS): Promise<{ errors: CaptureFormatError[] }> {
-  const pool = new StreamPool({
-    new: (net: NetFlow, f: TcpFlow, tcp: TcpHeader) => {
-      void tcp;
-      const client = formatEndpoint(net.ipVersion, f.senderIsClient ? net.src : net.dst, f.clientPort);
-      const server = formatEndpoint(net.ipVersion, f.senderIsClient ? net.dst : net.src, f.serverPort);
-      return new MessageStream(client, server, plugins, onMessage);
-    },
-  });
-  const asm = new Assembler(pool);
-  const dec = new PacketDecoder();
-  const ci: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
-  const ctx = { captureInfo: () => ci };
-  let frame = 0;
-  const sink = {
-    packet(p: Parameters<Parameters<typeof readCaptureFile>[1]['packet']>[0]) {
-      frame++;
-      const d = dec.decode(p);
-      if (d.transport !== Transport.TCP) return;
-      ci.tsSec = p.tsSec;
-      ci.tsNsec = p.tsNsec;
-      ci.frame = frame;
-      ci.capLen = p.capLen;
-      ci.origLen = p.origLen;
-      asm.assemble(d, d, ctx);
-    },
-  };
-  const errors: CaptureFormatError[] = [];
-  for (const f of files) {
-    const r = f === '-' ? await readCaptureStream('-', process.stdin, sink) : await readCaptureFile(f, sink);
-    if (r.error) errors.push(r.error);
-  }
-  asm.flushAll();
+  const pipe = new MessagePipeline(onMessage, plugins);
+  const errors = await readInputs(files, pipe);
+  pipe.end();
   return { errors };
 }

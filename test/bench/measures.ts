@@ -6,6 +6,7 @@ import { PacketDecoder, Transport } from '../../main/engine/decode';
 import { httpPlugin, type DirectionParser } from '../../main/engine/protocols';
 import { TcpHeader } from '../../main/engine/decode/layers';
 import { Assembler, StreamPool, type ScatterGather, type Stream } from '../../main/engine/reassembly';
+import { PacketPipeline } from '../../main/service/packet-pipeline';
 import { readCaptureFile } from '../../main/sources/capture-source';
 import { heapGrowth } from '../helpers/heap';
 import { BaselineReassembler } from './baseline';
@@ -56,30 +57,9 @@ class HttpStream implements Stream {
 
 /** Read + decode + reassemble `file` the way `weft flows` does, delivering to `make()`'s streams. */
 async function reassemble(file: string, make: () => Stream): Promise<number> {
-  const dec = new PacketDecoder();
-  const pool = new StreamPool({ new: make });
-  const asm = new Assembler(pool);
-  const ci = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
-  const ctx = { captureInfo: () => ci };
-  let nextFlush = 0;
-  const r = await readCaptureFile(file, {
-    packet(p) {
-      const d = dec.decode(p);
-      if (d.transport !== Transport.TCP) return;
-      ci.tsSec = p.tsSec;
-      ci.tsNsec = p.tsNsec;
-      ci.frame = p.frame;
-      ci.capLen = p.capLen;
-      ci.origLen = p.origLen;
-      if (p.tsSec >= nextFlush) {
-        // what weft flows does: close connections idle for 10 minutes, once a capture second
-        asm.flushCloseOlderThan(p.tsSec - 600);
-        nextFlush = p.tsSec + 1;
-      }
-      asm.assemble(d, d, ctx);
-    },
-  });
-  asm.flushAll();
+  const pipe = new PacketPipeline({ new: make });
+  const r = await readCaptureFile(file, pipe);
+  pipe.end();
   return r.packets;
 }
 

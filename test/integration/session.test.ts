@@ -63,6 +63,20 @@ describe('session service', () => {
     });
   });
 
+  it("frame numbers are the capture's, non-TCP packets counted (tshark's numbers)", async () => {
+    await withSession(async (s) => {
+      await s.openCapture({ path: join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng') });
+      await s.whenIdle();
+      const p = await s.queryFlows({ offset: 0, limit: 10, filter: 'port:53796' });
+      if (!p.ok) throw new Error(p.error);
+      const row = p.value.rows[0];
+      const c2s = await readAll(s, row.id, row.client.endsWith(':53796') ? 0 : 1);
+      const s2c = await readAll(s, row.id, row.client.endsWith(':53796') ? 1 : 0);
+      // tshark -Y 'tcp.len>0 && tcp.port==53796' -T fields -e frame.number: 13 15 17 19 (DNS and ARP before)
+      expect([c2s.provenance[0].frame, s2c.provenance.map((x) => x.frame)]).toEqual([13, [15, 17, 19]]);
+    });
+  });
+
   it('gaps and conflicting overlaps come with the stream for marking', async () => {
     await withSession(async (s) => {
       await s.openCapture({ path: join(REAL, 'zeek-tcp-reassembly.pcap') });
