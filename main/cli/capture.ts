@@ -1,10 +1,14 @@
 import type { CapturedPacket } from '../engine/formats';
+import { pluginByName } from '../engine/protocols';
 import { FlowPipeline } from '../service/flow-recorder';
+import { MessagePipeline } from '../service/messages';
+import type { PacketPipeline } from '../service/packet-pipeline';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
 import { readCaptureStream } from '../sources/capture-source';
-import { LiveCapture, LiveCaptureError, listDevices } from '../sources/live-source';
+import { LiveCapture, LiveCaptureError, listDevices, type LiveStats } from '../sources/live-source';
 import { header, row } from './flows';
-import type { BufferedOut } from './io';
+import { UsageError, type BufferedOut } from './io';
+import { messageLine } from './messages';
 
 /** `weft devices [--json]` */
 export function devicesCommand(json: boolean, out: BufferedOut, err: BufferedOut): number {
@@ -75,20 +79,53 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
     }
     return 0;
   }
-  const live = new LiveCapture({ device: a.device!, filter: a.filter, snaplen: a.snaplen });
+  const r = await runLive({ ...a, device: a.device! }, pipe, save, (w) => (writer = w), out, err, () => {
+    if (!a.json) out.line(header());
+  });
+  if (typeof r === 'number') return r;
+  (writer as PcapngFileWriter | null)?.close();
+  err.line(`weft: ${r.received} packets received, ${r.processed} processed, ${r.dropped} dropped (cut: larger than the capture buffer); ${pipe.flows} connections`);
+  if (writer) err.line(`weft: saved ${(writer as PcapngFileWriter).packets} packets to ${(writer as PcapngFileWriter).files.join(', ')}`);
+  return 0;
+}
+
+export interface LiveArgs {
+  device: string;
+  filter?: string;
+  snaplen?: number;
+  durationSec?: number;
+  count?: number;
+  write?: string;
+  ringBytes?: number;
+  ringFiles?: number;
+}
+
+/**
+ * Captures on a device into `pipe` until Ctrl-C, the duration or the packet count; idle
+ * connections close on the wall clock; output is flushed every second. Returns the capture's
+ * counters, or an exit status when the device cannot be opened (the message already printed).
+ */
+async function runLive(
+  a: LiveArgs,
+  pipe: PacketPipeline,
+  save: (p: CapturedPacket) => void,
+  opened: (w: PcapngFileWriter) => void,
+  out: BufferedOut,
+  err: BufferedOut,
+  started: () => void,
+): Promise<LiveStats | number> {
+  const live = new LiveCapture({ device: a.device, filter: a.filter, snaplen: a.snaplen });
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   try {
-    let started = false;
     live.start({
       packet(p) {
-        if (!started) started = true;
         save(p);
         pipe.packet(p);
         if (a.count !== undefined && live.stats.processed + 1 >= a.count) stop();
       },
     });
-    if (a.write) writer = new PcapngFileWriter(a.write, { linkType: live.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles, interfaceName: a.device });
+    if (a.write) opened(new PcapngFileWriter(a.write, { linkType: live.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles, interfaceName: a.device }));
   } catch (e) {
     if (e instanceof LiveCaptureError) {
       err.line(`weft: ${e.message}`);
@@ -97,7 +134,7 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
     throw e;
   }
   err.line(`weft: capturing on ${a.device}${a.filter ? ` (${a.filter})` : ''}; Ctrl-C stops`);
-  if (!a.json) out.line(header());
+  started();
   await err.flush();
   const tick = setInterval(() => {
     pipe.tick();
@@ -113,9 +150,31 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
   process.removeListener('SIGINT', stop);
   process.removeListener('SIGTERM', stop);
   pipe.end();
-  (writer as PcapngFileWriter | null)?.close();
-  const s = live.stats;
-  err.line(`weft: ${s.received} packets received, ${s.processed} processed, ${s.dropped} dropped (cut: larger than the capture buffer); ${pipe.flows} connections`);
-  if (writer) err.line(`weft: saved ${(writer as PcapngFileWriter).packets} packets to ${(writer as PcapngFileWriter).files.join(', ')}`);
+  return live.stats;
+}
+
+export interface SniffArgs {
+  plugin: string;
+  device: string;
+  filter?: string;
+  durationSec?: number;
+  count?: number;
+  json: boolean;
+  idleSec: number;
+}
+
+/**
+ * `weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--json]`: go-sniffer's
+ * experience — capture with the plugin's BPF filter (or the one given), print each message as it
+ * is parsed. Connections on the plugin's ports are parsed even when they started before the
+ * capture did (their first bytes are then not a recognisable opening).
+ */
+export async function sniffCommand(a: SniffArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
+  const plugin = pluginByName(a.plugin);
+  if (!plugin) throw new UsageError(`no plugin '${a.plugin}' (weft plugins lists them)`);
+  const pipe = new MessagePipeline((m) => out.line(messageLine(m, a.json)), [plugin], { clock: 'wall', idleSec: a.idleSec, byPort: true });
+  const r = await runLive({ device: a.device, filter: a.filter ?? plugin.bpf, durationSec: a.durationSec, count: a.count }, pipe, () => {}, () => {}, out, err, () => {});
+  if (typeof r === 'number') return r;
+  err.line(`weft: ${r.received} packets received, ${r.processed} processed, ${r.dropped} dropped (cut: larger than the capture buffer)`);
   return 0;
 }

@@ -11,7 +11,7 @@ import { BufferedOut, UsageError, type CliIO } from './io';
 import { packetsCommand } from './packets';
 import { flowsCommand } from './flows';
 import { serveCommand } from './serve';
-import { captureCommand, devicesCommand } from './capture';
+import { captureCommand, devicesCommand, sniffCommand } from './capture';
 import { messagesCommand, pluginsCommand } from './messages';
 
 declare const WEFT_VERSION: string | undefined;
@@ -39,6 +39,9 @@ Usage:
                                             live capture (libpcap): each flow printed as it
                                             completes, optionally saved to pcapng
   weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
+  weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--json]
+                                            live, one line per protocol message (go-sniffer
+                                            style); the plugin's BPF filter unless -f is given
   weft serve [--port N] [--host H] [FILE…]  the app in a browser: prints a URL with a token
                                             (default 127.0.0.1:7878; POST /pcap {"path": …} queues
                                             a file)
@@ -150,12 +153,6 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         },
       } as const));
       const v = a.values;
-      const num = (name: string, x: string | undefined, min = 0) => {
-        if (x === undefined) return undefined;
-        const n = Number(x);
-        if (!(n >= min) || !Number.isFinite(n)) throw new UsageError(`--${name} needs a number ≥ ${min}, not '${x}'`);
-        return n;
-      };
       if (!v.stdin && !v.interface) throw new UsageError('capture needs -i INTERFACE (see weft devices) or --stdin');
       if (v.stdin && v.interface) throw new UsageError('capture takes -i INTERFACE or --stdin, not both');
       return captureCommand(
@@ -163,14 +160,45 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           device: v.interface,
           stdin: !!v.stdin,
           filter: v.filter,
-          durationSec: num('duration', v.duration),
-          count: num('count', v.count, 1),
+          durationSec: positive('duration', v.duration),
+          count: positive('count', v.count, 1),
           write: v.write,
-          ringBytes: v['ring-size'] === undefined ? undefined : num('ring-size', v['ring-size'], 1)! * 1e6,
-          ringFiles: num('ring-files', v['ring-files'], 1),
-          snaplen: num('snaplen', v.snaplen, 1),
+          ringBytes: v['ring-size'] === undefined ? undefined : positive('ring-size', v['ring-size'], 1)! * 1e6,
+          ringFiles: positive('ring-files', v['ring-files'], 1),
+          snaplen: positive('snaplen', v.snaplen, 1),
           json: !!v.json,
-          idleSec: num('idle', v.idle, 1) ?? 600,
+          idleSec: positive('idle', v.idle, 1) ?? 600,
+        },
+        out,
+        err,
+      );
+    }
+    case 'sniff': {
+      const a = parseOrUsage(() => parseArgs({
+        args: rest,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          interface: { type: 'string', short: 'i' },
+          filter: { type: 'string', short: 'f' },
+          duration: { type: 'string' },
+          count: { type: 'string' },
+          json: { type: 'boolean' },
+          idle: { type: 'string' },
+        },
+      } as const));
+      const v = a.values;
+      if (a.positionals.length !== 1) throw new UsageError('sniff needs one PLUGIN (weft plugins lists them)');
+      if (!v.interface) throw new UsageError('sniff needs -i INTERFACE (see weft devices)');
+      return sniffCommand(
+        {
+          plugin: a.positionals[0],
+          device: v.interface,
+          filter: v.filter,
+          durationSec: positive('duration', v.duration, 0),
+          count: positive('count', v.count, 1),
+          json: !!v.json,
+          idleSec: positive('idle', v.idle, 1) ?? 600,
         },
         out,
         err,
@@ -185,6 +213,14 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
     default:
       throw new UsageError(`unknown command '${cmd}'`);
   }
+}
+
+/** An option's number, at least `min`; undefined when the option was not given. */
+function positive(name: string, x: string | undefined, min = 0): number | undefined {
+  if (x === undefined) return undefined;
+  const n = Number(x);
+  if (!(n >= min) || !Number.isFinite(n)) throw new UsageError(`--${name} needs a number ≥ ${min}, not '${x}'`);
+  return n;
 }
 
 function parseOrUsage<T>(f: () => T): T {

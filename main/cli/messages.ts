@@ -1,5 +1,5 @@
 import { PLUGINS, pluginByName } from '../engine/protocols';
-import { runMessages } from '../service/messages';
+import { runMessages, type MessageRecord } from '../service/messages';
 import { formatTime } from './format';
 import { UsageError, type BufferedOut } from './io';
 
@@ -22,19 +22,21 @@ export async function messagesCommand(files: string[], plugin: string | undefine
   }
   const r = await runMessages(
     files,
-    (m) => {
-      if (json) {
-        const { fields, ...rest } = m;
-        const f = { ...fields } as Record<string, unknown>;
-        if (f.bodyPreview instanceof Uint8Array) f.bodyPreview = Buffer.from(f.bodyPreview).toString('base64');
-        out.line(JSON.stringify({ ...rest, fields: f }));
-      } else {
-        const arrow = m.dir === 'c2s' ? `${m.client} > ${m.server}` : `${m.server} > ${m.client}`;
-        out.line(`${formatTime(m.tsSec, m.tsNsec)} ${m.protocol} ${arrow} [${m.start}-${m.end}) ${m.summary}`);
-      }
-    },
+    (m) => out.line(messageLine(m, json)),
     plugins,
   );
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   return r.errors.length;
+}
+
+/** One message as a line for people (time, protocol, who → whom, byte range, summary) or as JSON. */
+export function messageLine(m: MessageRecord, json: boolean): string {
+  if (json) {
+    const { fields, ...rest } = m;
+    const f = { ...fields } as Record<string, unknown>;
+    if (f.bodyPreview instanceof Uint8Array) f.bodyPreview = Buffer.from(f.bodyPreview).toString('base64');
+    return JSON.stringify({ ...rest, fields: f });
+  }
+  const arrow = m.dir === 'c2s' ? `${m.client} > ${m.server}` : `${m.server} > ${m.client}`;
+  return `${formatTime(m.tsSec, m.tsNsec)} ${m.protocol} ${arrow} [${m.start}-${m.end}) ${m.summary}`;
 }

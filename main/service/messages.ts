@@ -46,6 +46,8 @@ class MessageStream implements Stream {
     private readonly server: string,
     private readonly plugins: readonly ProtocolPlugin[],
     private readonly emit: (m: MessageRecord) => void,
+    /** Ports of the connection: a plugin whose port it uses parses it even if detection says no. */
+    private readonly byPort: number[] | null,
   ) {}
 
   accept(): boolean {
@@ -86,7 +88,7 @@ class MessageStream implements Stream {
       }
       return all;
     }) as [Uint8Array, Uint8Array];
-    this.plugin = detectProtocol(first, this.plugins);
+    this.plugin = detectProtocol(first, this.plugins) ?? this.plugins.find((p) => this.byPort?.some((port) => p.ports.includes(port))) ?? null;
     if (!this.plugin) {
       this.undecided = true;
       return;
@@ -146,14 +148,22 @@ class MessageStream implements Stream {
 }
 
 /** The packet pipeline with a message stream per connection (files, pipes, and live for `weft sniff`). */
+export interface MessagePipelineOptions extends PipelineOptions {
+  /**
+   * Parse a connection on a plugin's port with that plugin even when its first bytes are not
+   * recognised (a capture started mid-conversation): `weft sniff`, where the user named the protocol.
+   */
+  byPort?: boolean;
+}
+
 export class MessagePipeline extends PacketPipeline {
-  constructor(onMessage: (m: MessageRecord) => void, plugins: readonly ProtocolPlugin[] = PLUGINS, opts: PipelineOptions = {}) {
+  constructor(onMessage: (m: MessageRecord) => void, plugins: readonly ProtocolPlugin[] = PLUGINS, opts: MessagePipelineOptions = {}) {
     super(
       {
         new: (net: NetFlow, f: TcpFlow) => {
           const client = formatEndpoint(net.ipVersion, f.senderIsClient ? net.src : net.dst, f.clientPort);
           const server = formatEndpoint(net.ipVersion, f.senderIsClient ? net.dst : net.src, f.serverPort);
-          return new MessageStream(client, server, plugins, onMessage);
+          return new MessageStream(client, server, plugins, onMessage, opts.byPort ? [f.serverPort, f.clientPort] : null);
         },
       },
       opts,

@@ -17,6 +17,7 @@ const ETHTOOL = ['/usr/sbin/ethtool', '/sbin/ethtool', '/usr/bin/ethtool'].find(
 
 interface Slim {
   client: string;
+  protocol: string | null;
   bytes: { c2s: number; s2c: number };
   sha256: { c2s: string; s2c: string };
   gaps: { c2s: number; s2c: number };
@@ -25,6 +26,7 @@ interface Slim {
 }
 interface ChildResult {
   stats: { received: number; processed: number; dropped: number };
+  buffers: number;
   expected: { clientPort: number; request: string; response: string; requestBytes: number; responseBytes: number }[];
   flows: Slim[];
   saved: Slim[];
@@ -68,6 +70,10 @@ describe.runIf(root)('live capture on lo', () => {
       check(r.flows, r);
       check(r.saved, r);
       expect(r.flows.every((f) => f.close === 'fin')).toBe(true);
+      expect(r.flows.map((f) => f.protocol)).toEqual(['http', null, null]);
+      // cap fills one Buffer for every packet: it is handed out as a plain Uint8Array, whose
+      // slice() copies (a Buffer's is a view), so what consumers keep is not overwritten
+      expect(r.buffers).toBe(0);
       if (v === 'v6') expect(r.flows[0].client).toMatch(/^\[::1\]:\d+$/);
     }, 150_000);
   }
@@ -78,4 +84,17 @@ describe.runIf(root)('live capture on lo', () => {
     check(r.flows, r);
     check(r.saved, r);
   }, 150_000);
+
+  it('weft sniff http: the CLI with its default filter prints each request and response live, gzip bodies decoded, joining a keep-alive connection mid-way', () => {
+    const r = scenario('sniff-http') as unknown as { code: number; stderr: string; page: string; messages: { kind: string; summary: string; protocol: string; fields: { decodedBody?: { text: string; complete: boolean } } }[] };
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/capturing on lo \(tcp port 80 or tcp port 8080 .*\)/);
+    expect(r.messages.map((m) => [m.protocol, m.kind, m.summary])).toEqual([
+      ['http', 'request', 'GET /one HTTP/1.1'],
+      ['http', 'response', 'HTTP/1.1 200 OK (GET /one)'],
+      ['http', 'request', 'GET /two?x=1 HTTP/1.1'],
+      ['http', 'response', 'HTTP/1.1 200 OK (GET /two?x=1)'],
+    ]);
+    expect(r.messages[3].fields.decodedBody).toMatchObject({ complete: true, text: `/two?x=1\n${r.page}` });
+  }, 60_000);
 });

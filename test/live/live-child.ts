@@ -5,16 +5,19 @@
  * snaplen, and the host's loopback sends 64 KiB segments that would be cut (correctly reported
  * as `truncated` gaps, but then not byte-exact).
  *
- *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000)
+ *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http)
  *
  * cap is only ever loaded here, in a child process: a cap handle whose open() failed crashes the
  * process that owns it when it is torn down, which must not be the test runner.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { Agent, createServer as createHttpServer, get as httpGet } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { FlowPipeline, runFlows, type FlowRecord } from '../../main/service/flow-recorder';
 import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
 import { checkFilter, LiveCapture, type LiveCaptureError, listDevices } from '../../main/sources/live-source';
@@ -55,9 +58,49 @@ interface Expected {
   responseBytes: number;
 }
 
-const slim = (f: FlowRecord) => ({ client: f.client, server: f.server, bytes: f.bytes, sha256: f.sha256, gaps: f.gaps, close: f.close, directionInferred: f.directionInferred });
+const slim = (f: FlowRecord) => ({ client: f.client, server: f.server, protocol: f.protocol, bytes: f.bytes, sha256: f.sha256, gaps: f.gaps, close: f.close, directionInferred: f.directionInferred });
+
+/**
+ * `weft sniff http -i lo --json` as a user runs it (the built CLI, its default BPF filter) while
+ * a real node HTTP server answers gzip over one keep-alive connection; the first exchange happens
+ * before the capture starts, so the sniffer joins mid-conversation.
+ */
+async function sniffHttp(): Promise<unknown> {
+  const page = Buffer.from('<p>hello from weft, gzip over keep-alive</p>\n'.repeat(300));
+  const srv = createHttpServer((req, res) => {
+    res.setHeader('Content-Type', 'text/html');
+    res.setHeader('Content-Encoding', 'gzip');
+    res.end(gzipSync(Buffer.concat([Buffer.from(`${req.url}\n`), page])));
+  });
+  await new Promise<void>((r) => srv.listen(8080, '127.0.0.1', () => r()));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path: string) =>
+    new Promise<void>((resolve, reject) =>
+      httpGet({ host: '127.0.0.1', port: 8080, path, agent, headers: { 'Accept-Encoding': 'gzip' } }, (res) => res.resume().on('end', resolve)).on('error', reject),
+    );
+  await get('/before');
+  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'sniff', 'http', '-i', 'lo', '--json', '--duration', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('capturing on')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`weft sniff exited: ${stderr}`)));
+  });
+  await sleep(200);
+  await get('/one');
+  await get('/two?x=1');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  agent.destroy();
+  srv.close();
+  return { code, stderr, page: page.toString(), messages: stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+}
 
 async function run(scenario: string): Promise<unknown> {
+  if (scenario === 'sniff-http') return sniffHttp();
   if (scenario === 'checks') {
     let noDevice = '';
     try {
@@ -113,8 +156,10 @@ async function run(scenario: string): Promise<unknown> {
   const lc = new LiveCapture({ device: 'lo', filter: `tcp port ${port}` });
   const file = join(dir, 'saved.pcapng');
   let writer: PcapngFileWriter | null = null;
+  let buffers = 0;
   lc.start({
     packet(p) {
+      if (Buffer.isBuffer(p.buf)) buffers++;
       writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
       pipe.packet(p);
     },
@@ -135,7 +180,7 @@ async function run(scenario: string): Promise<unknown> {
   const saved: FlowRecord[] = [];
   await runFlows([file], (f) => saved.push(f));
   rmSync(dir, { recursive: true, force: true });
-  return { scenario, stats: lc.stats, expected, flows: flows.map(slim), saved: saved.map(slim) };
+  return { scenario, stats: lc.stats, buffers, expected, flows: flows.map(slim), saved: saved.map(slim) };
 }
 
 run(process.argv[2]).then(

@@ -297,7 +297,7 @@ class HttpParser implements DirectionParser {
 export const httpPlugin: ProtocolPlugin = {
   name: 'http',
   version: '1.0',
-  bpf: 'tcp port 80 or tcp port 8080 or tcp port 8000 or tcp port 3128',
+  bpf: 'tcp port 80 or tcp port 8080 or tcp port 8000 or tcp port 8008 or tcp port 3128',
   ports: [80, 8080, 8000, 8008, 3128],
   detect(first, dir) {
     const s = dec.decode(first.subarray(0, 64));
