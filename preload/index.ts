@@ -14,6 +14,7 @@ const api = {
   pauseJob: (req: Req<'pauseJob'>) => ipcRenderer.invoke('weft:pauseJob', req),
   queryFlows: (req: Req<'queryFlows'>) => ipcRenderer.invoke('weft:queryFlows', req),
   readStream: (req: Req<'readStream'>) => ipcRenderer.invoke('weft:readStream', req),
+  readMessages: (req: Req<'readMessages'>) => ipcRenderer.invoke('weft:readMessages', req),
   getState: (req: Req<'getState'>) => ipcRenderer.invoke('weft:getState', req),
   listDevices: (req: Req<'listDevices'>) => ipcRenderer.invoke('weft:listDevices', req),
   checkFilter: (req: Req<'checkFilter'>) => ipcRenderer.invoke('weft:checkFilter', req),

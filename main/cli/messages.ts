@@ -1,4 +1,5 @@
 import { PLUGINS, pluginByName } from '../engine/protocols';
+import { jsonSafe } from '../service/message-content';
 import { runMessages, type MessageRecord } from '../service/messages';
 import { formatTime } from './format';
 import { UsageError, type BufferedOut } from './io';
@@ -33,9 +34,7 @@ export async function messagesCommand(files: string[], plugin: string | undefine
 export function messageLine(m: MessageRecord, json: boolean): string {
   if (json) {
     const { fields, ...rest } = m;
-    const f = { ...fields } as Record<string, unknown>;
-    if (f.bodyPreview instanceof Uint8Array) f.bodyPreview = Buffer.from(f.bodyPreview).toString('base64');
-    return JSON.stringify({ ...rest, fields: f });
+    return JSON.stringify({ ...rest, fields: jsonSafe(fields) });
   }
   const arrow = m.dir === 'c2s' ? `${m.client} > ${m.server}` : `${m.server} > ${m.client}`;
   return `${formatTime(m.tsSec, m.tsNsec)} ${m.protocol} ${arrow} [${m.start}-${m.end}) ${m.summary}`;

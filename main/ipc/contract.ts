@@ -107,6 +107,33 @@ export interface StreamChunk {
   conflicts: { offset: number; kept: number[]; other: number[]; frame: number }[];
 }
 
+/** One protocol message of a flow, as the protocol tab shows it. */
+export interface FlowMessage {
+  dir: 0 | 1;
+  /** request, response, reply, command, handshake, login, auth, push, … (the plugin's words). */
+  kind: string;
+  /** Byte range in the direction's delivered stream (the stream view's offsets). */
+  start: number;
+  end: number;
+  summary: string;
+  /** Protocol fields, JSON-safe: headers, decoded bodies, SQL, rows, documents as Extended JSON. */
+  fields: Record<string, unknown>;
+  /** Frame and capture time of the message's first byte. */
+  frame: number;
+  tsSec: number;
+  tsNsec: number;
+}
+
+export interface FlowMessages {
+  id: number;
+  protocol: string | null;
+  messages: FlowMessage[];
+  /** Why a direction's parser gave up (TLS, compression, garbage), or null. */
+  stopped: [string | null, string | null];
+  /** More than the limit: only the first messages (or bytes) were parsed. */
+  truncated: boolean;
+}
+
 /** Pushed to the renderer, throttled to about 10 a second. */
 export interface SessionDelta {
   rows: FlowRow[];
@@ -133,6 +160,7 @@ export const guards = {
     return true;
   }) as Guard<FlowQuery>,
   readStream: ((v): v is StreamRange => isObj(v) && isInt(v.id, 1) && (v.dir === 0 || v.dir === 1) && isInt(v.from) && isInt(v.to) && (v.to as number) >= (v.from as number) && (v.to as number) - (v.from as number) <= 16 * 1024 * 1024) as Guard<StreamRange>,
+  readMessages: ((v): v is { id: number } => isObj(v) && isInt(v.id, 1) && Object.keys(v).length === 1) as Guard<{ id: number }>,
   getState: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   listDevices: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   checkFilter: ((v): v is { device: string; filter: string } =>
@@ -155,6 +183,8 @@ export interface Channels {
   pauseJob: { req: { id: number; paused: boolean }; res: Job };
   queryFlows: { req: FlowQuery; res: FlowPage };
   readStream: { req: StreamRange; res: StreamChunk };
+  /** The flow's protocol messages, parsed from its spooled bytes (again each time: live flows grow). */
+  readMessages: { req: { id: number }; res: FlowMessages };
   getState: { req: Record<string, never>; res: SessionDelta };
   listDevices: { req: Record<string, never>; res: Device[] };
   /** ok with null when the filter compiles on the device, else the libpcap message as the error. */

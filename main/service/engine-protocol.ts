@@ -1,5 +1,5 @@
 /** Messages between the session (main side) and the engine worker. */
-import type { FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import type { FlowMessages, FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
@@ -11,12 +11,14 @@ export type ToWorker =
   | { t: 'cancel'; id: number }
   | { t: 'pause'; id: number; paused: boolean }
   | { t: 'read'; reqId: number; range: StreamRange }
+  | { t: 'messages'; reqId: number; id: number }
   | { t: 'live'; id: number; device: string; filter: string; write?: string }
   | { t: 'stop' };
 
 export type FromWorker =
   | { t: 'delta'; rows: FlowRow[]; stats: SessionStats; jobs: Job[] }
   | { t: 'read'; reqId: number; chunk: StreamChunk }
+  | { t: 'messages'; reqId: number; value: FlowMessages }
   | { t: 'stopped' };
 
 /** Where the engine runs: a worker thread under Node, a utility process under Electron. */

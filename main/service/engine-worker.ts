@@ -11,6 +11,7 @@ import { readCaptureFile, SourceError } from '../sources/capture-source';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
 import { LiveCapture, LiveCaptureError } from '../sources/live-source';
 import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
+import { flowMessages } from './flow-messages';
 import { PacketPipeline } from './packet-pipeline';
 import { SessionRecorder } from './session-recorder';
 import { Spool } from './spool';
@@ -214,6 +215,11 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
           reqId: m.reqId,
           chunk: { id, dir, from, data: Buffer.from(r.bytes).toString('base64'), length: r.length, provenance: r.provenance, ...marks },
         });
+        return;
+      }
+      case 'messages': {
+        const row = recorder.byId.get(m.id)?.row;
+        port.postMessage({ t: 'messages', reqId: m.reqId, value: flowMessages(spool, m.id, row?.protocol ?? null, (dir) => recorder.marks(m.id, dir).gaps) });
         return;
       }
       case 'stop':

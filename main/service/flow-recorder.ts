@@ -23,9 +23,9 @@ import {
   type TcpFlow,
 } from '../engine/reassembly';
 import type { CaptureFormatError } from '../engine/formats';
-import { detectProtocol } from '../engine/protocols';
 import { copyBytes } from '../engine/util/bytes';
 import type { ReadOptions } from '../sources/capture-source';
+import { FirstBytes } from './first-bytes';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
 export interface PerDirection<T> {
@@ -78,8 +78,8 @@ class FlowStream implements Stream {
     this.hashes[this.curDir].update(buf.subarray(off, off + len));
   };
   private curDir: TCPFlowDirection = 0;
-  /** The first bytes of each direction (64 at most), for protocol detection. */
-  readonly first: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
+  /** The first bytes of each direction, for protocol detection. */
+  readonly first = new FirstBytes();
 
   constructor(
     private readonly owner: FlowRecorder,
@@ -106,7 +106,7 @@ class FlowStream implements Stream {
     const n = total - kept;
     if (n <= 0) return;
     this.curDir = info.dir;
-    if (this.first[info.dir].length < 64 && this.bytes[info.dir] === 0) this.first[info.dir] = copyBytes(sg.fetch(Math.min(64, total)));
+    this.first.add(info.dir, sg, total);
     this.bytes[info.dir] += n;
     // No keepFrom here, so kept is 0 and every piece is new.
     sg.pieces(this.hashPiece);
@@ -169,7 +169,7 @@ export class FlowRecorder implements StreamFactory {
       anomalies,
       anomaliesByDirection: { c2s: byDir[0], s2c: byDir[1] },
       gapList: { c2s: [...h[0].gaps], s2c: [...h[1].gaps] },
-      protocol: detectProtocol(s.first)?.name ?? null,
+      protocol: s.first.detect()?.name ?? null,
       ipVersion: c.ipVersion,
       vlan: c.vlan >= 0 ? c.vlan : null,
     };

@@ -100,3 +100,15 @@ export function finishFields(protocol: string, fields: Record<string, unknown>):
   }
   return fields;
 }
+
+/** Fields as JSON-safe data: bytes as base64 strings, everything else as it is. */
+export function jsonSafe(fields: Record<string, unknown>): Record<string, unknown> {
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length).toString('base64');
+    if (typeof v === 'bigint') return v.toString();
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(fields) as Record<string, unknown>;
+}

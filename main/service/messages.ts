@@ -58,10 +58,9 @@ class MessageStream implements Stream {
     const i = sg.info();
     const dir = i.dir;
     const [n] = sg.lengths();
-    if (i.skip > 0) {
-      this.parsers?.[dir].gap(i.skip);
-      this.offset[dir] += i.skip;
-    }
+    // offsets count delivered bytes only, like the spool, the gap list and --follow: a gap is
+    // between two offsets, not inside the numbering (its length may even be unknown: -1)
+    if (i.skip !== 0) this.parsers?.[dir].gap(i.skip < 0 ? Infinity : i.skip);
     // no plugin claimed the connection: nothing to parse, so no copies and no frame marks
     if (n === 0 || this.undecided) return;
     let pos = this.offset[dir];

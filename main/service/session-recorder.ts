@@ -8,6 +8,7 @@ import { formatEndpoint } from '../engine/decode';
 import type { TcpHeader } from '../engine/decode/layers';
 import type { AssemblerContext, CaptureInfo, CloseReason, ConnectionState, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../engine/reassembly';
 import type { FlowRow } from '../ipc/contract';
+import { FirstBytes } from './first-bytes';
 import type { Spool } from './spool';
 
 class SessionStream implements Stream {
@@ -17,6 +18,8 @@ class SessionStream implements Stream {
   counted: Record<string, number> = {};
   private readonly hashes: [Hash, Hash] = [createHash('sha256'), createHash('sha256')];
   private dir: TCPFlowDirection = 0;
+  /** Until the protocol is known (or cannot be): the first bytes of each direction. */
+  private first: FirstBytes | null = new FirstBytes();
   private readonly onPiece = (buf: Uint8Array, off: number, len: number, ci: CaptureInfo) => {
     this.hashes[this.dir].update(buf.subarray(off, off + len));
     this.owner.spool.append(this.row.id, this.dir, buf, off, len, ci.frame, ci.tsSec, ci.tsNsec);
@@ -49,10 +52,23 @@ class SessionStream implements Stream {
     if (this.dir === 0) this.row.bytes.c2s += n - kept;
     else this.row.bytes.s2c += n - kept;
     sg.pieces(this.onPiece);
+    if (this.first) this.detect(sg, n);
     this.owner.touch(this);
   }
 
+  /** Names the protocol as soon as the first bytes tell (the table shows it while the flow is open). */
+  private detect(sg: ScatterGather, n: number): void {
+    const f = this.first!;
+    f.add(this.dir, sg, n);
+    if (!f.ready) return;
+    const p = f.detect();
+    if (p) this.row.protocol = p.name;
+    if (p || f.full) this.first = null;
+  }
+
   reassemblyComplete(_ctx: AssemblerContext, reason: CloseReason): boolean {
+    if (this.first) this.row.protocol = this.first.detect()?.name ?? null; // fewer bytes than detection waits for
+    this.first = null;
     this.refresh();
     this.row.state = reason;
     this.row.sha256 = { c2s: this.hashes[0].digest('hex'), s2c: this.hashes[1].digest('hex') };

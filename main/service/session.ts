@@ -10,8 +10,8 @@ import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { engineBundle } from './child-host';
 import { isPcapMagic, isPcapngMagic } from '../engine/formats';
-import type { Channels, Device, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
-import { emptyStats, type EngineHost, type FromWorker } from './engine-protocol';
+import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
 import { compileFilter, sortRows } from './flow-query';
 
 
@@ -21,7 +21,8 @@ export class Session {
   private jobs: Job[] = [];
   private nextJob = 1;
   private nextReq = 1;
-  private readonly pending = new Map<number, (c: StreamChunk) => void>();
+  /** Requests to the worker awaiting its answer, by request id. */
+  private readonly pending = new Map<number, (answer: unknown) => void>();
   private readonly listeners = new Set<(d: SessionDelta) => void>();
   /** Cached order for the last query shape, invalidated by any change. */
   private version = 0;
@@ -41,8 +42,8 @@ export class Session {
       const d: SessionDelta = { rows: m.rows, stats: m.stats, jobs: m.jobs };
       for (const l of this.listeners) l(d);
       if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
-    } else if (m.t === 'read') {
-      this.pending.get(m.reqId)?.(m.chunk);
+    } else if (m.t === 'read' || m.t === 'messages') {
+      this.pending.get(m.reqId)?.(m.t === 'read' ? m.chunk : m.value);
       this.pending.delete(m.reqId);
     }
   }
@@ -127,10 +128,20 @@ export class Session {
 
   readStream(r: StreamRange): Promise<Result<StreamChunk>> {
     if (!this.rows.has(r.id)) return Promise.resolve({ ok: false, error: `no connection ${r.id}` });
+    return this.ask<StreamChunk>((reqId) => ({ t: 'read', reqId, range: r }));
+  }
+
+  readMessages(r: Channels['readMessages']['req']): Promise<Result<FlowMessages>> {
+    if (!this.rows.has(r.id)) return Promise.resolve({ ok: false, error: `no connection ${r.id}` });
+    return this.ask<FlowMessages>((reqId) => ({ t: 'messages', reqId, id: r.id }));
+  }
+
+  /** Posts a request to the worker and resolves with its answer. */
+  private ask<T>(make: (reqId: number) => ToWorker): Promise<Result<T>> {
     const reqId = this.nextReq++;
     return new Promise((resolve) => {
-      this.pending.set(reqId, (chunk) => resolve({ ok: true, value: chunk }));
-      this.host.post({ t: 'read', reqId, range: r });
+      this.pending.set(reqId, (v) => resolve({ ok: true, value: v as T }));
+      this.host.post(make(reqId));
     });
   }
 

@@ -45,10 +45,7 @@ export function parsePluginCapture(
         reassembledSG(sg: ScatterGather) {
           const i = sg.info();
           const [n] = sg.lengths();
-          if (i.skip > 0) {
-            ps[i.dir].gap(i.skip);
-            off[i.dir] += i.skip;
-          }
+          if (i.skip !== 0) ps[i.dir].gap(i.skip < 0 ? Infinity : i.skip); // offsets count delivered bytes, as weft messages does
           const b = sg.fetch(n).slice();
           bytes[i.dir].push(b);
           turns.push([i.dir, b]);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FlowRow, SessionDelta } from '../../main/ipc/contract';
+import { runMessages, type MessageRecord } from '../../main/service/messages';
 import { Session } from '../../main/service/session';
 import { WorkerThreadHost } from '../../main/service/worker-host';
 import { expectedReal, REAL } from '../helpers/fixtures';
@@ -61,6 +62,31 @@ describe('session service', () => {
       const mid = await s.readStream({ id: big.id, dir: big.bytes.c2s >= big.bytes.s2c ? 0 : 1, from: 100, to: 150 });
       expect(mid.ok && Buffer.from(mid.value.data, 'base64')).toEqual(d.bytes.subarray(100, 150));
     });
+  });
+
+  it("each flow's protocol in its row, and its messages for the protocol tab: the same as weft messages", async () => {
+    const files = ['zeek-mysql.pcap', 'mongo-op-command-2inserts-null.pcap', 'zeek-redis-pipelining.pcap', 'zeek-spicy-gap-recovery.pcap', 'zeek-http-cooper-grill-dvwa.pcapng'];
+    for (const file of files) {
+      const cli: MessageRecord[] = [];
+      await runMessages([join(REAL, file)], (m) => cli.push(m));
+      await withSession(async (s) => {
+        await s.openCapture({ path: join(REAL, file) });
+        await s.whenIdle();
+        const page = await s.queryFlows({ offset: 0, limit: 100, filter: '!proto:none' });
+        if (!page.ok) throw new Error(page.error);
+        const got: string[] = [];
+        for (const row of page.value.rows) {
+          const r = await s.readMessages({ id: row.id });
+          if (!r.ok) throw new Error(r.error);
+          expect(r.value.protocol).toBe(row.protocol);
+          for (const m of r.value.messages) got.push(`${row.client} ${row.protocol} ${m.dir} ${m.kind} [${m.start},${m.end}) frame ${m.frame} ${m.summary}`);
+          if (row.protocol === 'mongodb') expect((r.value.messages[0].fields.documents as object[])[0]).toMatchObject({ insert: 'test' });
+        }
+        const want = cli.map((m) => `${m.client} ${m.protocol} ${m.dir === 'c2s' ? 0 : 1} ${m.kind} [${m.start},${m.end}) frame ${m.frame} ${m.summary}`);
+        expect({ file, messages: got.sort() }).toEqual({ file, messages: want.sort() });
+        expect(got.length).toBeGreaterThan(2);
+      });
+    }
   });
 
   it("frame numbers are the capture's, non-TCP packets counted (tshark's numbers)", async () => {
