@@ -43,6 +43,8 @@ export interface SessionStats {
   /** Bytes per second over the last second of work. */
   throughput: number;
   drops: number;
+  /** Connections by detected protocol (those no plugin recognised are not counted). */
+  protocols: Record<string, number>;
   /** Resident memory of the engine's process, MB. */
   memoryMB: number;
 }
@@ -72,7 +74,7 @@ export interface CaptureRequest {
   write?: string;
 }
 
-export type SortKey = 'id' | 'client' | 'server' | 'packets' | 'bytesC2s' | 'bytesS2c' | 'duration' | 'state' | 'firstSeen' | 'gaps';
+export type SortKey = 'id' | 'client' | 'server' | 'protocol' | 'packets' | 'bytesC2s' | 'bytesS2c' | 'duration' | 'state' | 'firstSeen' | 'gaps';
 
 export interface FlowQuery {
   offset: number;
@@ -145,7 +147,7 @@ type Guard<T> = (v: unknown) => v is T;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const SORT_KEYS: SortKey[] = ['id', 'client', 'server', 'packets', 'bytesC2s', 'bytesS2c', 'duration', 'state', 'firstSeen', 'gaps'];
+const SORT_KEYS: SortKey[] = ['id', 'client', 'server', 'protocol', 'packets', 'bytesC2s', 'bytesS2c', 'duration', 'state', 'firstSeen', 'gaps'];
 
 export const guards = {
   openCapture: ((v): v is { path: string } => isObj(v) && typeof v.path === 'string' && v.path.length > 0 && v.path.length < 4096) as Guard<{ path: string }>,

@@ -3,7 +3,7 @@ import type { FlowMessages, FlowRow, Job, SessionStats, StreamChunk, StreamRange
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
-  return { packets: 0, bytes: 0, tcpPackets: 0, activeFlows: 0, completedFlows: 0, anomalies: {}, decodeErrors: 0, bufferedPages: 0, spoolBytes: 0, throughput: 0, drops: 0, memoryMB: 0 };
+  return { packets: 0, bytes: 0, tcpPackets: 0, activeFlows: 0, completedFlows: 0, anomalies: {}, decodeErrors: 0, bufferedPages: 0, spoolBytes: 0, throughput: 0, drops: 0, protocols: {}, memoryMB: 0 };
 }
 
 export type ToWorker =

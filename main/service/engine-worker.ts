@@ -62,6 +62,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     for (const [k, v] of Object.entries(recorder.anomalyTotals)) if (v > 0) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
     stats.decodeErrors = pipe.decoder.anomalies.total() - (pipe.decoder.anomalies.get('non-ip') ?? 0);
     stats.bufferedPages = pipe.assembler.bufferedPages;
+    stats.protocols = { ...recorder.protocols };
     stats.spoolBytes = spool.size;
     stats.memoryMB = Math.round(process.memoryUsage().rss / 1e6);
     port.postMessage({ t: 'delta', rows, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.map((j) => ({ ...j })) });

@@ -74,6 +74,8 @@ function keyOf(r: FlowRow, key: NonNullable<FlowQuery['sort']>['key']): number |
       return r.client;
     case 'server':
       return r.server;
+    case 'protocol':
+      return r.protocol ?? '~'; // unknown after every name
     case 'packets':
       return r.packets.c2s + r.packets.s2c;
     case 'bytesC2s':

@@ -62,12 +62,13 @@ class SessionStream implements Stream {
     f.add(this.dir, sg, n);
     if (!f.ready) return;
     const p = f.detect();
-    if (p) this.row.protocol = p.name;
+    if (p) this.owner.protocolOf(this, p.name);
     if (p || f.full) this.first = null;
   }
 
   reassemblyComplete(_ctx: AssemblerContext, reason: CloseReason): boolean {
-    if (this.first) this.row.protocol = this.first.detect()?.name ?? null; // fewer bytes than detection waits for
+    const p = this.first?.detect(); // fewer bytes than detection waits for
+    if (p) this.owner.protocolOf(this, p.name);
     this.first = null;
     this.refresh();
     this.row.state = reason;
@@ -131,6 +132,14 @@ export class SessionRecorder implements StreamFactory {
     this.byId.set(row.id, s);
     this.live.add(s);
     return s;
+  }
+
+  /** Connections by protocol, counted as protocols are found. */
+  readonly protocols: Record<string, number> = {};
+
+  protocolOf(s: SessionStream, name: string): void {
+    s.row.protocol = name;
+    this.protocols[name] = (this.protocols[name] ?? 0) + 1;
   }
 
   touch(s: SessionStream): void {

@@ -152,6 +152,50 @@ describe('the app in Chromium', () => {
     await page.locator('select[aria-label=theme]').selectOption('dark');
     await page.screenshot({ path: join(SHOTS, 'dark-small.png') });
   });
+  it('the protocol tab: MySQL queries paired with result sets shown as tables, a jump to the bytes, the protocol picker; MongoDB documents', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.locator('select[aria-label=theme]').selectOption('light');
+    await page.fill('[data-testid=filter]', '');
+    await page.fill('[data-testid=path]', join(REAL, 'zeek-mysql.pcap'));
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('[data-testid=protocol] option').allTextContents(), { timeout: 10_000 }).toContain('mysql (1)');
+    await page.selectOption('[data-testid=protocol]', 'mysql');
+    await expect.poll(() => rows().count()).toBe(1);
+    expect(await rows().first().locator('.proto').textContent()).toBe('mysql');
+    await rows().first().click();
+    const stream = page.locator('[data-testid=stream]');
+    await stream.locator('[data-view=protocol]').click();
+    const list = stream.locator('[data-testid=messages] li');
+    await expect.poll(() => list.count()).toBe(36);
+    await list.filter({ hasText: '3 columns, 2 rows' }).click();
+    const detail = stream.locator('[data-testid=message-detail]');
+    expect(await detail.locator('pre.sql').textContent()).toBe('select * from foo');
+    expect(await detail.locator('table.rows th').allTextContents()).toEqual(['id', 'animal', 'name']);
+    expect(await detail.locator('table.rows tbody tr').allTextContents()).toEqual(['1dogGoofy', '2catGarfield']);
+    await page.screenshot({ path: join(SHOTS, 'protocol-mysql.png') });
+    // the response is bytes [723, 913) of the server's stream: "bytes" shows the run holding 723
+    await detail.getByRole('button', { name: 'bytes' }).click();
+    const flashed = stream.locator('pre.run.flash');
+    await expect.poll(() => flashed.count()).toBe(1);
+    const [off, len] = [Number(await flashed.getAttribute('data-offset')), Number(await flashed.getAttribute('data-length'))];
+    expect(off <= 723 && 723 < off + len).toBe(true);
+    expect(await flashed.getAttribute('class')).toContain('d1');
+    expect(await stream.getByRole('tab', { name: 'text' }).getAttribute('aria-selected')).toBe('true');
+
+    await page.fill('[data-testid=path]', join(REAL, 'mongo-op-command-2inserts-null.pcap'));
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('[data-testid=protocol] option').allTextContents(), { timeout: 10_000 }).toContain('mongodb (1)');
+    await page.selectOption('[data-testid=protocol]', 'mongodb');
+    await expect.poll(() => rows().count()).toBe(1);
+    await rows().first().click();
+    await stream.locator('[data-view=protocol]').click();
+    await expect.poll(() => list.count()).toBe(24);
+    await list.first().click();
+    expect(await detail.locator('pre.doc').first().textContent()).toContain('"$oid": "576aad96cfe80578bffb2529"');
+    await page.screenshot({ path: join(SHOTS, 'protocol-mongodb.png') });
+    await page.selectOption('[data-testid=protocol]', '');
+  });
+
   it.runIf(process.getuid?.() === 0)('captures live on lo: flows appear, an open stream grows, the saved capture is complete', async () => {
     const { createServer, connect } = await import('node:net');
     const srv = createServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))));

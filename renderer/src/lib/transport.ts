@@ -4,7 +4,20 @@
  */
 import type { ChannelName, Channels, Result, SessionDelta, WeftApi } from '../../../main/ipc/contract';
 
-const NAMES: ChannelName[] = ['openCapture', 'cancelJob', 'pauseJob', 'queryFlows', 'readStream', 'getState', 'listDevices', 'checkFilter', 'startCapture'];
+// every channel, checked by the compiler (a channel added to the contract must be added here)
+const ALL: Record<ChannelName, true> = {
+  openCapture: true,
+  cancelJob: true,
+  pauseJob: true,
+  queryFlows: true,
+  readStream: true,
+  readMessages: true,
+  getState: true,
+  listDevices: true,
+  checkFilter: true,
+  startCapture: true,
+};
+const NAMES = Object.keys(ALL) as ChannelName[];
 
 export function serveApi(base = location.origin): WeftApi {
   const listeners = new Set<(d: SessionDelta) => void>();
