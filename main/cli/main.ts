@@ -12,6 +12,7 @@ import { packetsCommand } from './packets';
 import { flowsCommand } from './flows';
 import { serveCommand } from './serve';
 import { captureCommand, devicesCommand, sniffCommand } from './capture';
+import { exportCommand } from './export';
 import { messagesCommand, pluginsCommand } from './messages';
 
 declare const WEFT_VERSION: string | undefined;
@@ -33,6 +34,8 @@ Usage:
   weft messages FILE… [--plugin NAME] [--json]
                                             one line per protocol message (HTTP request/response…):
                                             flow, direction, time, byte range, summary
+  weft export FILE… --format har --out DIR  the HTTP exchanges as HAR 1.2 (written whole or not
+                                            at all)
   weft devices [--json]                     capture devices (name, up, loopback, addresses)
   weft capture -i IFACE [-f BPF] [--duration S] [--count N] [--write F.pcapng]
                [--ring-size MB --ring-files N] [--snaplen N] [--json] [--idle S]
@@ -128,6 +131,13 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       if (a.positionals.length === 0) throw new UsageError('messages needs at least one FILE');
       const failed = await messagesCommand(a.positionals, a.values.plugin as string | undefined, !!a.values.json, out, err);
       return failed ? 2 : 0;
+    }
+    case 'export': {
+      const a = parse(rest, { format: { type: 'string' }, out: { type: 'string' } });
+      if (a.positionals.length === 0) throw new UsageError('export needs at least one FILE');
+      if (!a.values.format) throw new UsageError('export needs --format (har)');
+      if (!a.values.out) throw new UsageError('export needs --out DIR');
+      return exportCommand({ files: a.positionals, format: String(a.values.format), out: String(a.values.out), version: VERSION }, out, err);
     }
     case 'devices': {
       const a = parse(rest, { json: { type: 'boolean' } });

@@ -204,7 +204,7 @@ class HttpParser implements DirectionParser {
       start: this.msgStart,
       end: 0,
       summary: `HTTP/${version} ${code} ${reason}`.trim() + (req ? ` (${req.method} ${req.target})` : ''),
-      fields: { version, status: code, reason, headers, request: req ? { method: req.method, target: req.target } : null },
+      fields: { version, status: code, reason, headers, request: req ? { method: req.method, target: req.target, start: req.start } : null },
     };
     if (code === 101) {
       this.finishNow(out);
