@@ -3,7 +3,7 @@
  * prints {ms, bytes, packets, maxRssMB} as JSON (and `messages` for http). Used by bench.ts.
  */
 import { PacketDecoder, Transport } from '../../main/engine/decode';
-import { httpPlugin, type DirectionParser } from '../../main/engine/protocols';
+import { httpPlugin, redisPlugin, type DirectionParser } from '../../main/engine/protocols';
 import { TcpHeader } from '../../main/engine/decode/layers';
 import { Assembler, StreamPool, type ScatterGather, type Stream } from '../../main/engine/reassembly';
 import { PacketPipeline } from '../../main/service/packet-pipeline';
@@ -12,7 +12,7 @@ import { heapGrowth } from '../helpers/heap';
 import { BaselineReassembler } from './baseline';
 import { walkRecordHeaders } from './floor';
 
-export type MeasureName = 'floor' | 'decode' | 'engine' | 'http' | 'baseline' | 'alloc';
+export type MeasureName = 'floor' | 'decode' | 'engine' | 'http' | 'baseline' | 'alloc' | 'resp' | 'resp-scan';
 
 /** A Stream that only counts bytes: what the engine benchmark delivers to. */
 class CountingStream implements Stream {
@@ -63,7 +63,7 @@ async function reassemble(file: string, make: () => Stream): Promise<number> {
   return r.packets;
 }
 
-export async function measure(name: MeasureName, file: string): Promise<{ bytes: number; packets: number; messages?: number }> {
+export async function measure(name: MeasureName, file: string): Promise<{ bytes: number; packets: number; messages?: number; ms?: number }> {
   switch (name) {
     case 'floor': {
       const r = await walkRecordHeaders(file);
@@ -90,6 +90,22 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
     }
     case 'alloc':
       return { bytes: allocationPerPacket(), packets: 0 };
+    case 'resp':
+    case 'resp-scan': {
+      // message-heavy: 400,000 pipelined SETs, then their 400,000 replies, in 1448-byte segments;
+      // the client side all first, so 400,000 commands wait for pairing (as in a one-sided feed)
+      const [cmds, replies] = respPipeline(400_000);
+      let messages = 0;
+      const t0 = performance.now(); // the parsing only, not building the data
+      if (name === 'resp-scan') {
+        // the floor: find every line end, nothing else
+        for (const b of [cmds, replies]) for (let i = 0; i < b.length; i += 1448) for (let j = b.indexOf(10, i); j >= 0 && j < i + 1448; j = b.indexOf(10, j + 1)) messages++;
+      } else {
+        const ps = redisPlugin.parsers();
+        for (const [dir, b] of [[0, cmds], [1, replies]] as const) for (let i = 0; i < b.length; i += 1448) messages += ps[dir].push(b.subarray(i, i + 1448), i).length;
+      }
+      return { bytes: cmds.length + replies.length, packets: 0, messages, ms: performance.now() - t0 };
+    }
     case 'baseline': {
       const dec = new PacketDecoder();
       const b = new BaselineReassembler();
@@ -139,4 +155,16 @@ function allocationPerPacket(): number {
   return heapGrowth((n) => {
     for (let i = 0; i < n; i++) send(i % conns, 0x18, 1460);
   }).perOp;
+}
+
+/** A Redis pipeline of `n` SET commands and their replies (+OK, integers, bulk strings). */
+function respPipeline(n: number): [Uint8Array, Uint8Array] {
+  const c: string[] = [];
+  const r: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const key = `key:${i}`;
+    c.push(`*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$5\r\nvalue\r\n`);
+    r.push(i % 3 === 0 ? '+OK\r\n' : i % 3 === 1 ? `:${i}\r\n` : '$5\r\nhello\r\n');
+  }
+  return [new TextEncoder().encode(c.join('')), new TextEncoder().encode(r.join(''))];
 }

@@ -110,10 +110,10 @@ describe('RESP', () => {
       'reply:123456789012345678901234567890',
       'reply:error oops!',
       'reply:"txt:abcd" (8 bytes)',
-      'reply:map of 2',
+      'reply:map of 1',
       'reply:set of 2',
       'push:push of 2',
-      'reply:attribute of 2',
+      'reply:attribute of 1',
     ]);
   });
 

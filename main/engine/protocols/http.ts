@@ -12,6 +12,7 @@
  */
 import { copyBytes } from '../util/bytes';
 import { appendBytes } from './bytes';
+import { Queue } from './queue';
 import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
 
 const BODY_PREVIEW = 4096;
@@ -22,7 +23,7 @@ const dec = new TextDecoder('latin1');
 
 /** Requests waiting for their responses, shared by the two directions of a connection. */
 interface Pairing {
-  pending: { method: string; target: string; start: number }[];
+  pending: Queue<{ method: string; target: string; start: number }>;
 }
 
 type State = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'to-end' | 'stopped';
@@ -197,7 +198,7 @@ class HttpParser implements DirectionParser {
     if (!m) return this.junk(0, 'not an HTTP status line');
     const [, version, codeText, reason = ''] = m;
     const code = Number(codeText);
-    const req = code >= 100 && code < 200 && code !== 101 ? this.pairing.pending[0] : this.pairing.pending.shift();
+    const req = code >= 100 && code < 200 && code !== 101 ? this.pairing.pending.peek() : this.pairing.pending.shift();
     this.msg = {
       kind: 'response',
       dir: 1,
@@ -308,7 +309,7 @@ export const httpPlugin: ProtocolPlugin = {
     return !!m && METHODS.includes(m[1]) && (/^(\/|https?:\/\/|\*$)/i.test(m[2]) || (m[1] === 'CONNECT' && /:\d+$/.test(m[2])));
   },
   parsers() {
-    const pairing: Pairing = { pending: [] };
+    const pairing: Pairing = { pending: new Queue() };
     return [new HttpParser(0, pairing), new HttpParser(1, pairing)];
   },
 };

@@ -17,6 +17,7 @@
 import { copyBytes } from '../util/bytes';
 import { Cursor } from './cursor';
 import { Framer, type FramingRules } from './framing';
+import { Queue } from './queue';
 import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
 
 const KEEP = 64 * 1024;
@@ -75,7 +76,7 @@ interface Command {
 interface Conn {
   server: number | null; // capability flags from the handshake
   client: number | null; // from the login
-  pending: Command[]; // commands waiting for their response, oldest first
+  pending: Queue<Command>; // commands waiting for their response, oldest first
   statements: Map<number, Statement>;
   /** TLS, compression, binlog: the rest of the connection is not MySQL packets we read. */
   handover: string | null;
@@ -356,7 +357,7 @@ class ServerParser extends PacketParser {
   protected resumed(): void {
     this.phase = 'command';
     this.set = 0;
-    this.conn.pending.splice(0, Math.max(0, this.conn.pending.length - 1));
+    this.conn.pending.keepNewest(1);
   }
 
   protected damaged(_seq: number, start: number, end: number): void {
@@ -373,7 +374,7 @@ class ServerParser extends PacketParser {
       if (seq === 0 && p[0] === 0xff) return this.emit('response', start, end, `connection refused: ${errorText(p, false)}`, error(p, false));
     }
     if (this.phase === 'auth') return this.auth(p, start, end);
-    const command = this.conn.pending[0] ?? null;
+    const command = this.conn.pending.peek() ?? null;
     if (command?.code === CHANGE_USER && (p[0] === 0xfe || p[0] === 0x01)) return this.authPacket(p, start, end);
     const c = new Cursor(p);
     const first = p[0];
@@ -738,7 +739,7 @@ export const mysqlPlugin: ProtocolPlugin = {
     return first[3] === 0 && first[4] === QUERY && len > 1 && first.subarray(5, Math.min(first.length, 4 + len)).every((x) => x >= 0x20 || x === 9 || x === 10 || x === 13);
   },
   parsers() {
-    const conn: Conn = { server: null, client: null, pending: [], statements: new Map(), handover: null };
+    const conn: Conn = { server: null, client: null, pending: new Queue(), statements: new Map(), handover: null };
     return [new ClientParser(0, conn), new ServerParser(1, conn)];
   },
 };

@@ -11,6 +11,7 @@
  * stops.
  */
 import { appendBytes } from './bytes';
+import { Queue } from './queue';
 import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
 
 const PREVIEW = 64;
@@ -35,7 +36,7 @@ interface Frame {
 
 interface Pairing {
   /** Commands still waiting for their reply, with their argument count. */
-  commands: { name: string; args: number }[];
+  commands: Queue<{ name: string; args: number }>;
   /** Confirmations already seen for the (P|S)(UN)SUBSCRIBE at the head of `commands`. */
   confirmed: number;
   /** RESP2 subscribed mode: arrays starting with `message` are pushes, not replies. */
@@ -46,9 +47,39 @@ interface Pairing {
 const DELIVERY = new Set(['message', 'pmessage', 'smessage']);
 const CONFIRM = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 
-const AGGREGATE = new Set(['*', '%', '~', '>', '|']);
-const SCALAR = new Set(['+', '-', ':', '_', ',', '#', '(']);
-const BLOB = new Set(['$', '!', '=']);
+/** What a line's first byte starts: an aggregate, a scalar, a blob (by byte value). */
+const AGG = 1;
+const SCALAR = 2;
+const BLOB = 3;
+const KIND: number[] = new Array(256).fill(0);
+for (const c of '*%~>|') KIND[c.charCodeAt(0)] = AGG;
+for (const c of '+-:_,#(') KIND[c.charCodeAt(0)] = SCALAR;
+for (const c of '$!=') KIND[c.charCodeAt(0)] = BLOB;
+
+/** A decimal integer in `b[s, e)` (an optional minus, then digits), or null. */
+function integer(b: Uint8Array, s: number, e: number): number | null {
+  let neg = false;
+  if (s < e && b[s] === 45) {
+    neg = true;
+    s++;
+  }
+  if (s >= e || e - s > 15) return null;
+  let n = 0;
+  for (let k = s; k < e; k++) {
+    const d = b[k] - 48;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return neg ? -n : n;
+}
+
+/** Bytes as latin-1 text: short runs by hand (a TextDecoder call costs more than it saves there). */
+function latin1(b: Uint8Array, s: number, e: number): string {
+  if (e - s > 64) return dec.decode(b.subarray(s, e));
+  let out = '';
+  for (let k = s; k < e; k++) out += String.fromCharCode(b[k]);
+  return out;
+}
 
 class RespParser implements DirectionParser {
   private line = new Uint8Array(256);
@@ -77,7 +108,7 @@ class RespParser implements DirectionParser {
         const have = (v.length ?? 0) - Math.max(0, dataLeft);
         if (have < PREVIEW && dataLeft > 0) {
           const k = Math.min(n, dataLeft, PREVIEW - have);
-          v.text = (v.text ?? '') + dec.decode(b.subarray(i, i + k));
+          v.text = (v.text ?? '') + latin1(b, i, i + k);
         }
         this.bulkLeft -= n;
         i += n;
@@ -85,15 +116,23 @@ class RespParser implements DirectionParser {
         continue;
       }
       const nl = b.indexOf(10, i);
-      const take = nl < 0 ? b.length - i : nl + 1 - i;
       if (this.lineLen === 0 && this.stack.length === 0) this.msgStart = at + i;
+      if (nl >= 0 && this.lineLen === 0) {
+        // a whole line in view: read it in place
+        this.onLine(b, i, nl + 1, out, at + nl + 1);
+        i = nl + 1;
+        continue;
+      }
+      const take = nl < 0 ? b.length - i : nl + 1 - i;
       this.gather(b, i, take);
       i += take;
       if (nl < 0) {
         if (this.lineLen > MAX_LINE) this.junk(this.lineLen);
         continue;
       }
-      this.onLine(out, at + i);
+      const len = this.lineLen;
+      this.lineLen = 0;
+      this.onLine(this.line, 0, len, out, at + i);
     }
     return out;
   }
@@ -103,36 +142,40 @@ class RespParser implements DirectionParser {
     this.lineLen += n;
   }
 
-  private onLine(out: ProtocolMessage[], end: number): void {
-    const text = dec.decode(this.line.subarray(0, this.lineLen)).replace(/\r?\n$/, '');
-    const len = this.lineLen;
-    this.lineLen = 0;
-    const t = text[0] ?? '';
+  /** One line, `buf[s, e)` with its LF (and CR) at the end; the message would end at `end`. */
+  private onLine(buf: Uint8Array, s: number, e: number, out: ProtocolMessage[], end: number): void {
+    const len = e - s;
+    let x = e - 1; // the LF
+    if (x > s && buf[x - 1] === 13) x--;
+    const t = x > s ? buf[s] : -1;
     const top = this.stack.length === 0;
-    if (this.resync && !(AGGREGATE.has(t) || SCALAR.has(t) || BLOB.has(t))) return this.junk(len);
-    if (AGGREGATE.has(t)) {
-      const n = Number(text.slice(1));
-      if (!Number.isInteger(n)) return this.junk(len);
-      const v: RespValue = n < 0 ? { type: t, items: [], length: -1 } : { type: t, items: [] };
-      const count = t === '%' || t === '|' ? 2 * n : n;
-      if (count <= 0) return this.complete(v, out, end);
-      this.stack.push({ value: v, left: count });
-    } else if (SCALAR.has(t)) this.complete({ type: t, text: text.slice(1) }, out, end);
-    else if (BLOB.has(t)) {
-      const n = Number(text.slice(1));
-      if (!Number.isInteger(n) || n < -1) return this.junk(len);
-      const v: RespValue = { type: t, length: n };
-      if (n < 0) return this.complete(v, out, end);
-      this.bulk = v;
-      this.bulkLeft = n + 2;
-      if (this.bulkLeft === 0) this.complete(v, out, end);
-    } else if (top && this.dir === 0 && text.trim().length > 0) {
-      // inline command: words separated by spaces
-      const words = text.trim().split(/\s+/);
-      this.complete({ type: 'inline', items: words.map((w) => ({ type: '+', text: w })) }, out, end);
-    } else if (text.trim().length === 0) {
-      return; // stray CRLF
-    } else return this.junk(len);
+    const kind = t >= 0 ? KIND[t] : 0;
+    if (this.resync && kind === 0) return this.junk(len);
+    if (kind === AGG) {
+      const n = integer(buf, s + 1, x);
+      if (n === null) return this.junk(len);
+      const type = String.fromCharCode(t);
+      const v: RespValue = n < 0 ? { type, items: [], length: -1 } : { type, items: [] };
+      const count = t === 37 || t === 124 ? 2 * n : n; // % and | hold pairs
+      if (count <= 0) this.complete(v, out, end);
+      else this.stack.push({ value: v, left: count });
+    } else if (kind === SCALAR) this.complete({ type: String.fromCharCode(t), text: latin1(buf, s + 1, x) }, out, end);
+    else if (kind === BLOB) {
+      const n = integer(buf, s + 1, x);
+      if (n === null || n < -1) return this.junk(len);
+      const v: RespValue = { type: String.fromCharCode(t), length: n };
+      if (n < 0) this.complete(v, out, end);
+      else {
+        this.bulk = v;
+        this.bulkLeft = n + 2;
+      }
+    } else {
+      const text = latin1(buf, s, x).trim();
+      if (text.length === 0) return; // a stray CRLF
+      if (!(top && this.dir === 0)) return this.junk(len);
+      // an inline command: words separated by spaces
+      this.complete({ type: 'inline', items: text.split(/\s+/).map((w) => ({ type: '+', text: w })) }, out, end);
+    }
     this.garbage = 0;
     this.resync = false;
   }
@@ -174,7 +217,7 @@ class RespParser implements DirectionParser {
     const p = this.pairing;
     const count = Number(v.items?.[2]?.text ?? 0);
     p.subscribed = count > 0;
-    const head = p.commands[0];
+    const head = p.commands.peek();
     if (!head || head.name !== kind.toUpperCase()) return null;
     p.confirmed++;
     if (p.confirmed >= head.args && (head.args > 0 || count === 0)) {
@@ -235,7 +278,8 @@ function describe(v: RespValue): string {
       return v.length! < 0 ? 'null' : `"${(v.text ?? '').slice(0, 40)}${(v.length ?? 0) > 40 ? '…' : ''}" (${v.length} bytes)`;
     default:
       if (v.length === -1) return 'null';
-      return `${v.type === '*' ? 'array' : v.type === '%' ? 'map' : v.type === '~' ? 'set' : v.type === '>' ? 'push' : 'attribute'} of ${v.items?.length ?? 0}`;
+      // maps and attributes count their pairs
+      return `${v.type === '*' ? 'array' : v.type === '%' ? 'map' : v.type === '~' ? 'set' : v.type === '>' ? 'push' : 'attribute'} of ${v.type === '%' || v.type === '|' ? (v.items?.length ?? 0) / 2 : (v.items?.length ?? 0)}`;
   }
 }
 
@@ -251,7 +295,7 @@ export const redisPlugin: ProtocolPlugin = {
     return /^(\+OK|\+PONG|-ERR|\$-?\d+\r\n|\*-?\d+\r\n|:\d+\r\n)/.test(s);
   },
   parsers() {
-    const pairing: Pairing = { commands: [], confirmed: 0, subscribed: false };
+    const pairing: Pairing = { commands: new Queue(), confirmed: 0, subscribed: false };
     return [new RespParser(0, pairing), new RespParser(1, pairing)];
   },
 };
