@@ -8,7 +8,7 @@ import { readCaptureStream } from '../sources/capture-source';
 import { LiveCapture, LiveCaptureError, listDevices, type LiveStats } from '../sources/live-source';
 import { header, row } from './flows';
 import { UsageError, type BufferedOut } from './io';
-import { messageLine } from './messages';
+import { messageLine, optionsOf } from './messages';
 
 /** `weft devices [--json]` */
 export function devicesCommand(json: boolean, out: BufferedOut, err: BufferedOut): number {
@@ -161,6 +161,7 @@ export interface SniffArgs {
   count?: number;
   json: boolean;
   idleSec: number;
+  options: readonly string[];
 }
 
 /**
@@ -172,7 +173,7 @@ export interface SniffArgs {
 export async function sniffCommand(a: SniffArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
   const plugin = pluginByName(a.plugin);
   if (!plugin) throw new UsageError(`no plugin '${a.plugin}' (weft plugins lists them)`);
-  const pipe = new MessagePipeline((m) => out.line(messageLine(m, a.json)), [plugin], { clock: 'wall', idleSec: a.idleSec, byPort: true });
+  const pipe = new MessagePipeline((m) => out.line(messageLine(m, a.json)), [plugin], { clock: 'wall', idleSec: a.idleSec, byPort: true, pluginOptions: optionsOf(a.options) });
   const r = await runLive({ device: a.device, filter: a.filter ?? plugin.bpf, durationSec: a.durationSec, count: a.count }, pipe, () => {}, () => {}, out, err, () => {});
   if (typeof r === 'number') return r;
   err.line(`weft: ${r.received} packets received, ${r.processed} processed, ${r.dropped} dropped (cut: larger than the capture buffer)`);

@@ -31,7 +31,7 @@ Usage:
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
   weft plugins [--json]                     protocol plugins with their BPF filters and ports
-  weft messages FILE… [--plugin NAME] [--json]
+  weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json]
                                             one line per protocol message (HTTP request/response…):
                                             flow, direction, time, byte range, summary
   weft export FILE… --format har --out DIR  the HTTP exchanges as HAR 1.2 (written whole or not
@@ -42,7 +42,7 @@ Usage:
                                             live capture (libpcap): each flow printed as it
                                             completes, optionally saved to pcapng
   weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
-  weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--json]
+  weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json]
                                             live, one line per protocol message (go-sniffer
                                             style); the plugin's BPF filter unless -f is given
   weft serve [--port N] [--host H] [FILE…]  the app in a browser: prints a URL with a token
@@ -127,9 +127,11 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       return pluginsCommand(!!a.values.json, out);
     }
     case 'messages': {
-      const a = parse(rest, { json: { type: 'boolean' }, plugin: { type: 'string' } });
+      const a = parseOrUsage(() =>
+        parseArgs({ args: rest, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, plugin: { type: 'string' }, option: { type: 'string', multiple: true } } } as const),
+      );
       if (a.positionals.length === 0) throw new UsageError('messages needs at least one FILE');
-      const failed = await messagesCommand(a.positionals, a.values.plugin as string | undefined, !!a.values.json, out, err);
+      const failed = await messagesCommand(a.positionals, a.values.plugin, a.values.option ?? [], !!a.values.json, out, err);
       return failed ? 2 : 0;
     }
     case 'export': {
@@ -195,6 +197,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           count: { type: 'string' },
           json: { type: 'boolean' },
           idle: { type: 'string' },
+          option: { type: 'string', multiple: true },
         },
       } as const));
       const v = a.values;
@@ -209,6 +212,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           count: positive('count', v.count, 1),
           json: !!v.json,
           idleSec: positive('idle', v.idle, 1) ?? 600,
+          options: v.option ?? [],
         },
         out,
         err,

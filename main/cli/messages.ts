@@ -1,4 +1,4 @@
-import { PLUGINS, pluginByName } from '../engine/protocols';
+import { parseOptions, PLUGINS, pluginByName, type OptionValues } from '../engine/protocols';
 import { jsonSafe } from '../service/message-content';
 import { runMessages, type MessageRecord } from '../service/messages';
 import { formatTime } from './format';
@@ -7,25 +7,33 @@ import { UsageError, type BufferedOut } from './io';
 /** `weft plugins [--json]` */
 export function pluginsCommand(json: boolean, out: BufferedOut): number {
   for (const p of PLUGINS) {
-    if (json) out.line(JSON.stringify({ name: p.name, version: p.version, bpf: p.bpf, ports: p.ports }));
-    else out.line(`${p.name.padEnd(8)} ${p.version.padEnd(6)} ports ${p.ports.join(',').padEnd(24)} bpf: ${p.bpf}`);
+    if (json) out.line(JSON.stringify({ name: p.name, version: p.version, bpf: p.bpf, ports: p.ports, options: p.options }));
+    else {
+      out.line(`${p.name.padEnd(8)} ${p.version.padEnd(6)} ports ${p.ports.join(',').padEnd(24)} bpf: ${p.bpf}`);
+      for (const o of p.options) out.line(`         --option ${p.name}.${o.name}=N  ${o.description} (default ${o.default}, ${o.min}…${o.max})`);
+    }
   }
   return 0;
 }
 
-/** `weft messages FILE… [--plugin NAME] [--json]`: one line (or JSON object) per message. */
-export async function messagesCommand(files: string[], plugin: string | undefined, json: boolean, out: BufferedOut, err: BufferedOut): Promise<number> {
+/** Plugin options from `--option PLUGIN.NAME=VALUE` flags, as a usage error when wrong. */
+export function optionsOf(specs: readonly string[]): Record<string, OptionValues> {
+  try {
+    return parseOptions(specs);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** `weft messages FILE… [--plugin NAME] [--option P.N=V]… [--json]`: one line (or JSON object) per message. */
+export async function messagesCommand(files: string[], plugin: string | undefined, options: readonly string[], json: boolean, out: BufferedOut, err: BufferedOut): Promise<number> {
   let plugins = PLUGINS;
   if (plugin !== undefined) {
     const p = pluginByName(plugin);
     if (!p) throw new UsageError(`no plugin '${plugin}' (weft plugins lists them)`);
     plugins = [p];
   }
-  const r = await runMessages(
-    files,
-    (m) => out.line(messageLine(m, json)),
-    plugins,
-  );
+  const r = await runMessages(files, (m) => out.line(messageLine(m, json)), plugins, optionsOf(options));
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   return r.errors.length;
 }

@@ -14,7 +14,8 @@ const MONGO_MAX = 16 * 1024 * 1024;
 export const PARSER_HOST: ParserHost = {
   inflate(data, maxOutput) {
     try {
-      return new Uint8Array(inflateSync(data, { maxOutputLength: Math.min(Math.max(maxOutput, 1), MONGO_MAX) }));
+      // flushing, not finishing: data cut short inflates as far as it goes
+      return new Uint8Array(inflateSync(data, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.min(Math.max(maxOutput, 1), MONGO_MAX) }));
     } catch {
       return null;
     }

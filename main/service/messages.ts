@@ -6,7 +6,7 @@
  */
 import { formatEndpoint } from '../engine/decode';
 import type { CaptureFormatError } from '../engine/formats';
-import { detectProtocol, PLUGINS, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
+import { detectProtocol, PLUGINS, type DirectionParser, type OptionValues, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
 import type { CaptureInfo, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
 import { copyBytes } from '../engine/util/bytes';
 import { finishFields, PARSER_HOST } from './message-content';
@@ -48,6 +48,7 @@ class MessageStream implements Stream {
     private readonly emit: (m: MessageRecord) => void,
     /** Ports of the connection: a plugin whose port it uses parses it even if detection says no. */
     private readonly byPort: number[] | null,
+    private readonly options: Record<string, OptionValues>,
   ) {}
 
   accept(): boolean {
@@ -92,7 +93,7 @@ class MessageStream implements Stream {
       this.undecided = true;
       return;
     }
-    this.parsers = this.plugin.parsers(PARSER_HOST);
+    this.parsers = this.plugin.parsers(PARSER_HOST, this.options[this.plugin.name]);
     // replay what was held in capture order (the direction whose first bytes came first goes
     // first), so a capture that starts with a server reply does not pair it with a later command
     const firstFrame = (dir: 0 | 1) => this.info[dir][0]?.frame ?? Infinity;
@@ -148,6 +149,8 @@ class MessageStream implements Stream {
 
 /** The packet pipeline with a message stream per connection (files, pipes, and live for `weft sniff`). */
 export interface MessagePipelineOptions extends PipelineOptions {
+  /** Plugin options by plugin name (see parseOptions). */
+  pluginOptions?: Record<string, OptionValues>;
   /**
    * Parse a connection on a plugin's port with that plugin even when its first bytes are not
    * recognised (a capture started mid-conversation): `weft sniff`, where the user named the protocol.
@@ -162,7 +165,7 @@ export class MessagePipeline extends PacketPipeline {
         new: (net: NetFlow, f: TcpFlow) => {
           const client = formatEndpoint(net.ipVersion, f.senderIsClient ? net.src : net.dst, f.clientPort);
           const server = formatEndpoint(net.ipVersion, f.senderIsClient ? net.dst : net.src, f.serverPort);
-          return new MessageStream(client, server, plugins, onMessage, opts.byPort ? [f.serverPort, f.clientPort] : null);
+          return new MessageStream(client, server, plugins, onMessage, opts.byPort ? [f.serverPort, f.clientPort] : null, opts.pluginOptions ?? {});
         },
       },
       opts,
@@ -171,8 +174,13 @@ export class MessagePipeline extends PacketPipeline {
 }
 
 /** Reads the files ("-" is stdin) and emits every message of the chosen plugins (all by default). */
-export async function runMessages(files: string[], onMessage: (m: MessageRecord) => void, plugins: readonly ProtocolPlugin[] = PLUGINS): Promise<{ errors: CaptureFormatError[] }> {
-  const pipe = new MessagePipeline(onMessage, plugins);
+export async function runMessages(
+  files: string[],
+  onMessage: (m: MessageRecord) => void,
+  plugins: readonly ProtocolPlugin[] = PLUGINS,
+  pluginOptions: Record<string, OptionValues> = {},
+): Promise<{ errors: CaptureFormatError[] }> {
+  const pipe = new MessagePipeline(onMessage, plugins, { pluginOptions });
   const errors = await readInputs(files, pipe);
   pipe.end();
   return { errors };

@@ -5,7 +5,7 @@
  * over (the parser stops, saying why). Headers are kept in order, as sent.
  *
  * Resumable at any byte: header bytes are gathered in a small buffer (the only copy); bodies are
- * counted, not copied, except a preview of the first BODY_PREVIEW bytes. A gap inside a body
+ * counted, not copied, except a preview of the first `bodyPreview` bytes (an option). A gap inside a body
  * shortens it (the message is marked incomplete); a gap elsewhere, or bytes that are not HTTP,
  * make the parser look for the next request/status line (resync); after MAX_GARBAGE bytes without
  * one it stops.
@@ -13,9 +13,8 @@
 import { copyBytes } from '../util/bytes';
 import { appendBytes } from './bytes';
 import { Queue } from './queue';
-import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
+import { option, type Direction, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from './types';
 
-const BODY_PREVIEW = 4096;
 const MAX_HEADER = 64 * 1024;
 const MAX_GARBAGE = 64 * 1024;
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT'];
@@ -50,6 +49,7 @@ class HttpParser implements DirectionParser {
   constructor(
     private readonly dir: Direction,
     private readonly pairing: Pairing,
+    private readonly bodyPreview: number,
   ) {}
 
   push(b: Uint8Array, streamOffset: number): ProtocolMessage[] {
@@ -110,8 +110,8 @@ class HttpParser implements DirectionParser {
 
   private body(b: Uint8Array, i: number, n: number): void {
     this.bodyLen += n;
-    if (this.previewLen < BODY_PREVIEW && n > 0) {
-      const k = Math.min(n, BODY_PREVIEW - this.previewLen);
+    if (this.previewLen < this.bodyPreview && n > 0) {
+      const k = Math.min(n, this.bodyPreview - this.previewLen);
       this.preview.push(copyBytes(b, i, i + k));
       this.previewLen += k;
     }
@@ -308,8 +308,10 @@ export const httpPlugin: ProtocolPlugin = {
     const m = /^([A-Z]+) (\S+)/.exec(s);
     return !!m && METHODS.includes(m[1]) && (/^(\/|https?:\/\/|\*$)/i.test(m[2]) || (m[1] === 'CONNECT' && /:\d+$/.test(m[2])));
   },
-  parsers() {
+  options: [{ name: 'bodyPreview', description: 'bytes of each body kept (and decoded if gzip / deflate / br)', default: 4096, min: 0, max: 16 << 20 }],
+  parsers(_host, options) {
     const pairing: Pairing = { pending: new Queue() };
-    return [new HttpParser(0, pairing), new HttpParser(1, pairing)];
+    const preview = option(httpPlugin, options, 'bodyPreview');
+    return [new HttpParser(0, pairing, preview), new HttpParser(1, pairing, preview)];
   },
 };

@@ -7,16 +7,15 @@
  * cursors) passes its command on to the reply that answers it.
  *
  * The engine does not decode documents: it keeps each document's bytes (copied, bounded by
- * KEEP per message) for the service layer's BSON decoder, and reads only what a one-line summary
+ * the `keep` option per message) for the service layer's BSON decoder, and reads only what a one-line summary
  * needs — the command (the first key of the command document), its collection (that key's
  * string value) and database, and ok / errmsg / n of a reply — with a small top-level walk.
  */
 import { copyBytes } from '../util/bytes';
 import { Cursor } from './cursor';
 import { Framer } from './framing';
-import type { Direction, DirectionParser, ParserHost, ProtocolMessage, ProtocolPlugin } from './types';
+import { option, type Direction, type DirectionParser, type ParserHost, type ProtocolMessage, type ProtocolPlugin } from './types';
 
-const KEEP = 64 * 1024;
 const MAX_MESSAGE = 48_000_000; // the server's maxMessageSizeBytes
 const MAX_GARBAGE = 64 * 1024;
 
@@ -38,7 +37,7 @@ const REPLIES = new Set([1, 2011]);
 /** Opcodes only clients send. */
 const REQUESTS = new Set([2001, 2002, 2004, 2005, 2006, 2007, 2010]);
 
-/** A BSON document's bytes, as captured (`complete` false when cut at KEEP or by a gap). */
+/** A BSON document's bytes, as captured (`complete` false when cut at `keep` or by a gap). */
 export interface MongoDocument {
   bytes: Uint8Array;
   complete: boolean;
@@ -242,15 +241,7 @@ interface Pairing {
 }
 
 class MongoParser implements DirectionParser {
-  private framer = new Framer({
-    headerLength: 16,
-    keep: KEEP,
-    frameLength: (h) => {
-      const len = int32(h, 0);
-      return len >= 16 && len <= MAX_MESSAGE && OPCODES[int32(h, 12)] ? len : -1;
-    },
-    resumesAt: (b) => b.length >= 16 && int32(b, 0) >= 16 && int32(b, 0) <= MAX_MESSAGE && OPCODES[int32(b, 12)] !== undefined,
-  });
+  private readonly framer: Framer;
   private out: ProtocolMessage[] = [];
   stopped: string | null = null;
 
@@ -258,7 +249,18 @@ class MongoParser implements DirectionParser {
     private readonly dir: Direction,
     private readonly pairing: Pairing,
     private readonly host: ParserHost,
-  ) {}
+    private readonly keep: number,
+  ) {
+    this.framer = new Framer({
+      headerLength: 16,
+      keep,
+      frameLength: (h) => {
+        const len = int32(h, 0);
+        return len >= 16 && len <= MAX_MESSAGE && OPCODES[int32(h, 12)] ? len : -1;
+      },
+      resumesAt: (b) => b.length >= 16 && int32(b, 0) >= 16 && int32(b, 0) <= MAX_MESSAGE && OPCODES[int32(b, 12)] !== undefined,
+    });
+  }
 
   push(b: Uint8Array, at: number): ProtocolMessage[] {
     if (this.stopped) return [];
@@ -285,8 +287,11 @@ class MongoParser implements DirectionParser {
       f.compressed = { originalOpCode: OPCODES[original] ?? original, uncompressedSize: size, compressor };
       opCode = original;
       const data = body.subarray(9);
-      body = id === 0 ? data : id === 2 && !f.incomplete && this.host.inflate ? this.host.inflate(data, Math.min(size, KEEP)) : null;
-      if (!body) f.notDecoded = id === 2 ? 'zlib data cut by a gap or not inflatable' : `${compressor} is not decoded`;
+      // inflate it all (a zlib stream cannot stop early without an error), keep what the option says
+      // (a message cut at `keep` inflates as far as its kept bytes go; one a gap fell into does not)
+      body = id === 0 ? data : id === 2 && !damaged && this.host.inflate ? (this.host.inflate(data, size)?.subarray(0, Math.max(0, this.keep - 16)) ?? null) : null;
+      if (!body || body.length === 0) f.notDecoded = id === 2 ? 'zlib data cut by a gap or not inflatable' : `${compressor} is not decoded`;
+      if (body?.length === 0) body = null;
     }
     const reply = REPLIES.has(opCode) || (!REQUESTS.has(opCode) && (responseTo !== 0 || this.dir === 1));
     const parsed = body ? readMongoBody(opCode, body) : null;
@@ -358,8 +363,10 @@ export const mongoPlugin: ProtocolPlugin = {
         return int32(first, 16) < 256 && name(20, true); // flags or zero, then db.collection
     }
   },
-  parsers(host = {}) {
+  options: [{ name: 'keep', description: 'bytes of each message kept (its documents); the rest is counted', default: 64 * 1024, min: 1024, max: MAX_MESSAGE }],
+  parsers(host = {}, options) {
     const pairing: Pairing = { waiting: new Map() };
-    return [new MongoParser(0, pairing, host), new MongoParser(1, pairing, host)];
+    const keep = option(mongoPlugin, options, 'keep');
+    return [new MongoParser(0, pairing, host, keep), new MongoParser(1, pairing, host, keep)];
   },
 };

@@ -9,7 +9,7 @@
  * is noticed (both sides stop, saying so) — its bytes are zlib, which is the service layer's job.
  *
  * Packets come from the shared length-prefix framer: whole packets are views, split ones are the
- * only copies, and only their first KEEP bytes are kept (a 16 MB blob costs 64 KiB). Logical
+ * only copies, and only their first `keep` bytes are kept (a 16 MB blob costs 64 KiB). Logical
  * packets longer than 16 MB (payload 0xffffff, continued) are read from their first part.
  * After a gap each side waits for a segment that starts with a packet it can resume at: the
  * client at a command (sequence 0), the server at a response's first packet (sequence 1).
@@ -18,11 +18,9 @@ import { copyBytes } from '../util/bytes';
 import { Cursor } from './cursor';
 import { Framer, type FramingRules } from './framing';
 import { Queue } from './queue';
-import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
+import { option, type Direction, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from './types';
 
-const KEEP = 64 * 1024;
 const MAX_GARBAGE = 64 * 1024;
-const FIRST_ROWS = 5;
 const CONTINUED = 0xffffff;
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
@@ -80,6 +78,9 @@ interface Conn {
   statements: Map<number, Statement>;
   /** TLS, compression, binlog: the rest of the connection is not MySQL packets we read. */
   handover: string | null;
+  /** Options: bytes of a packet kept, rows of a result set kept. */
+  keep: number;
+  firstRows: number;
 }
 
 /** Capabilities both ends agreed on; unknown ends count as "anything". */
@@ -87,9 +88,9 @@ function caps(c: Conn): number {
   return (c.client ?? -1) & (c.server ?? -1);
 }
 
-const framing = (dir: Direction): FramingRules => ({
+const framing = (dir: Direction, keep: number): FramingRules => ({
   headerLength: 4,
-  keep: KEEP,
+  keep,
   frameLength: (h) => 4 + (h[0] | (h[1] << 8) | (h[2] << 16)),
   resumesAt: (b) => {
     if (b.length < 5) return false;
@@ -110,7 +111,7 @@ abstract class PacketParser implements DirectionParser {
     protected readonly dir: Direction,
     protected readonly conn: Conn,
   ) {
-    this.framer = new Framer(framing(dir));
+    this.framer = new Framer(framing(dir, conn.keep));
   }
 
   get stopped(): string | null {
@@ -165,7 +166,7 @@ abstract class PacketParser implements DirectionParser {
     this.out.push({ kind, dir: this.dir, start, end, summary, fields });
   }
 
-  /** A whole logical packet: its payload (maybe cut at KEEP: `truncated`), sequence id, range. */
+  /** A whole logical packet: its payload (maybe cut at `keep`: `truncated`), sequence id, range. */
   protected abstract packet(p: Uint8Array, seq: number, start: number, end: number, truncated: boolean): void;
   /** A packet a gap fell into: framing kept, content unknown. */
   protected abstract damaged(seq: number, start: number, end: number): void;
@@ -462,7 +463,7 @@ class ServerParser extends PacketParser {
           const f = this.replyFields(r);
           return this.done(r.start, end, `${r.columns.length} column${r.columns.length === 1 ? '' : 's'}, ${r.rows} row${r.rows === 1 ? '' : 's'}`, f, r.command, status);
         }
-        if (r.firstRows.length < FIRST_ROWS) r.firstRows.push(r.binary ? binaryRow(p, r.columns) : textRow(p, r.columns.length));
+        if (r.firstRows.length < this.conn.firstRows) r.firstRows.push(r.binary ? binaryRow(p, r.columns) : textRow(p, r.columns.length));
         r.rows++;
       }
     }
@@ -738,8 +739,14 @@ export const mysqlPlugin: ProtocolPlugin = {
     // a capture that starts after the login: COM_QUERY with text
     return first[3] === 0 && first[4] === QUERY && len > 1 && first.subarray(5, Math.min(first.length, 4 + len)).every((x) => x >= 0x20 || x === 9 || x === 10 || x === 13);
   },
-  parsers() {
-    const conn: Conn = { server: null, client: null, pending: new Queue(), statements: new Map(), handover: null };
+  options: [
+    { name: 'keep', description: 'bytes of each packet kept (SQL text, rows); the rest is counted', default: 64 * 1024, min: 1024, max: 16 << 20 },
+    { name: 'firstRows', description: 'rows of each result set kept', default: 5, min: 0, max: 100_000 },
+  ],
+  parsers(_host, options) {
+    const keep = option(mysqlPlugin, options, 'keep');
+    const firstRows = option(mysqlPlugin, options, 'firstRows');
+    const conn: Conn = { server: null, client: null, pending: new Queue(), statements: new Map(), handover: null, keep, firstRows };
     return [new ClientParser(0, conn), new ServerParser(1, conn)];
   },
 };

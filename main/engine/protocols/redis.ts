@@ -5,16 +5,15 @@
  *
  * Resumable at any byte, with bounded copies: a value is parsed as a small state machine (a stack
  * of open aggregates, the current header line, and a count of bulk bytes still to come); header
- * lines are gathered in a small buffer, bulk strings are counted and only their first PREVIEW
+ * lines are gathered in a small buffer, bulk strings are counted and only their first `preview`
  * bytes kept — a 100 MB value costs nothing more than a 10-byte one. A gap or a byte that cannot
  * start a RESP value resynchronises at the next line that can; after MAX_GARBAGE bytes the parser
  * stops.
  */
 import { appendBytes } from './bytes';
 import { Queue } from './queue';
-import type { Direction, DirectionParser, ProtocolMessage, ProtocolPlugin } from './types';
+import { option, type Direction, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from './types';
 
-const PREVIEW = 64;
 const MAX_LINE = 64 * 1024;
 const MAX_GARBAGE = 64 * 1024;
 const dec = new TextDecoder('latin1');
@@ -95,6 +94,7 @@ class RespParser implements DirectionParser {
   constructor(
     private readonly dir: Direction,
     private readonly pairing: Pairing,
+    private readonly preview: number,
   ) {}
 
   push(b: Uint8Array, at: number): ProtocolMessage[] {
@@ -106,8 +106,8 @@ class RespParser implements DirectionParser {
         const v = this.bulk!;
         const dataLeft = this.bulkLeft - 2; // payload bytes still to come (CRLF after)
         const have = (v.length ?? 0) - Math.max(0, dataLeft);
-        if (have < PREVIEW && dataLeft > 0) {
-          const k = Math.min(n, dataLeft, PREVIEW - have);
+        if (have < this.preview && dataLeft > 0) {
+          const k = Math.min(n, dataLeft, this.preview - have);
           v.text = (v.text ?? '') + latin1(b, i, i + k);
         }
         this.bulkLeft -= n;
@@ -294,8 +294,10 @@ export const redisPlugin: ProtocolPlugin = {
       return /^\*[1-9]\d*\r\n\$\d+\r\n/.test(s) || (/^(PING|INFO|AUTH|HELLO|SELECT|GET|SET|KEYS|QUIT)(\s|\r?\n)/i.test(s) && !/^\S+ \S+ HTTP\//.test(s));
     return /^(\+OK|\+PONG|-ERR|\$-?\d+\r\n|\*-?\d+\r\n|:\d+\r\n)/.test(s);
   },
-  parsers() {
+  options: [{ name: 'preview', description: 'bytes of each bulk string kept (the rest is counted)', default: 64, min: 0, max: 1 << 20 }],
+  parsers(_host, options) {
     const pairing: Pairing = { commands: new Queue(), confirmed: 0, subscribed: false };
-    return [new RespParser(0, pairing), new RespParser(1, pairing)];
+    const preview = option(redisPlugin, options, 'preview');
+    return [new RespParser(0, pairing, preview), new RespParser(1, pairing, preview)];
   },
 };

@@ -46,13 +46,27 @@ export interface DirectionParser {
  * module): the service layer passes node's zlib. A parser without it notices and goes on.
  */
 export interface ParserHost {
-  /** Inflates a whole zlib stream to at most `maxOutput` bytes, or null when it is not one. */
+  /** Inflates a zlib stream (or its start, when cut short) to at most `maxOutput` bytes, or null when it is not one. */
   inflate?(data: Uint8Array, maxOutput: number): Uint8Array | null;
 }
+
+/** A plugin's tunable: a whole number with its default and bounds (sizes and counts). */
+export interface PluginOption {
+  name: string;
+  description: string;
+  default: number;
+  min: number;
+  max: number;
+}
+
+/** Option values by name (missing ones take their defaults). */
+export type OptionValues = Readonly<Record<string, number>>;
 
 export interface ProtocolPlugin {
   name: string;
   version: string;
+  /** What can be tuned (`weft plugins` lists them; `--option NAME=VALUE` sets them). */
+  options: readonly PluginOption[];
   /** What `weft sniff` captures with by default. */
   bpf: string;
   /** Ports the protocol usually runs on (a hint; content decides). */
@@ -60,5 +74,12 @@ export interface ProtocolPlugin {
   /** Does this look like the protocol? `first` holds the first bytes the client sent (up to 64). */
   detect(first: Uint8Array, dir: Direction): boolean;
   /** A parser per direction; the two share state to pair requests with responses. */
-  parsers(host?: ParserHost): [DirectionParser, DirectionParser];
+  parsers(host?: ParserHost, options?: OptionValues): [DirectionParser, DirectionParser];
+}
+
+/** The value of option `name` of `plugin`: the given one, else its default. */
+export function option(plugin: { options: readonly PluginOption[] }, values: OptionValues | undefined, name: string): number {
+  const o = plugin.options.find((x) => x.name === name);
+  if (!o) throw new Error(`no option ${name}`);
+  return values?.[name] ?? o.default;
 }
