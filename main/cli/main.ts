@@ -151,17 +151,12 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         allowPositionals: false,
         strict: true,
         options: {
-          interface: { type: 'string', short: 'i' },
-          filter: { type: 'string', short: 'f' },
-          duration: { type: 'string' },
-          count: { type: 'string' },
+          ...LIVE_OPTIONS,
           write: { type: 'string', short: 'w' },
           'ring-size': { type: 'string' },
           'ring-files': { type: 'string' },
           snaplen: { type: 'string' },
           stdin: { type: 'boolean' },
-          json: { type: 'boolean' },
-          idle: { type: 'string' },
         },
       } as const));
       const v = a.values;
@@ -190,15 +185,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         args: rest,
         allowPositionals: true,
         strict: true,
-        options: {
-          interface: { type: 'string', short: 'i' },
-          filter: { type: 'string', short: 'f' },
-          duration: { type: 'string' },
-          count: { type: 'string' },
-          json: { type: 'boolean' },
-          idle: { type: 'string' },
-          option: { type: 'string', multiple: true },
-        },
+        options: { ...LIVE_OPTIONS, option: { type: 'string', multiple: true } },
       } as const));
       const v = a.values;
       if (a.positionals.length !== 1) throw new UsageError('sniff needs one PLUGIN (weft plugins lists them)');
@@ -228,6 +215,16 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       throw new UsageError(`unknown command '${cmd}'`);
   }
 }
+
+/** What `weft capture` and `weft sniff` both take. */
+const LIVE_OPTIONS = {
+  interface: { type: 'string', short: 'i' },
+  filter: { type: 'string', short: 'f' },
+  duration: { type: 'string' },
+  count: { type: 'string' },
+  json: { type: 'boolean' },
+  idle: { type: 'string' },
+} as const;
 
 /** An option's number, at least `min`; undefined when the option was not given. */
 function positive(name: string, x: string | undefined, min = 0): number | undefined {

@@ -121,3 +121,23 @@ export function feedConversation(plugin: ProtocolPlugin, turns: [0 | 1, Uint8Arr
   for (const p of ps) out.push(...p.end());
   return out;
 }
+
+/**
+ * Feeds two conversations to two pairs of parsers in alternation (turn i of one, then turn i of
+ * the other), each turn cut in pieces of `piece` bytes: returns each conversation's messages, to
+ * compare with feeding each alone.
+ */
+export function feedInterleaved(plugin: ProtocolPlugin, a: [0 | 1, Uint8Array][], b: [0 | 1, Uint8Array][], piece = Infinity): [ProtocolMessage[], ProtocolMessage[]] {
+  const cut = (t: [0 | 1, Uint8Array][]) =>
+    piece === Infinity ? t : t.flatMap(([d, x]) => Array.from({ length: Math.ceil(x.length / piece) }, (_, i) => [d, x.subarray(i * piece, (i + 1) * piece)] as [0 | 1, Uint8Array]));
+  const sides = [cut(a), cut(b)].map((turns) => ({ turns, ps: plugin.parsers(), off: [0, 0], out: [] as ProtocolMessage[] }));
+  for (let i = 0; i < Math.max(sides[0].turns.length, sides[1].turns.length); i++)
+    for (const s of sides) {
+      const t = s.turns[i];
+      if (!t) continue;
+      s.out.push(...s.ps[t[0]].push(t[1], s.off[t[0]]));
+      s.off[t[0]] += t[1].length;
+    }
+  for (const s of sides) for (const p of s.ps) s.out.push(...p.end());
+  return [sides[0].out, sides[1].out];
+}

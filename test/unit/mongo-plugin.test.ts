@@ -14,7 +14,7 @@ import { mongoPlugin, type ProtocolMessage } from '../../main/engine/protocols';
 import { PARSER_HOST } from '../../main/service/message-content';
 import { runMessages, type MessageRecord } from '../../main/service/messages';
 import { writeConversationPcap } from '../helpers/conversation-pcap';
-import { feedConversation, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
+import { feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
 async function messages(path: string): Promise<MessageRecord[]> {
@@ -208,18 +208,8 @@ describe('the real MongoDB streams, cut anywhere', () => {
   });
 
   it('two sessions fed alternately do not disturb each other', () => {
-    const a = conversation;
-    const b = session();
-    const pa = withHost.parsers();
-    const pb = withHost.parsers();
-    const oa = [0, 0];
-    const ob = [0, 0];
-    const ra: ProtocolMessage[] = [];
-    const rb: ProtocolMessage[] = [];
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      if (a[i]) (ra.push(...pa[a[i][0]].push(a[i][1], oa[a[i][0]])), (oa[a[i][0]] += a[i][1].length));
-      if (b[i]) (rb.push(...pb[b[i][0]].push(b[i][1], ob[b[i][0]])), (ob[b[i][0]] += b[i][1].length));
-    }
+    const [a, b] = [conversation, session()];
+    const [ra, rb] = feedInterleaved(withHost, a, b, 7);
     expect(flat([...ra, ...rb])).toBe(flat([...feedConversation(withHost, a), ...feedConversation(withHost, b)]));
   });
 

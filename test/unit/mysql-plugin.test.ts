@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mysqlPlugin, type ProtocolMessage } from '../../main/engine/protocols';
 import { runMessages, type MessageRecord } from '../../main/service/messages';
-import { feedConversation, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
+import { feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
 async function messages(file: string): Promise<MessageRecord[]> {
@@ -260,20 +260,7 @@ describe('the real MySQL streams, cut anywhere', () => {
 
   it('two sessions fed alternately, 3 bytes at a time, do not disturb each other', () => {
     const [a, b] = conversations;
-    const flat = (t: [0 | 1, Uint8Array][]) => t.flatMap(([d, x]) => Array.from({ length: Math.ceil(x.length / 3) }, (_, i) => [d, x.subarray(i * 3, i * 3 + 3)] as [0 | 1, Uint8Array]));
-    const fa = flat(a);
-    const fb = flat(b);
-    const pa = mysqlPlugin.parsers();
-    const pb = mysqlPlugin.parsers();
-    const oa = [0, 0];
-    const ob = [0, 0];
-    const ra: ProtocolMessage[] = [];
-    const rb: ProtocolMessage[] = [];
-    for (let i = 0; i < Math.max(fa.length, fb.length); i++) {
-      if (fa[i]) (ra.push(...pa[fa[i][0]].push(fa[i][1], oa[fa[i][0]])), (oa[fa[i][0]] += fa[i][1].length));
-      if (fb[i]) (rb.push(...pb[fb[i][0]].push(fb[i][1], ob[fb[i][0]])), (ob[fb[i][0]] += fb[i][1].length));
-    }
-    expect([ra, rb]).toEqual([feedConversation(mysqlPlugin, a), feedConversation(mysqlPlugin, b)]);
+    expect(feedInterleaved(mysqlPlugin, a, b, 3)).toEqual([feedConversation(mysqlPlugin, a), feedConversation(mysqlPlugin, b)]);
   });
 
   it('2,000 mutated MySQL streams cut at random with gaps: no throw, no hang', () => {
