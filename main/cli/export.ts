@@ -1,39 +1,55 @@
-import { mkdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { httpPlugin } from '../engine/protocols';
-import { AtomicFile } from '../service/export/atomic-file';
-import { HarWriter } from '../service/export/har';
-import { runMessages } from '../service/messages';
+import { join } from 'node:path';
+import { EXPORT_FORMATS, ExportError, exportFlows, type ExportFormat } from '../service/export/export';
 import { UsageError, type BufferedOut } from './io';
-
-export const EXPORT_FORMATS = ['har'] as const;
 
 export interface ExportArgs {
   files: string[];
-  format: string;
+  formats: string;
   out: string;
+  filter?: string;
+  flows?: string;
   version: string;
 }
 
 /**
- * `weft export FILE… --format har --out DIR`: the capture's HTTP exchanges as HAR 1.2, written
- * atomically (a temporary file renamed when complete; nothing left behind on failure).
+ * `weft export FILE… --format raw,transcript,pcap,pcapng,jsonl,csv,har --out DIR [--filter EXPR]
+ * [--flows 1,4,9]`: the chosen flows (all by default) in each format, written whole or not at all;
+ * Ctrl-C cancels and leaves nothing. Progress goes to stderr when it is a terminal.
  */
 export async function exportCommand(a: ExportArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
-  if (!(EXPORT_FORMATS as readonly string[]).includes(a.format)) throw new UsageError(`--format must be one of: ${EXPORT_FORMATS.join(', ')} (not '${a.format}')`);
-  mkdirSync(a.out, { recursive: true });
-  const stem = a.files[0] === '-' ? 'stdin' : basename(a.files[0]).replace(/\.(pcapng|pcap|cap)$/i, '');
-  const file = new AtomicFile(join(a.out, `${stem}.har`));
+  const formats = a.formats.split(',').map((f) => f.trim()).filter(Boolean);
+  for (const f of formats) if (!(EXPORT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format takes a comma-separated list of: ${EXPORT_FORMATS.join(', ')} (not '${f}')`);
+  const ids = a.flows?.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--flows takes flow numbers (the # column of weft flows), not '${x}'`);
+    return n;
+  });
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  const tty = process.stderr.isTTY;
+  let last = 0;
   try {
-    const har = new HarWriter(file, { name: 'weft', version: a.version }, `HTTP/1.x exchanges reassembled by weft from ${a.files.join(', ')}`);
-    const r = await runMessages(a.files, (m) => har.message(m), [httpPlugin]);
-    har.end();
-    file.commit();
-    for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
-    out.line(`${file.path}: ${har.entries} HTTP exchange${har.entries === 1 ? '' : 's'} (HAR 1.2)`);
-    return r.errors.length ? 2 : 0;
+    const r = await exportFlows(
+      { files: a.files, formats: formats as ExportFormat[], out: a.out, filter: a.filter, ids, version: a.version },
+      (p) => {
+        if (!tty || Date.now() - last < 200) return;
+        last = Date.now();
+        process.stderr.write(`\rweft: ${p.phase === 'flows' ? 'reading flows' : 'writing'} ${p.bytesTotal > 0 ? `${((100 * p.bytesDone) / p.bytesTotal).toFixed(0)}%` : ''}   `);
+      },
+      ac.signal,
+    );
+    if (tty) process.stderr.write('\r\x1b[K');
+    for (const f of r.files) out.line(join(a.out, f));
+    err.line(`weft: ${r.flows} flow${r.flows === 1 ? '' : 's'} exported (${formats.join(', ')}); manifest: ${r.manifest}`);
+    return 0;
   } catch (e) {
-    file.abort();
+    if (e instanceof ExportError) {
+      err.line(`weft: ${e.message}`);
+      return 2;
+    }
     throw e;
+  } finally {
+    process.removeListener('SIGINT', stop);
   }
 }

@@ -34,8 +34,11 @@ Usage:
   weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json]
                                             one line per protocol message (HTTP request/response…):
                                             flow, direction, time, byte range, summary
-  weft export FILE… --format har --out DIR  the HTTP exchanges as HAR 1.2 (written whole or not
-                                            at all)
+  weft export FILE… --format F[,F…] --out DIR [--filter EXPR] [--flows N,…]
+                                            flows as raw bytes per direction (tcpflow's names),
+                                            transcript, pcap, pcapng (their original frames),
+                                            jsonl (Zeek conn.log), csv, har; plus manifest.json;
+                                            written whole or not at all
   weft devices [--json]                     capture devices (name, up, loopback, addresses)
   weft capture -i IFACE [-f BPF] [--duration S] [--count N] [--write F.pcapng]
                [--ring-size MB --ring-files N] [--snaplen N] [--json] [--idle S]
@@ -135,11 +138,12 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       return failed ? 2 : 0;
     }
     case 'export': {
-      const a = parse(rest, { format: { type: 'string' }, out: { type: 'string' } });
+      const a = parse(rest, { format: { type: 'string' }, out: { type: 'string' }, filter: { type: 'string' }, flows: { type: 'string' } });
       if (a.positionals.length === 0) throw new UsageError('export needs at least one FILE');
-      if (!a.values.format) throw new UsageError('export needs --format (har)');
+      if (!a.values.format) throw new UsageError('export needs --format (raw, transcript, pcap, pcapng, jsonl, csv, har; several with commas)');
       if (!a.values.out) throw new UsageError('export needs --out DIR');
-      return exportCommand({ files: a.positionals, format: String(a.values.format), out: String(a.values.out), version: VERSION }, out, err);
+      const v = a.values as Record<string, string | undefined>;
+      return exportCommand({ files: a.positionals, formats: v.format!, out: v.out!, filter: v.filter, flows: v.flows, version: VERSION }, out, err);
     }
     case 'devices': {
       const a = parse(rest, { json: { type: 'boolean' } });

@@ -55,6 +55,68 @@ export interface FlowRecord {
   protocol: string | null;
   ipVersion: number;
   vlan: number | null;
+  /** Zeek's conn.log history letters (S, H, A, D, F, R; the client's upper case, the server's lower), first occurrence each. */
+  history: string;
+  /** Zeek's conn_state (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH). */
+  connState: string;
+}
+
+/** A connection's TCP flags as Zeek's history letters and conn_state need them. */
+export class FlagHistory {
+  private seen = new Set<string>();
+  history = '';
+  /** Flags seen from each side: [client, server]. */
+  readonly flags = [0, 0];
+  private data = [false, false];
+
+  add(dir: 0 | 1, flags: number, payload: number): void {
+    this.flags[dir] |= flags;
+    const syn = flags & 2, ack = flags & 16, fin = flags & 1, rst = flags & 4;
+    if (syn) this.letter(dir, ack ? 'h' : 's');
+    else if (ack && payload === 0 && !fin && !rst) this.letter(dir, 'a');
+    if (payload > 0) {
+      this.data[dir] = true;
+      this.letter(dir, 'd');
+    }
+    if (fin) this.letter(dir, 'f');
+    if (rst) this.letter(dir, 'r');
+  }
+
+  private letter(dir: 0 | 1, l: string): void {
+    const c = dir === 0 ? l.toUpperCase() : l;
+    if (this.seen.has(c)) return;
+    this.seen.add(c);
+    this.history += c;
+  }
+
+  /** Zeek's conn_state from what each side sent. */
+  state(): string {
+    const [o, r] = this.flags;
+    const oSyn = (o & 2) !== 0;
+    const rSynAck = (r & 2) !== 0;
+    const oFin = (o & 1) !== 0, rFin = (r & 1) !== 0, oRst = (o & 4) !== 0, rRst = (r & 4) !== 0;
+    if (oSyn && !rSynAck) {
+      if (rRst) return 'REJ';
+      if (oRst) return 'RSTOS0';
+      if (oFin) return 'SH';
+      return 'S0';
+    }
+    if (!oSyn && rSynAck) {
+      if (rRst) return 'RSTRH';
+      if (rFin) return 'SHR';
+    }
+    if (oSyn && rSynAck) {
+      if (oRst) return 'RSTO';
+      if (rRst) return 'RSTR';
+      if (oFin && rFin) return 'SF';
+      if (oFin) return 'S2';
+      if (rFin) return 'S3';
+      return 'S1';
+    }
+    if (oRst) return 'RSTO';
+    if (rRst) return 'RSTR';
+    return 'OTH';
+  }
 }
 
 /** Bytes of one direction as delivered, with where gaps sit (for --follow). */
@@ -93,8 +155,11 @@ class FlowStream implements Stream {
     this.conn = conn;
   }
 
-  accept(_t: TcpHeader, ci: CaptureInfo, dir: TCPFlowDirection): boolean {
+  readonly flags = new FlagHistory();
+
+  accept(t: TcpHeader, ci: CaptureInfo, dir: TCPFlowDirection): boolean {
     this.packets[dir]++;
+    this.flags.add(dir, t.flags, this.owner.current.payload);
     this.lastSec = ci.tsSec;
     this.lastNsec = ci.tsNsec;
     return true;
@@ -125,6 +190,8 @@ class FlowStream implements Stream {
 export interface RecorderOptions {
   /** Connection id whose delivered bytes are kept for display (weft flows --follow). */
   follow?: number;
+  /** The packet being assembled (its payload length), kept current by the pipeline. */
+  current?: { payload: number };
 }
 
 /** StreamFactory + sink: completed connections come out through `onFlow` as FlowRecords. */
@@ -132,11 +199,14 @@ export class FlowRecorder implements StreamFactory {
   private nextId = 1;
   followed: Delivery[] | null = null;
   followedRecord: FlowRecord | null = null;
+  readonly current: { payload: number };
 
   constructor(
     private readonly onFlow: (r: FlowRecord) => void,
     private readonly opts: RecorderOptions = {},
-  ) {}
+  ) {
+    this.current = opts.current ?? { payload: 0 };
+  }
 
   new(net: NetFlow, tcpFlow: TcpFlow, tcp: TcpHeader): Stream {
     const id = this.nextId++;
@@ -172,6 +242,8 @@ export class FlowRecorder implements StreamFactory {
       protocol: s.first.detect()?.name ?? null,
       ipVersion: c.ipVersion,
       vlan: c.vlan >= 0 ? c.vlan : null,
+      history: s.flags.history,
+      connState: s.flags.state(),
     };
     if (this.followed && s.follow === this.followed) this.followedRecord = r;
     this.onFlow(r);
@@ -199,14 +271,15 @@ export class FlowPipeline extends PacketPipeline {
 
   constructor(onFlow: (r: FlowRecord) => void, opts: FlowRunOptions = {}) {
     const counter = { flows: 0 };
+    const current = { payload: 0 };
     const recorder = new FlowRecorder(
       (r) => {
         counter.flows++;
         onFlow(r);
       },
-      { follow: opts.follow },
+      { follow: opts.follow, current },
     );
-    super(recorder, opts);
+    super(recorder, { ...opts, current });
     this.recorder = recorder;
     this.counter = counter;
   }

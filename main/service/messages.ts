@@ -31,7 +31,7 @@ export interface MessageRecord {
 
 const DETECT_BYTES = 16;
 
-class MessageStream implements Stream {
+export class MessageStream implements Stream {
   private plugin: ProtocolPlugin | null = null;
   private parsers: [DirectionParser, DirectionParser] | null = null;
   private undecided = false;

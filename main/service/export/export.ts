@@ -1,0 +1,469 @@
+/**
+ * Exporting flows, one implementation for the CLI and the app. Two passes over the inputs:
+ *
+ *   1. flows: every connection as a FlowRecord (as `weft flows` sees it), to choose the flows (by
+ *      id, or by the flows-table filter language) and to write the records (jsonl, csv, manifest);
+ *   2. content, only when a format needs bytes or packets: the inputs again through the same
+ *      pipeline (connections get the same numbers), writing the chosen flows' raw bytes per
+ *      direction, transcripts, the original frames (pcap / pcapng slice) and HTTP as HAR.
+ *
+ * Everything is written in a hidden staging folder inside the output folder and moved into place
+ * when the whole export succeeded: cancelled or failed, nothing (not even part of a file) is left.
+ * Bytes stream straight to files (a few file handles kept open), so a 1 GB capture exports in
+ * bounded memory. Gaps are never filled or marked inside raw bytes: the manifest says where they are.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { formatEndpoint } from '../../engine/decode';
+import type { DecodedPacket, TcpHeader } from '../../engine/decode/layers';
+import { copyBytes } from '../../engine/util/bytes';
+import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
+import { PcapngWriter, PcapWriter } from '../../engine/formats/writers';
+import { httpPlugin } from '../../engine/protocols';
+import type { AssemblerContext, CaptureInfo, CloseReason, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
+import type { FlowRow } from '../../ipc/contract';
+import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
+import { runFlows, type FlowRecord } from '../flow-recorder';
+import { compileFilter } from '../flow-query';
+import { MessageStream, type MessageRecord } from '../messages';
+import { PacketPipeline } from '../packet-pipeline';
+import { addressBytes, communityId } from './community-id';
+import { HarWriter } from './har';
+
+export const EXPORT_FORMATS = ['raw', 'transcript', 'pcap', 'pcapng', 'jsonl', 'csv', 'har'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportRequest {
+  files: string[];
+  formats: ExportFormat[];
+  /** Folder to write into (created if missing). */
+  out: string;
+  /** Which flows: these ids (the table's #), else those the filter expression keeps, else all. */
+  ids?: number[];
+  filter?: string;
+  version?: string;
+}
+
+export interface ExportProgress {
+  phase: 'flows' | 'content';
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface ExportResult {
+  /** Files written, relative to `out`. */
+  files: string[];
+  flows: number;
+  manifest: string;
+}
+
+export class ExportError extends Error {
+  override readonly name = 'ExportError';
+}
+
+/** tcpflow's file name for one direction: 010.000.000.001.01234-010.000.000.002.00080[--VLAN][cN]. */
+export function tcpflowName(src: string, dst: string, vlan: number | null, count: number): string {
+  const part = (endpoint: string) => {
+    const i = endpoint.lastIndexOf(':');
+    const host = endpoint.slice(0, i).replace(/^\[|\]$/g, '');
+    const port = endpoint.slice(i + 1).padStart(5, '0');
+    const h = host.includes(':') ? host : host.split('.').map((o) => o.padStart(3, '0')).join('.');
+    return `${h}.${port}`;
+  };
+  return `${part(src)}-${part(dst)}${vlan !== null ? `--${vlan}` : ''}${count > 0 ? `c${count}` : ''}`;
+}
+
+/** A FlowRecord as a flows-table row, so the table's filter language selects exports too. */
+function asRow(r: FlowRecord): FlowRow {
+  return {
+    id: r.id,
+    client: r.client,
+    server: r.server,
+    ipVersion: r.ipVersion,
+    firstSeen: r.firstSeen,
+    lastSeen: r.lastSeen,
+    packets: r.packets,
+    bytes: r.bytes,
+    gaps: r.gaps,
+    state: r.close,
+    directionInferred: r.directionInferred,
+    anomalies: r.anomalies,
+    conflicts: r.anomalies['conflicting-overlap'] ?? 0,
+    sha256: r.sha256,
+    protocol: r.protocol,
+  };
+}
+
+const hostOf = (e: string) => e.slice(0, e.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+const portOf = (e: string) => Number(e.slice(e.lastIndexOf(':') + 1));
+
+/** A conn.log-shaped record (Zeek's field names) for a flow. */
+export function connRecord(r: FlowRecord): Record<string, unknown> {
+  const cid = communityId(addressBytes(hostOf(r.client)), addressBytes(hostOf(r.server)), 6, portOf(r.client), portOf(r.server));
+  return {
+    ts: r.firstSeen,
+    // Zeek's uids are random; Weft's are derived (the same capture exports the same uids)
+    uid: `C${createHash('sha1').update(`${cid} ${r.firstSeen} ${r.id}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 17)}`,
+    'id.orig_h': hostOf(r.client),
+    'id.orig_p': portOf(r.client),
+    'id.resp_h': hostOf(r.server),
+    'id.resp_p': portOf(r.server),
+    proto: 'tcp',
+    ...(r.protocol ? { service: r.protocol } : {}),
+    duration: +(r.lastSeen - r.firstSeen).toFixed(6),
+    orig_bytes: r.bytes.c2s,
+    resp_bytes: r.bytes.s2c,
+    conn_state: r.connState,
+    missed_bytes: r.gaps.c2s + r.gaps.s2c,
+    history: r.history,
+    orig_pkts: r.packets.c2s,
+    resp_pkts: r.packets.s2c,
+    community_id: cid,
+    weft_id: r.id,
+    weft_close: r.close,
+  };
+}
+
+const CSV_COLUMNS = ['id', 'client', 'server', 'protocol', 'packets_c2s', 'packets_s2c', 'bytes_c2s', 'bytes_s2c', 'first_seen', 'last_seen', 'duration', 'close', 'gaps_c2s', 'gaps_s2c', 'anomalies', 'sha256_c2s', 'sha256_s2c'];
+
+function csvRow(r: FlowRecord): string {
+  const cells = [
+    r.id,
+    r.client,
+    r.server,
+    r.protocol ?? '',
+    r.packets.c2s,
+    r.packets.s2c,
+    r.bytes.c2s,
+    r.bytes.s2c,
+    new Date(r.firstSeen * 1000).toISOString(),
+    new Date(r.lastSeen * 1000).toISOString(),
+    (r.lastSeen - r.firstSeen).toFixed(6),
+    r.close,
+    r.gaps.c2s,
+    r.gaps.s2c,
+    Object.entries(r.anomalies)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+    r.sha256.c2s,
+    r.sha256.s2c,
+  ];
+  return cells.map((c) => (/[",\r\n]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c))).join(',') + '\r\n';
+}
+
+/** A few file handles kept open, the rest closed and reopened for appending (many flows, few fds). */
+class Files {
+  private open = new Map<string, number>();
+  constructor(private readonly dir: string) {}
+
+  append(name: string, data: Uint8Array | string): void {
+    let fd = this.open.get(name);
+    if (fd === undefined) {
+      if (this.open.size >= 64) {
+        const [oldest, ofd] = this.open.entries().next().value as [string, number];
+        closeSync(ofd);
+        this.open.delete(oldest);
+      }
+      fd = openSync(join(this.dir, name), 'a');
+    } else this.open.delete(name);
+    this.open.set(name, fd); // most recently used last
+    const b = typeof data === 'string' ? Buffer.from(data) : data;
+    let w = 0;
+    while (w < b.length) w += writeSync(fd, b, w, b.length - w);
+  }
+
+  closeAll(): void {
+    for (const fd of this.open.values()) closeSync(fd);
+    this.open.clear();
+  }
+}
+
+/** The transcript of one flow: turns with times, directions and byte counts; text escaped; gaps said. */
+function escapeText(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += c === 10 || c === 9 || (c >= 32 && c < 127) ? String.fromCharCode(c) : c === 13 ? '\\r' : `\\x${c.toString(16).padStart(2, '0')}`;
+  return s;
+}
+
+/** What is kept of a packet to write it again. */
+type Frame = Pick<CapturedPacket, 'buf' | 'offset' | 'capLen' | 'origLen' | 'tsSec' | 'tsNsec' | 'ifIndex' | 'linkType'>;
+
+interface Chosen {
+  record: FlowRecord;
+  names: [string, string];
+  transcript: string;
+}
+
+/** Pass 2's stream: writes a chosen connection's bytes, transcript and HTTP messages. */
+class ExportStream implements Stream {
+  private lastDir = -1;
+  constructor(
+    private readonly owner: ContentWriter,
+    readonly id: number,
+    private readonly chosen: Chosen | undefined,
+    private readonly messages: MessageStream | null,
+  ) {}
+
+  accept(_t: TcpHeader, _ci: CaptureInfo, _dir: TCPFlowDirection): boolean {
+    this.owner.currentConnection = this.id;
+    return true;
+  }
+
+  reassembledSG(sg: ScatterGather, ctx: AssemblerContext): void {
+    if (!this.chosen) return;
+    this.messages?.reassembledSG(sg);
+    const i = sg.info();
+    const [n] = sg.lengths();
+    const o = this.owner;
+    if (o.formats.has('transcript') && i.skip !== 0) o.files.append(this.chosen.transcript, `\n[${i.skip < 0 ? 'unknown number of' : i.skip} bytes not captured]\n`);
+    if (n === 0) return;
+    const bytes = sg.fetch(n);
+    if (o.formats.has('raw')) o.files.append(this.chosen.names[i.dir], bytes);
+    if (o.formats.has('transcript')) {
+      const ci = sg.captureInfo(0);
+      void ctx;
+      const who = i.dir === 0 ? `${this.chosen.record.client} → ${this.chosen.record.server}` : `${this.chosen.record.server} → ${this.chosen.record.client}`;
+      const head = i.dir !== this.lastDir ? `\n=== ${new Date((ci.tsSec * 1e9 + ci.tsNsec) / 1e6).toISOString()} ${i.dir === 0 ? 'client' : 'server'} ${who} (frame ${ci.frame})\n` : '';
+      this.lastDir = i.dir;
+      o.files.append(this.chosen.transcript, head + escapeText(bytes));
+    }
+  }
+
+  reassemblyComplete(_ctx: AssemblerContext, _reason: CloseReason): boolean {
+    this.messages?.reassemblyComplete();
+    return true;
+  }
+}
+
+/** Pass 2: the stream factory, the packet slice, and the files. */
+class ContentWriter implements StreamFactory {
+  private nextId = 1;
+  currentConnection = -1;
+  readonly files: Files;
+  private pcap: PcapWriter | null = null;
+  private pcapng: PcapngWriter | null = null;
+  private readonly ifaces = new Map<string, number>();
+  private pcapLink = -1;
+  packetsWritten = 0;
+
+  constructor(
+    readonly dir: string,
+    readonly formats: Set<ExportFormat>,
+    private readonly chosen: Map<number, Chosen>,
+    private readonly har: HarWriter | null,
+  ) {
+    this.files = new Files(dir);
+  }
+
+  new(net: NetFlow, f: TcpFlow): Stream {
+    const id = this.nextId++;
+    const c = this.chosen.get(id);
+    let messages: MessageStream | null = null;
+    if (c && this.har) {
+      const client = formatEndpoint(net.ipVersion, f.senderIsClient ? net.src : net.dst, f.clientPort);
+      const server = formatEndpoint(net.ipVersion, f.senderIsClient ? net.dst : net.src, f.serverPort);
+      const har = this.har;
+      messages = new MessageStream(client, server, [httpPlugin], (m: MessageRecord) => har.message(m), null, {});
+    }
+    return new ExportStream(this, id, c, messages);
+  }
+
+  /** IP fragments held by the decoder, by datagram, until the datagram completes (their frames are part of the flow). */
+  private readonly fragments = new Map<string, { p: Frame; file: number; iface: InterfaceInfo | undefined }[]>();
+
+  /** After a packet was assembled: keep its original frame if it belongs to a chosen connection. */
+  frame(p: CapturedPacket, d: DecodedPacket | null, file: number, iface: InterfaceInfo | undefined): void {
+    if (!this.formats.has('pcap') && !this.formats.has('pcapng')) return;
+    const key = d && (d.fragmentHeld || d.reassembled) ? `${d.ipVersion} ${d.src.join('.')} ${d.dst.join('.')} ${d.ipId}` : '';
+    if (d?.fragmentHeld) {
+      let list = this.fragments.get(key);
+      if (!list) {
+        if (this.fragments.size >= 4096) this.fragments.delete(this.fragments.keys().next().value!);
+        this.fragments.set(key, (list = []));
+      }
+      list.push({ p: { ...p, buf: copyBytes(p.buf, p.offset, p.offset + p.capLen), offset: 0 }, file, iface });
+      return;
+    }
+    const held = d?.reassembled ? this.fragments.get(key) : undefined;
+    if (held) this.fragments.delete(key);
+    if (!this.chosen.has(this.currentConnection)) return;
+    for (const f of held ?? []) this.write(f.p, f.file, f.iface);
+    this.write(p, file, iface);
+  }
+
+  private write(p: Frame, file: number, iface: InterfaceInfo | undefined): void {
+    const data = p.buf.subarray(p.offset, p.offset + p.capLen);
+    if (this.formats.has('pcapng')) {
+      this.pcapng ??= new PcapngWriter((c) => this.files.append('flows.pcapng', c), 'weft export');
+      const key = `${file}:${p.ifIndex}`;
+      let id = this.ifaces.get(key);
+      if (id === undefined) {
+        id = this.pcapng.addInterface({ linkType: p.linkType, snapLen: iface?.snapLen, name: iface?.name });
+        this.ifaces.set(key, id);
+      }
+      this.pcapng.packet(id, p.tsSec, p.tsNsec, data, p.origLen);
+    }
+    if (this.formats.has('pcap')) {
+      if (!this.pcap) {
+        this.pcapLink = p.linkType;
+        this.pcap = new PcapWriter((c) => this.files.append('flows.pcap', c), { linkType: p.linkType, nanoseconds: true, snapLen: Math.max(iface?.snapLen ?? 0, 262144) });
+      } else if (p.linkType !== this.pcapLink)
+        throw new ExportError(`the chosen flows use two link types (${this.pcapLink} and ${p.linkType}): pcap holds one; export as pcapng instead`);
+      this.pcap.packet(p.tsSec, p.tsNsec, data, p.origLen);
+    }
+    this.packetsWritten++;
+  }
+}
+
+async function readInto(files: string[], sink: PacketSink, read: ReadOptions, base: { done: number }, total: number, onProgress?: (p: ExportProgress) => void, phase: ExportProgress['phase'] = 'flows'): Promise<void> {
+  for (const f of files) {
+    const r =
+      f === '-'
+        ? await readCaptureStream('-', process.stdin, sink, read)
+        : await readCaptureFile(f, sink, { ...read, onProgress: (p) => onProgress?.({ phase, bytesDone: base.done + p.bytesDone, bytesTotal: total }) });
+    if (r.cancelled) throw new ExportError('export cancelled');
+    base.done += r.bytesDone;
+  }
+}
+
+/** Runs an export; throws ExportError (or the source's error) having left nothing behind. */
+export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportProgress) => void, signal?: AbortSignal): Promise<ExportResult> {
+  const formats = new Set(req.formats);
+  if (formats.size === 0) throw new ExportError(`choose at least one format: ${EXPORT_FORMATS.join(', ')}`);
+  for (const f of formats) if (!(EXPORT_FORMATS as readonly string[]).includes(f)) throw new ExportError(`unknown format '${f}' (formats: ${EXPORT_FORMATS.join(', ')})`);
+  if (req.files.includes('-') && [...formats].some((f) => f !== 'jsonl' && f !== 'csv')) throw new ExportError('standard input can be read once: from a pipe, only jsonl and csv can be exported');
+  const keep = req.ids ? new Set(req.ids) : null;
+  const filter = req.filter?.trim() ? compileFilter(req.filter) : null;
+  const total = req.files.reduce((n, f) => n + (f === '-' ? 0 : sizeOf(f)), 0);
+  const read: ReadOptions = { signal };
+
+  mkdirSync(req.out, { recursive: true });
+  const stage = mkdtempSync(join(req.out, '.weft-export-'));
+  try {
+    // pass 1: the flows
+    const records: FlowRecord[] = [];
+    const done = { done: 0 };
+    const wanted = (r: FlowRecord) => (keep ? keep.has(r.id) : filter ? filter(asRow(r)) : true);
+    const errors = await runFlowsWithProgress(req.files, (r) => wanted(r) && records.push(r), read, done, total, onProgress);
+    if (keep) for (const id of keep) if (!records.some((r) => r.id === id)) throw new ExportError(`no flow #${id} in ${req.files.join(', ')}`);
+
+    // names: tcpflow's, with a connection counter when the same endpoints come again
+    const seen = new Map<string, number>();
+    const chosen = new Map<number, Chosen>();
+    for (const r of records.sort((a, b) => a.id - b.id)) {
+      const key = `${r.client} ${r.server} ${r.vlan}`;
+      const n = seen.get(key) ?? 0;
+      seen.set(key, n + 1);
+      chosen.set(r.id, { record: r, names: [tcpflowName(r.client, r.server, r.vlan, n), tcpflowName(r.server, r.client, r.vlan, n)], transcript: `transcript-${r.id}-${tcpflowName(r.client, r.server, r.vlan, n)}.txt` });
+    }
+    const written = new Set<string>();
+    if (formats.has('jsonl')) {
+      const files = new Files(stage);
+      files.append('flows.jsonl', ''); // the file exists even when no flow was chosen
+      for (const r of records) files.append('flows.jsonl', JSON.stringify(connRecord(r)) + '\n');
+      files.closeAll();
+      written.add('flows.jsonl');
+    }
+    if (formats.has('csv')) {
+      const files = new Files(stage);
+      files.append('flows.csv', CSV_COLUMNS.join(',') + '\r\n');
+      for (const r of records) files.append('flows.csv', csvRow(r));
+      files.closeAll();
+      written.add('flows.csv');
+    }
+
+    // pass 2: bytes and frames of the chosen flows
+    const content = ['raw', 'transcript', 'pcap', 'pcapng', 'har'].some((f) => formats.has(f as ExportFormat));
+    let packets = 0;
+    if (content && chosen.size > 0) {
+      const harName = `${basename(req.files[0]).replace(/\.(pcapng|pcap|cap)$/i, '')}.har`;
+      const harFiles = new Files(stage);
+      const har = formats.has('har') ? new HarWriter({ write: (s) => harFiles.append(harName, s) }, { name: 'weft', version: req.version ?? 'dev' }, `HTTP/1.x exchanges reassembled by weft from ${req.files.join(', ')}`) : null;
+      const writer = new ContentWriter(stage, formats, chosen, har);
+      const pipe = new PacketPipeline(writer);
+      let fileIndex = 0;
+      const ifaces = new Map<number, InterfaceInfo>();
+      const sink: PacketSink = {
+        interface: (i) => void ifaces.set(i.index, i),
+        packet: (p) => {
+          writer.currentConnection = -1;
+          pipe.packet(p);
+          writer.frame(p, pipe.last, fileIndex, ifaces.get(p.ifIndex));
+        },
+      };
+      const base = { done: 0 };
+      for (const f of req.files) {
+        ifaces.clear();
+        await readInto([f], sink, read, base, total, onProgress, 'content');
+        fileIndex++;
+      }
+      pipe.end();
+      har?.end();
+      writer.files.closeAll();
+      harFiles.closeAll();
+      packets = writer.packetsWritten;
+      for (const name of readdirSync(stage)) written.add(name);
+    }
+
+    // the manifest: what was read, with which settings, and for each flow its hashes, gaps and anomalies
+    const manifest = {
+      weft: req.version ?? 'dev',
+      created: new Date().toISOString(),
+      sources: req.files.map((f) => (f === '-' ? { path: '-' } : { path: f, bytes: statSync(f).size })),
+      settings: { formats: [...formats], ids: req.ids ?? null, filter: req.filter ?? null, policy: 'first', idleSeconds: 600 },
+      errors,
+      packetsWritten: packets,
+      flows: records.map((r) => {
+        const c = chosen.get(r.id)!;
+        return {
+          id: r.id,
+          client: r.client,
+          server: r.server,
+          protocol: r.protocol,
+          close: r.close,
+          files: formats.has('raw') ? { c2s: r.bytes.c2s > 0 ? c.names[0] : null, s2c: r.bytes.s2c > 0 ? c.names[1] : null } : undefined,
+          bytes: r.bytes,
+          sha256: r.sha256,
+          gaps: r.gapList,
+          missedBytes: r.gaps,
+          anomalies: r.anomaliesByDirection,
+        };
+      }),
+      files: [...written].sort(),
+    };
+    const mf = new Files(stage);
+    mf.append('manifest.json', JSON.stringify(manifest, null, 2) + '\n');
+    mf.closeAll();
+    written.add('manifest.json');
+    if (signal?.aborted) throw new ExportError('export cancelled');
+    // all written: move into place
+    for (const name of written) renameSync(join(stage, name), join(req.out, name));
+    rmSync(stage, { recursive: true, force: true });
+    return { files: [...written].sort(), flows: records.length, manifest: join(req.out, 'manifest.json') };
+  } catch (e) {
+    rmSync(stage, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** An input's size, or an ExportError naming it and saying what is wrong. */
+function sizeOf(f: string): number {
+  try {
+    const s = statSync(f);
+    if (!s.isFile()) throw new ExportError(`${f}: not a capture file (a directory or a device)`);
+    return s.size;
+  } catch (e) {
+    if (e instanceof ExportError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ExportError(`${f}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
+}
+
+async function runFlowsWithProgress(files: string[], onFlow: (r: FlowRecord) => void, read: ReadOptions, base: { done: number }, total: number, onProgress?: (p: ExportProgress) => void): Promise<string[]> {
+  const r = await runFlows(files, onFlow, {
+    read: { ...read, onProgress: (p) => onProgress?.({ phase: 'flows', bytesDone: base.done + p.bytesDone, bytesTotal: total }) },
+  });
+  if (read.signal?.aborted) throw new ExportError('export cancelled');
+  return r.errors.map((e) => e.message);
+}
