@@ -15,6 +15,7 @@ const api = {
   queryFlows: (req: Req<'queryFlows'>) => ipcRenderer.invoke('weft:queryFlows', req),
   readStream: (req: Req<'readStream'>) => ipcRenderer.invoke('weft:readStream', req),
   readMessages: (req: Req<'readMessages'>) => ipcRenderer.invoke('weft:readMessages', req),
+  exportFlows: (req: Req<'exportFlows'>) => ipcRenderer.invoke('weft:exportFlows', req),
   getState: (req: Req<'getState'>) => ipcRenderer.invoke('weft:getState', req),
   listDevices: (req: Req<'listDevices'>) => ipcRenderer.invoke('weft:listDevices', req),
   checkFilter: (req: Req<'checkFilter'>) => ipcRenderer.invoke('weft:checkFilter', req),

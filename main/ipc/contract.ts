@@ -51,12 +51,29 @@ export interface SessionStats {
 
 export interface Job {
   id: number;
+  /** A file read, a live capture, or an export (whose path is its output folder). */
+  kind?: 'file' | 'live' | 'export';
   path: string;
   bytesDone: number;
   bytesTotal: number;
   packets: number;
   state: 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
   error: string | null;
+  /** An export's files, once written (relative to its folder). */
+  files?: string[];
+}
+
+/** Every export format (see main/service/export/export.ts). */
+export const EXPORT_FORMATS = ['raw', 'transcript', 'pcap', 'pcapng', 'jsonl', 'csv', 'har'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Export the session's flows: these ids, else those the filter keeps, else all. */
+export interface ExportRequest {
+  formats: ExportFormat[];
+  /** Absolute path of the folder to write into. */
+  out: string;
+  ids?: number[];
+  filter?: string;
 }
 
 export interface Device {
@@ -163,6 +180,16 @@ export const guards = {
   }) as Guard<FlowQuery>,
   readStream: ((v): v is StreamRange => isObj(v) && isInt(v.id, 1) && (v.dir === 0 || v.dir === 1) && isInt(v.from) && isInt(v.to) && (v.to as number) >= (v.from as number) && (v.to as number) - (v.from as number) <= 16 * 1024 * 1024) as Guard<StreamRange>,
   readMessages: ((v): v is { id: number } => isObj(v) && isInt(v.id, 1) && Object.keys(v).length === 1) as Guard<{ id: number }>,
+  exportFlows: ((v): v is ExportRequest =>
+    isObj(v) &&
+    Array.isArray(v.formats) &&
+    v.formats.length > 0 &&
+    v.formats.every((f) => (EXPORT_FORMATS as readonly string[]).includes(f as string)) &&
+    typeof v.out === 'string' &&
+    v.out.startsWith('/') === true &&
+    v.out.length < 4096 &&
+    (v.ids === undefined || (Array.isArray(v.ids) && v.ids.length <= 1_000_000 && v.ids.every((x) => isInt(x, 1)))) &&
+    (v.filter === undefined || (typeof v.filter === 'string' && v.filter.length <= 1000))) as Guard<ExportRequest>,
   getState: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   listDevices: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   checkFilter: ((v): v is { device: string; filter: string } =>
@@ -187,6 +214,8 @@ export interface Channels {
   readStream: { req: StreamRange; res: StreamChunk };
   /** The flow's protocol messages, parsed from its spooled bytes (again each time: live flows grow). */
   readMessages: { req: { id: number }; res: FlowMessages };
+  /** Starts an export as a job (progress in deltas; cancel with cancelJob). */
+  exportFlows: { req: ExportRequest; res: Job };
   getState: { req: Record<string, never>; res: SessionDelta };
   listDevices: { req: Record<string, never>; res: Device[] };
   /** ok with null when the filter compiles on the device, else the libpcap message as the error. */

@@ -1,5 +1,5 @@
 /** Messages between the session (main side) and the engine worker. */
-import type { FlowMessages, FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import type { ExportRequest, FlowMessages, FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
@@ -12,6 +12,7 @@ export type ToWorker =
   | { t: 'pause'; id: number; paused: boolean }
   | { t: 'read'; reqId: number; range: StreamRange }
   | { t: 'messages'; reqId: number; id: number }
+  | { t: 'export'; id: number; request: Omit<ExportRequest, 'ids'> & { files: string[]; keys?: string[] } }
   | { t: 'live'; id: number; device: string; filter: string; write?: string }
   | { t: 'stop' };
 

@@ -11,6 +11,7 @@ import { readCaptureFile, SourceError } from '../sources/capture-source';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
 import { LiveCapture, LiveCaptureError } from '../sources/live-source';
 import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
+import { exportFlows } from './export/export';
 import { flowMessages } from './flow-messages';
 import { PacketPipeline } from './packet-pipeline';
 import { SessionRecorder } from './session-recorder';
@@ -165,17 +166,49 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
       case 'live': {
-        const job: Job = { id: m.id, path: `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+        const job: Job = { id: m.id, kind: 'live', path: `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
         jobs.push(job);
         startLive(job, m.device, m.filter, m.write);
         return;
       }
       case 'open': {
-        const job: Job = { id: m.id, path: m.path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+        const job: Job = { id: m.id, kind: 'file', path: m.path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
         jobs.push(job);
         queue.push(job);
         changed = true;
         void runQueue();
+        return;
+      }
+      case 'export': {
+        const job: Job = { id: m.id, kind: 'export', path: m.request.out, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'running', error: null };
+        jobs.push(job);
+        const ac = new AbortController();
+        cancels.set(job.id, ac);
+        changed = true;
+        // the export reads the files again, between this worker's other work (it yields per chunk)
+        exportFlows(
+          m.request,
+          (p) => {
+            job.bytesDone = p.phase === 'flows' ? p.bytesDone / 2 : p.bytesTotal / 2 + p.bytesDone / 2;
+            job.bytesTotal = p.bytesTotal;
+            changed = true;
+          },
+          ac.signal,
+        ).then(
+          (r) => {
+            job.state = 'done';
+            job.files = r.files;
+            job.packets = r.flows;
+            job.bytesDone = job.bytesTotal;
+          },
+          (e: Error) => {
+            job.state = ac.signal.aborted ? 'cancelled' : 'failed';
+            job.error = ac.signal.aborted ? null : e.message;
+          },
+        ).finally(() => {
+          cancels.delete(job.id);
+          changed = true;
+        });
         return;
       }
       case 'cancel': {

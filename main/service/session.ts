@@ -7,11 +7,13 @@
  * Requests never throw: they answer {ok:false, error} with a message a person can act on.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { engineBundle } from './child-host';
 import { isPcapMagic, isPcapngMagic } from '../engine/formats';
 import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
+import { flowKey } from './export/export';
 import { compileFilter, sortRows } from './flow-query';
 
 
@@ -85,9 +87,39 @@ export class Session {
     } finally {
       await fh.close();
     }
-    const job: Job = { id: this.nextJob++, path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+    const job: Job = { id: this.nextJob++, kind: 'file', path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
     this.jobs = [...this.jobs, job];
     this.host.post({ t: 'open', id: job.id, path });
+    return { ok: true, value: job };
+  }
+
+  /**
+   * Exports flows of the files this session read (in the order they were opened: the flows'
+   * numbers are theirs). A live capture is not re-readable: saved with "save to", it exports once
+   * opened as a file.
+   */
+  async exportFlows(req: Channels['exportFlows']['req']): Promise<Result<Job>> {
+    if (this.jobs.some((j) => j.kind === 'live')) return { ok: false, error: 'this session has a live capture, which cannot be read again: save it (save to …), then open the saved file in a new session and export from there' };
+    const busy = this.jobs.find((j) => j.kind === 'file' && (j.state === 'queued' || j.state === 'running' || j.state === 'paused'));
+    if (busy) return { ok: false, error: `${busy.path} is still being read: export when it is done` };
+    // every file whose flows are in the table (one cancelled part-way is read whole: flows are named by key)
+    let files = this.jobs.filter((j) => j.kind === 'file' && (j.state === 'done' || j.state === 'cancelled' || (j.state === 'failed' && j.packets > 0))).map((j) => j.path);
+    if (files.length === 0) return { ok: false, error: 'nothing to export yet: open a capture file first' };
+    // a file removed since it was read: chosen flows can still come from the others (the export
+    // says so if some cannot); "all shown" would silently miss its flows, so that is refused
+    const gone = files.filter((f) => !existsSync(f));
+    if (gone.length && !req.ids) return { ok: false, error: `${gone[0]}: no such file any more; its flows cannot be exported (choose flows of the other files)` };
+    files = files.filter((f) => !gone.includes(f));
+    const missing = (req.ids ?? []).filter((id) => !this.rows.has(id));
+    if (missing.length) return { ok: false, error: `no flow ${missing.map((x) => `#${x}`).join(', ')} in this session` };
+    // the table's numbers are this session's; the export names flows by endpoints and first time
+    const keys = req.ids?.map((id) => {
+      const r = this.rows.get(id)!;
+      return flowKey(r.client, r.server, r.firstSeen);
+    });
+    const job: Job = { id: this.nextJob++, kind: 'export', path: req.out, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'running', error: null };
+    this.jobs = [...this.jobs, job];
+    this.host.post({ t: 'export', id: job.id, request: { formats: req.formats, out: req.out, filter: req.ids ? undefined : req.filter, keys, files } });
     return { ok: true, value: job };
   }
 
@@ -168,7 +200,7 @@ export class Session {
 
   /** Starts a live capture as a job: flows fill in as packets arrive; cancelJob stops it. */
   async startCapture(req: Channels['startCapture']['req']): Promise<Result<Job>> {
-    const job: Job = { id: this.nextJob++, path: `live:${req.device}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
+    const job: Job = { id: this.nextJob++, kind: 'live', path: `live:${req.device}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
     this.jobs = [...this.jobs, job];
     this.host.post({ t: 'live', id: job.id, device: req.device, filter: req.filter, write: req.write });
     return { ok: true, value: job };

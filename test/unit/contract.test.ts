@@ -10,6 +10,10 @@ const cases: Record<string, { good: unknown[]; bad: unknown[] }> = {
     good: [{ offset: 0, limit: 10 }, { offset: 5, limit: 0, filter: 'has:gap', sort: { key: 'bytesC2s', dir: 'desc' } }],
     bad: [{ offset: -1, limit: 1 }, { offset: 0, limit: 20_000 }, { offset: 0, limit: 1, sort: { key: 'x', dir: 'asc' } }, { offset: 0, limit: 1, filter: 7 }, { offset: 0, limit: 1, sort: { key: 'id', dir: 'up' } }],
   },
+  exportFlows: {
+    good: [{ formats: ['raw'], out: '/tmp/x' }, { formats: ['pcapng', 'jsonl'], out: '/tmp/x', ids: [1, 2] }, { formats: ['csv'], out: '/x', filter: 'port:80' }],
+    bad: [{ formats: [], out: '/tmp/x' }, { formats: ['zip'], out: '/tmp/x' }, { formats: ['raw'], out: 'relative/dir' }, { formats: ['raw'], out: '/x', ids: [0] }, { formats: 'raw', out: '/x' }],
+  },
   readMessages: { good: [{ id: 3 }], bad: [{ id: 0 }, { id: 1.5 }, { id: '1' }, { id: 1, extra: true }, null] },
   readStream: { good: [{ id: 1, dir: 0, from: 0, to: 100 }], bad: [{ id: 1, dir: 2, from: 0, to: 1 }, { id: 1, dir: 0, from: 10, to: 5 }, { id: 1, dir: 0, from: 0, to: 1e9 }, { id: 0, dir: 1, from: 0, to: 1 }] },
   getState: { good: [{}], bad: [{ x: 1 }, null, []] },

@@ -31,18 +31,26 @@ import { PacketPipeline } from '../packet-pipeline';
 import { addressBytes, communityId } from './community-id';
 import { HarWriter } from './har';
 
-export const EXPORT_FORMATS = ['raw', 'transcript', 'pcap', 'pcapng', 'jsonl', 'csv', 'har'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { EXPORT_FORMATS, type ExportFormat } from '../../ipc/contract';
+export { EXPORT_FORMATS, type ExportFormat };
 
 export interface ExportRequest {
+  /** The inputs, read in order as one capture ("-" is standard input). */
   files: string[];
   formats: ExportFormat[];
   /** Folder to write into (created if missing). */
   out: string;
   /** Which flows: these ids (the table's #), else those the filter expression keeps, else all. */
   ids?: number[];
+  /** Or flows named by what they are, whatever their numbers: `flowKey(client, server, firstSeen)`. */
+  keys?: string[];
   filter?: string;
   version?: string;
+}
+
+/** A flow's name independent of numbering (the app's rows and `weft flows` agree on it). */
+export function flowKey(client: string, server: string, firstSeen: number): string {
+  return `${client} ${server} ${firstSeen}`;
 }
 
 export interface ExportProgress {
@@ -334,6 +342,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
   for (const f of formats) if (!(EXPORT_FORMATS as readonly string[]).includes(f)) throw new ExportError(`unknown format '${f}' (formats: ${EXPORT_FORMATS.join(', ')})`);
   if (req.files.includes('-') && [...formats].some((f) => f !== 'jsonl' && f !== 'csv')) throw new ExportError('standard input can be read once: from a pipe, only jsonl and csv can be exported');
   const keep = req.ids ? new Set(req.ids) : null;
+  const keys = req.keys ? new Set(req.keys) : null;
   const filter = req.filter?.trim() ? compileFilter(req.filter) : null;
   const total = req.files.reduce((n, f) => n + (f === '-' ? 0 : sizeOf(f)), 0);
   const read: ReadOptions = { signal };
@@ -344,9 +353,10 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     // pass 1: the flows
     const records: FlowRecord[] = [];
     const done = { done: 0 };
-    const wanted = (r: FlowRecord) => (keep ? keep.has(r.id) : filter ? filter(asRow(r)) : true);
+    const wanted = (r: FlowRecord) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(asRow(r)) : true);
     const errors = await runFlowsWithProgress(req.files, (r) => wanted(r) && records.push(r), read, done, total, onProgress);
     if (keep) for (const id of keep) if (!records.some((r) => r.id === id)) throw new ExportError(`no flow #${id} in ${req.files.join(', ')}`);
+    if (keys && records.length < keys.size) throw new ExportError(`${keys.size - records.length} of the chosen flows are not in ${req.files.join(', ')} any more (was a file changed?)`);
 
     // names: tcpflow's, with a connection counter when the same endpoints come again
     const seen = new Map<string, number>();
@@ -411,7 +421,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       weft: req.version ?? 'dev',
       created: new Date().toISOString(),
       sources: req.files.map((f) => (f === '-' ? { path: '-' } : { path: f, bytes: statSync(f).size })),
-      settings: { formats: [...formats], ids: req.ids ?? null, filter: req.filter ?? null, policy: 'first', idleSeconds: 600 },
+      settings: { formats: [...formats], ids: req.ids ?? null, keys: req.keys ?? null, filter: req.filter ?? null, policy: 'first', idleSeconds: 600 },
       errors,
       packetsWritten: packets,
       flows: records.map((r) => {

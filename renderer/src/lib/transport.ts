@@ -12,6 +12,7 @@ const ALL: Record<ChannelName, true> = {
   queryFlows: true,
   readStream: true,
   readMessages: true,
+  exportFlows: true,
   getState: true,
   listDevices: true,
   checkFilter: true,
