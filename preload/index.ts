@@ -26,6 +26,12 @@ const api = {
     return () => void ipcRenderer.removeListener('weft:delta', h);
   },
   pathForFile: (f: File) => webUtils.getPathForFile(f),
+  /** Menu commands for the page (File > Export… opens the export panel). */
+  onMenu: (fn: (command: 'export') => void) => {
+    const h = (_e: unknown, c: 'export') => fn(c);
+    ipcRenderer.on('weft:menu', h);
+    return () => void ipcRenderer.removeListener('weft:menu', h);
+  },
 };
 
 contextBridge.exposeInMainWorld('weft', api);

@@ -76,7 +76,7 @@ function start(): void {
             for (const p of r.filePaths) await open(p);
           },
           openRecent: (p) => void open(p),
-          exportFlows: () => undefined,
+          exportFlows: () => win.webContents.send('weft:menu', 'export'),
           quit: () => app.quit(),
         }),
       ),

@@ -21,8 +21,8 @@ export function menuTemplate(a: MenuActions): MenuItemConstructorOptions[] {
           submenu: a.recent.map((p) => ({ label: p, click: () => a.openRecent(p) })),
         },
         { type: 'separator' },
-        // Export lands with the export issue; the item is there, disabled, so the menu is stable.
-        { label: 'Export…', accelerator: 'CmdOrCtrl+E', enabled: false, click: () => a.exportFlows() },
+        // opens the page's export panel (formats, folder, which flows)
+        { label: 'Export…', accelerator: 'CmdOrCtrl+E', click: () => a.exportFlows() },
         { type: 'separator' },
         { label: 'Quit', accelerator: 'CmdOrCtrl+Q', click: () => a.quit() },
       ],

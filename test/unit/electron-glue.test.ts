@@ -47,7 +47,7 @@ describe('contract, preload and main agree', () => {
       expect(h.invoked.at(-1)).toEqual([`weft:${name}`, { probe: name }]);
     }
     // nothing generic: only the channels, onDelta and pathForFile
-    expect(Object.keys(api).sort()).toEqual([...CHANNELS, 'onDelta', 'pathForFile'].sort());
+    expect(Object.keys(api).sort()).toEqual([...CHANNELS, 'onDelta', 'onMenu', 'pathForFile'].sort());
   });
 
   it('IPC handlers refuse other senders and payloads that fail the guard', async () => {
@@ -98,6 +98,10 @@ describe('the window', () => {
     expect(acts.open).toHaveBeenCalled();
     file[1].submenu![0].click();
     expect(acts.openRecent).toHaveBeenCalledWith('/a.pcap');
+    const exp = file.find((i) => i.label === 'Export…') as { enabled?: boolean; click: () => void };
+    expect(exp.enabled).not.toBe(false);
+    exp.click();
+    expect(acts.exportFlows).toHaveBeenCalled();
     expect(captureArgs(['.', '--inspect', '/x/a.pcap', 'b.PCAPNG', 'notes.txt'])).toEqual(['/x/a.pcap', 'b.PCAPNG']);
   });
 });
