@@ -33,6 +33,8 @@ export function windowOptions(preload: string): Electron.BrowserWindowConstructo
 
 /** No navigation away from the app, no new windows, no webviews: links open in the browser. */
 export function harden(contents: Electron.WebContents): void {
+  // the page needs no camera, microphone, notifications, geolocation…: every request is refused
+  contents.session.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   contents.on('will-navigate', (e) => e.preventDefault());
   contents.on('will-attach-webview', (e) => e.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {

@@ -77,7 +77,13 @@ describe('the window', () => {
     const { harden } = await import('../../main/electron/main');
     const on = new Map<string, (e: { preventDefault: () => void }) => void>();
     let openHandler: ((d: { url: string }) => { action: string }) | null = null;
-    harden({ on: (ev: string, fn: never) => on.set(ev, fn), setWindowOpenHandler: (fn: never) => (openHandler = fn) } as never);
+    let permission: ((wc: unknown, p: string, cb: (ok: boolean) => void) => void) | null = null;
+    harden({ on: (ev: string, fn: never) => on.set(ev, fn), setWindowOpenHandler: (fn: never) => (openHandler = fn), session: { setPermissionRequestHandler: (fn: never) => (permission = fn) } } as never);
+    for (const p of ['media', 'geolocation', 'notifications']) {
+      const cb = vi.fn();
+      permission!(null, p, cb);
+      expect(cb).toHaveBeenCalledWith(false);
+    }
     for (const ev of ['will-navigate', 'will-attach-webview']) {
       const e = { preventDefault: vi.fn() };
       on.get(ev)!(e);
