@@ -10,6 +10,8 @@
  *   baseline     read + decode + a straightforward reassembler (baseline.ts)
  *   flows        `weft flows --json` end to end (the real CLI, sha256 per direction, output to /dev/null)
  *   alloc        heap bytes the engine allocates per in-order packet (measures.ts)
+ *   export       `weft export --format raw,pcapng,jsonl` of every flow (two passes over the file),
+ *                on the file and on a fifth of it: peak RSS must not grow with the file
  *   resp         message-heavy parsing: 400,000 pipelined Redis commands and replies (in memory),
  *                against resp-scan, finding the same bytes' line ends and nothing else
  *
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
     const respBest = Math.min(...resp.map(([r]) => r.ms));
     const scanBest = Math.min(...resp.map(([, s]) => s.ms));
     const smallEngine = child('engine', small);
+    const exp = child('export', file);
+    const expSmall = child('export', small);
     const alloc = child('alloc', file);
     const mbps = (ms: number) => +(size / 1e6 / (ms / 1000)).toFixed(1);
     const ratio = (a: number, b: number) => +(a / b).toFixed(3);
@@ -141,6 +145,7 @@ async function main(): Promise<void> {
         flowsOverFloor: ratio(best.floor.ms, flowsMs),
         respOverLineScan: ratio(scanBest, respBest),
       },
+      export: { MBps: mbps(exp.ms), flows: exp.packets, bytesWritten: exp.bytes, peakRssMB: exp.maxRssMB, peakRssMBOnAFifth: expSmall.maxRssMB },
       resp: { messages: resp[0][0].messages, MBps: +(resp[0][0].bytes / 1e6 / (respBest / 1000)).toFixed(1), messagesPerSecond: Math.round((resp[0][0].messages! / respBest) * 1000) },
       engineBytesAllocatedPerInOrderPacket: +alloc.bytes.toFixed(3),
       peakRssMB: { engine: best.engine.maxRssMB, engineOnAFifth: smallEngine.maxRssMB, baseline: best.baseline.maxRssMB, decode: best.decode.maxRssMB },
@@ -156,6 +161,7 @@ async function main(): Promise<void> {
     log(`engine (read+decode+reassemble) ${result.MBps.engine} MB/s   ${result.ratios.engineOverFloor} of the floor (target ≥ 0.30), ${result.ratios.engineOverBaseline}x the baseline (target ≥ 3)`);
     log(`engine + HTTP parsing          ${result.MBps.http} MB/s   ${result.ratios.httpOverEngine} of the engine's throughput, ${result.httpMessages} messages`);
     log(`Redis, message-heavy           ${result.resp.MBps} MB/s   ${result.ratios.respOverLineScan} of a line scan, ${result.resp.messagesPerSecond} messages/s (${result.resp.messages} messages)`);
+    log(`weft export raw,pcapng,jsonl   ${result.export.MBps} MB/s of input (${result.export.flows} flows, ${(result.export.bytesWritten / 1e6).toFixed(0)} MB written), peak RSS ${result.export.peakRssMB} MB (${result.export.peakRssMBOnAFifth} MB on a fifth)`);
     log(`baseline reassembler           ${result.MBps.baseline} MB/s`);
     log(`weft flows --json end to end   ${result.MBps.flows} MB/s   ${result.ratios.flowsOverFloor} of the floor`);
     log(`engine heap allocation per in-order packet: ${result.engineBytesAllocatedPerInOrderPacket} bytes (target 0)`);

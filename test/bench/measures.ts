@@ -6,13 +6,17 @@ import { PacketDecoder, Transport } from '../../main/engine/decode';
 import { httpPlugin, redisPlugin, type DirectionParser } from '../../main/engine/protocols';
 import { TcpHeader } from '../../main/engine/decode/layers';
 import { Assembler, StreamPool, type ScatterGather, type Stream } from '../../main/engine/reassembly';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportFlows } from '../../main/service/export/export';
 import { PacketPipeline } from '../../main/service/packet-pipeline';
 import { readCaptureFile } from '../../main/sources/capture-source';
 import { heapGrowth } from '../helpers/heap';
 import { BaselineReassembler } from './baseline';
 import { walkRecordHeaders } from './floor';
 
-export type MeasureName = 'floor' | 'decode' | 'engine' | 'http' | 'baseline' | 'alloc' | 'resp' | 'resp-scan';
+export type MeasureName = 'floor' | 'decode' | 'engine' | 'http' | 'baseline' | 'alloc' | 'resp' | 'resp-scan' | 'export';
 
 /** A Stream that only counts bytes: what the engine benchmark delivers to. */
 class CountingStream implements Stream {
@@ -90,6 +94,17 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
     }
     case 'alloc':
       return { bytes: allocationPerPacket(), packets: 0 };
+    case 'export': {
+      // every flow as raw files, a pcapng slice and jsonl, into a folder deleted afterwards
+      const out = mkdtempSync(join(tmpdir(), 'weft-bench-export-'));
+      try {
+        const r = await exportFlows({ files: [file], formats: ['raw', 'pcapng', 'jsonl'], out });
+        const written = r.files.reduce((n, f) => n + statSync(join(out, f)).size, 0);
+        return { bytes: written, packets: r.flows };
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }
     case 'resp':
     case 'resp-scan': {
       // message-heavy: 400,000 pipelined SETs, then their 400,000 replies, in 1448-byte segments;
