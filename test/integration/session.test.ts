@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,43 @@ describe('session service', () => {
         expect(got.length).toBeGreaterThan(2);
       });
     }
+  });
+
+  it('exports as a job: progress, done with its files; a cancelled export leaves nothing; live sessions and unknown flows are refused', async () => {
+    await withSession(async (s) => {
+      expect(await s.exportFlows({ formats: ['raw'], out: join(tmp, 'none') })).toEqual({ ok: false, error: 'nothing to export yet: open a capture file first' });
+      await s.openCapture({ path: join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng') });
+      await s.whenIdle();
+      const page = await s.queryFlows({ offset: 0, limit: 10, filter: 'proto:http' });
+      if (!page.ok) throw new Error(page.error);
+      const out = join(tmp, 'session-export');
+      const started = await s.exportFlows({ formats: ['raw', 'jsonl'], out, ids: page.value.rows.map((r) => r.id) });
+      if (!started.ok) throw new Error(started.error);
+      await s.whenIdle();
+      const st = await s.getState({});
+      const job = st.ok ? st.value.jobs.find((j) => j.id === started.value.id)! : null;
+      expect(job).toMatchObject({ kind: 'export', state: 'done', packets: 3 });
+      expect(job!.files).toContain('manifest.json');
+      expect(job!.files!.filter((f) => /^\d{3}\./.test(f)).length).toBe(6);
+      expect(await s.exportFlows({ formats: ['raw'], out, ids: [9999] })).toEqual({ ok: false, error: 'no flow #9999 in this session' });
+    });
+  });
+
+  it('an export cancelled part-way leaves nothing in its folder', async () => {
+    const big = join(tmp, 'big-export.pcap');
+    execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', big, '--conns', '60', '--profile', 'bulk', '--seed', '3'], { stdio: 'ignore' });
+    await withSession(async (s) => {
+      await s.openCapture({ path: big });
+      await s.whenIdle();
+      const out = join(tmp, 'session-export-cancelled');
+      const c = await s.exportFlows({ formats: ['raw', 'pcapng', 'jsonl'], out });
+      if (!c.ok) throw new Error(c.error);
+      await s.cancelJob({ id: c.value.id });
+      await s.whenIdle();
+      const after = await s.getState({});
+      expect(after.ok && after.value.jobs.find((j) => j.id === c.value.id)!.state).toBe('cancelled');
+      expect(readdirSync(out)).toEqual([]);
+    });
   });
 
   it("frame numbers are the capture's, non-TCP packets counted (tshark's numbers)", async () => {
