@@ -28,7 +28,9 @@ import { runFlows, type FlowRecord } from '../flow-recorder';
 import { compileFilter } from '../flow-query';
 import { MessageStream, type MessageRecord } from '../messages';
 import { PacketPipeline } from '../packet-pipeline';
+import { connRecord, CSV_COLUMNS, csvRow, escapeText, hostOf, portOf, tcpflowName } from '../../engine/export/serialise';
 import { addressBytes, communityId } from './community-id';
+export { tcpflowName };
 import { HarWriter } from './har';
 
 import { EXPORT_FORMATS, type ExportFormat } from '../../ipc/contract';
@@ -70,18 +72,6 @@ export class ExportError extends Error {
   override readonly name = 'ExportError';
 }
 
-/** tcpflow's file name for one direction: 010.000.000.001.01234-010.000.000.002.00080[--VLAN][cN]. */
-export function tcpflowName(src: string, dst: string, vlan: number | null, count: number): string {
-  const part = (endpoint: string) => {
-    const i = endpoint.lastIndexOf(':');
-    const host = endpoint.slice(0, i).replace(/^\[|\]$/g, '');
-    const port = endpoint.slice(i + 1).padStart(5, '0');
-    const h = host.includes(':') ? host : host.split('.').map((o) => o.padStart(3, '0')).join('.');
-    return `${h}.${port}`;
-  };
-  return `${part(src)}-${part(dst)}${vlan !== null ? `--${vlan}` : ''}${count > 0 ? `c${count}` : ''}`;
-}
-
 /** A FlowRecord as a flows-table row, so the table's filter language selects exports too. */
 function asRow(r: FlowRecord): FlowRow {
   return {
@@ -101,63 +91,6 @@ function asRow(r: FlowRecord): FlowRow {
     sha256: r.sha256,
     protocol: r.protocol,
   };
-}
-
-const hostOf = (e: string) => e.slice(0, e.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-const portOf = (e: string) => Number(e.slice(e.lastIndexOf(':') + 1));
-
-/** A conn.log-shaped record (Zeek's field names) for a flow. */
-export function connRecord(r: FlowRecord): Record<string, unknown> {
-  const cid = communityId(addressBytes(hostOf(r.client)), addressBytes(hostOf(r.server)), 6, portOf(r.client), portOf(r.server));
-  return {
-    ts: r.firstSeen,
-    // Zeek's uids are random; Weft's are derived (the same capture exports the same uids)
-    uid: `C${createHash('sha1').update(`${cid} ${r.firstSeen} ${r.id}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 17)}`,
-    'id.orig_h': hostOf(r.client),
-    'id.orig_p': portOf(r.client),
-    'id.resp_h': hostOf(r.server),
-    'id.resp_p': portOf(r.server),
-    proto: 'tcp',
-    ...(r.protocol ? { service: r.protocol } : {}),
-    duration: +(r.lastSeen - r.firstSeen).toFixed(6),
-    orig_bytes: r.bytes.c2s,
-    resp_bytes: r.bytes.s2c,
-    conn_state: r.connState,
-    missed_bytes: r.gaps.c2s + r.gaps.s2c,
-    history: r.history,
-    orig_pkts: r.packets.c2s,
-    resp_pkts: r.packets.s2c,
-    community_id: cid,
-    weft_id: r.id,
-    weft_close: r.close,
-  };
-}
-
-const CSV_COLUMNS = ['id', 'client', 'server', 'protocol', 'packets_c2s', 'packets_s2c', 'bytes_c2s', 'bytes_s2c', 'first_seen', 'last_seen', 'duration', 'close', 'gaps_c2s', 'gaps_s2c', 'anomalies', 'sha256_c2s', 'sha256_s2c'];
-
-function csvRow(r: FlowRecord): string {
-  const cells = [
-    r.id,
-    r.client,
-    r.server,
-    r.protocol ?? '',
-    r.packets.c2s,
-    r.packets.s2c,
-    r.bytes.c2s,
-    r.bytes.s2c,
-    new Date(r.firstSeen * 1000).toISOString(),
-    new Date(r.lastSeen * 1000).toISOString(),
-    (r.lastSeen - r.firstSeen).toFixed(6),
-    r.close,
-    r.gaps.c2s,
-    r.gaps.s2c,
-    Object.entries(r.anomalies)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' '),
-    r.sha256.c2s,
-    r.sha256.s2c,
-  ];
-  return cells.map((c) => (/[",\r\n]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c))).join(',') + '\r\n';
 }
 
 /** A few file handles kept open, the rest closed and reopened for appending (many flows, few fds). */
@@ -185,13 +118,6 @@ class Files {
     for (const fd of this.open.values()) closeSync(fd);
     this.open.clear();
   }
-}
-
-/** The transcript of one flow: turns with times, directions and byte counts; text escaped; gaps said. */
-function escapeText(b: Uint8Array): string {
-  let s = '';
-  for (const c of b) s += c === 10 || c === 9 || (c >= 32 && c < 127) ? String.fromCharCode(c) : c === 13 ? '\\r' : `\\x${c.toString(16).padStart(2, '0')}`;
-  return s;
 }
 
 /** What is kept of a packet to write it again. */
@@ -368,10 +294,16 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       chosen.set(r.id, { record: r, names: [tcpflowName(r.client, r.server, r.vlan, n), tcpflowName(r.server, r.client, r.vlan, n)], transcript: `transcript-${r.id}-${tcpflowName(r.client, r.server, r.vlan, n)}.txt` });
     }
     const written = new Set<string>();
+    const conn = (r: FlowRecord) => {
+      const cid = communityId(addressBytes(hostOf(r.client)), addressBytes(hostOf(r.server)), 6, portOf(r.client), portOf(r.server));
+      // Zeek's uids are random; Weft's are derived (the same capture exports the same uids)
+      const uid = `C${createHash('sha1').update(`${cid} ${r.firstSeen} ${r.id}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 17)}`;
+      return connRecord(r, cid, uid);
+    };
     if (formats.has('jsonl')) {
       const files = new Files(stage);
       files.append('flows.jsonl', ''); // the file exists even when no flow was chosen
-      for (const r of records) files.append('flows.jsonl', JSON.stringify(connRecord(r)) + '\n');
+      for (const r of records) files.append('flows.jsonl', JSON.stringify(conn(r)) + '\n');
       files.closeAll();
       written.add('flows.jsonl');
     }

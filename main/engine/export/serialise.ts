@@ -1,0 +1,98 @@
+/**
+ * Export serialisers: pure functions from flows to the text of export formats (no Node, no files:
+ * the service layer writes what these return). tcpflow's file names, Zeek conn.log-shaped records,
+ * the flows table as CSV, and transcript text.
+ */
+
+/** What the serialisers read of a flow (the service's FlowRecord has all of it). */
+export interface FlowSummary {
+  id: number;
+  client: string;
+  server: string;
+  firstSeen: number;
+  lastSeen: number;
+  packets: { c2s: number; s2c: number };
+  bytes: { c2s: number; s2c: number };
+  sha256: { c2s: string; s2c: string };
+  gaps: { c2s: number; s2c: number };
+  close: string;
+  anomalies: Record<string, number>;
+  protocol: string | null;
+  history: string;
+  connState: string;
+}
+
+/** tcpflow's file name for one direction: 010.000.000.001.01234-010.000.000.002.00080[--VLAN][cN]. */
+export function tcpflowName(src: string, dst: string, vlan: number | null, count: number): string {
+  const part = (endpoint: string) => {
+    const i = endpoint.lastIndexOf(':');
+    const host = endpoint.slice(0, i).replace(/^\[|\]$/g, '');
+    const port = endpoint.slice(i + 1).padStart(5, '0');
+    const h = host.includes(':') ? host : host.split('.').map((o) => o.padStart(3, '0')).join('.');
+    return `${h}.${port}`;
+  };
+  return `${part(src)}-${part(dst)}${vlan !== null ? `--${vlan}` : ''}${count > 0 ? `c${count}` : ''}`;
+}
+
+export const hostOf = (e: string) => e.slice(0, e.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+export const portOf = (e: string) => Number(e.slice(e.lastIndexOf(':') + 1));
+
+/** A conn.log-shaped record (Zeek's field names); `cid` is its Community ID, `uid` its conn.log uid. */
+export function connRecord(r: FlowSummary, cid: string, uid: string): Record<string, unknown> {
+  return {
+    ts: r.firstSeen,
+    uid,
+    'id.orig_h': hostOf(r.client),
+    'id.orig_p': portOf(r.client),
+    'id.resp_h': hostOf(r.server),
+    'id.resp_p': portOf(r.server),
+    proto: 'tcp',
+    ...(r.protocol ? { service: r.protocol } : {}),
+    duration: +(r.lastSeen - r.firstSeen).toFixed(6),
+    orig_bytes: r.bytes.c2s,
+    resp_bytes: r.bytes.s2c,
+    conn_state: r.connState,
+    missed_bytes: r.gaps.c2s + r.gaps.s2c,
+    history: r.history,
+    orig_pkts: r.packets.c2s,
+    resp_pkts: r.packets.s2c,
+    community_id: cid,
+    weft_id: r.id,
+    weft_close: r.close,
+  };
+}
+
+export const CSV_COLUMNS = ['id', 'client', 'server', 'protocol', 'packets_c2s', 'packets_s2c', 'bytes_c2s', 'bytes_s2c', 'first_seen', 'last_seen', 'duration', 'close', 'gaps_c2s', 'gaps_s2c', 'anomalies', 'sha256_c2s', 'sha256_s2c'];
+
+export function csvRow(r: FlowSummary): string {
+  const cells = [
+    r.id,
+    r.client,
+    r.server,
+    r.protocol ?? '',
+    r.packets.c2s,
+    r.packets.s2c,
+    r.bytes.c2s,
+    r.bytes.s2c,
+    new Date(r.firstSeen * 1000).toISOString(),
+    new Date(r.lastSeen * 1000).toISOString(),
+    (r.lastSeen - r.firstSeen).toFixed(6),
+    r.close,
+    r.gaps.c2s,
+    r.gaps.s2c,
+    Object.entries(r.anomalies)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+    r.sha256.c2s,
+    r.sha256.s2c,
+  ];
+  return cells.map((c) => (/[",\r\n]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c))).join(',') + '\r\n';
+}
+
+/** Bytes as transcript text: printable ones as they are, CR as \\r, the others as \\xNN. */
+export function escapeText(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += c === 10 || c === 9 || (c >= 32 && c < 127) ? String.fromCharCode(c) : c === 13 ? '\\r' : `\\x${c.toString(16).padStart(2, '0')}`;
+  return s;
+}
+
