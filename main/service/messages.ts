@@ -138,6 +138,22 @@ export class MessageStream implements Stream {
       summary: m.summary,
       fields: finishFields(this.plugin!.name, m.fields),
     });
+    this.forget(m.dir, m.end);
+  }
+
+  /**
+   * A parser emits its direction's messages in stream order, so no later message starts before
+   * `end`: the marks of the pieces wholly before it can go (a long connection would otherwise keep
+   * one per packet for its whole life).
+   */
+  private forget(dir: 0 | 1, end: number): void {
+    const marks = this.marks[dir];
+    let k = 0;
+    while (k + 1 < marks.length && marks[k + 1] <= end) k++;
+    if (k >= 64) {
+      marks.splice(0, k);
+      this.info[dir].splice(0, k);
+    }
   }
 
   reassemblyComplete(): boolean {

@@ -68,4 +68,22 @@ describe('HTTP content codings', () => {
     expect(ms[3].fields.decodedBody).toEqual({ encoding: 'br', complete: true, length: 5, text: 'hello' });
     expect(ms[0].fields.decodedBody).toBeUndefined();
   });
+
+  it("on a long connection every message keeps its first byte's frame (old frame marks are dropped as messages pass)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-long-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const turns: [0 | 1, Uint8Array][] = [];
+    for (let i = 0; i < 400; i++) {
+      turns.push([0, Buffer.from(`GET /item/${i} HTTP/1.1\r\nHost: a\r\n\r\n`)]);
+      turns.push([1, Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${String(i).length}\r\n\r\n${i}`)]);
+    }
+    const file = join(dir, 'long.pcap');
+    writeConversationPcap(file, turns, [40000, 80]);
+    const ms: MessageRecord[] = [];
+    await runMessages([file], (m) => ms.push(m), [httpPlugin]);
+    expect(ms.length).toBe(800);
+    // one packet per turn after the three of the handshake: turn i is frame 4 + i
+    expect(ms.every((m, i) => m.frame === 4 + i)).toBe(true);
+    expect(ms.at(-1)!.summary).toBe('HTTP/1.1 200 OK (GET /item/399)');
+  });
 });

@@ -89,7 +89,7 @@ export function csvRow(r: FlowSummary): string {
   return cells.map((c) => (/[",\r\n]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c))).join(',') + '\r\n';
 }
 
-/** Bytes as transcript text: printable ones as they are, CR as \\r, the others as \\xNN. */
+/** Bytes as transcript text: printable ones as they are, CR written as a backslash and r, the others as a backslash, x and two hex digits. */
 export function escapeText(b: Uint8Array): string {
   let s = '';
   for (const c of b) s += c === 10 || c === 9 || (c >= 32 && c < 127) ? String.fromCharCode(c) : c === 13 ? '\\r' : `\\x${c.toString(16).padStart(2, '0')}`;
