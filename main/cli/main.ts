@@ -30,10 +30,11 @@ Usage:
                                             anomalies; files are read in order as one capture
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
-  weft plugins [--json]                     protocol plugins with their BPF filters and ports
+  weft plugins [--json]                     protocol plugins with their BPF filters, ports and
+                                            options
   weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json]
-                                            one line per protocol message (HTTP request/response…):
-                                            flow, direction, time, byte range, summary
+                                            one line per protocol message (HTTP, Redis, MySQL,
+                                            MongoDB): flow, direction, time, byte range, summary
   weft export FILE… --format F[,F…] --out DIR [--filter EXPR] [--flows N,…]
                                             flows as raw bytes per direction (tcpflow's names),
                                             transcript, pcap, pcapng (their original frames),
