@@ -198,6 +198,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
           (r) => {
             job.state = 'done';
             job.files = r.files;
+            job.error = r.errors.length ? r.errors.join('; ') : null; // damaged input: what came before it was exported
             job.packets = r.flows;
             job.bytesDone = job.bytesTotal;
           },

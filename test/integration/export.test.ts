@@ -150,6 +150,16 @@ describe('export', () => {
     expect(readdirSync(out2)).toEqual([]);
   });
 
+  it('a damaged capture exports every flow before the damage, and says where the damage is', () => {
+    const out = fresh();
+    const file = join(ROOT, 'test', 'fixtures', 'malformed', 'mk-huge-incl-len--zeek-http-get.pcap');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'weft.cjs'), 'export', file, '--format', 'jsonl,raw', '--out', out], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/weft: warning: .*mk-huge-incl-len--zeek-http-get\.pcap: .*byte offset \d+/);
+    expect(readFileSync(join(out, 'flows.jsonl'), 'utf8').trim().split('\n').length).toBe(1);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).errors[0]).toMatch(/byte offset/);
+  });
+
   it('weft export on the command line', () => {
     const out = fresh();
     const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'weft.cjs'), 'export', join(REAL, 'zeek-http-get.pcap'), '--format', 'raw,transcript,pcapng,jsonl,csv,har', '--out', out], { encoding: 'utf8' });

@@ -66,6 +66,8 @@ export interface ExportResult {
   files: string[];
   flows: number;
   manifest: string;
+  /** Damage found in the inputs (file, byte offset, what to do): the flows before it were exported. */
+  errors: string[];
 }
 
 export class ExportError extends Error {
@@ -382,7 +384,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     // all written: move into place
     for (const name of written) renameSync(join(stage, name), join(req.out, name));
     rmSync(stage, { recursive: true, force: true });
-    return { files: [...written].sort(), flows: records.length, manifest: join(req.out, 'manifest.json') };
+    return { files: [...written].sort(), flows: records.length, manifest: join(req.out, 'manifest.json'), errors };
   } catch (e) {
     rmSync(stage, { recursive: true, force: true });
     throw e;
