@@ -114,7 +114,7 @@ describe('the app in Chromium', () => {
           break;
         }
         if (!/reading/.test(status) && n > 0) break;
-        await page.waitForTimeout(50);
+        await page.waitForTimeout(10);
       }
       expect(seenWhileLoading).toBe(true);
       await session.whenIdle();
