@@ -7,12 +7,11 @@
  *   any other word: part of the client or server text (address or port)
  * A word may start with '!' to negate it.
  */
+import { endpointHost, endpointPort } from '../engine/decode/addr';
 import type { FlowRow, FlowQuery } from '../ipc/contract';
 
 type Pred = (r: FlowRow) => boolean;
 
-const hostOf = (endpoint: string) => endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-const portOf = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
 
 function term(word: string): Pred {
   const i = word.indexOf(':');
@@ -35,10 +34,10 @@ function term(word: string): Pred {
     case 'port': {
       const p = Number(val);
       if (!Number.isInteger(p)) throw new Error(`port: needs a number, not '${val}'`);
-      return (r) => portOf(r.client) === p || portOf(r.server) === p;
+      return (r) => endpointPort(r.client) === p || endpointPort(r.server) === p;
     }
     case 'ip':
-      return (r) => hostOf(r.client) === val || hostOf(r.server) === val;
+      return (r) => endpointHost(r.client) === val || endpointHost(r.server) === val;
     case 'proto':
       return (r) => (val === 'none' ? r.protocol === null : r.protocol === val);
     default:

@@ -38,3 +38,13 @@ export function formatIP(version: number, b: Uint8Array, off = 0): string {
 export function formatEndpoint(version: number, b: Uint8Array, port: number): string {
   return version === 6 ? `[${formatIPv6(b)}]:${port}` : `${formatIPv4(b)}:${port}`;
 }
+
+/** The address of an endpoint formatEndpoint wrote ("10.0.0.1", "2001:db8::1": no brackets). */
+export function endpointHost(endpoint: string): string {
+  return endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+}
+
+/** The port of an endpoint formatEndpoint wrote. */
+export function endpointPort(endpoint: string): number {
+  return Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+}

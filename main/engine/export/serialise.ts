@@ -4,6 +4,8 @@
  * the flows table as CSV, and transcript text.
  */
 
+import { endpointHost, endpointPort } from '../decode/addr';
+
 /** What the serialisers read of a flow (the service's FlowRecord has all of it). */
 export interface FlowSummary {
   id: number;
@@ -25,27 +27,23 @@ export interface FlowSummary {
 /** tcpflow's file name for one direction: 010.000.000.001.01234-010.000.000.002.00080[--VLAN][cN]. */
 export function tcpflowName(src: string, dst: string, vlan: number | null, count: number): string {
   const part = (endpoint: string) => {
-    const i = endpoint.lastIndexOf(':');
-    const host = endpoint.slice(0, i).replace(/^\[|\]$/g, '');
-    const port = endpoint.slice(i + 1).padStart(5, '0');
+    const host = endpointHost(endpoint);
     const h = host.includes(':') ? host : host.split('.').map((o) => o.padStart(3, '0')).join('.');
-    return `${h}.${port}`;
+    return `${h}.${String(endpointPort(endpoint)).padStart(5, '0')}`;
   };
   return `${part(src)}-${part(dst)}${vlan !== null ? `--${vlan}` : ''}${count > 0 ? `c${count}` : ''}`;
 }
 
-export const hostOf = (e: string) => e.slice(0, e.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-export const portOf = (e: string) => Number(e.slice(e.lastIndexOf(':') + 1));
 
 /** A conn.log-shaped record (Zeek's field names); `cid` is its Community ID, `uid` its conn.log uid. */
 export function connRecord(r: FlowSummary, cid: string, uid: string): Record<string, unknown> {
   return {
     ts: r.firstSeen,
     uid,
-    'id.orig_h': hostOf(r.client),
-    'id.orig_p': portOf(r.client),
-    'id.resp_h': hostOf(r.server),
-    'id.resp_p': portOf(r.server),
+    'id.orig_h': endpointHost(r.client),
+    'id.orig_p': endpointPort(r.client),
+    'id.resp_h': endpointHost(r.server),
+    'id.resp_p': endpointPort(r.server),
     proto: 'tcp',
     ...(r.protocol ? { service: r.protocol } : {}),
     duration: +(r.lastSeen - r.firstSeen).toFixed(6),

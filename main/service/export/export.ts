@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { formatEndpoint } from '../../engine/decode';
+import { endpointHost, endpointPort, formatEndpoint } from '../../engine/decode/addr';
 import type { DecodedPacket, TcpHeader } from '../../engine/decode/layers';
 import { copyBytes } from '../../engine/util/bytes';
 import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
@@ -28,7 +28,7 @@ import { runFlows, type FlowRecord } from '../flow-recorder';
 import { compileFilter } from '../flow-query';
 import { MessageStream, type MessageRecord } from '../messages';
 import { PacketPipeline } from '../packet-pipeline';
-import { connRecord, CSV_COLUMNS, csvRow, escapeText, hostOf, portOf, tcpflowName } from '../../engine/export/serialise';
+import { connRecord, CSV_COLUMNS, csvRow, escapeText, tcpflowName } from '../../engine/export/serialise';
 import { addressBytes, communityId } from './community-id';
 export { tcpflowName };
 import { HarWriter } from './har';
@@ -297,7 +297,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     }
     const written = new Set<string>();
     const conn = (r: FlowRecord) => {
-      const cid = communityId(addressBytes(hostOf(r.client)), addressBytes(hostOf(r.server)), 6, portOf(r.client), portOf(r.server));
+      const cid = communityId(addressBytes(endpointHost(r.client)), addressBytes(endpointHost(r.server)), 6, endpointPort(r.client), endpointPort(r.server));
       // Zeek's uids are random; Weft's are derived (the same capture exports the same uids)
       const uid = `C${createHash('sha1').update(`${cid} ${r.firstSeen} ${r.id}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 17)}`;
       return connRecord(r, cid, uid);

@@ -12,6 +12,7 @@
  *   - a request never answered gets status 0 (as browsers write aborted requests); a message with
  *     a gap in it says so in its comment.
  */
+import { endpointHost, endpointPort } from '../../engine/decode/addr';
 import type { MessageRecord } from '../messages';
 import type { DecodedBody } from '../message-content';
 
@@ -102,8 +103,8 @@ export class HarWriter {
       response: res ? response(res) : { status: 0, statusText: '', httpVersion: '', cookies: [], headers: [], content: { size: 0, mimeType: '' }, redirectURL: '', headersSize: -1, bodySize: -1, comment: 'no response in the capture' },
       cache: {},
       timings: { send: 0, wait, receive: 0 },
-      serverIPAddress: req.server.slice(0, req.server.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
-      connection: req.client.slice(req.client.lastIndexOf(':') + 1),
+      serverIPAddress: endpointHost(req.server),
+      connection: String(endpointPort(req.client)),
       ...(comments.length ? { comment: comments.join('; ') } : {}),
     };
     this.out.write((this.first ? '' : ',') + JSON.stringify(e));
