@@ -159,7 +159,7 @@ class FlowStream implements Stream {
 
   accept(t: TcpHeader, ci: CaptureInfo, dir: TCPFlowDirection): boolean {
     this.packets[dir]++;
-    this.flags.add(dir, t.flags, this.owner.current.payload);
+    this.flags.add(dir, t.flags, this.owner.payloadOfPacket());
     this.lastSec = ci.tsSec;
     this.lastNsec = ci.tsNsec;
     return true;
@@ -190,8 +190,6 @@ class FlowStream implements Stream {
 export interface RecorderOptions {
   /** Connection id whose delivered bytes are kept for display (weft flows --follow). */
   follow?: number;
-  /** The packet being assembled (its payload length), kept current by the pipeline. */
-  current?: { payload: number };
 }
 
 /** StreamFactory + sink: completed connections come out through `onFlow` as FlowRecords. */
@@ -199,14 +197,13 @@ export class FlowRecorder implements StreamFactory {
   private nextId = 1;
   followed: Delivery[] | null = null;
   followedRecord: FlowRecord | null = null;
-  readonly current: { payload: number };
+  /** The payload length of the packet being assembled (the pipeline that drives the recorder sets this). */
+  payloadOfPacket: () => number = () => 0;
 
   constructor(
     private readonly onFlow: (r: FlowRecord) => void,
     private readonly opts: RecorderOptions = {},
-  ) {
-    this.current = opts.current ?? { payload: 0 };
-  }
+  ) {}
 
   new(net: NetFlow, tcpFlow: TcpFlow, tcp: TcpHeader): Stream {
     const id = this.nextId++;
@@ -271,16 +268,16 @@ export class FlowPipeline extends PacketPipeline {
 
   constructor(onFlow: (r: FlowRecord) => void, opts: FlowRunOptions = {}) {
     const counter = { flows: 0 };
-    const current = { payload: 0 };
     const recorder = new FlowRecorder(
       (r) => {
         counter.flows++;
         onFlow(r);
       },
-      { follow: opts.follow, current },
+      { follow: opts.follow },
     );
-    super(recorder, { ...opts, current });
+    super(recorder, opts);
     this.recorder = recorder;
+    recorder.payloadOfPacket = () => this.last?.payloadLength ?? 0;
     this.counter = counter;
   }
 

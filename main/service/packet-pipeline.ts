@@ -16,8 +16,6 @@ export interface PipelineOptions {
   /** 'capture' (files, pipes) or 'wall' (live): which clock decides idleness. */
   clock?: 'capture' | 'wall';
   assembler?: Partial<AssemblerOptions>;
-  /** Updated before each TCP packet is assembled: its payload length (streams may read it in accept). */
-  current?: { payload: number };
 }
 
 /** AssemblerContext over the packet being assembled (one object, updated per packet). */
@@ -39,15 +37,16 @@ export class PacketPipeline implements PacketSink {
   tcpPackets = 0;
   /** Captured bytes of every packet. */
   bytes = 0;
-  readonly current: { payload: number };
-  /** The last packet decoded (the decoder's reused object: valid until the next packet). */
+  /**
+   * The last packet decoded (the decoder's reused object: valid until the next packet). Set
+   * before it is assembled, so streams can read it in accept().
+   */
   last: DecodedPacket | null = null;
 
   constructor(factory: StreamFactory, opts: PipelineOptions = {}) {
     this.idle = opts.idleSec ?? 600;
     this.wall = opts.clock === 'wall';
     this.assembler = new Assembler(new StreamPool(factory), opts.assembler);
-    this.current = opts.current ?? { payload: 0 };
   }
 
   packet(p: CapturedPacket): void {
@@ -67,7 +66,6 @@ export class PacketPipeline implements PacketSink {
       if (this.nextFlush !== -Infinity) this.assembler.flushCloseOlderThan(p.tsSec + p.tsNsec / 1e9 - this.idle);
       this.nextFlush = p.tsSec + 1;
     }
-    this.current.payload = d.payloadLength;
     this.assembler.assemble(d, d, this.ctx);
   }
 
