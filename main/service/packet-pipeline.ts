@@ -82,13 +82,18 @@ export class PacketPipeline implements PacketSink {
 
 /**
  * Reads the inputs in order into `sink` as one capture (connections may continue from one file
- * into the next); "-" is standard input. Returns each input's format error (with what came before
- * it delivered).
+ * into the next); "-" is standard input. Progress counts the bytes of all inputs read so far;
+ * `onFile` is told when each input starts. Returns each input's format error (with what came
+ * before it delivered).
  */
-export async function readInputs(files: string[], sink: PacketSink, read?: ReadOptions): Promise<CaptureFormatError[]> {
+export async function readInputs(files: string[], sink: PacketSink, read: ReadOptions = {}, onFile?: (index: number, path: string) => void): Promise<CaptureFormatError[]> {
   const errors: CaptureFormatError[] = [];
-  for (const f of files) {
-    const r = f === '-' ? await readCaptureStream('-', process.stdin, sink, read) : await readCaptureFile(f, sink, read);
+  let before = 0;
+  for (const [i, f] of files.entries()) {
+    onFile?.(i, f);
+    const opts: ReadOptions = read.onProgress ? { ...read, onProgress: (p) => read.onProgress!({ ...p, bytesDone: before + p.bytesDone }) } : read;
+    const r = f === '-' ? await readCaptureStream('-', process.stdin, sink, opts) : await readCaptureFile(f, sink, opts);
+    before += r.bytesDone;
     if (r.error) errors.push(r.error);
   }
   return errors;

@@ -138,6 +138,19 @@ describe('export', () => {
     await expect(exportFlows({ files: [file], formats: ['raw'], out: fresh(), ids: [999] })).rejects.toThrow(/no flow #999/);
   });
 
+  it('progress counts the bytes of every input read so far, in each pass', async () => {
+    const files = [join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng'), join(REAL, 'zeek-mysql.pcap')];
+    const total = files.reduce((n, f) => n + readFileSync(f).length, 0);
+    const seen: { phase: string; bytesDone: number; bytesTotal: number }[] = [];
+    await exportFlows({ files, formats: ['raw'], out: fresh() }, (p) => seen.push({ ...p }));
+    for (const phase of ['flows', 'content']) {
+      const done = seen.filter((p) => p.phase === phase).map((p) => p.bytesDone);
+      expect(done.every((d, i) => i === 0 || d >= done[i - 1])).toBe(true);
+      expect(done.at(-1)).toBe(total);
+    }
+    expect(seen.every((p) => p.bytesTotal === total)).toBe(true);
+  });
+
   it('a failed or cancelled export leaves nothing behind', async () => {
     // an Ethernet capture and a Linux SLL2 one: pcap cannot hold both link types
     const out = fresh();

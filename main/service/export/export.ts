@@ -23,11 +23,11 @@ import { PcapngWriter, PcapWriter } from '../../engine/formats/writers';
 import { httpPlugin } from '../../engine/protocols';
 import type { AssemblerContext, CaptureInfo, CloseReason, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
 import type { FlowRow } from '../../ipc/contract';
-import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
+import type { ReadOptions } from '../../sources/capture-source';
 import { runFlows, type FlowRecord } from '../flow-recorder';
 import { compileFilter } from '../flow-query';
 import { MessageStream, type MessageRecord } from '../messages';
-import { PacketPipeline } from '../packet-pipeline';
+import { PacketPipeline, readInputs } from '../packet-pipeline';
 import { connRecord, CSV_COLUMNS, csvRow, escapeText, tcpflowName } from '../../engine/export/serialise';
 import { addressBytes, communityId } from './community-id';
 export { tcpflowName };
@@ -252,17 +252,6 @@ class ContentWriter implements StreamFactory {
   }
 }
 
-async function readInto(files: string[], sink: PacketSink, read: ReadOptions, base: { done: number }, total: number, onProgress?: (p: ExportProgress) => void, phase: ExportProgress['phase'] = 'flows'): Promise<void> {
-  for (const f of files) {
-    const r =
-      f === '-'
-        ? await readCaptureStream('-', process.stdin, sink, read)
-        : await readCaptureFile(f, sink, { ...read, onProgress: (p) => onProgress?.({ phase, bytesDone: base.done + p.bytesDone, bytesTotal: total }) });
-    if (r.cancelled) throw new ExportError('export cancelled');
-    base.done += r.bytesDone;
-  }
-}
-
 /** Runs an export; throws ExportError (or the source's error) having left nothing behind. */
 export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportProgress) => void, signal?: AbortSignal): Promise<ExportResult> {
   const formats = new Set(req.formats);
@@ -273,16 +262,17 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
   const keys = req.keys ? new Set(req.keys) : null;
   const filter = req.filter?.trim() ? compileFilter(req.filter) : null;
   const total = req.files.reduce((n, f) => n + (f === '-' ? 0 : sizeOf(f)), 0);
-  const read: ReadOptions = { signal };
+  const progress = (phase: ExportProgress['phase']): ReadOptions => ({ signal, onProgress: (p) => onProgress?.({ phase, bytesDone: p.bytesDone, bytesTotal: total }) });
 
   mkdirSync(req.out, { recursive: true });
   const stage = mkdtempSync(join(req.out, '.weft-export-'));
   try {
     // pass 1: the flows
     const records: FlowRecord[] = [];
-    const done = { done: 0 };
     const wanted = (r: FlowRecord) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(asRow(r)) : true);
-    const errors = await runFlowsWithProgress(req.files, (r) => wanted(r) && records.push(r), read, done, total, onProgress);
+    const pass1 = await runFlows(req.files, (r) => wanted(r) && records.push(r), { read: progress('flows') });
+    if (signal?.aborted) throw new ExportError('export cancelled');
+    const errors = pass1.errors.map((e) => e.message);
     if (keep) for (const id of keep) if (!records.some((r) => r.id === id)) throw new ExportError(`no flow #${id} in ${req.files.join(', ')}`);
     if (keys && records.length < keys.size) throw new ExportError(`${keys.size - records.length} of the chosen flows are not in ${req.files.join(', ')} any more (was a file changed?)`);
 
@@ -336,12 +326,12 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
           writer.frame(p, pipe.last, fileIndex, ifaces.get(p.ifIndex));
         },
       };
-      const base = { done: 0 };
-      for (const f of req.files) {
+      // an input's interfaces are numbered from 0: the pcapng slice keeps them apart by file
+      await readInputs(req.files, sink, progress('content'), (i) => {
+        fileIndex = i;
         ifaces.clear();
-        await readInto([f], sink, read, base, total, onProgress, 'content');
-        fileIndex++;
-      }
+      });
+      if (signal?.aborted) throw new ExportError('export cancelled');
       pipe.end();
       har?.end();
       writer.files.closeAll();
@@ -402,12 +392,4 @@ function sizeOf(f: string): number {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ExportError(`${f}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
   }
-}
-
-async function runFlowsWithProgress(files: string[], onFlow: (r: FlowRecord) => void, read: ReadOptions, base: { done: number }, total: number, onProgress?: (p: ExportProgress) => void): Promise<string[]> {
-  const r = await runFlows(files, onFlow, {
-    read: { ...read, onProgress: (p) => onProgress?.({ phase: 'flows', bytesDone: base.done + p.bytesDone, bytesTotal: total }) },
-  });
-  if (read.signal?.aborted) throw new ExportError('export cancelled');
-  return r.errors.map((e) => e.message);
 }
