@@ -59,11 +59,12 @@ export function decodeBody(codings: string, body: Uint8Array, whole: boolean): D
     }
     if (data.length >= DECODED_MAX) complete = false;
   }
-  const text = utf8(data);
+  const text = utf8Text(data);
   return { encoding: list.reverse().join(', '), complete, length: data.length, ...(text !== null ? { text } : { base64: data.toString('base64') }) };
 }
 
-function utf8(b: Buffer): string | null {
+/** The bytes as text when they are valid UTF-8, else null. */
+export function utf8Text(b: Uint8Array): string | null {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(b);
   } catch {

@@ -9,6 +9,7 @@ import type { CaptureFormatError } from '../engine/formats';
 import { detectProtocol, PLUGINS, type DirectionParser, type OptionValues, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
 import type { CaptureInfo, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
 import { copyBytes } from '../engine/util/bytes';
+import { DETECT_BYTES } from './first-bytes';
 import { finishFields, PARSER_HOST } from './message-content';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
@@ -29,7 +30,6 @@ export interface MessageRecord {
   fields: Record<string, unknown>;
 }
 
-const DETECT_BYTES = 16;
 
 export class MessageStream implements Stream {
   private plugin: ProtocolPlugin | null = null;

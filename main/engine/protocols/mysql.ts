@@ -59,7 +59,6 @@ export interface MysqlColumn {
 interface Statement {
   sql: string | null;
   params: number;
-  columns: MysqlColumn[];
   paramTypes: { type: number; unsigned: boolean }[] | null;
 }
 
@@ -387,7 +386,7 @@ class ServerParser extends PacketParser {
       const columns = c.uint(2);
       const params = c.uint(2);
       c.u8();
-      this.conn.statements.set(statement, { sql: command.sql, params, columns: [], paramTypes: null });
+      this.conn.statements.set(statement, { sql: command.sql, params, paramTypes: null });
       const r = this.start(start, command, params > 0 ? 'params' : 'columns', params > 0 ? params : columns);
       r.statement = statement;
       r.params = params;
@@ -477,8 +476,6 @@ class ServerParser extends PacketParser {
 
   private finishPrepare(r: Reply, end: number): void {
     this.reply = null;
-    const st = this.conn.statements.get(r.statement!);
-    if (st) st.columns = r.columns;
     const cols = r.columns.length;
     this.done(r.start, end, `statement ${r.statement} prepared: ${r.params} param${r.params === 1 ? '' : 's'}, ${cols} column${cols === 1 ? '' : 's'}`, { statement: r.statement, params: r.params, columns: r.columns }, r.command);
   }

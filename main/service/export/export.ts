@@ -146,7 +146,7 @@ class ExportStream implements Stream {
     return true;
   }
 
-  reassembledSG(sg: ScatterGather, ctx: AssemblerContext): void {
+  reassembledSG(sg: ScatterGather): void {
     if (!this.chosen) return;
     this.messages?.reassembledSG(sg);
     const i = sg.info();
@@ -158,7 +158,6 @@ class ExportStream implements Stream {
     if (o.formats.has('raw')) o.files.append(this.chosen.names[i.dir], bytes);
     if (o.formats.has('transcript')) {
       const ci = sg.captureInfo(0);
-      void ctx;
       const who = i.dir === 0 ? `${this.chosen.record.client} → ${this.chosen.record.server}` : `${this.chosen.record.server} → ${this.chosen.record.client}`;
       const head = i.dir !== this.lastDir ? `\n=== ${new Date((ci.tsSec * 1e9 + ci.tsNsec) / 1e6).toISOString()} ${i.dir === 0 ? 'client' : 'server'} ${who} (frame ${ci.frame})\n` : '';
       this.lastDir = i.dir;

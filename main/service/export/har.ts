@@ -14,7 +14,7 @@
  */
 import { endpointHost, endpointPort } from '../../engine/decode/addr';
 import type { MessageRecord } from '../messages';
-import type { DecodedBody } from '../message-content';
+import { utf8Text, type DecodedBody } from '../message-content';
 
 export interface HarSink {
   write(s: string): void;
@@ -35,7 +35,6 @@ interface HttpFields {
   incomplete?: boolean;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const header = (h: Headers, name: string) => h.find(([k]) => k.toLowerCase() === name)?.[1];
 
 export class HarWriter {
@@ -141,17 +140,13 @@ function body(f: HttpFields): { size: number; text?: string; encoding?: string; 
   const total = f.bodyLength ?? 0;
   const d = f.decodedBody;
   if (d && !d.error) {
-    const size = d.complete ? d.length : -1;
-    return { size: size < 0 ? d.length : size, text: d.text ?? d.base64, ...(d.text === undefined ? { encoding: 'base64' } : {}), ...(d.complete ? {} : { comment: `the start of the body: ${d.length} bytes decoded from the first bytes captured` }) };
+    return { size: d.length, text: d.text ?? d.base64, ...(d.text === undefined ? { encoding: 'base64' } : {}), ...(d.complete ? {} : { comment: `the start of the body: ${d.length} bytes decoded from the first bytes captured` }) };
   }
   const p = f.bodyPreview;
   if (!p || p.length === 0) return { size: total };
   const cut = p.length < total ? { comment: `the first ${p.length} of ${total} bytes` } : {};
-  try {
-    return { size: total, text: utf8.decode(p), ...cut };
-  } catch {
-    return { size: total, text: Buffer.from(p).toString('base64'), encoding: 'base64', ...cut };
-  }
+  const text = utf8Text(p);
+  return text !== null ? { size: total, text, ...cut } : { size: total, text: Buffer.from(p).toString('base64'), encoding: 'base64', ...cut };
 }
 
 /** Bytes of the head: the message's range minus its body, when the body was sent as is. */
