@@ -6,6 +6,7 @@
  * Offsets are the spool's (delivered bytes), so a message's range is the stream view's range.
  */
 import { pluginByName } from '../engine/protocols';
+import { lastAtOrBefore } from '../engine/util/search';
 import type { FlowMessage, FlowMessages } from '../ipc/contract';
 import { finishFields, jsonSafe, PARSER_HOST } from './message-content';
 import type { Provenance, Spool } from './spool';
@@ -42,14 +43,7 @@ export function flowMessages(
   const out: FlowMessage[] = [];
   const where = (dir: 0 | 1, offset: number): Provenance => {
     const prov = reads[dir].provenance;
-    let lo = 0;
-    let hi = prov.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (prov[mid].offset <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return prov[lo] ?? { offset: 0, length: 0, frame: 0, tsSec: 0, tsNsec: 0 };
+    return prov[lastAtOrBefore(prov.length, (i) => prov[i].offset, offset)] ?? { offset: 0, length: 0, frame: 0, tsSec: 0, tsNsec: 0 };
   };
   const take = (ms: ReturnType<(typeof parsers)[0]['push']>) => {
     for (const m of ms) {

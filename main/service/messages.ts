@@ -9,6 +9,7 @@ import type { CaptureFormatError } from '../engine/formats';
 import { detectProtocol, PLUGINS, type DirectionParser, type OptionValues, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
 import type { CaptureInfo, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
 import { copyBytes } from '../engine/util/bytes';
+import { lastAtOrBefore } from '../engine/util/search';
 import { DETECT_BYTES } from './first-bytes';
 import { finishFields, PARSER_HOST } from './message-content';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
@@ -115,14 +116,7 @@ export class MessageStream implements Stream {
 
   private out(m: ProtocolMessage): void {
     const marks = this.marks[m.dir];
-    let lo = 0;
-    let hi = marks.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (marks[mid] <= m.start) lo = mid;
-      else hi = mid - 1;
-    }
-    const ci = this.info[m.dir][lo] ?? { tsSec: 0, tsNsec: 0, frame: 0 };
+    const ci = this.info[m.dir][lastAtOrBefore(marks.length, (i) => marks[i], m.start)] ?? { tsSec: 0, tsNsec: 0, frame: 0 };
     this.emit({
       client: this.client,
       server: this.server,
@@ -148,8 +142,7 @@ export class MessageStream implements Stream {
    */
   private forget(dir: 0 | 1, end: number): void {
     const marks = this.marks[dir];
-    let k = 0;
-    while (k + 1 < marks.length && marks[k + 1] <= end) k++;
+    const k = lastAtOrBefore(marks.length, (i) => marks[i], end);
     if (k >= 64) {
       marks.splice(0, k);
       this.info[dir].splice(0, k);

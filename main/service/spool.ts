@@ -12,6 +12,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lastAtOrBefore } from '../engine/util/search';
 
 /** Growable columns of numbers (typed arrays, doubled when full). */
 class Column {
@@ -54,14 +55,7 @@ export class DirectionIndex {
 
   /** Index of the piece holding stream offset `off` (binary search). */
   find(off: number): number {
-    let lo = 0;
-    let hi = this.count - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.streamOff.data[mid] <= off) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return lastAtOrBefore(this.count, (i) => this.streamOff.data[i], off);
   }
 
   piece(i: number): { streamOffset: number; spoolOffset: number; length: number; frame: number; tsSec: number; tsNsec: number } {
