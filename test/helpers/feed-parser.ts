@@ -4,6 +4,7 @@ import { PacketDecoder, Transport } from '../../main/engine/decode';
 import { CaptureReader } from '../../main/engine/formats';
 import type { DirectionParser, ProtocolMessage, ProtocolPlugin } from '../../main/engine/protocols';
 import { Assembler, StreamPool, type ScatterGather } from '../../main/engine/reassembly';
+import { runMessages, type MessageRecord } from '../../main/service/messages';
 import { mutate, rng } from './fuzz';
 
 /**
@@ -140,4 +141,11 @@ export function feedInterleaved(plugin: ProtocolPlugin, a: [0 | 1, Uint8Array][]
     }
   for (const s of sides) for (const p of s.ps) s.out.push(...p.end());
   return [sides[0].out, sides[1].out];
+}
+
+/** Every message `weft messages` gives for a capture, with these plugins (and options). */
+export async function captureMessages(path: string, plugins: readonly ProtocolPlugin[], options: Record<string, Record<string, number>> = {}): Promise<MessageRecord[]> {
+  const out: MessageRecord[] = [];
+  await runMessages([path], (m) => out.push(m), plugins, options);
+  return out;
 }

@@ -12,16 +12,11 @@ import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mongoPlugin, type ProtocolMessage } from '../../main/engine/protocols';
 import { PARSER_HOST } from '../../main/service/message-content';
-import { runMessages, type MessageRecord } from '../../main/service/messages';
 import { writeConversationPcap } from '../helpers/conversation-pcap';
-import { feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
+import { captureMessages, feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
-async function messages(path: string): Promise<MessageRecord[]> {
-  const out: MessageRecord[] = [];
-  await runMessages([path], (m) => out.push(m), [mongoPlugin]);
-  return out;
-}
+const messages = (path: string) => captureMessages(path, [mongoPlugin]);
 
 describe('MongoDB on the real capture, against tshark 4.0.17', () => {
   it('mongo-tools op_command_2inserts: every OP_COMMAND and reply tshark dissects, same ids, commands and databases', async () => {

@@ -6,15 +6,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mysqlPlugin, type ProtocolMessage } from '../../main/engine/protocols';
-import { runMessages, type MessageRecord } from '../../main/service/messages';
-import { feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
+import { captureMessages, feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
-async function messages(file: string): Promise<MessageRecord[]> {
-  const out: MessageRecord[] = [];
-  await runMessages([join(REAL, file)], (m) => out.push(m), [mysqlPlugin]);
-  return out;
-}
+const messages = (file: string) => captureMessages(join(REAL, file), [mysqlPlugin]);
 
 describe('MySQL on the real captures, against tshark 4.0.17', () => {
   it('zeek mysql.pcap: a message at every frame tshark dissects as MySQL, the same queries, versions and users', async () => {

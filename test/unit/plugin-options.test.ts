@@ -8,8 +8,7 @@ import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { httpPlugin, mongoPlugin, mysqlPlugin, parseOptions, PLUGINS, redisPlugin } from '../../main/engine/protocols';
 import { PARSER_HOST } from '../../main/service/message-content';
-import { runMessages, type MessageRecord } from '../../main/service/messages';
-import { feedConversation } from '../helpers/feed-parser';
+import { captureMessages, feedConversation } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
 describe('plugin options', () => {
@@ -46,11 +45,7 @@ describe('plugin options', () => {
   });
 
   it('mysql.firstRows and mysql.keep on the real capture', async () => {
-    const run = async (options: Record<string, number>) => {
-      const out: MessageRecord[] = [];
-      await runMessages([join(REAL, 'zeek-mysql.pcap')], (m) => out.push(m), [mysqlPlugin], { mysql: options });
-      return out;
-    };
+    const run = (options: Record<string, number>) => captureMessages(join(REAL, 'zeek-mysql.pcap'), [mysqlPlugin], { mysql: options });
     const one = (await run({ firstRows: 1 })).find((m) => m.frame === 34)!;
     expect(one.fields).toMatchObject({ rows: 2, firstRows: [['1', 'dog', 'Goofy']] });
     const none = (await run({ firstRows: 0 })).find((m) => m.frame === 34)!;

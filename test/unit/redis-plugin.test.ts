@@ -5,15 +5,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { redisPlugin, type ProtocolMessage, type RespValue } from '../../main/engine/protocols';
-import { runMessages, type MessageRecord } from '../../main/service/messages';
-import { feedParser, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
+import { captureMessages, feedParser, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 
-async function messages(file: string): Promise<MessageRecord[]> {
-  const out: MessageRecord[] = [];
-  await runMessages([join(REAL, file)], (m) => out.push(m), [redisPlugin]);
-  return out;
-}
+const messages = (file: string) => captureMessages(join(REAL, file), [redisPlugin]);
 
 describe('Redis on the real captures', () => {
   it('pipelined PINGs get their PONGs', async () => {
