@@ -46,6 +46,12 @@ export class Cursor {
     return v >= top / 2 ? v - top : v;
   }
 
+  /** Signed 64-bit little-endian integer, as decimal text (exact, unlike a number past 2^53). */
+  int64Text(): string {
+    const lo = BigInt(this.uint(4));
+    return String(BigInt.asIntN(64, lo | (BigInt(this.uint(4)) << 32n)));
+  }
+
   f32(): number {
     const b = this.bytes(4);
     return b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true) : 0;

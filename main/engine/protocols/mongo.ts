@@ -162,7 +162,7 @@ export function readMongoBody(opCode: number, body: Uint8Array): MongoBody {
     }
     case 1: {
       r.flags = c.uint(4);
-      r.cursorId = String(BigInt.asIntN(64, BigInt(c.uint(4)) | (BigInt(c.uint(4)) << 32n)));
+      r.cursorId = c.int64Text();
       c.uint(4); // startingFrom
       r.numberReturned = c.uint(4);
       docs();
@@ -187,7 +187,7 @@ export function readMongoBody(opCode: number, body: Uint8Array): MongoBody {
       r.namespace = c.cstring();
       if (opCode === 2005) {
         c.uint(4);
-        r.cursorId = String(BigInt.asIntN(64, BigInt(c.uint(4)) | (BigInt(c.uint(4)) << 32n)));
+        r.cursorId = c.int64Text();
       } else {
         if (opCode !== 2002) c.uint(4);
         docs();

@@ -379,7 +379,10 @@ class ServerParser extends PacketParser {
     const c = new Cursor(p);
     const first = p[0];
     if (first === 0xff) return this.done(start, end, `ERR ${errorText(p, true)}`, error(p, true), command);
-    if (command?.code === STATISTICS) return this.done(start, end, c.rest(), { statistics: new Cursor(p).rest() }, command);
+    if (command?.code === STATISTICS) {
+      const statistics = c.rest();
+      return this.done(start, end, statistics, { statistics }, command);
+    }
     if (command?.code === PREPARE && first === 0 && p.length >= 12) {
       c.p = 1;
       const statement = c.uint(4);
@@ -398,7 +401,10 @@ class ServerParser extends PacketParser {
       const r = this.start(start, command, 'columns', Infinity);
       return this.more(p, end, r);
     }
-    if (first === 0 && p.length >= 7) return this.done(start, end, `OK${okText(ok(p, caps(this.conn)))}`, { ok: ok(p, caps(this.conn)) }, command, okStatus(p, caps(this.conn)));
+    if (first === 0 && p.length >= 7) {
+      const o = ok(p, caps(this.conn));
+      return this.done(start, end, `OK${okText(o)}`, { ok: o }, command, o.status);
+    }
     if (first === 0xfe && p.length < 9) return this.done(start, end, 'EOF', { eof: true }, command);
     if (first === 0xfb) {
       // the client sends the file, then the server's OK answers the same command: it stays pending
@@ -457,7 +463,7 @@ class ServerParser extends PacketParser {
         return this.more(p, end, r);
       case 'rows': {
         if (first === 0xfe && p.length < (deprecateEof ? CONTINUED : 9)) {
-          const status = deprecateEof ? okStatus(p, cap) : new Cursor(p, 3).uint(2);
+          const status = deprecateEof ? ok(p, cap).status : new Cursor(p, 3).uint(2);
           this.reply = null;
           const f = this.replyFields(r);
           return this.done(r.start, end, `${r.columns.length} column${r.columns.length === 1 ? '' : 's'}, ${r.rows} row${r.rows === 1 ? '' : 's'}`, f, r.command, status);
@@ -610,10 +616,6 @@ function ok(p: Uint8Array, cap: number): Ok {
   const warnings = cap & CLIENT_PROTOCOL_41 ? c.uint(2) : 0;
   const info = c.left > 0 ? (cap & CLIENT_SESSION_TRACK && c.b.length > 7 ? (lenstr(c) ?? '') : c.rest()) : '';
   return { affectedRows, lastInsertId, status, warnings, info };
-}
-
-function okStatus(p: Uint8Array, cap: number): number {
-  return ok(p, cap).status;
 }
 
 function okText(o: Ok): string {
