@@ -98,7 +98,7 @@ describe('the app in Chromium', () => {
 
   it('flows appear while a large file is still loading', async () => {
     const file = join(SHOTS, 'large-e2e.pcap');
-    execFileSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '400', '--profile', 'bulk', '--seed', '9'], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '1200', '--profile', 'bulk', '--seed', '9'], { stdio: 'ignore' });
     try {
       await page.fill('[data-testid=filter]', 'port:20000');
       await page.fill('[data-testid=path]', file);
@@ -118,7 +118,7 @@ describe('the app in Chromium', () => {
       }
       expect(seenWhileLoading).toBe(true);
       await session.whenIdle();
-      await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe('400');
+      await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 30_000 }).toBe('1200');
       await page.fill('[data-testid=filter]', '');
     } finally {
       rmSync(file, { force: true });
