@@ -8,7 +8,7 @@
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
 
-export type FlowState = 'open' | 'fin' | 'rst' | 'idle' | 'end-of-input';
+export type FlowState = 'open' | 'fin' | 'rst' | 'idle' | 'end-of-input' | 'limit';
 
 /** One row of the flows table. */
 export interface FlowRow {

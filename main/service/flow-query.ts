@@ -2,7 +2,7 @@
  * The flows table's filter and sort. A filter is words separated by spaces, all of which must
  * hold:
  *   has:gap  has:conflict  has:inferred  has:<anomaly>   (has:retransmission, has:out-of-order, …)
- *   state:open|closed|fin|rst|idle|end-of-input
+ *   state:open|closed|fin|rst|idle|end-of-input|limit
  *   port:80   ip:10.0.0.1   proto:http   (proto:none for unknown)
  *   any other word: part of the client or server text (address or port)
  * A word may start with '!' to negate it.
@@ -63,7 +63,7 @@ export function compileFilter(expr: string): Pred {
   return (r) => preds.every((p) => p(r));
 }
 
-const STATE_ORDER = ['open', 'fin', 'rst', 'idle', 'end-of-input'];
+const STATE_ORDER = ['open', 'fin', 'rst', 'idle', 'end-of-input', 'limit'];
 
 function keyOf(r: FlowRow, key: NonNullable<FlowQuery['sort']>['key']): number | string {
   switch (key) {

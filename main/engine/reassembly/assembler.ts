@@ -12,7 +12,10 @@
  * out-of-order bytes are copied, into pages. Limits: `maxBufferedPagesPerConnection` and
  * `maxBufferedPagesTotal` (non-zero by default). When one is hit, the connection being fed skips
  * its first hole (a gap with cause `buffer-limit`) and delivers what is then in order, until it is
- * within budget again: memory stays bounded whatever the traffic.
+ * within budget again: memory stays bounded whatever the traffic. `maxConnections` bounds the
+ * table the same way (Suricata's flow memcap): a new connection that would pass it first closes
+ * the least recently active one, with reason `limit` (its waiting bytes delivered past their holes
+ * as `buffer-limit` gaps), counted in `stats.connectionsLimited`.
  *
  * Semantics decided in ../shared/DESIGN.md: first-copy-wins overlaps by default; gaps are metadata;
  * a hole the peer has acknowledged is skipped at once (cause `not-captured`); FIN takes effect at
@@ -40,6 +43,8 @@ export interface AssemblerOptions {
   tombstoneSec: number;
   /** Skip a hole as soon as the peer acknowledges past it (DESIGN.md); false waits for a flush. */
   skipAcknowledgedHoles: boolean;
+  /** Open connections the pool holds at most; past it the least recently active closes (`limit`). */
+  maxConnections: number;
 }
 
 export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
@@ -49,6 +54,7 @@ export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
   deliveredWindow: 0,
   tombstoneSec: 120,
   skipAcknowledgedHoles: true,
+  maxConnections: 250_000,
 };
 
 const FIN = 0x01;
@@ -64,6 +70,10 @@ export interface AssemblerStats {
   ignoredByStream: number;
   tombstoneHits: number;
   pagesHighWater: number;
+  /** Connections closed because the table was full (reason `limit`). */
+  connectionsLimited: number;
+  /** Most connections open at once. */
+  connectionsHighWater: number;
 }
 
 export class Assembler {
@@ -76,7 +86,7 @@ export class Assembler {
   private ci!: CaptureInfo;
   /** Latest capture time seen (seconds, float). */
   now = 0;
-  readonly stats: AssemblerStats = { packets: 0, connectionsCreated: 0, connectionsClosed: 0, ignoredByStream: 0, tombstoneHits: 0, pagesHighWater: 0 };
+  readonly stats: AssemblerStats = { packets: 0, connectionsCreated: 0, connectionsClosed: 0, ignoredByStream: 0, tombstoneHits: 0, pagesHighWater: 0, connectionsLimited: 0, connectionsHighWater: 0 };
 
   constructor(
     readonly pool: StreamPool,
@@ -85,6 +95,7 @@ export class Assembler {
     this.opts = { ...DEFAULT_ASSEMBLER_OPTIONS, ...opts };
     if (this.opts.maxBufferedPagesPerConnection <= 0 || this.opts.maxBufferedPagesTotal <= 0)
       throw new RangeError('page budgets must be positive: limits that default to "unlimited" are how captures eat all memory');
+    if (!(this.opts.maxConnections >= 1)) throw new RangeError('maxConnections must be at least 1: a table without a limit is how a SYN flood eats all memory');
     // The pages live with the pool: any assembler sharing it may deliver (and free) them.
     this.cache = pool.pageCache;
   }
@@ -123,6 +134,7 @@ export class Assembler {
     const dir = conn.dirFromA(fromA);
     conn.lastSec = ci.tsSec;
     conn.lastNsec = ci.tsNsec;
+    pool.touch(conn);
     const half = conn.halves[dir];
     const peer = conn.halves[dir ^ 1];
     half.packets++;
@@ -205,8 +217,19 @@ export class Assembler {
   private newConnection(net: NetFlow, t: TcpHeader, f: Found): Connection {
     const pool = this.pool;
     const fromA = f.fromA;
+    // A full table gives up its least recently active connection (`f` stays valid: it holds the
+    // new packet's hash and side, not a connection).
+    while (pool.size >= this.opts.maxConnections && pool.lruHead !== null) {
+      const victim = pool.lruHead;
+      if (!victim.completed) {
+        this.finish(victim, 'limit');
+        this.stats.connectionsLimited++;
+      }
+      pool.remove(victim);
+    }
     const c = pool.create(net.ipVersion, net.vlan, net.src, t.srcPort, net.dst, t.dstPort, f);
     this.stats.connectionsCreated++;
+    if (pool.size > this.stats.connectionsHighWater) this.stats.connectionsHighWater = pool.size;
     const flags = t.flags;
     // Direction (DESIGN.md): the sender of a SYN without ACK is the client; a SYN-ACK seen first
     // makes its sender the server; otherwise guess: the well-known (or lower) port is the server.
@@ -421,7 +444,7 @@ export class Assembler {
     const sg = this.sg;
     sg.reset(half.dir, half.startPending, half.pendingSkip);
     if (half.keptLen > 0 && half.kept !== null) {
-      sg.add(half.kept, 0, half.keptLen, half.keptCi, false);
+      sg.add(half.kept, 0, half.keptLen, half.keptCi!, false);
       sg.keptLen = half.keptLen;
     }
     const pktSeq = half.nextSeq;
@@ -491,7 +514,7 @@ export class Assembler {
     const n = sg.total - sg.keep;
     if (n <= 0) return;
     if (half.kept === null || half.kept.length < n) half.kept = new Uint8Array(Math.max(n, 2 * (half.kept?.length ?? 0), 256));
-    copyCaptureInfo(half.keptCi, sg.captureInfo(sg.keep));
+    copyCaptureInfo((half.keptCi ??= { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 }), sg.captureInfo(sg.keep));
     sg.copyInto(half.kept, sg.keep, n);
     half.keptLen = n;
   }
@@ -510,7 +533,7 @@ export class Assembler {
     sg.reset(half.dir, half.startPending, half.pendingSkip);
     sg.inf.end = true;
     if (half.keptLen > 0 && half.kept !== null) {
-      sg.add(half.kept, 0, half.keptLen, half.keptCi, false);
+      sg.add(half.kept, 0, half.keptLen, half.keptCi!, false);
       sg.keptLen = half.keptLen;
       half.keptLen = 0;
     }
@@ -546,7 +569,7 @@ export class Assembler {
   /** Ends a connection: drains both directions, marks their ends, calls reassemblyComplete. */
   private finish(conn: Connection, reason: CloseReason): void {
     if (conn.completed) return;
-    const cause: GapCause = reason === 'idle' ? 'idle-flush' : reason === 'end-of-input' ? 'end-of-input' : 'not-captured';
+    const cause: GapCause = reason === 'idle' ? 'idle-flush' : reason === 'end-of-input' ? 'end-of-input' : reason === 'limit' ? 'buffer-limit' : 'not-captured';
     for (const h of conn.halves) {
       // At a RST, bytes beyond a hole the peer never acknowledged never reached the application
       // (tshark's Follow leaves them out too): drop them. Other closes deliver past the holes.
@@ -576,34 +599,35 @@ export class Assembler {
   /**
    * Flushes connections idle since before `t` (capture seconds): their buffered data is delivered
    * past the holes (cause `idle-flush`). Those idle since before `tc` are closed. Returns counts.
+   *
+   * Walks the pool's activity list from its least recently active end and stops at the first
+   * connection active since: the cost follows the connections flushed, not the table's size
+   * (a once-a-second flush over 250,000 open connections would otherwise visit them all). Capture
+   * time that goes backwards can leave an idle connection behind a busier one until a later flush.
    */
   flushWithOptions(o: FlushOptions): { flushed: number; closed: number } {
     let flushed = 0;
     let closed = 0;
-    const victims: Connection[] = [];
-    for (const c of this.pool.connections()) {
+    const pool = this.pool;
+    const bound = Math.max(o.t, o.tc);
+    let c = pool.lruHead;
+    while (c !== null) {
       const last = c.lastSec + c.lastNsec / 1e9;
-      if (c.completed) {
-        if (last < o.tc) victims.push(c);
-        continue;
-      }
+      if (last >= bound) break;
+      const next: Connection | null = c.lruNext;
       if (last < o.tc) {
-        victims.push(c);
-        continue;
-      }
-      if (last < o.t && (c.halves[0].first !== null || c.halves[1].first !== null)) {
+        if (!c.completed) {
+          this.finish(c, 'idle');
+          closed++;
+        }
+        pool.remove(c);
+      } else if (!c.completed && (c.halves[0].first !== null || c.halves[1].first !== null)) {
         for (const h of c.halves) this.drain(c, h, 'idle-flush');
         flushed++;
       }
+      c = next;
     }
-    for (const c of victims) {
-      if (!c.completed) {
-        this.finish(c, 'idle');
-        closed++;
-      }
-      this.pool.remove(c);
-    }
-    this.pool.sweepTombstones(this.now);
+    pool.sweepTombstones(this.now);
     this.cache.trim();
     return { flushed, closed };
   }
@@ -613,10 +637,10 @@ export class Assembler {
     return this.flushWithOptions({ t, tc: t });
   }
 
-  /** End of input: delivers everything and completes every connection. Returns how many closed. */
+  /** End of input: delivers everything and completes every connection, in order of first packet. Returns how many closed. */
   flushAll(): number {
     let closed = 0;
-    const all = this.pool.connections();
+    const all = this.pool.connections().sort((a, b) => a.id - b.id);
     for (const c of all) {
       if (!c.completed) {
         this.finish(c, 'end-of-input');

@@ -18,7 +18,6 @@
  * a retransmission only while they are still at hand: the engine compares against its pages and,
  * when the `deliveredWindow` option is set, a window of the most recent delivered bytes.
  */
-import { NamedCounters } from '../util/counters';
 import { MAX_CONFLICT_BYTES, MAX_CONFLICTS, SA, STREAM_ANOMALY_NAMES, type Conflict, type Gap, type GapCause, type StreamAnomalyName } from './anomalies';
 import type { Page } from './page-cache';
 import { seqAdd, seqDiff } from './sequence';
@@ -27,6 +26,15 @@ import type { CaptureInfo, HalfConnectionState, TCPFlowDirection } from './types
 /** Gaps listed one by one per direction; past this only counted (gapCount, gapBytes). */
 export const MAX_GAPS_LISTED = 1000;
 
+const NO_GAPS: readonly Gap[] = Object.freeze([]);
+const NO_CONFLICTS: readonly Conflict[] = Object.freeze([]);
+
+/**
+ * Cost: a direction that carries no anomaly, gap, conflict or kept bytes is plain numbers (about
+ * 30 fields). Counters, gap and conflict lists, the kept-bytes buffer and its capture info are
+ * made the first time they are needed: most connections of a real capture need none of them,
+ * and a SYN flood's never do.
+ */
 export class HalfConnection implements HalfConnectionState {
   /** A SYN, or the first data of a mid-stream start, has fixed the sequence space. */
   started = false;
@@ -63,7 +71,8 @@ export class HalfConnection implements HalfConnectionState {
   /** Bytes carried over by ScatterGather.keepFrom, put in front of the next delivery. */
   kept: Uint8Array | null = null;
   keptLen = 0;
-  readonly keptCi: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+  /** Capture info of the first kept byte (made with `kept`). */
+  keptCi: CaptureInfo | null = null;
 
   /** Optional window of recent delivered bytes, for conflict checks against delivered data. */
   window: Uint8Array | null = null;
@@ -74,16 +83,32 @@ export class HalfConnection implements HalfConnectionState {
   packets = 0;
   /** Buffered bytes dropped at a RST (never acknowledged, never delivered). */
   droppedBytes = 0;
-  readonly anomalies = new NamedCounters<StreamAnomalyName>(STREAM_ANOMALY_NAMES);
-  readonly gaps: Gap[] = [];
+  /** Anomaly counters by STREAM_ANOMALY_NAMES index (null: none counted yet). */
+  counts: Float64Array | null = null;
+  private gapList: Gap[] | null = null;
   gapCount = 0;
   gapBytes = 0;
-  readonly conflicts: Conflict[] = [];
+  private conflictList: Conflict[] | null = null;
 
   constructor(readonly dir: TCPFlowDirection) {}
 
   count(kind: number): void {
-    this.anomalies.inc(kind);
+    (this.counts ??= new Float64Array(STREAM_ANOMALY_NAMES.length))[kind]++;
+  }
+
+  /** How often anomaly `name` was counted. */
+  anomaly(name: StreamAnomalyName): number {
+    return this.counts === null ? 0 : this.counts[STREAM_ANOMALY_NAMES.indexOf(name)];
+  }
+
+  /** Each gap in order (the first MAX_GAPS_LISTED); a shared empty list until there is one. */
+  get gaps(): readonly Gap[] {
+    return this.gapList ?? NO_GAPS;
+  }
+
+  /** Conflicting overlaps with both versions (the first MAX_CONFLICTS). */
+  get conflicts(): readonly Conflict[] {
+    return this.conflictList ?? NO_CONFLICTS;
   }
 
   /** Start the sequence space at `seq` (the first byte of data). */
@@ -111,14 +136,16 @@ export class HalfConnection implements HalfConnectionState {
     if (cause === 'buffer-limit') this.count(SA['buffer-limit']);
     this.gapCount++;
     if (length > 0) this.gapBytes += length;
-    if (this.gaps.length < MAX_GAPS_LISTED) this.gaps.push({ offset: this.delivered, length, cause });
+    const list = (this.gapList ??= []);
+    if (list.length < MAX_GAPS_LISTED) list.push({ offset: this.delivered, length, cause });
   }
 
   recordConflict(seq: number, kept: Uint8Array, keptOff: number, other: Uint8Array, otherOff: number, n: number, frame: number): void {
     this.count(SA['conflicting-overlap']);
-    if (this.conflicts.length >= MAX_CONFLICTS) return;
+    const list = (this.conflictList ??= []);
+    if (list.length >= MAX_CONFLICTS) return;
     const len = Math.min(n, MAX_CONFLICT_BYTES);
-    this.conflicts.push({
+    list.push({
       seq: seq >>> 0,
       offset: this.delivered + Math.max(0, seqDiff(this.nextSeq, seq)),
       kept: kept.slice(keptOff, keptOff + len),
@@ -172,7 +199,10 @@ export class HalfConnection implements HalfConnectionState {
 
   /** Summary of the anomalies for reports: name → count, non-zero only. */
   anomalyObject(): Record<string, number> {
-    return this.anomalies.toObject() as Record<string, number>;
+    const o: Record<string, number> = {};
+    const c = this.counts;
+    if (c !== null) for (let i = 0; i < c.length; i++) if (c[i] !== 0) o[STREAM_ANOMALY_NAMES[i]] = c[i];
+    return o;
   }
 }
 

@@ -10,17 +10,26 @@
  *
  * Tombstones: a connection that completed on FIN or RST leaves its key behind for `tombstoneSec`
  * of capture time, so the final ACK and late retransmissions do not create a ghost connection.
- * A SYN without ACK on a tombstoned key is a new connection (port reuse).
+ * A SYN without ACK on a tombstoned key is a new connection (port reuse). A tombstone is a row
+ * of numbers (tombstones.ts), never the connection itself: a closed connection keeps nothing else.
+ *
+ * Cost of a live connection: one Connection and two HalfConnections of plain number fields (no
+ * typed arrays; counters and lists are made when first needed) plus what its Stream holds.
  */
+import { formatEndpoint } from '../decode/addr';
 import { HalfConnection } from './half-connection';
 import { PageCache } from './page-cache';
+import { TombstoneTable, type TombKey } from './tombstones';
 import type { CloseReason, ConnectionState, Stream, StreamFactory, TCPFlowDirection } from './types';
 
 export type { CloseReason };
 
-export class Connection implements ConnectionState {
+export class Connection implements ConnectionState, TombKey {
   /** Next connection in the same hash bucket. */
   hashNext: Connection | null = null;
+  /** Neighbours in the pool's activity list (least recently active first). */
+  lruPrev: Connection | null = null;
+  lruNext: Connection | null = null;
   hash = 0;
   readonly id: number;
   ipVersion = 4;
@@ -29,11 +38,18 @@ export class Connection implements ConnectionState {
   /** VLAN id of packets from endpoint A / B (VLAN_UNSEEN until one arrives). */
   vlanA = VLAN_UNSEEN;
   vlanB = VLAN_UNSEEN;
-  /** Canonical endpoints: A orders before B. */
-  readonly addrA = new Uint8Array(16);
-  readonly addrB = new Uint8Array(16);
-  readonly wordsA = new Int32Array(this.addrA.buffer);
-  readonly wordsB = new Int32Array(this.addrB.buffer);
+  /**
+   * Canonical endpoints, A ordering before B: addresses as 32-bit words (IPv4 uses a0 / b0 only),
+   * numbers rather than typed arrays so a connection is one object of plain fields.
+   */
+  a0 = 0;
+  a1 = 0;
+  a2 = 0;
+  a3 = 0;
+  b0 = 0;
+  b1 = 0;
+  b2 = 0;
+  b3 = 0;
   portA = 0;
   portB = 0;
   /** The client is endpoint A. */
@@ -60,6 +76,43 @@ export class Connection implements ConnectionState {
   dirFromA(fromA: boolean): TCPFlowDirection {
     return fromA === this.clientIsA ? 0 : 1;
   }
+
+  /** The client's address bytes (4 or 16; a new array each call). */
+  clientAddress(): Uint8Array {
+    return this.address(this.clientIsA);
+  }
+
+  serverAddress(): Uint8Array {
+    return this.address(!this.clientIsA);
+  }
+
+  get clientPort(): number {
+    return this.clientIsA ? this.portA : this.portB;
+  }
+
+  get serverPort(): number {
+    return this.clientIsA ? this.portB : this.portA;
+  }
+
+  /** "ip:port" of the client (IPv6 bracketed), made on demand. */
+  get client(): string {
+    return formatEndpoint(this.ipVersion, this.clientAddress(), this.clientPort);
+  }
+
+  get server(): string {
+    return formatEndpoint(this.ipVersion, this.serverAddress(), this.serverPort);
+  }
+
+  private address(a: boolean): Uint8Array {
+    const w = new Int32Array(this.ipVersion === 6 ? 4 : 1);
+    w[0] = a ? this.a0 : this.b0;
+    if (this.ipVersion === 6) {
+      w[1] = a ? this.a1 : this.b1;
+      w[2] = a ? this.a2 : this.b2;
+      w[3] = a ? this.a3 : this.b3;
+    }
+    return new Uint8Array(w.buffer);
+  }
 }
 
 /** A connection endpoint whose VLAN is not known yet (no packet from it so far). */
@@ -77,9 +130,13 @@ function compareEndpoint(words: number, a: Int32Array<ArrayBufferLike>, pa: numb
   return pa - pb;
 }
 
-function sameAddr(words: number, a: Int32Array<ArrayBufferLike>, b: Int32Array<ArrayBufferLike>): boolean {
-  for (let i = 0; i < words; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** Endpoint A of `c` has address `w` (its first `words` words). */
+function isA(c: Connection, words: number, w: Int32Array<ArrayBufferLike>): boolean {
+  return c.a0 === w[0] && (words === 1 || (c.a1 === w[1] && c.a2 === w[2] && c.a3 === w[3]));
+}
+
+function isB(c: Connection, words: number, w: Int32Array<ArrayBufferLike>): boolean {
+  return c.b0 === w[0] && (words === 1 || (c.b1 === w[1] && c.b2 === w[2] && c.b3 === w[3]));
 }
 
 /**
@@ -140,17 +197,12 @@ export interface Found {
   hash: number;
 }
 
-interface Tombstone {
-  hash: number;
-  ipVersion: number;
-  vlanA: number;
-  vlanB: number;
-  wordsA: Int32Array;
-  wordsB: Int32Array;
-  portA: number;
-  portB: number;
-  untilSec: number;
+export interface StreamPoolOptions {
+  /** Tombstones kept at most (each a row of 64 bytes); past this the oldest is forgotten early. */
+  maxTombstones: number;
 }
+
+export const DEFAULT_STREAM_POOL_OPTIONS: StreamPoolOptions = { maxTombstones: 1 << 20 };
 
 export class StreamPool {
   /**
@@ -159,7 +211,9 @@ export class StreamPool {
    */
   private buckets: (Connection | null)[] = new Array(1024).fill(null);
   private mask = 1023;
-  private readonly tombstones = new Map<number, Tombstone[]>();
+  private readonly tombs: TombstoneTable;
+  /** The lookup's key in canonical order, for the tombstone table (one reused object). */
+  private readonly key: TombKey = { hash: 0, ipVersion: 0, vlanA: 0, vlanB: 0, portA: 0, portB: 0, a0: 0, a1: 0, a2: 0, a3: 0, b0: 0, b1: 0, b2: 0, b3: 0 };
   private nextId = 1;
   /** Live connections (not removed). */
   size = 0;
@@ -170,11 +224,25 @@ export class StreamPool {
   /** The connection the last lookup found (or created). */
   private last: Connection | null = null;
   private readonly dstWords = new WordView();
+  /**
+   * Every live connection, least recently active first: touch() moves a connection to the end
+   * when a packet of it arrives, so idle connections gather at the head (idle flushes walk from
+   * there and stop at the first busy one) and the head is the one a full table gives up.
+   */
+  lruHead: Connection | null = null;
+  lruTail: Connection | null = null;
 
   /** Out-of-order pages of all connections, shared by the assemblers that use this pool. */
   readonly pageCache = new PageCache();
 
-  constructor(readonly factory: StreamFactory) {}
+  constructor(
+    readonly factory: StreamFactory,
+    opts: Partial<StreamPoolOptions> = {},
+  ) {
+    const o = { ...DEFAULT_STREAM_POOL_OPTIONS, ...opts };
+    if (!(o.maxTombstones > 0)) throw new RangeError('maxTombstones must be positive');
+    this.tombs = new TombstoneTable(o.maxTombstones);
+  }
 
   /**
    * Finds the connection of a packet from (src, sport) to (dst, dport) tagged with `vlan`. The
@@ -194,13 +262,13 @@ export class StreamPool {
     // Packets come in bursts per connection: try the last connection found before hashing.
     const last = this.last;
     if (last !== null && !last.removed && last.ipVersion === version) {
-      if (last.portA === sport && last.portB === dport && last.vlanA === vlan && sameAddr(words, last.wordsA, s) && sameAddr(words, last.wordsB, d)) {
+      if (last.portA === sport && last.portB === dport && last.vlanA === vlan && isA(last, words, s) && isB(last, words, d)) {
         f.conn = last;
         f.fromA = true;
         f.hash = last.hash;
         return f;
       }
-      if (last.portA === dport && last.portB === sport && last.vlanB === vlan && sameAddr(words, last.wordsA, d) && sameAddr(words, last.wordsB, s)) {
+      if (last.portA === dport && last.portB === sport && last.vlanB === vlan && isA(last, words, d) && isB(last, words, s)) {
         f.conn = last;
         f.fromA = false;
         f.hash = last.hash;
@@ -217,8 +285,8 @@ export class StreamPool {
     for (let c = this.buckets[h & this.mask]; c !== null; c = c.hashNext) {
       if (c.ipVersion !== version) continue;
       const same = fromA
-        ? c.portA === sport && c.portB === dport && sameAddr(words, c.wordsA, s) && sameAddr(words, c.wordsB, d)
-        : c.portA === dport && c.portB === sport && sameAddr(words, c.wordsA, d) && sameAddr(words, c.wordsB, s);
+        ? c.portA === sport && c.portB === dport && isA(c, words, s) && isB(c, words, d)
+        : c.portA === dport && c.portB === sport && isA(c, words, d) && isB(c, words, s);
       if (!same) continue;
       const mine = fromA ? c.vlanA : c.vlanB;
       if (mine === vlan) {
@@ -247,22 +315,34 @@ export class StreamPool {
   /** Creates and registers a connection for the packet just looked up. */
   create(version: number, vlan: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, f: Found): Connection {
     const c = new Connection(this.nextId++);
-    const len = version === 6 ? 16 : 4;
     c.ipVersion = version;
     c.vlan = vlan;
     if (f.fromA) c.vlanA = vlan;
     else c.vlanB = vlan;
     c.hash = f.hash;
-    const [a, pa, b, pb] = f.fromA ? [src, sport, dst, dport] : [dst, dport, src, sport];
-    c.addrA.set(a.subarray(0, len));
-    c.addrB.set(b.subarray(0, len));
-    c.portA = pa;
-    c.portB = pb;
+    // each view keeps to its own array (a view flipped between arrays would be remade per call)
+    const sw = this.srcWords.of(src);
+    const dw = this.dstWords.of(dst);
+    const a = f.fromA ? sw : dw;
+    const b = f.fromA ? dw : sw;
+    c.a0 = a[0];
+    c.b0 = b[0];
+    if (version === 6) {
+      c.a1 = a[1];
+      c.a2 = a[2];
+      c.a3 = a[3];
+      c.b1 = b[1];
+      c.b2 = b[2];
+      c.b3 = b[3];
+    }
+    c.portA = f.fromA ? sport : dport;
+    c.portB = f.fromA ? dport : sport;
     const i = f.hash & this.mask;
     c.hashNext = this.buckets[i];
     this.buckets[i] = c;
     this.size++;
     this.last = c;
+    this.append(c);
     if (this.size > (this.buckets.length * 3) >> 2) this.grow();
     return c;
   }
@@ -282,6 +362,29 @@ export class StreamPool {
     }
   }
 
+  /** A packet of `c` arrived: it becomes the most recently active connection. */
+  touch(c: Connection): void {
+    if (this.lruTail === c || c.removed) return;
+    this.unlinkLru(c);
+    this.append(c);
+  }
+
+  private append(c: Connection): void {
+    c.lruPrev = this.lruTail;
+    c.lruNext = null;
+    if (this.lruTail !== null) this.lruTail.lruNext = c;
+    else this.lruHead = c;
+    this.lruTail = c;
+  }
+
+  private unlinkLru(c: Connection): void {
+    if (c.lruPrev !== null) c.lruPrev.lruNext = c.lruNext;
+    else this.lruHead = c.lruNext;
+    if (c.lruNext !== null) c.lruNext.lruPrev = c.lruPrev;
+    else this.lruTail = c.lruPrev;
+    c.lruPrev = c.lruNext = null;
+  }
+
   remove(c: Connection): void {
     if (c.removed) return;
     c.removed = true;
@@ -293,78 +396,74 @@ export class StreamPool {
       if (head !== null) head.hashNext = c.hashNext;
     }
     c.hashNext = null;
+    this.unlinkLru(c);
+    if (this.last === c) this.last = null;
     this.size--;
   }
 
-  /** Leaves a tombstone for a connection that ended on FIN or RST. */
+  /** Leaves a tombstone for a connection that ended on FIN or RST (a few numbers, not the connection). */
   bury(c: Connection, untilSec: number): void {
-    const t: Tombstone = {
-      hash: c.hash,
-      ipVersion: c.ipVersion,
-      vlanA: c.vlanA,
-      vlanB: c.vlanB,
-      wordsA: c.wordsA,
-      wordsB: c.wordsB,
-      portA: c.portA,
-      portB: c.portB,
-      untilSec,
-    };
-    const list = this.tombstones.get(c.hash);
-    if (list) list.push(t);
-    else this.tombstones.set(c.hash, [t]);
+    this.tombs.add(c, untilSec);
+  }
+
+  /** Fills the scratch key with the packet just looked up, in canonical order. */
+  private keyOf(version: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, f: Found): TombKey {
+    const k = this.key;
+    // each view keeps to its own array (a view flipped between arrays would be remade per call)
+    const sw = this.srcWords.of(src);
+    const dw = this.dstWords.of(dst);
+    const a = f.fromA ? sw : dw;
+    const b = f.fromA ? dw : sw;
+    const v6 = version === 6;
+    k.hash = f.hash;
+    k.ipVersion = version;
+    k.portA = f.fromA ? sport : dport;
+    k.portB = f.fromA ? dport : sport;
+    k.a0 = a[0];
+    k.a1 = v6 ? a[1] : 0;
+    k.a2 = v6 ? a[2] : 0;
+    k.a3 = v6 ? a[3] : 0;
+    k.b0 = b[0];
+    k.b1 = v6 ? b[1] : 0;
+    k.b2 = v6 ? b[2] : 0;
+    k.b3 = v6 ? b[3] : 0;
+    return k;
   }
 
   /** True if the key just looked up (same arguments as lookup) is tombstoned. */
   isBuried(version: number, vlan: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, f: Found): boolean {
-    const list = this.tombstones.get(f.hash);
-    if (!list) return false;
-    const words = version === 6 ? 4 : 1;
-    const s = this.srcWords.of(src);
-    const d = this.dstWords.of(dst);
-    const [a, pa, b, pb] = f.fromA ? [s, sport, d, dport] : [d, dport, s, sport];
-    return list.some(
-      (t) =>
-        t.ipVersion === version &&
-        (t.vlanA === vlan || t.vlanB === vlan || t.vlanA === VLAN_UNSEEN || t.vlanB === VLAN_UNSEEN) &&
-        t.portA === pa &&
-        t.portB === pb &&
-        sameAddr(words, t.wordsA, a) &&
-        sameAddr(words, t.wordsB, b),
-    );
+    if (this.tombs.size === 0) return false;
+    return this.tombs.find(this.keyOf(version, src, sport, dst, dport, f), vlan, VLAN_UNSEEN, false) >= 0;
   }
 
   /** Forgets the tombstone of the key just looked up (a new connection takes it over). */
   unbury(version: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, f: Found): void {
-    const list = this.tombstones.get(f.hash);
-    if (!list) return;
-    const words = version === 6 ? 4 : 1;
-    const s = this.srcWords.of(src);
-    const d = this.dstWords.of(dst);
-    const [a, pa, b, pb] = f.fromA ? [s, sport, d, dport] : [d, dport, s, sport];
-    const rest = list.filter((t) => !(t.ipVersion === version && t.portA === pa && t.portB === pb && sameAddr(words, t.wordsA, a) && sameAddr(words, t.wordsB, b)));
-    if (rest.length === 0) this.tombstones.delete(f.hash);
-    else this.tombstones.set(f.hash, rest);
+    if (this.tombs.size === 0) return;
+    this.tombs.remove(this.keyOf(version, src, sport, dst, dport, f));
   }
 
   /** Drops tombstones that expired before `nowSec`. */
   sweepTombstones(nowSec: number): void {
-    for (const [h, list] of this.tombstones) {
-      const live = list.filter((t) => t.untilSec >= nowSec);
-      if (live.length === 0) this.tombstones.delete(h);
-      else if (live.length !== list.length) this.tombstones.set(h, live);
-    }
+    this.tombs.sweep(nowSec);
   }
 
   get tombstoneCount(): number {
-    let n = 0;
-    for (const l of this.tombstones.values()) n += l.length;
-    return n;
+    return this.tombs.size;
   }
 
-  /** Every live connection (a snapshot: safe to remove connections while going through it). */
+  /** Tombstones forgotten early because the table was full. */
+  get tombstonesEvicted(): number {
+    return this.tombs.evicted;
+  }
+
+  /**
+   * Every live connection, least recently active first (a snapshot: safe to remove connections
+   * while going through it). O(n) and allocates an array of n: for reports and the end of input,
+   * not for a per-packet or per-second path (idle flushes walk lruHead instead).
+   */
   connections(): Connection[] {
     const all: Connection[] = [];
-    for (const head of this.buckets) for (let c: Connection | null = head; c !== null; c = c.hashNext) all.push(c);
+    for (let c = this.lruHead; c !== null; c = c.lruNext) all.push(c);
     return all;
   }
 

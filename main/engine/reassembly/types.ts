@@ -137,6 +137,11 @@ export interface Stream {
 /** What a Stream may read of its connection (see stream-pool.ts Connection). */
 export interface ConnectionState {
   readonly id: number;
+  /** The client's and the server's "ip:port" (IPv6 bracketed), formatted on each read: read once. */
+  readonly client: string;
+  readonly server: string;
+  readonly clientPort: number;
+  readonly serverPort: number;
   readonly ipVersion: number;
   readonly vlan: number;
   readonly directionInferred: boolean;
@@ -155,8 +160,8 @@ export interface HalfConnectionState {
   anomalyObject(): Record<string, number>;
 }
 
-/** Why a connection ended. */
-export type CloseReason = 'fin' | 'rst' | 'idle' | 'end-of-input';
+/** Why a connection ended (`limit`: the connection table was full and it was the least recently active). */
+export type CloseReason = 'fin' | 'rst' | 'idle' | 'end-of-input' | 'limit';
 
 export interface StreamFactory {
   "new"(netFlow: NetFlow, tcpFlow: TcpFlow, tcp: TcpHeader, ctx: AssemblerContext): Stream;
