@@ -48,7 +48,7 @@ export interface CaptureArgs {
  * idle connections close on the wall clock live, capture time from a pipe.
  */
 export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
-  const pipe = new FlowPipeline((f) => out.line(a.json ? JSON.stringify(f) : row(f)), { clock: a.stdin ? 'capture' : 'wall', idleSec: a.idleSec });
+  const pipe = new FlowPipeline(a.json ? { json: (line) => out.line(line, true) } : (f) => out.line(row(f)), { clock: a.stdin ? 'capture' : 'wall', idleSec: a.idleSec });
   let writer: PcapngFileWriter | null = null;
   const save = (p: CapturedPacket) => writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
   if (a.stdin) {

@@ -1,4 +1,4 @@
-import { runFlows, type Delivery, type FlowRecord } from '../service/flow-recorder';
+import { runFlows, type Delivery, type Flow } from '../service/flow-recorder';
 import { formatTime, humanBytes } from './format';
 import type { BufferedOut } from './io';
 
@@ -19,10 +19,13 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
   if (table) out.line(header());
   const r = await runFlows(
     a.files,
-    (f) => {
-      if (a.follow !== undefined) return;
-      out.line(a.json ? JSON.stringify(f) : row(f));
-    },
+    // JSON lines go straight into the output buffer (flows' JSON is ASCII: no capture text in it)
+    a.json && a.follow === undefined
+      ? { json: (line) => out.line(line, true) }
+      : (f) => {
+          if (a.follow !== undefined) return;
+          out.line(row(f));
+        },
     {
       idleSec: a.idleSec,
       assembler: { overlapPolicy: a.policy },
@@ -46,7 +49,7 @@ export function header(): string {
   return ['#'.padStart(5), 'client'.padEnd(28), 'server'.padEnd(28), 'proto'.padEnd(6), 'packets'.padStart(11), 'bytes c2s'.padStart(10), 'bytes s2c'.padStart(10), 'gaps'.padStart(7), 'close'.padEnd(12), 'anomalies'].join(' ');
 }
 
-export function row(f: FlowRecord): string {
+export function row(f: Flow): string {
   const an = Object.entries(f.anomalies)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
@@ -65,7 +68,7 @@ export function row(f: FlowRecord): string {
 }
 
 /** Follow Stream: both directions in delivery order, turns marked, gaps as notes (not data). */
-function printFollow(f: FlowRecord, ds: Delivery[], out: BufferedOut): void {
+function printFollow(f: Flow, ds: Delivery[], out: BufferedOut): void {
   out.line(`connection ${f.id}: client ${f.client}, server ${f.server}${f.directionInferred ? ' (direction guessed)' : ''}`);
   out.line(`bytes: client→server ${f.bytes.c2s} (${humanBytes(f.bytes.c2s)}), server→client ${f.bytes.s2c}; closed by ${f.close}`);
   let last = -1;

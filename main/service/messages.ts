@@ -10,7 +10,7 @@ import { detectProtocol, PLUGINS, type DirectionParser, type OptionValues, type 
 import type { CaptureInfo, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
 import { copyBytes } from '../engine/util/bytes';
 import { lastAtOrBefore } from '../engine/util/search';
-import { DETECT_BYTES } from './first-bytes';
+import { DETECT_BYTES } from '../engine/flows';
 import { finishFields, PARSER_HOST } from './message-content';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 

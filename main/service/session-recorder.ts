@@ -8,7 +8,7 @@ import { formatEndpoint } from '../engine/decode';
 import type { TcpHeader } from '../engine/decode/layers';
 import type { AssemblerContext, CaptureInfo, CloseReason, ConnectionState, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../engine/reassembly';
 import type { FlowRow } from '../ipc/contract';
-import { FirstBytes } from './first-bytes';
+import { FirstBytes } from '../engine/flows';
 import type { Spool } from './spool';
 
 class SessionStream implements Stream {

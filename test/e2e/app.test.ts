@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../../main/server/serve';
 import { Session } from '../../main/service/session';
 import { ChildProcessHost } from '../../main/service/child-host';
 import { REAL } from '../helpers/fixtures';
-import { runFlows, type FlowRecord } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/flow-recorder';
 
 const ROOT = join(__dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');
@@ -216,7 +216,7 @@ describe('the app in Chromium', () => {
     expect(await page.locator('[data-testid=export-state]').textContent()).toContain('2 flows, 7 files');
     await page.screenshot({ path: join(SHOTS, 'export.png') });
     // what is on disk: the two flows, byte for byte
-    const original: FlowRecord[] = [];
+    const original: Flow[] = [];
     await runFlows([join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng')], (f) => original.push(f));
     const chosen = original.filter((f) => /:(53796|40112)$/.test(f.client));
     const { readFileSync, readdirSync } = await import('node:fs');
@@ -225,7 +225,7 @@ describe('the app in Chromium', () => {
     for (const f of chosen)
       for (const [dir, name] of [['c2s', tcpflowName(f.client, f.server, f.vlan, 0)], ['s2c', tcpflowName(f.server, f.client, f.vlan, 0)]] as const)
         expect(createHash('sha256').update(readFileSync(join(out, name))).digest('hex')).toBe(f.sha256[dir]);
-    const back: FlowRecord[] = [];
+    const back: Flow[] = [];
     await runFlows([join(out, 'flows.pcapng')], (f) => back.push(f));
     expect(back.map((f) => [f.client, f.sha256]).sort()).toEqual(chosen.map((f) => [f.client, f.sha256]).sort());
     expect(readFileSync(join(out, 'flows.jsonl'), 'utf8').trim().split('\n').length).toBe(2);
@@ -280,7 +280,7 @@ describe('the app in Chromium', () => {
     await expect.poll(() => page.locator('[data-testid=capture-toggle]').textContent(), { timeout: 5000 }).toContain('Capture');
     srv.close();
     // the saved capture holds the whole conversation
-    const flows: FlowRecord[] = [];
+    const flows: Flow[] = [];
     await runFlows([saved], (f) => flows.push(f));
     expect(flows).toHaveLength(1);
     expect(flows[0].close).toBe('fin');

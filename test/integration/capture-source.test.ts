@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../main/engine/formats';
-import { FlowPipeline, runFlows, type FlowRecord } from '../../main/service/flow-recorder';
+import { FlowPipeline, runFlows, type Flow } from '../../main/service/flow-recorder';
 import { readCaptureFile, readCaptureStream, SourceError, type Progress } from '../../main/sources/capture-source';
 import { MALFORMED, REAL } from '../helpers/fixtures';
 
@@ -124,7 +124,7 @@ describe('file source', () => {
 
   it('a source that reuses one Buffer for every chunk (as live capture does) loses nothing kept past a packet', async () => {
     const file = join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng');
-    const whole: FlowRecord[] = [];
+    const whole: Flow[] = [];
     await runFlows([file], (f) => whole.push(f), { follow: 1 });
     const bytes = readFileSync(file);
     async function* reused() {
@@ -139,13 +139,13 @@ describe('file source', () => {
     await readCaptureStream('-', reused(), { packet: (p) => (seen.push(Buffer.isBuffer(p.buf)), pipe.packet(p)) });
     pipe.end();
     expect(seen.includes(true)).toBe(false); // packets are plain Uint8Arrays: their slice() copies
-    const flows: FlowRecord[] = [];
+    const flows: Flow[] = [];
     const again = new FlowPipeline((f) => flows.push(f), { follow: 1 });
     await readCaptureStream('-', reused(), again);
     again.end();
     // protocol detection keeps the first bytes, --follow keeps every delivery: both intact
     expect(flows.map((f) => [f.protocol, f.sha256])).toEqual(whole.map((f) => [f.protocol, f.sha256]));
     const text = (ds: { bytes: Uint8Array }[]) => Buffer.concat(ds.map((d) => d.bytes)).toString('latin1');
-    expect(text(again.recorder.followed!)).toBe(text((await runFlows([file], () => {}, { follow: 1 })).followed!.deliveries));
+    expect(text(again.followed!)).toBe(text((await runFlows([file], () => {}, { follow: 1 })).followed!.deliveries));
   });
 });

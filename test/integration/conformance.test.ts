@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runFlows, type FlowRecord } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/flow-recorder';
 import { expectedReal, FIXTURES, REAL } from '../helpers/fixtures';
 
 function knownDifferences(): string[] {
@@ -26,14 +26,14 @@ describe('reassembly matches tshark on the real captures', async () => {
   const results: { key: string; ok: boolean; detail: string }[] = [];
   const protocols: Record<string, string[]> = {};
   for (const [file, exp] of Object.entries(expected)) {
-    const flows: FlowRecord[] = [];
+    const flows: Flow[] = [];
     await runFlows([join(REAL, file)], (f) => flows.push(f));
     protocols[file] = [...new Set(flows.map((f) => f.protocol).filter((p) => p !== null))].sort() as string[];
     const used = new Set<number>();
     for (const c of exp.connections) {
       const pair = [c.client, c.server].sort().join(' ');
       const t = Number(c.first_ts);
-      let best: FlowRecord | null = null;
+      let best: Flow | null = null;
       for (const f of flows) {
         if (used.has(f.id) || [f.client, f.server].sort().join(' ') !== pair) continue;
         if (!best || Math.abs(f.firstSeen - t) < Math.abs(best.firstSeen - t)) best = f;

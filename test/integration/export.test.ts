@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportFlows, ExportError, tcpflowName } from '../../main/service/export/export';
-import { runFlows, type FlowRecord } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/flow-recorder';
 import { captureFiles, REAL } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
@@ -22,13 +22,13 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const fresh = () => join(tmp, `e${n++}`);
 
-async function flows(file: string): Promise<FlowRecord[]> {
-  const out: FlowRecord[] = [];
+async function flows(file: string): Promise<Flow[]> {
+  const out: Flow[] = [];
   await runFlows([file], (f) => out.push(f));
   return out;
 }
 /** What a capture's flows are, independent of numbering: endpoints, first time, hashes. */
-const shape = (fs: FlowRecord[]) => fs.map((f) => `${f.client} ${f.server} ${f.firstSeen.toFixed(6)} ${f.sha256.c2s} ${f.sha256.s2c}`).sort();
+const shape = (fs: Flow[]) => fs.map((f) => `${f.client} ${f.server} ${f.firstSeen.toFixed(6)} ${f.sha256.c2s} ${f.sha256.s2c}`).sort();
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('export', () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runFlows, type FlowRecord } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/flow-recorder';
 import { FIXTURES } from '../helpers/fixtures';
 
 const GEN = join(__dirname, '..', 'bench', 'gen-pcap.mjs');
@@ -19,11 +19,11 @@ interface Sidecar {
   conns: { id: number; close: string; dirs: { key: string; bytes: number; sha256: string }[] }[];
 }
 
-async function check(args: string[]): Promise<{ matched: number; total: number; flows: FlowRecord[] }> {
+async function check(args: string[]): Promise<{ matched: number; total: number; flows: Flow[] }> {
   const out = join(dir, `g${args.join('_').replace(/[^a-z0-9_]/gi, '')}.pcap`);
   execFileSync(process.execPath, [GEN, '--out', out, ...args], { stdio: 'ignore' });
   const side: Sidecar = JSON.parse(readFileSync(out + '.json', 'utf8'));
-  const flows: FlowRecord[] = [];
+  const flows: Flow[] = [];
   await runFlows([out], (f) => flows.push(f));
   const byKey = new Map(flows.map((f) => [`${f.client}-${f.server}`, f]));
   let matched = 0;
@@ -57,7 +57,7 @@ describe('generated captures match the generator exactly', () => {
   it('the connections where gopacket reassembly v2 is one byte off', async () => {
     const exp = JSON.parse(readFileSync(join(FIXTURES, 'gopacket-bugs', 'EXPECTED.json'), 'utf8'));
     for (const [file, v] of Object.entries<{ connections: { client: string; sha256_c2s: string; sha256_s2c: string; bytes_s2c: number }[] }>(exp)) {
-      const flows: FlowRecord[] = [];
+      const flows: Flow[] = [];
       await runFlows([join(FIXTURES, 'gopacket-bugs', file)], (f) => flows.push(f));
       const c = v.connections[0];
       const f = flows.find((x) => x.client === c.client)!;

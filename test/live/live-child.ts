@@ -18,7 +18,7 @@ import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { FlowPipeline, runFlows, type FlowRecord } from '../../main/service/flow-recorder';
+import { FlowPipeline, runFlows, type Flow } from '../../main/service/flow-recorder';
 import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
 import { checkFilter, LiveCapture, type LiveCaptureError, listDevices } from '../../main/sources/live-source';
 
@@ -58,7 +58,7 @@ interface Expected {
   responseBytes: number;
 }
 
-const slim = (f: FlowRecord) => ({ client: f.client, server: f.server, protocol: f.protocol, bytes: f.bytes, sha256: f.sha256, gaps: f.gaps, close: f.close, directionInferred: f.directionInferred });
+const slim = (f: Flow) => ({ client: f.client, server: f.server, protocol: f.protocol, bytes: f.bytes, sha256: f.sha256, gaps: f.gaps, close: f.close, directionInferred: f.directionInferred });
 
 /**
  * `weft sniff http -i lo --json` as a user runs it (the built CLI, its default BPF filter) while
@@ -151,7 +151,7 @@ async function run(scenario: string): Promise<unknown> {
   } else throw new Error(`unknown scenario ${scenario}`);
 
   const port = (srv.address() as AddressInfo).port;
-  const flows: FlowRecord[] = [];
+  const flows: Flow[] = [];
   const pipe = new FlowPipeline((f) => flows.push(f), { clock: 'wall' });
   const lc = new LiveCapture({ device: 'lo', filter: `tcp port ${port}` });
   const file = join(dir, 'saved.pcapng');
@@ -177,7 +177,7 @@ async function run(scenario: string): Promise<unknown> {
   pipe.end();
   writer.close();
   srv.close();
-  const saved: FlowRecord[] = [];
+  const saved: Flow[] = [];
   await runFlows([file], (f) => saved.push(f));
   rmSync(dir, { recursive: true, force: true });
   return { scenario, stats: lc.stats, buffers, expected, flows: flows.map(slim), saved: saved.map(slim) };

@@ -6,7 +6,7 @@
 
 import { endpointHost, endpointPort } from '../decode/addr';
 
-/** What the serialisers read of a flow (the service's FlowRecord has all of it). */
+/** What the serialisers read of a flow (the service's Flow has all of it). */
 export interface FlowSummary {
   id: number;
   client: string;

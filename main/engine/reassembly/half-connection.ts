@@ -28,6 +28,8 @@ export const MAX_GAPS_LISTED = 1000;
 
 const NO_GAPS: readonly Gap[] = Object.freeze([]);
 const NO_CONFLICTS: readonly Conflict[] = Object.freeze([]);
+/** What anomalyObject() returns for a direction without anomalies: one shared, frozen object. */
+const NO_ANOMALIES: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 /**
  * Cost: a direction that carries no anomaly, gap, conflict or kept bytes is plain numbers (about
@@ -197,11 +199,12 @@ export class HalfConnection implements HalfConnectionState {
     }
   }
 
-  /** Summary of the anomalies for reports: name → count, non-zero only. */
+  /** Summary of the anomalies for reports: name → count, non-zero only (read-only: it may be shared). */
   anomalyObject(): Record<string, number> {
-    const o: Record<string, number> = {};
     const c = this.counts;
-    if (c !== null) for (let i = 0; i < c.length; i++) if (c[i] !== 0) o[STREAM_ANOMALY_NAMES[i]] = c[i];
+    if (c === null) return NO_ANOMALIES;
+    const o: Record<string, number> = {};
+    for (let i = 0; i < c.length; i++) if (c[i] !== 0) o[STREAM_ANOMALY_NAMES[i]] = c[i];
     return o;
   }
 }

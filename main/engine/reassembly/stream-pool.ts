@@ -96,24 +96,40 @@ export class Connection implements ConnectionState, TombKey {
 
   /** "ip:port" of the client (IPv6 bracketed), made on demand. */
   get client(): string {
-    return formatEndpoint(this.ipVersion, this.clientAddress(), this.clientPort);
+    return this.endpoint(this.clientIsA);
   }
 
   get server(): string {
-    return formatEndpoint(this.ipVersion, this.serverAddress(), this.serverPort);
+    return this.endpoint(!this.clientIsA);
+  }
+
+  private endpoint(a: boolean): string {
+    const port = a ? this.portA : this.portB;
+    if (this.ipVersion !== 6) {
+      WORDS[0] = a ? this.a0 : this.b0;
+      return `${WORD_BYTES[0]}.${WORD_BYTES[1]}.${WORD_BYTES[2]}.${WORD_BYTES[3]}:${port}`;
+    }
+    return formatEndpoint(6, this.wordsInto(a, WORD_BYTES), port);
   }
 
   private address(a: boolean): Uint8Array {
-    const w = new Int32Array(this.ipVersion === 6 ? 4 : 1);
-    w[0] = a ? this.a0 : this.b0;
-    if (this.ipVersion === 6) {
-      w[1] = a ? this.a1 : this.b1;
-      w[2] = a ? this.a2 : this.b2;
-      w[3] = a ? this.a3 : this.b3;
-    }
-    return new Uint8Array(w.buffer);
+    return this.wordsInto(a, new Uint8Array(this.ipVersion === 6 ? 16 : 4));
+  }
+
+  /** Writes endpoint A's (or B's) address bytes into `out` (4 or 16 bytes used). */
+  private wordsInto(a: boolean, out: Uint8Array): Uint8Array {
+    WORDS[0] = a ? this.a0 : this.b0;
+    WORDS[1] = a ? this.a1 : this.b1;
+    WORDS[2] = a ? this.a2 : this.b2;
+    WORDS[3] = a ? this.a3 : this.b3;
+    if (out !== WORD_BYTES) out.set(WORD_BYTES.subarray(0, out.length));
+    return this.ipVersion === 6 ? out : out.subarray(0, 4);
   }
 }
+
+/** Scratch words for formatting an address: the words were read through an Int32Array, so writing them back through one gives the bytes in any byte order. */
+const WORDS = new Int32Array(4);
+const WORD_BYTES = new Uint8Array(WORDS.buffer);
 
 /** A connection endpoint whose VLAN is not known yet (no packet from it so far). */
 export const VLAN_UNSEEN = -2;

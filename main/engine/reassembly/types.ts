@@ -147,6 +147,9 @@ export interface ConnectionState {
   readonly directionInferred: boolean;
   readonly firstSec: number;
   readonly firstNsec: number;
+  /** Capture time of the connection's latest packet. */
+  readonly lastSec: number;
+  readonly lastNsec: number;
   readonly halves: readonly [HalfConnectionState, HalfConnectionState];
 }
 
@@ -157,6 +160,8 @@ export interface HalfConnectionState {
   readonly gapCount: number;
   readonly gaps: readonly Gap[];
   readonly conflicts: readonly Conflict[];
+  /** Anomaly counters by STREAM_ANOMALY_NAMES index, or null while none was counted. */
+  readonly counts: Float64Array | null;
   anomalyObject(): Record<string, number>;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Exporting flows, one implementation for the CLI and the app. Two passes over the inputs:
  *
- *   1. flows: every connection as a FlowRecord (as `weft flows` sees it), to choose the flows (by
+ *   1. flows: every connection as a Flow (as `weft flows` sees it), to choose the flows (by
  *      id, or by the flows-table filter language) and to write the records (jsonl, csv, manifest);
  *   2. content, only when a format needs bytes or packets: the inputs again through the same
  *      pipeline (connections get the same numbers), writing the chosen flows' raw bytes per
@@ -24,7 +24,7 @@ import { httpPlugin } from '../../engine/protocols';
 import type { AssemblerContext, CaptureInfo, CloseReason, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
 import type { FlowRow } from '../../ipc/contract';
 import type { ReadOptions } from '../../sources/capture-source';
-import { runFlows, type FlowRecord } from '../flow-recorder';
+import { runFlows, type Flow } from '../flow-recorder';
 import { compileFilter } from '../flow-query';
 import { MessageStream, type MessageRecord } from '../messages';
 import { PacketPipeline, readInputs } from '../packet-pipeline';
@@ -74,8 +74,8 @@ export class ExportError extends Error {
   override readonly name = 'ExportError';
 }
 
-/** A FlowRecord as a flows-table row, so the table's filter language selects exports too. */
-function asRow(r: FlowRecord): FlowRow {
+/** A Flow as a flows-table row, so the table's filter language selects exports too. */
+function asRow(r: Flow): FlowRow {
   return {
     id: r.id,
     client: r.client,
@@ -126,7 +126,7 @@ class Files {
 type Frame = Pick<CapturedPacket, 'buf' | 'offset' | 'capLen' | 'origLen' | 'tsSec' | 'tsNsec' | 'ifIndex' | 'linkType'>;
 
 interface Chosen {
-  record: FlowRecord;
+  record: Flow;
   names: [string, string];
   transcript: string;
 }
@@ -267,8 +267,8 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
   const stage = mkdtempSync(join(req.out, '.weft-export-'));
   try {
     // pass 1: the flows
-    const records: FlowRecord[] = [];
-    const wanted = (r: FlowRecord) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(asRow(r)) : true);
+    const records: Flow[] = [];
+    const wanted = (r: Flow) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(asRow(r)) : true);
     const pass1 = await runFlows(req.files, (r) => wanted(r) && records.push(r), { read: progress('flows') });
     if (signal?.aborted) throw new ExportError('export cancelled');
     const errors = pass1.errors.map((e) => e.message);
@@ -285,7 +285,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       chosen.set(r.id, { record: r, names: [tcpflowName(r.client, r.server, r.vlan, n), tcpflowName(r.server, r.client, r.vlan, n)], transcript: `transcript-${r.id}-${tcpflowName(r.client, r.server, r.vlan, n)}.txt` });
     }
     const written = new Set<string>();
-    const conn = (r: FlowRecord) => {
+    const conn = (r: Flow) => {
       const cid = communityId(addressBytes(endpointHost(r.client)), addressBytes(endpointHost(r.server)), 6, endpointPort(r.client), endpointPort(r.server));
       // Zeek's uids are random; Weft's are derived (the same capture exports the same uids)
       const uid = `C${createHash('sha1').update(`${cid} ${r.firstSeen} ${r.id}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 17)}`;

@@ -1,0 +1,94 @@
+/**
+ * The one flow model (main/engine/flows): the JSON `weft flows --json` prints straight from an
+ * accumulator is exactly JSON.stringify of its Flow, and hashing small directions in one go (the
+ * pending buffers) gives the same digests as hashing every direction incrementally — on every
+ * real capture and on a generated one with anomalies, large directions and both IP versions.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FlowFactory, flowJson, flowOf, PENDING_PER_DIRECTION, type Flow, type FlowAccumulator } from '../../main/engine/flows';
+import { NODE_HASHES } from '../../main/service/hashes';
+import { PacketPipeline } from '../../main/service/packet-pipeline';
+import { readCaptureFile } from '../../main/sources/capture-source';
+import { REAL } from '../helpers/fixtures';
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-flow-model-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Every completed accumulator of a file, with its JSON line and Flow taken at completion. */
+async function accumulate(file: string, pendingBudget?: number): Promise<{ json: string[]; flows: Flow[]; factory: FlowFactory }> {
+  const json: string[] = [];
+  const flows: Flow[] = [];
+  const factory = new FlowFactory({
+    hashes: NODE_HASHES,
+    pendingBudget,
+    listener: {
+      complete: (a: FlowAccumulator) => {
+        json.push(flowJson(a));
+        flows.push(flowOf(a));
+      },
+    },
+  });
+  const pipe = new PacketPipeline(factory);
+  factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
+  await readCaptureFile(file, pipe);
+  pipe.end();
+  return { json, flows, factory };
+}
+
+const captures = readdirSync(REAL).filter((f) => /\.(pcap|pcapng)$/.test(f));
+
+function generated(): string {
+  const out = join(dir, 'mixed.pcap');
+  execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', out, '--conns', '60', '--profile', 'bulk', '--seed', '7', '--anomaly', '0.12', '--ipv6', '0.3'], { stdio: 'ignore' });
+  return out;
+}
+
+describe('flow JSON', () => {
+  it('is JSON.stringify(flowOf(f)) for every connection of every real capture', async () => {
+    let n = 0;
+    for (const c of captures) {
+      const { json, flows } = await accumulate(join(REAL, c));
+      expect(json, c).toEqual(flows.map((f) => JSON.stringify(f)));
+      n += flows.length;
+    }
+    expect(n).toBeGreaterThan(90);
+  });
+
+  it('is the same on a generated capture with gaps, overlaps, anomalies and IPv6', async () => {
+    const { json, flows } = await accumulate(generated());
+    expect(flows.some((f) => f.gapList.c2s.length + f.gapList.s2c.length > 0)).toBe(true);
+    expect(flows.some((f) => Object.keys(f.anomalies).length > 1)).toBe(true);
+    expect(flows.some((f) => f.ipVersion === 6)).toBe(true);
+    expect(json).toEqual(flows.map((f) => JSON.stringify(f)));
+  });
+});
+
+describe('hashing', () => {
+  it('gives the same digests whether directions are hashed in one go, incrementally, or switch part-way', async () => {
+    const file = generated();
+    const pending = await accumulate(file);
+    const incremental = await accumulate(file, 0); // no budget: every direction incremental
+    const mixed = await accumulate(file, 64 * 1024); // the budget runs out part-way
+    const digests = (r: { flows: Flow[] }) => r.flows.map((f) => [f.id, f.sha256.c2s, f.sha256.s2c]);
+    expect(digests(incremental)).toEqual(digests(pending));
+    expect(digests(mixed)).toEqual(digests(pending));
+    // the capture has directions larger than one pending buffer, which switch to incremental
+    expect(pending.flows.some((f) => f.bytes.s2c > PENDING_PER_DIRECTION)).toBe(true);
+    // every pending byte was given back
+    for (const r of [pending, incremental, mixed]) expect(r.factory.pending).toBe(0);
+  });
+
+  it('a direction without bytes has the digest of no bytes', async () => {
+    const { flows } = await accumulate(join(REAL, captures[0]));
+    const empty = createHash('sha256').digest('hex');
+    for (const f of flows) {
+      if (f.bytes.c2s === 0) expect(f.sha256.c2s).toBe(empty);
+      if (f.bytes.s2c === 0) expect(f.sha256.s2c).toBe(empty);
+    }
+  });
+});
