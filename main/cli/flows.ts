@@ -8,6 +8,7 @@ export interface FlowsArgs {
   policy: 'first' | 'last';
   idleSec: number;
   follow?: number;
+  maxConnections?: number;
 }
 
 /**
@@ -28,7 +29,7 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
         },
     {
       idleSec: a.idleSec,
-      assembler: { overlapPolicy: a.policy },
+      assembler: { overlapPolicy: a.policy, maxConnections: a.maxConnections },
       follow: a.follow,
       read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
     },

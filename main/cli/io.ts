@@ -9,15 +9,23 @@ export interface CliIO {
   stderr: Writable;
 }
 
+/** Output is gathered in buffers of this size and handed to the stream when one is full. */
+const BUFFER = 4 << 20;
+
 export class BufferedOut {
   /**
-   * Lines are encoded straight into a byte buffer (grown when a burst outruns the flushes) and
-   * handed to the stream whole at flush: no array of strings joined into a second copy, which was
-   * a measurable part of `weft flows --json` on captures of many small connections. A buffer given
-   * to the stream is never written again (the stream may still be sending it).
+   * Lines are encoded straight into a byte buffer and handed to the stream when it is full or at
+   * flush: no array of strings joined into a second copy, which was a measurable part of
+   * `weft flows --json` on captures of many small connections. A buffer given to the stream is
+   * written again only once the stream says it is done with it (its write callback); those come
+   * back for reuse, so a burst of output (a SYN flood's connections all closing at the table's
+   * limit) does not leave a trail of buffers for the garbage collector.
    */
-  private buf = Buffer.allocUnsafe(1 << 20);
+  private buf: Buffer = Buffer.allocUnsafe(BUFFER);
   private used = 0;
+  private readonly free: Buffer[] = [];
+  /** Bytes handed to the stream whose write has not completed. */
+  private inFlight = 0;
   closed = false;
 
   constructor(private readonly stream: Writable) {
@@ -35,26 +43,37 @@ export class BufferedOut {
     if (this.closed) return;
     const most = ascii ? s.length + 1 : s.length * 3 + 1; // bytes at most
     if (this.used + most > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + most));
-      this.buf.copy(bigger, 0, 0, this.used);
-      this.buf = bigger;
+      this.hand();
+      if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most); // one very long line
     }
     this.used += this.buf.write(s, this.used, ascii ? 'latin1' : 'utf8');
     this.buf[this.used++] = 10;
   }
 
-  /** Bytes waiting to be written. */
+  /** Gives what is buffered to the stream and continues in a free buffer. */
+  private hand(): boolean {
+    if (this.used === 0) return true;
+    const b = this.buf;
+    const n = this.used;
+    this.buf = this.free.pop() ?? Buffer.allocUnsafe(BUFFER);
+    this.used = 0;
+    this.inFlight += n;
+    return this.stream.write(b.subarray(0, n), () => {
+      this.inFlight -= n;
+      if (b.length === BUFFER && this.free.length < 4) this.free.push(b);
+    });
+  }
+
+  /** Bytes waiting to be written (held here or in the stream). */
   get pending(): number {
-    return this.used;
+    return this.used + this.inFlight;
   }
 
   /** Writes what is buffered; waits for 'drain' if the stream asks for it. */
   async flush(): Promise<void> {
-    if (this.used === 0 || this.closed) return;
-    const out = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(Math.max(1 << 20, Math.min(this.buf.length, 16 << 20)));
-    this.used = 0;
-    if (!this.stream.write(out)) {
+    if (this.closed) return;
+    if (this.used === 0 && this.inFlight === 0) return;
+    if (!this.hand() || this.stream.writableNeedDrain) {
       await new Promise<void>((resolve) => {
         const done = () => {
           this.stream.off('drain', done);

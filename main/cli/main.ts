@@ -4,6 +4,7 @@
  * everything that was good.
  */
 import { parseArgs } from 'node:util';
+import { DEFAULT_ASSEMBLER_OPTIONS } from '../engine/reassembly';
 import { SourceError } from '../sources/capture-source';
 import { liveCaptureStatus } from '../sources/live-status';
 import { infoCommand } from './info';
@@ -81,6 +82,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** --max-connections N: open connections held at most (the least recently active closes with reason 'limit'). */
+function maxConnectionsOf(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_ASSEMBLER_OPTIONS.maxConnections;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-connections needs a whole number of connections (1 or more), not '${v}'`);
+  return n;
+}
+
 async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -112,8 +121,9 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       return failed ? 2 : 0;
     }
     case 'flows': {
-      const a = parse(rest, { json: { type: 'boolean' }, policy: { type: 'string' }, idle: { type: 'string' }, follow: { type: 'string' } });
+      const a = parse(rest, { json: { type: 'boolean' }, policy: { type: 'string' }, idle: { type: 'string' }, follow: { type: 'string' }, 'max-connections': { type: 'string' } });
       if (a.positionals.length === 0) throw new UsageError('flows needs at least one FILE');
+      const maxConnections = maxConnectionsOf(a.values['max-connections'] as string | undefined);
       const policy = a.values.policy ?? 'first';
       if (policy !== 'first' && policy !== 'last') throw new UsageError(`--policy is first or last, not '${policy}'`);
       const idle = a.values.idle === undefined ? 600 : Number(a.values.idle);
@@ -123,7 +133,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         follow = Number(a.values.follow);
         if (!Number.isInteger(follow) || follow < 1) throw new UsageError(`--follow needs a connection number (1, 2, …), not '${a.values.follow}'`);
       }
-      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow }, out, err);
+      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow, maxConnections }, out, err);
       return failures ? 2 : 0;
     }
     case 'plugins': {

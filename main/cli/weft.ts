@@ -1,5 +1,8 @@
 // Entry point of the built CLI (out/cli/weft.cjs, started by bin/weft.cjs).
 import { run } from './main';
+import { preferSmallHeap } from '../service/heap';
+
+preferSmallHeap();
 
 // Exit explicitly once stdout and stderr have drained: a libpcap handle from the `cap` package
 // whose open() failed (a bad filter, a missing device) crashes the process when it is torn down

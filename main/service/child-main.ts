@@ -3,6 +3,9 @@
 // context-aware).
 import type { FromWorker, ToWorker } from './engine-protocol';
 import { runEngineWorker, type Port } from './engine-worker';
+import { preferSmallHeap } from './heap';
+
+preferSmallHeap();
 
 if (!process.send) throw new Error('engine-child must be started with an IPC channel (child_process.fork)');
 const port: Port = {

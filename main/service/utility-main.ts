@@ -2,6 +2,9 @@
 // process.parentPort delivers {data} events; the worker code expects plain messages.
 import { runEngineWorker, type Port } from './engine-worker';
 import type { FromWorker, ToWorker } from './engine-protocol';
+import { preferSmallHeap } from './heap';
+
+preferSmallHeap();
 
 interface ParentPort {
   postMessage(m: unknown): void;

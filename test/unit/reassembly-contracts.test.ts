@@ -154,6 +154,19 @@ describe('readable stream per direction', () => {
     expect(waited).toBeGreaterThan(0);
   });
 
+  it('a reader connection\'s gaps list the gaps found after it was handed out', async () => {
+    const conns: ReaderConnection[] = [];
+    const asm = drive(new ReaderStreamFactory((c) => conns.push(c), 1 << 20), [
+      ...HS,
+      { from: 'c', seq: 1, data: 'abc' },
+      { from: 'c', seq: 7, data: 'ghi' }, // 'def' never captured
+    ]);
+    expect(conns[0].gaps.c2s).toEqual([]);
+    asm.flushAll();
+    expect(conns[0].gaps.c2s).toEqual([{ offset: 3, length: 3, cause: 'end-of-input' }]);
+    expect(conns[0].gaps.s2c).toEqual([]);
+  });
+
   it('ready() waits while a direction is over its high-water mark', async () => {
     const conns: ReaderConnection[] = [];
     const factory = new ReaderStreamFactory((c) => conns.push(c), 8);

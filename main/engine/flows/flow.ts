@@ -103,18 +103,23 @@ export interface FlowListener {
   complete(f: FlowAccumulator, reason: CloseReason): void;
 }
 
+/** A flow's hashing state, made when its first byte arrives (a flow without bytes has none). */
+class HashState {
+  /** Per direction: an incremental hash, or bytes waiting to be hashed in one go (see above). */
+  h0: IncrementalHash | null = null;
+  h1: IncrementalHash | null = null;
+  p0: Uint8Array | null = null;
+  p1: Uint8Array | null = null;
+  n0 = 0;
+  n1 = 0;
+  /** The digests, made when the flow completes. */
+  sha0 = EMPTY_SHA256;
+  sha1 = EMPTY_SHA256;
+}
+
 export class FlowAccumulator implements Stream {
   conn!: ConnectionState;
-  /** Per direction: an incremental hash, or bytes waiting to be hashed in one go (see above). */
-  private h0: IncrementalHash | null = null;
-  private h1: IncrementalHash | null = null;
-  private p0: Uint8Array | null = null;
-  private p1: Uint8Array | null = null;
-  private n0 = 0;
-  private n1 = 0;
-  /** The digests, made when the flow completes. */
-  private sha0 = '';
-  private sha1 = '';
+  private hs: HashState | null = null;
   /** Until the protocol is known or cannot be: the first bytes of each direction. */
   private first: FirstBytes | null = null;
   /** Both directions' first bytes matched no plugin. */
@@ -144,10 +149,11 @@ export class FlowAccumulator implements Stream {
   /** Hashes (or keeps for hashing) `len` delivered bytes of `dir`. */
   hashBytes(dir: TCPFlowDirection, buf: Uint8Array, off: number, len: number): void {
     const o = this.owner;
-    let h = dir === 0 ? this.h0 : this.h1;
+    const s = (this.hs ??= new HashState());
+    let h = dir === 0 ? s.h0 : s.h1;
     if (h === null) {
-      const have = dir === 0 ? this.n0 : this.n1;
-      let p = dir === 0 ? this.p0 : this.p1;
+      const have = dir === 0 ? s.n0 : s.n1;
+      let p = dir === 0 ? s.p0 : s.p1;
       const need = have + len;
       if (need <= PENDING_PER_DIRECTION) {
         const cap = p === null ? 0 : p.length;
@@ -159,12 +165,12 @@ export class FlowAccumulator implements Stream {
               o.give(p);
             }
             p = q;
-            if (dir === 0) this.p0 = q;
-            else this.p1 = q;
+            if (dir === 0) s.p0 = q;
+            else s.p1 = q;
           }
           p!.set(buf.subarray(off, off + len), have);
-          if (dir === 0) this.n0 = need;
-          else this.n1 = need;
+          if (dir === 0) s.n0 = need;
+          else s.n1 = need;
           return;
         }
       }
@@ -176,11 +182,11 @@ export class FlowAccumulator implements Stream {
         o.release(p.length);
       }
       if (dir === 0) {
-        this.h0 = h;
-        this.p0 = null;
+        s.h0 = h;
+        s.p0 = null;
       } else {
-        this.h1 = h;
-        this.p1 = null;
+        s.h1 = h;
+        s.p1 = null;
       }
     }
     h.update(buf.subarray(off, off + len));
@@ -235,29 +241,33 @@ export class FlowAccumulator implements Stream {
       this.owner.giveFirstBytes(f);
     }
     this.close = reason;
-    this.sha0 = this.finishHash(0);
-    this.sha1 = this.finishHash(1);
+    const hs = this.hs;
+    if (hs !== null) {
+      hs.sha0 = this.finishHash(hs, 0);
+      hs.sha1 = this.finishHash(hs, 1);
+    }
     this.owner.listener.complete(this, reason);
     return true;
   }
 
-  private finishHash(dir: TCPFlowDirection): string {
+  private finishHash(s: HashState, dir: TCPFlowDirection): string {
     const o = this.owner;
-    const h = dir === 0 ? this.h0 : this.h1;
+    const h = dir === 0 ? s.h0 : s.h1;
     if (h !== null) return h.digest('hex');
-    const p = dir === 0 ? this.p0 : this.p1;
+    const p = dir === 0 ? s.p0 : s.p1;
     if (p === null) return EMPTY_SHA256;
-    const hex = o.hashes.sha256Hex(p.subarray(0, dir === 0 ? this.n0 : this.n1));
+    const hex = o.hashes.sha256Hex(p.subarray(0, dir === 0 ? s.n0 : s.n1));
     o.give(p);
     o.release(p.length);
-    if (dir === 0) this.p0 = null;
-    else this.p1 = null;
+    if (dir === 0) s.p0 = null;
+    else s.p1 = null;
     return hex;
   }
 
-  /** The direction's sha256 (known once the flow is complete; '' before). */
+  /** The direction's sha256 (known once the flow is complete). */
   digest(dir: TCPFlowDirection): string {
-    return dir === 0 ? this.sha0 : this.sha1;
+    const s = this.hs;
+    return s === null ? EMPTY_SHA256 : dir === 0 ? s.sha0 : s.sha1;
   }
 }
 

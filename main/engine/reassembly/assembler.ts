@@ -23,7 +23,7 @@
  */
 import type { TcpHeader } from '../decode/layers';
 import { SA, type GapCause } from './anomalies';
-import { HalfConnection, pageEnd } from './half-connection';
+import { HalfConnection, isUnused, pageEnd } from './half-connection';
 import { PAGE_SIZE, type PageCache, type Page } from './page-cache';
 import { ScatterGatherBuffer } from './scatter-gather';
 import { seqAdd, seqDiff } from './sequence';
@@ -54,7 +54,7 @@ export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
   deliveredWindow: 0,
   tombstoneSec: 120,
   skipAcknowledgedHoles: true,
-  maxConnections: 250_000,
+  maxConnections: 150_000,
 };
 
 const FIN = 0x01;
@@ -116,8 +116,9 @@ export class Assembler {
     const flags = t.flags;
     const pureSyn = (flags & (SYN | ACK)) === SYN;
     if (conn !== null && pureSyn && this.isPortReuse(conn, f.fromA, t)) {
-      const h = conn.halves;
-      this.finish(conn, h[0].rstSeen || h[1].rstSeen ? 'rst' : h[0].finReached && h[1].finReached ? 'fin' : 'idle');
+      const a = conn.h0;
+      const b = conn.h1;
+      this.finish(conn, a.rstSeen || b.rstSeen ? 'rst' : a.finReached && b.finReached ? 'fin' : 'idle');
       pool.remove(conn);
       conn = null;
     }
@@ -135,8 +136,8 @@ export class Assembler {
     conn.lastSec = ci.tsSec;
     conn.lastNsec = ci.tsNsec;
     pool.touch(conn);
-    const half = conn.halves[dir];
-    const peer = conn.halves[dir ^ 1];
+    const half = conn.half(dir);
+    let peer = conn.side((dir ^ 1) as TCPFlowDirection);
     half.packets++;
     this.start.value = (flags & SYN) !== 0;
     if (!conn.stream.accept(t, ci, dir, half.nextSeq, this.start, ctx)) {
@@ -145,7 +146,7 @@ export class Assembler {
     }
     if (conn.completed) return;
 
-    if (flags & ACK) this.acknowledged(peer, t.ack | 0);
+    if (flags & ACK) this.acknowledged((peer = conn.half((dir ^ 1) as TCPFlowDirection)), t.ack | 0);
 
     // Sequence numbers are int32 inside the engine (see sequence.ts): no boxing on calls.
     const seq = t.seq | 0;
@@ -193,9 +194,10 @@ export class Assembler {
    */
   private isPortReuse(conn: Connection, fromA: boolean, t: TcpHeader): boolean {
     if (conn.completed) return true;
-    const half = conn.halves[conn.dirFromA(fromA)];
+    const half = conn.side(conn.dirFromA(fromA));
     if (!half.synSeen || half.isn === (t.seq | 0)) return false;
-    const [a, b] = conn.halves;
+    const a = conn.h0;
+    const b = conn.h1;
     if (half.finSeen || a.rstSeen || b.rstSeen) return true;
     return a.delivered === 0 && b.delivered === 0 && a.first === null && b.first === null;
   }
@@ -254,7 +256,7 @@ export class Assembler {
     this.tcpFlow.senderIsClient = senderIsClient;
     c.stream = pool.factory.new(net, this.tcpFlow, t, this.ctx);
     c.stream.attach?.(c);
-    if (this.opts.deliveredWindow > 0) for (const h of c.halves) h.window = new Uint8Array(this.opts.deliveredWindow);
+    if (this.opts.deliveredWindow > 0) for (const d of [0, 1] as const) c.half(d).window = new Uint8Array(this.opts.deliveredWindow);
     return c;
   }
 
@@ -570,7 +572,9 @@ export class Assembler {
   private finish(conn: Connection, reason: CloseReason): void {
     if (conn.completed) return;
     const cause: GapCause = reason === 'idle' ? 'idle-flush' : reason === 'end-of-input' ? 'end-of-input' : reason === 'limit' ? 'buffer-limit' : 'not-captured';
-    for (const h of conn.halves) {
+    for (let d = 0; d < 2; d++) {
+      const h = conn.side(d as TCPFlowDirection);
+      if (isUnused(h)) continue; // a direction that never sent: nothing to deliver or end
       // At a RST, bytes beyond a hole the peer never acknowledged never reached the application
       // (tshark's Follow leaves them out too): drop them. Other closes deliver past the holes.
       if (reason === 'rst') {
@@ -602,7 +606,7 @@ export class Assembler {
    *
    * Walks the pool's activity list from its least recently active end and stops at the first
    * connection active since: the cost follows the connections flushed, not the table's size
-   * (a once-a-second flush over 250,000 open connections would otherwise visit them all). Capture
+   * (a once-a-second flush over 150,000 open connections would otherwise visit them all). Capture
    * time that goes backwards can leave an idle connection behind a busier one until a later flush.
    */
   flushWithOptions(o: FlushOptions): { flushed: number; closed: number } {
@@ -621,8 +625,9 @@ export class Assembler {
           closed++;
         }
         pool.remove(c);
-      } else if (!c.completed && (c.halves[0].first !== null || c.halves[1].first !== null)) {
-        for (const h of c.halves) this.drain(c, h, 'idle-flush');
+      } else if (!c.completed && (c.h0.first !== null || c.h1.first !== null)) {
+        this.drain(c, c.h0, 'idle-flush');
+        this.drain(c, c.h1, 'idle-flush');
         flushed++;
       }
       c = next;

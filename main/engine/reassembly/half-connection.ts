@@ -31,68 +31,178 @@ const NO_CONFLICTS: readonly Conflict[] = Object.freeze([]);
 /** What anomalyObject() returns for a direction without anomalies: one shared, frozen object. */
 const NO_ANOMALIES: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
+/** What a direction rarely needs, made the first time one of these is set. */
+class HalfExtras {
+  truncHoleSeq = 0;
+  kept: Uint8Array | null = null;
+  keptLen = 0;
+  keptCi: CaptureInfo | null = null;
+  window: Uint8Array | null = null;
+  windowEndSeq = 0;
+  windowLen = 0;
+  droppedBytes = 0;
+  gapList: Gap[] | null = null;
+  conflictList: Conflict[] | null = null;
+}
+
+// flag bits of HalfConnection.bits
+const STARTED = 1, SYN_SEEN = 2, ACK_KNOWN = 4, FIN_SEEN = 8, FIN_REACHED = 16, RST_SEEN = 32, ENDED = 64, START_PENDING = 128, TRUNC_HOLE = 256;
+
 /**
- * Cost: a direction that carries no anomaly, gap, conflict or kept bytes is plain numbers (about
- * 30 fields). Counters, gap and conflict lists, the kept-bytes buffer and its capture info are
- * made the first time they are needed: most connections of a real capture need none of them,
- * and a SYN flood's never do.
+ * Cost: a connection should cost what it uses, and most directions of a real capture (and every
+ * direction of a SYN flood) carry no anomaly, gap, conflict, truncation or kept bytes. So a
+ * direction is 16 fields: its sequence numbers and counters, its yes/no states as bits of one
+ * number (read and written through the accessors below, which V8 inlines), and a pointer to the
+ * rest (HalfExtras: kept bytes, the delivered window, gap and conflict lists), made the first
+ * time something there is set. Anomaly counters are made at the first anomaly.
  */
 export class HalfConnection implements HalfConnectionState {
-  /** A SYN, or the first data of a mid-stream start, has fixed the sequence space. */
-  started = false;
-  synSeen = false;
+  private bits = 0;
   isn = 0;
   /** The next byte expected (valid once started). */
   nextSeq = 0;
   /** Highest ACK the peer sent for this direction's data, when ackKnown. */
   peerAck = 0;
-  ackKnown = false;
-  finSeen = false;
   finSeq = 0;
-  /** The FIN took effect: every byte before it was delivered or skipped. */
-  finReached = false;
-  rstSeen = false;
-  /** The end of this direction was delivered (FIN reached, RST, or a closing flush). */
-  ended = false;
-
   /** Out-of-order pages, sorted by sequence, non-overlapping. */
   first: Page | null = null;
   pages = 0;
   bufferedBytes = 0;
-
   /** Bytes delivered so far (the offset of the next delivered byte). */
   delivered = 0;
-  /** The next delivery starts the direction. */
-  startPending = false;
   /** Bytes skipped since the last delivery (−1: unknown, mid-stream start). */
   pendingSkip = 0;
-  /** Where snaplen truncation left a hole, so skipping it is reported as cause 'truncated'. */
-  truncHole = false;
-  truncHoleSeq = 0;
-
-  /** Bytes carried over by ScatterGather.keepFrom, put in front of the next delivery. */
-  kept: Uint8Array | null = null;
-  keptLen = 0;
-  /** Capture info of the first kept byte (made with `kept`). */
-  keptCi: CaptureInfo | null = null;
-
-  /** Optional window of recent delivered bytes, for conflict checks against delivered data. */
-  window: Uint8Array | null = null;
-  /** Sequence number of window[0] ... (ring: byte for seq s is at (s - windowSeq) within windowLen). */
-  windowEndSeq = 0;
-  windowLen = 0;
-
   packets = 0;
-  /** Buffered bytes dropped at a RST (never acknowledged, never delivered). */
-  droppedBytes = 0;
-  /** Anomaly counters by STREAM_ANOMALY_NAMES index (null: none counted yet). */
-  counts: Float64Array | null = null;
-  private gapList: Gap[] | null = null;
   gapCount = 0;
   gapBytes = 0;
-  private conflictList: Conflict[] | null = null;
+  /** Anomaly counters by STREAM_ANOMALY_NAMES index (null: none counted yet). */
+  counts: Float64Array | null = null;
+  private x: HalfExtras | null = null;
 
   constructor(readonly dir: TCPFlowDirection) {}
+
+  private flag(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+
+  /** A SYN, or the first data of a mid-stream start, has fixed the sequence space. */
+  get started(): boolean {
+    return (this.bits & STARTED) !== 0;
+  }
+  set started(v: boolean) {
+    this.flag(STARTED, v);
+  }
+  get synSeen(): boolean {
+    return (this.bits & SYN_SEEN) !== 0;
+  }
+  set synSeen(v: boolean) {
+    this.flag(SYN_SEEN, v);
+  }
+  /** peerAck holds an ACK the peer sent. */
+  get ackKnown(): boolean {
+    return (this.bits & ACK_KNOWN) !== 0;
+  }
+  set ackKnown(v: boolean) {
+    this.flag(ACK_KNOWN, v);
+  }
+  get finSeen(): boolean {
+    return (this.bits & FIN_SEEN) !== 0;
+  }
+  set finSeen(v: boolean) {
+    this.flag(FIN_SEEN, v);
+  }
+  /** The FIN took effect: every byte before it was delivered or skipped. */
+  get finReached(): boolean {
+    return (this.bits & FIN_REACHED) !== 0;
+  }
+  set finReached(v: boolean) {
+    this.flag(FIN_REACHED, v);
+  }
+  get rstSeen(): boolean {
+    return (this.bits & RST_SEEN) !== 0;
+  }
+  set rstSeen(v: boolean) {
+    this.flag(RST_SEEN, v);
+  }
+  /** The end of this direction was delivered (FIN reached, RST, or a closing flush). */
+  get ended(): boolean {
+    return (this.bits & ENDED) !== 0;
+  }
+  set ended(v: boolean) {
+    this.flag(ENDED, v);
+  }
+  /** The next delivery starts the direction. */
+  get startPending(): boolean {
+    return (this.bits & START_PENDING) !== 0;
+  }
+  set startPending(v: boolean) {
+    this.flag(START_PENDING, v);
+  }
+  /** Snaplen truncation left a hole at truncHoleSeq, so skipping it is reported as cause 'truncated'. */
+  get truncHole(): boolean {
+    return (this.bits & TRUNC_HOLE) !== 0;
+  }
+  set truncHole(v: boolean) {
+    this.flag(TRUNC_HOLE, v);
+  }
+
+  private more(): HalfExtras {
+    return (this.x ??= new HalfExtras());
+  }
+
+  get truncHoleSeq(): number {
+    return this.x === null ? 0 : this.x.truncHoleSeq;
+  }
+  set truncHoleSeq(v: number) {
+    if (v !== 0 || this.x !== null) this.more().truncHoleSeq = v;
+  }
+  /** Bytes carried over by ScatterGather.keepFrom, put in front of the next delivery. */
+  get kept(): Uint8Array | null {
+    return this.x === null ? null : this.x.kept;
+  }
+  set kept(v: Uint8Array | null) {
+    if (v !== null || this.x !== null) this.more().kept = v;
+  }
+  get keptLen(): number {
+    return this.x === null ? 0 : this.x.keptLen;
+  }
+  set keptLen(v: number) {
+    if (v !== 0 || this.x !== null) this.more().keptLen = v;
+  }
+  /** Capture info of the first kept byte (made with `kept`). */
+  get keptCi(): CaptureInfo | null {
+    return this.x === null ? null : this.x.keptCi;
+  }
+  set keptCi(v: CaptureInfo | null) {
+    if (v !== null || this.x !== null) this.more().keptCi = v;
+  }
+  /** Optional window of recent delivered bytes, for conflict checks against delivered data. */
+  get window(): Uint8Array | null {
+    return this.x === null ? null : this.x.window;
+  }
+  set window(v: Uint8Array | null) {
+    if (v !== null || this.x !== null) this.more().window = v;
+  }
+  /** Sequence number just past the window's last byte (the window holds windowLen bytes before it). */
+  get windowEndSeq(): number {
+    return this.x === null ? 0 : this.x.windowEndSeq;
+  }
+  set windowEndSeq(v: number) {
+    if (v !== 0 || this.x !== null) this.more().windowEndSeq = v;
+  }
+  get windowLen(): number {
+    return this.x === null ? 0 : this.x.windowLen;
+  }
+  set windowLen(v: number) {
+    if (v !== 0 || this.x !== null) this.more().windowLen = v;
+  }
+  /** Buffered bytes dropped at a RST (never acknowledged, never delivered). */
+  get droppedBytes(): number {
+    return this.x === null ? 0 : this.x.droppedBytes;
+  }
+  set droppedBytes(v: number) {
+    if (v !== 0 || this.x !== null) this.more().droppedBytes = v;
+  }
 
   count(kind: number): void {
     (this.counts ??= new Float64Array(STREAM_ANOMALY_NAMES.length))[kind]++;
@@ -105,12 +215,12 @@ export class HalfConnection implements HalfConnectionState {
 
   /** Each gap in order (the first MAX_GAPS_LISTED); a shared empty list until there is one. */
   get gaps(): readonly Gap[] {
-    return this.gapList ?? NO_GAPS;
+    return this.x?.gapList ?? NO_GAPS;
   }
 
   /** Conflicting overlaps with both versions (the first MAX_CONFLICTS). */
   get conflicts(): readonly Conflict[] {
-    return this.conflictList ?? NO_CONFLICTS;
+    return this.x?.conflictList ?? NO_CONFLICTS;
   }
 
   /** Start the sequence space at `seq` (the first byte of data). */
@@ -138,13 +248,13 @@ export class HalfConnection implements HalfConnectionState {
     if (cause === 'buffer-limit') this.count(SA['buffer-limit']);
     this.gapCount++;
     if (length > 0) this.gapBytes += length;
-    const list = (this.gapList ??= []);
+    const list = (this.more().gapList ??= []);
     if (list.length < MAX_GAPS_LISTED) list.push({ offset: this.delivered, length, cause });
   }
 
   recordConflict(seq: number, kept: Uint8Array, keptOff: number, other: Uint8Array, otherOff: number, n: number, frame: number): void {
     this.count(SA['conflicting-overlap']);
-    const list = (this.conflictList ??= []);
+    const list = (this.more().conflictList ??= []);
     if (list.length >= MAX_CONFLICTS) return;
     const len = Math.min(n, MAX_CONFLICT_BYTES);
     list.push({
@@ -207,6 +317,19 @@ export class HalfConnection implements HalfConnectionState {
     for (let i = 0; i < c.length; i++) if (c[i] !== 0) o[STREAM_ANOMALY_NAMES[i]] = c[i];
     return o;
   }
+}
+
+/**
+ * The direction of a connection that has not sent anything yet: one shared, frozen object per
+ * direction (any write to it throws), replaced by a HalfConnection of its own when the direction
+ * sends its first packet or acknowledges something (Connection.half). A SYN flood's connections
+ * never pay for their silent side.
+ */
+export const UNUSED_HALVES: readonly [HalfConnection, HalfConnection] = [Object.freeze(new HalfConnection(0)) as HalfConnection, Object.freeze(new HalfConnection(1)) as HalfConnection];
+
+/** `h` is a direction that has sent nothing (the shared stand-in). */
+export function isUnused(h: HalfConnectionState): boolean {
+  return h === UNUSED_HALVES[0] || h === UNUSED_HALVES[1];
 }
 
 /** Sequence number just past the page's bytes. */

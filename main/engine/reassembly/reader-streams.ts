@@ -75,7 +75,15 @@ class ReaderStream implements Stream {
 
   attach(c: ConnectionState): void {
     this.conn = c;
-    this.info.gaps = { c2s: c.halves[0].gaps, s2c: c.halves[1].gaps };
+    // live views: a direction's gap list is made at its first gap
+    this.info.gaps = {
+      get c2s() {
+        return c.halves[0].gaps;
+      },
+      get s2c() {
+        return c.halves[1].gaps;
+      },
+    };
   }
 
   accept(): boolean {

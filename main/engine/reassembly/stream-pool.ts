@@ -17,12 +17,14 @@
  * typed arrays; counters and lists are made when first needed) plus what its Stream holds.
  */
 import { formatEndpoint } from '../decode/addr';
-import { HalfConnection } from './half-connection';
+import { HalfConnection, UNUSED_HALVES } from './half-connection';
 import { PageCache } from './page-cache';
 import { TombstoneTable, type TombKey } from './tombstones';
 import type { CloseReason, ConnectionState, Stream, StreamFactory, TCPFlowDirection } from './types';
 
 export type { CloseReason };
+
+const CLIENT_IS_A = 1, INFERRED = 2, COMPLETED = 4, REMOVED = 8;
 
 export class Connection implements ConnectionState, TombKey {
   /** Next connection in the same hash bucket. */
@@ -52,24 +54,73 @@ export class Connection implements ConnectionState, TombKey {
   b3 = 0;
   portA = 0;
   portB = 0;
-  /** The client is endpoint A. */
-  clientIsA = true;
-  /** Client and server were guessed (no SYN or SYN-ACK seen first). */
-  directionInferred = false;
-  readonly halves: [HalfConnection, HalfConnection] = [new HalfConnection(0), new HalfConnection(1)];
+  /** The client's and the server's direction; one that has sent nothing is the shared frozen stand-in (see half()). */
+  h0: HalfConnection = UNUSED_HALVES[0];
+  h1: HalfConnection = UNUSED_HALVES[1];
+  /** `halves` once asked for (an array per connection only for those who read it that way). */
+  private both: [HalfConnection, HalfConnection] | null = null;
   stream!: Stream;
   firstSec = 0;
   firstNsec = 0;
   lastSec = 0;
   lastNsec = 0;
-  /** reassemblyComplete has been called; the connection only absorbs packets now. */
-  completed = false;
-  /** Removed from the pool's table. */
-  removed = false;
   closeReason: CloseReason | null = null;
+  /** clientIsA, directionInferred, completed, removed as bits (a connection is kept small). */
+  private bits = CLIENT_IS_A;
 
   constructor(id: number) {
     this.id = id;
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+
+  /** The client is endpoint A. */
+  get clientIsA(): boolean {
+    return (this.bits & CLIENT_IS_A) !== 0;
+  }
+  set clientIsA(v: boolean) {
+    this.flag(CLIENT_IS_A, v);
+  }
+  /** Client and server were guessed (no SYN or SYN-ACK seen first). */
+  get directionInferred(): boolean {
+    return (this.bits & INFERRED) !== 0;
+  }
+  set directionInferred(v: boolean) {
+    this.flag(INFERRED, v);
+  }
+  /** reassemblyComplete has been called; the connection only absorbs packets now. */
+  get completed(): boolean {
+    return (this.bits & COMPLETED) !== 0;
+  }
+  set completed(v: boolean) {
+    this.flag(COMPLETED, v);
+  }
+  /** Removed from the pool's table. */
+  get removed(): boolean {
+    return (this.bits & REMOVED) !== 0;
+  }
+  set removed(v: boolean) {
+    this.flag(REMOVED, v);
+  }
+
+  /** Both directions, [client → server, server → client] (the same array each time). */
+  get halves(): readonly [HalfConnection, HalfConnection] {
+    const b = this.both;
+    if (b !== null && b[0] === this.h0 && b[1] === this.h1) return b;
+    return (this.both = [this.h0, this.h1]);
+  }
+
+  /** Direction `dir`'s state (read only: a silent direction is the shared stand-in). */
+  side(dir: TCPFlowDirection): HalfConnection {
+    return dir === 0 ? this.h0 : this.h1;
+  }
+
+  /** Direction `dir`'s state, made now if the direction has been silent (for writing to it). */
+  half(dir: TCPFlowDirection): HalfConnection {
+    if (dir === 0) return this.h0 !== UNUSED_HALVES[0] ? this.h0 : (this.h0 = new HalfConnection(0));
+    return this.h1 !== UNUSED_HALVES[1] ? this.h1 : (this.h1 = new HalfConnection(1));
   }
 
   /** Direction of a packet sent from endpoint A (true) or B (false). */

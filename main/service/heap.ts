@@ -1,0 +1,13 @@
+/**
+ * How much garbage the processes that run the engine let pile up. V8 lets its old generation grow
+ * to about four times what is alive before it collects; a capture that keeps replacing
+ * connections (a SYN flood at the table's limit, a port scan) makes old garbage at that pace, and
+ * peak memory was then four times the live connections. A growing factor of 2 halves that peak
+ * for no measurable loss of speed (docs/decisions.md has the numbers). Called first thing by the
+ * CLI and the engine's child and utility processes.
+ */
+import { setFlagsFromString } from 'node:v8';
+
+export function preferSmallHeap(): void {
+  setFlagsFromString('--heap-growing-percent=100');
+}
