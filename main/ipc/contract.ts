@@ -155,7 +155,13 @@ export interface FlowMessages {
 
 /** Pushed to the renderer, throttled to about 10 a second. */
 export interface SessionDelta {
-  rows: FlowRow[];
+  /**
+   * Rows that changed since the last delta (how many, not which: the table asks for the page it
+   * shows, so a delta's size does not grow with the number of flows).
+   */
+  changed: number;
+  /** Rows in the table. */
+  flows: number;
   stats: SessionStats;
   jobs: Job[];
 }

@@ -1,5 +1,5 @@
 /** Messages between the session (main side) and the engine worker. */
-import type { ExportRequest, FlowMessages, FlowRow, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import type { ExportRequest, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
@@ -12,14 +12,24 @@ export type ToWorker =
   | { t: 'pause'; id: number; paused: boolean }
   | { t: 'read'; reqId: number; range: StreamRange }
   | { t: 'messages'; reqId: number; id: number }
+  /** A page of the flow table (which lives with the engine). */
+  | { t: 'query'; reqId: number; query: FlowQuery }
+  /** Flows named by what they are (flowKey), for an export of chosen rows. */
+  | { t: 'keys'; reqId: number; ids: number[] }
   | { t: 'export'; id: number; request: Omit<ExportRequest, 'ids'> & { files: string[]; keys?: string[] } }
   | { t: 'live'; id: number; device: string; filter: string; write?: string }
   | { t: 'stop' };
 
+/** An answer to a request: its value, or why there is none. */
+type Answer<T extends string, V> = { t: T; reqId: number; value: V; error?: undefined } | { t: T; reqId: number; error: string; value?: undefined };
+
 export type FromWorker =
-  | { t: 'delta'; rows: FlowRow[]; stats: SessionStats; jobs: Job[] }
-  | { t: 'read'; reqId: number; chunk: StreamChunk }
-  | { t: 'messages'; reqId: number; value: FlowMessages }
+  /** At most ten a second: how many rows changed (not which: the session asks for the page it shows), stats, jobs. */
+  | { t: 'delta'; changed: number; flows: number; stats: SessionStats; jobs: Job[] }
+  | Answer<'read', StreamChunk>
+  | Answer<'messages', FlowMessages>
+  | Answer<'query', FlowPage>
+  | Answer<'keys', string[]>
   | { t: 'stopped' };
 
 /** Where the engine runs: a worker thread under Node, a utility process under Electron. */

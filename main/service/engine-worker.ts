@@ -14,7 +14,7 @@ import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
 import { exportFlows } from './export/export';
 import { flowMessages } from './flow-messages';
 import { PacketPipeline } from './packet-pipeline';
-import { SessionRecorder } from './session-recorder';
+import { SessionRecorder } from './session/session-recorder';
 import { Spool } from './spool';
 
 export interface Port {
@@ -28,13 +28,14 @@ const IDLE_SEC = 600;
 export function runEngineWorker(port: Port, spoolParent?: string): void {
   const spool = new Spool(spoolParent);
   const recorder = new SessionRecorder(spool);
+  const table = recorder.table;
   // files and live captures feed one pipeline: a connection may span them, like one capture
-  const pipe = new PacketPipeline(recorder, { idleSec: IDLE_SEC });
+  const pipe = new PacketPipeline(recorder.factory, { idleSec: IDLE_SEC });
+  recorder.factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
   const jobs: Job[] = [];
   const queue: Job[] = [];
   const cancels = new Map<number, AbortController>();
   let running = false;
-  let completed = 0;
   const stats: SessionStats = emptyStats();
   /** Jobs paused, with what resumes them. */
   const paused = new Map<number, { wait: Promise<void>; resume: () => void }>();
@@ -47,7 +48,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     stats.packets = pipe.packets;
     stats.bytes = pipe.bytes;
     stats.tcpPackets = pipe.tcpPackets;
-    if (!changed && rows.length === 0) return;
+    if (!changed && rows === 0) return;
     changed = false;
     const now = Date.now();
     if (now - lastTime >= 1000) {
@@ -55,21 +56,20 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       lastBytes = stats.bytes;
       lastTime = now;
     }
-    completed += rows.filter((r) => r.state !== 'open').length;
-    stats.activeFlows = recorder.live.size;
-    stats.completedFlows = recorder.byId.size - recorder.live.size;
+    stats.activeFlows = table.openCount;
+    stats.completedFlows = table.size - table.openCount;
     // decode anomalies (per packet) and stream anomalies (per connection), by kind
     stats.anomalies = { ...(pipe.decoder.anomalies.toObject() as Record<string, number>) };
-    for (const [k, v] of Object.entries(recorder.anomalyTotals)) if (v > 0) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(table.anomalyTotals)) if (v > 0) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
     stats.decodeErrors = pipe.decoder.anomalies.total() - (pipe.decoder.anomalies.get('non-ip') ?? 0);
     stats.bufferedPages = pipe.assembler.bufferedPages;
-    stats.protocols = { ...recorder.protocols };
+    stats.protocols = { ...table.protocols };
     stats.spoolBytes = spool.size;
     stats.memoryMB = Math.round(process.memoryUsage().rss / 1e6);
-    port.postMessage({ t: 'delta', rows, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.map((j) => ({ ...j })) });
+    // a delta says how many rows changed, never which: its size does not grow with the table
+    port.postMessage({ t: 'delta', changed: rows, flows: table.size, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.map((j) => ({ ...j })) });
   };
   const timer = setInterval(sendDelta, DELTA_INTERVAL_MS);
-  void completed;
 
   async function runQueue(): Promise<void> {
     if (running) return;
@@ -243,18 +243,33 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       }
       case 'read': {
         const { id, dir, from, to } = m.range;
+        if (!table.has(id)) return port.postMessage({ t: 'read', reqId: m.reqId, error: `no connection ${id}` });
         const r = spool.read(id, dir, from, to);
-        const marks = recorder.marks(id, dir);
+        const marks = table.marksOf(id, dir);
         port.postMessage({
           t: 'read',
           reqId: m.reqId,
-          chunk: { id, dir, from, data: Buffer.from(r.bytes).toString('base64'), length: r.length, provenance: r.provenance, ...marks },
+          value: { id, dir, from, data: Buffer.from(r.bytes).toString('base64'), length: r.length, provenance: r.provenance, ...marks },
         });
         return;
       }
       case 'messages': {
-        const row = recorder.byId.get(m.id)?.row;
-        port.postMessage({ t: 'messages', reqId: m.reqId, value: flowMessages(spool, m.id, row?.protocol ?? null, (dir) => recorder.marks(m.id, dir).gaps) });
+        if (!table.has(m.id)) return port.postMessage({ t: 'messages', reqId: m.reqId, error: `no connection ${m.id}` });
+        port.postMessage({ t: 'messages', reqId: m.reqId, value: flowMessages(spool, m.id, table.protocolOf(m.id), (dir) => table.marksOf(m.id, dir).gaps) });
+        return;
+      }
+      case 'query': {
+        try {
+          port.postMessage({ t: 'query', reqId: m.reqId, value: table.query(m.query) });
+        } catch (e) {
+          port.postMessage({ t: 'query', reqId: m.reqId, error: (e as Error).message });
+        }
+        return;
+      }
+      case 'keys': {
+        const missing = m.ids.filter((id) => !table.has(id));
+        if (missing.length) return port.postMessage({ t: 'keys', reqId: m.reqId, error: `no flow ${missing.map((x) => `#${x}`).join(', ')} in this session` });
+        port.postMessage({ t: 'keys', reqId: m.reqId, value: m.ids.map((id) => table.key(id)) });
         return;
       }
       case 'stop':

@@ -8,9 +8,56 @@
  * A word may start with '!' to negate it.
  */
 import { endpointHost, endpointPort } from '../engine/decode/addr';
-import type { FlowRow, FlowQuery } from '../ipc/contract';
+import type { Flow } from '../engine/flows';
+import type { FlowQuery, FlowRow, FlowState } from '../ipc/contract';
 
-type Pred = (r: FlowRow) => boolean;
+/**
+ * What a filter reads of a flow: the app's flow table answers it from its columns through one
+ * reused cursor (no object per row), the export from a Flow.
+ */
+export interface FlowFacts {
+  readonly client: string;
+  readonly server: string;
+  readonly protocol: string | null;
+  readonly state: FlowState;
+  readonly directionInferred: boolean;
+  /** Gap bytes, both directions. */
+  readonly gapBytes: number;
+  readonly conflicts: number;
+  /** Count of anomaly `name`, both directions. */
+  anomaly(name: string): number;
+}
+
+/** A Flow (weft flows, export) read as FlowFacts. */
+export function flowFacts(f: Flow): FlowFacts {
+  return {
+    client: f.client,
+    server: f.server,
+    protocol: f.protocol,
+    state: f.close,
+    directionInferred: f.directionInferred,
+    gapBytes: f.gaps.c2s + f.gaps.s2c,
+    conflicts: f.conflicts,
+    anomaly: (n) => f.anomalies[n] ?? 0,
+  };
+}
+
+/** A FlowRow read as FlowFacts. */
+export function rowFacts(r: FlowRow): FlowFacts {
+  return {
+    client: r.client,
+    server: r.server,
+    protocol: r.protocol,
+    state: r.state,
+    directionInferred: r.directionInferred,
+    gapBytes: r.gaps.c2s + r.gaps.s2c,
+    conflicts: r.conflicts,
+    anomaly: (n) => r.anomalies[n] ?? 0,
+  };
+}
+
+export type FlowPredicate = (f: FlowFacts) => boolean;
+type Pred = FlowPredicate;
 
 
 function term(word: string): Pred {
@@ -24,10 +71,10 @@ function term(word: string): Pred {
   }
   switch (key) {
     case 'has':
-      if (val === 'gap') return (r) => r.gaps.c2s + r.gaps.s2c > 0;
-      if (val === 'conflict') return (r) => r.conflicts > 0 || (r.anomalies['conflicting-overlap'] ?? 0) > 0;
+      if (val === 'gap') return (r) => r.gapBytes > 0;
+      if (val === 'conflict') return (r) => r.conflicts > 0 || r.anomaly('conflicting-overlap') > 0;
       if (val === 'inferred') return (r) => r.directionInferred;
-      return (r) => (r.anomalies[val] ?? 0) > 0;
+      return (r) => r.anomaly(val) > 0;
     case 'state':
       if (val === 'closed') return (r) => r.state !== 'open';
       return (r) => r.state === val;
@@ -51,55 +98,19 @@ function textTerm(t: string): Pred {
 }
 
 /** Compiles a filter expression; throws an Error with a message for people on bad input. */
-export function compileFilter(expr: string): Pred {
+export function compileFilter(expr: string): FlowPredicate {
   const words = expr.trim().split(/\s+/).filter(Boolean);
   const preds = words.map((w) => {
     if (w.startsWith('!') && w.length > 1) {
       const p = term(w.slice(1));
-      return (r: FlowRow) => !p(r);
+      return (r: FlowFacts) => !p(r);
     }
     return term(w);
   });
   return (r) => preds.every((p) => p(r));
 }
 
-const STATE_ORDER = ['open', 'fin', 'rst', 'idle', 'end-of-input', 'limit'];
+/** Close states in the order the state column sorts them. */
+export const STATE_ORDER: readonly FlowState[] = ['open', 'fin', 'rst', 'idle', 'end-of-input', 'limit'];
 
-function keyOf(r: FlowRow, key: NonNullable<FlowQuery['sort']>['key']): number | string {
-  switch (key) {
-    case 'id':
-      return r.id;
-    case 'client':
-      return r.client;
-    case 'server':
-      return r.server;
-    case 'protocol':
-      return r.protocol ?? '~'; // unknown after every name
-    case 'packets':
-      return r.packets.c2s + r.packets.s2c;
-    case 'bytesC2s':
-      return r.bytes.c2s;
-    case 'bytesS2c':
-      return r.bytes.s2c;
-    case 'duration':
-      return r.lastSeen - r.firstSeen;
-    case 'state':
-      return STATE_ORDER.indexOf(r.state);
-    case 'firstSeen':
-      return r.firstSeen;
-    case 'gaps':
-      return r.gaps.c2s + r.gaps.s2c;
-  }
-}
-
-/** Sorts by the key, ties by id (stable across updates). */
-export function sortRows(rows: FlowRow[], sort: NonNullable<FlowQuery['sort']>): FlowRow[] {
-  const sign = sort.dir === 'asc' ? 1 : -1;
-  return rows.sort((a, b) => {
-    const x = keyOf(a, sort.key);
-    const y = keyOf(b, sort.key);
-    if (x < y) return -sign;
-    if (x > y) return sign;
-    return a.id - b.id;
-  });
-}
+export type SortKey = NonNullable<FlowQuery['sort']>['key'];

@@ -11,24 +11,20 @@ import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { engineBundle } from './child-host';
 import { isPcapMagic, isPcapngMagic } from '../engine/formats';
-import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, FlowRow, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
-import { flowKey } from './export/export';
-import { compileFilter, sortRows } from './flow-query';
 
 
 export class Session {
-  private readonly rows = new Map<number, FlowRow>();
+  /** Rows in the engine's flow table (the table itself lives with the engine; pages are asked for). */
+  private flows = 0;
   private stats: SessionStats = emptyStats();
   private jobs: Job[] = [];
   private nextJob = 1;
   private nextReq = 1;
   /** Requests to the worker awaiting its answer, by request id. */
-  private readonly pending = new Map<number, (answer: unknown) => void>();
+  private readonly pending = new Map<number, (answer: Result<unknown>) => void>();
   private readonly listeners = new Set<(d: SessionDelta) => void>();
-  /** Cached order for the last query shape, invalidated by any change. */
-  private version = 0;
-  private cache: { key: string; version: number; ids: number[] } | null = null;
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(private readonly host: EngineHost) {
@@ -37,15 +33,14 @@ export class Session {
 
   private onWorker(m: FromWorker): void {
     if (m.t === 'delta') {
-      for (const r of m.rows) this.rows.set(r.id, r);
+      this.flows = m.flows;
       this.stats = m.stats;
       this.jobs = m.jobs;
-      if (m.rows.length) this.version++;
-      const d: SessionDelta = { rows: m.rows, stats: m.stats, jobs: m.jobs };
+      const d: SessionDelta = { changed: m.changed, flows: m.flows, stats: m.stats, jobs: m.jobs };
       for (const l of this.listeners) l(d);
       if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
-    } else if (m.t === 'read' || m.t === 'messages') {
-      this.pending.get(m.reqId)?.(m.t === 'read' ? m.chunk : m.value);
+    } else if (m.t !== 'stopped') {
+      this.pending.get(m.reqId)?.(m.error !== undefined ? { ok: false, error: m.error } : { ok: true, value: m.value });
       this.pending.delete(m.reqId);
     }
   }
@@ -110,13 +105,13 @@ export class Session {
     const gone = files.filter((f) => !existsSync(f));
     if (gone.length && !req.ids) return { ok: false, error: `${gone[0]}: no such file any more; its flows cannot be exported (choose flows of the other files)` };
     files = files.filter((f) => !gone.includes(f));
-    const missing = (req.ids ?? []).filter((id) => !this.rows.has(id));
-    if (missing.length) return { ok: false, error: `no flow ${missing.map((x) => `#${x}`).join(', ')} in this session` };
     // the table's numbers are this session's; the export names flows by endpoints and first time
-    const keys = req.ids?.map((id) => {
-      const r = this.rows.get(id)!;
-      return flowKey(r.client, r.server, r.firstSeen);
-    });
+    let keys: string[] | undefined;
+    if (req.ids) {
+      const k = await this.ask<string[]>((reqId) => ({ t: 'keys', reqId, ids: req.ids! }));
+      if (!k.ok) return k;
+      keys = k.value;
+    }
     const job: Job = { id: this.nextJob++, kind: 'export', path: req.out, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'running', error: null };
     this.jobs = [...this.jobs, job];
     this.host.post({ t: 'export', id: job.id, request: { formats: req.formats, out: req.out, filter: req.ids ? undefined : req.filter, keys, files } });
@@ -139,32 +134,16 @@ export class Session {
     return { ok: true, value: j };
   }
 
-  async queryFlows(q: FlowQuery): Promise<Result<FlowPage>> {
-    let filter;
-    try {
-      filter = compileFilter(q.filter ?? '');
-    } catch (e) {
-      return { ok: false, error: (e as Error).message };
-    }
-    const key = `${q.filter ?? ''}|${q.sort?.key ?? 'id'}|${q.sort?.dir ?? 'asc'}`;
-    let ids: number[];
-    if (this.cache && this.cache.key === key && this.cache.version === this.version) ids = this.cache.ids;
-    else {
-      const rows = [...this.rows.values()].filter(filter);
-      ids = sortRows(rows, q.sort ?? { key: 'id', dir: 'asc' }).map((r) => r.id);
-      this.cache = { key, version: this.version, ids };
-    }
-    const rows = ids.slice(q.offset, q.offset + q.limit).map((id) => this.rows.get(id)!);
-    return { ok: true, value: { total: ids.length, offset: q.offset, rows } };
+  /** A page of the flow table: filtered and sorted by the engine, which holds the table. */
+  queryFlows(q: FlowQuery): Promise<Result<FlowPage>> {
+    return this.ask<FlowPage>((reqId) => ({ t: 'query', reqId, query: q }));
   }
 
   readStream(r: StreamRange): Promise<Result<StreamChunk>> {
-    if (!this.rows.has(r.id)) return Promise.resolve({ ok: false, error: `no connection ${r.id}` });
     return this.ask<StreamChunk>((reqId) => ({ t: 'read', reqId, range: r }));
   }
 
   readMessages(r: Channels['readMessages']['req']): Promise<Result<FlowMessages>> {
-    if (!this.rows.has(r.id)) return Promise.resolve({ ok: false, error: `no connection ${r.id}` });
     return this.ask<FlowMessages>((reqId) => ({ t: 'messages', reqId, id: r.id }));
   }
 
@@ -172,7 +151,7 @@ export class Session {
   private ask<T>(make: (reqId: number) => ToWorker): Promise<Result<T>> {
     const reqId = this.nextReq++;
     return new Promise((resolve) => {
-      this.pending.set(reqId, (v) => resolve({ ok: true, value: v as T }));
+      this.pending.set(reqId, (r) => resolve(r as Result<T>));
       this.host.post(make(reqId));
     });
   }
@@ -207,11 +186,11 @@ export class Session {
   }
 
   async getState(_req: Channels['getState']['req'] = {}): Promise<Result<SessionDelta>> {
-    return { ok: true, value: { rows: [], stats: this.stats, jobs: this.jobs } };
+    return { ok: true, value: { changed: 0, flows: this.flows, stats: this.stats, jobs: this.jobs } };
   }
 
   get flowCount(): number {
-    return this.rows.size;
+    return this.flows;
   }
 
   async close(): Promise<void> {

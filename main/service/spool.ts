@@ -1,74 +1,47 @@
 /**
  * The session spool: every delivered byte of every connection, appended to ONE file in the
- * session folder, with a compact index per direction so any byte range can be read back with the
- * frame and capture time each byte came from (provenance). Streams are never held in memory.
+ * session folder, with a compact index so any byte range can be read back with the frame and
+ * capture time each byte came from (provenance). Streams are never held in memory.
  *
  *   spool.bin:  [conn 1 c2s piece][conn 2 s2c piece][conn 1 c2s piece] …   (append only)
- *   index (per direction, in memory): streamOffset → spoolOffset, length, frame, time
+ *   pieces (one row per delivered piece, all directions, in the order they came):
+ *       spool offset │ length │ frame │ seconds │ nanoseconds │ next piece of the same direction
+ *   directions (one row per connection and direction, by connection id):
+ *       first piece │ last piece │ pieces │ delivered bytes
+ *
+ * A capture of many small connections has few pieces per direction, so the index is typed-array
+ * columns (about 28 bytes a piece and 24 a direction) and no object per connection or direction.
+ * Reading a direction walks its chain once to build an array of its pieces with their stream
+ * offsets (kept for the few directions read lately, and extended as the direction grows), then
+ * finds the range by binary search.
  *
  * Writes go through a 1 MiB buffer (flushed when full, and before any read that needs it).
- * Cost: about 28 bytes of index per delivered piece (one piece ≈ one packet).
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastAtOrBefore } from '../engine/util/search';
 
-/** Growable columns of numbers (typed arrays, doubled when full). */
-class Column {
-  data: Float64Array;
-  constructor(initial = 16) {
-    this.data = new Float64Array(initial);
-  }
-  ensure(n: number): void {
-    if (n <= this.data.length) return;
-    let size = this.data.length * 2;
-    while (size < n) size *= 2;
-    const d = new Float64Array(size);
-    d.set(this.data);
-    this.data = d;
-  }
+/** Doubles a typed array to hold at least `n` (keeps the contents). */
+function grow<T extends Float64Array | Uint32Array | Int32Array>(a: T, n: number): T {
+  if (n <= a.length) return a;
+  let size = a.length * 2;
+  while (size < n) size *= 2;
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
 }
 
-export class DirectionIndex {
-  count = 0;
-  /** Delivered bytes so far (= stream offset of the next piece). */
-  length = 0;
-  private readonly streamOff = new Column();
-  private readonly spoolOff = new Column();
-  private readonly len = new Column();
-  private readonly frame = new Column();
-  private readonly tsSec = new Column();
-  private readonly tsNsec = new Column();
-
-  add(spoolOffset: number, len: number, frame: number, tsSec: number, tsNsec: number): void {
-    const i = this.count++;
-    for (const c of [this.streamOff, this.spoolOff, this.len, this.frame, this.tsSec, this.tsNsec]) c.ensure(this.count);
-    this.streamOff.data[i] = this.length;
-    this.spoolOff.data[i] = spoolOffset;
-    this.len.data[i] = len;
-    this.frame.data[i] = frame;
-    this.tsSec.data[i] = tsSec;
-    this.tsNsec.data[i] = tsNsec;
-    this.length += len;
-  }
-
-  /** Index of the piece holding stream offset `off` (binary search). */
-  find(off: number): number {
-    return lastAtOrBefore(this.count, (i) => this.streamOff.data[i], off);
-  }
-
-  piece(i: number): { streamOffset: number; spoolOffset: number; length: number; frame: number; tsSec: number; tsNsec: number } {
-    return {
-      streamOffset: this.streamOff.data[i],
-      spoolOffset: this.spoolOff.data[i],
-      length: this.len.data[i],
-      frame: this.frame.data[i],
-      tsSec: this.tsSec.data[i],
-      tsNsec: this.tsNsec.data[i],
-    };
-  }
+/** A direction's pieces in stream order, built from its chain when the direction is read. */
+interface PieceList {
+  count: number;
+  pieces: Int32Array;
+  /** Stream offset of each piece. */
+  offsets: Float64Array;
 }
+
+/** How many directions keep their piece lists between reads. */
+const LISTS_KEPT = 16;
 
 /** Where bytes of a range came from: one entry per packet piece. */
 export interface Provenance {
@@ -87,8 +60,23 @@ export class Spool {
   private bufLen = 0;
   /** Bytes written to the file (the buffer follows). */
   private fileLen = 0;
-  private readonly index = new Map<string, DirectionIndex>();
   private closed = false;
+
+  /** Pieces. */
+  private pieceCount = 0;
+  private spoolOff = new Float64Array(1024);
+  private len = new Uint32Array(1024);
+  private frame = new Uint32Array(1024);
+  private sec = new Uint32Array(1024);
+  private nsec = new Uint32Array(1024);
+  private next = new Int32Array(1024);
+  /** Directions, by (connection id − 1) × 2 + dir; first/last are piece + 1 (0: none yet). */
+  private first = new Int32Array(1024);
+  private last = new Int32Array(1024);
+  private count = new Uint32Array(1024);
+  private bytes = new Float64Array(1024);
+  /** Piece lists of directions read lately (Map order: least recently read first). */
+  private readonly lists = new Map<number, PieceList>();
 
   constructor(parent = tmpdir()) {
     this.dir = mkdtempSync(join(parent, 'weft-session-'));
@@ -100,20 +88,52 @@ export class Spool {
     return this.fileLen + this.bufLen;
   }
 
-  direction(conn: number, dir: 0 | 1): DirectionIndex {
-    const k = `${conn}:${dir}`;
-    let d = this.index.get(k);
-    if (!d) {
-      d = new DirectionIndex();
-      this.index.set(k, d);
-    }
-    return d;
+  /** Pieces indexed (one per delivered piece: about one per packet with payload). */
+  get pieces(): number {
+    return this.pieceCount;
+  }
+
+  /** Bytes of the index (pieces and directions), for the stats. */
+  get indexBytes(): number {
+    return this.spoolOff.length * 28 + this.first.length * 24;
+  }
+
+  /** Delivered bytes of a direction so far. */
+  length(conn: number, dir: 0 | 1): number {
+    const k = (conn - 1) * 2 + dir;
+    return k < this.bytes.length ? this.bytes[k] : 0;
   }
 
   /** Appends bytes delivered to connection `conn`, direction `dir`, from packet `frame`. */
   append(conn: number, dir: 0 | 1, bytes: Uint8Array, off: number, len: number, frame: number, tsSec: number, tsNsec: number): void {
-    const d = this.direction(conn, dir);
-    d.add(this.size, len, frame, tsSec, tsNsec);
+    const i = this.pieceCount++;
+    if (i === this.spoolOff.length) {
+      const n = i + 1;
+      this.spoolOff = grow(this.spoolOff, n);
+      this.len = grow(this.len, n);
+      this.frame = grow(this.frame, n);
+      this.sec = grow(this.sec, n);
+      this.nsec = grow(this.nsec, n);
+      this.next = grow(this.next, n);
+    }
+    const k = (conn - 1) * 2 + dir;
+    if (k >= this.first.length) {
+      this.first = grow(this.first, k + 1);
+      this.last = grow(this.last, k + 1);
+      this.count = grow(this.count, k + 1);
+      this.bytes = grow(this.bytes, k + 1);
+    }
+    this.spoolOff[i] = this.size;
+    this.len[i] = len;
+    this.frame[i] = frame;
+    this.sec[i] = tsSec;
+    this.nsec[i] = tsNsec;
+    this.next[i] = -1;
+    if (this.last[k] === 0) this.first[k] = i + 1;
+    else this.next[this.last[k] - 1] = i;
+    this.last[k] = i + 1;
+    this.count[k]++;
+    this.bytes[k] += len;
     while (len > 0) {
       const room = this.buf.length - this.bufLen;
       const take = Math.min(room, len);
@@ -133,32 +153,60 @@ export class Spool {
     this.bufLen = 0;
   }
 
+  /** The pieces of direction k in stream order (built or extended from its chain). */
+  private list(k: number): PieceList {
+    let l = this.lists.get(k);
+    const n = this.count[k];
+    if (l) this.lists.delete(k);
+    else l = { count: 0, pieces: new Int32Array(Math.max(4, n)), offsets: new Float64Array(Math.max(4, n)) };
+    if (l.count < n) {
+      if (l.pieces.length < n) {
+        l.pieces = grow(l.pieces, n);
+        l.offsets = grow(l.offsets, n);
+      }
+      let p = l.count === 0 ? this.first[k] - 1 : this.next[l.pieces[l.count - 1]];
+      let off = l.count === 0 ? 0 : l.offsets[l.count - 1] + this.len[l.pieces[l.count - 1]];
+      while (p >= 0 && l.count < n) {
+        l.pieces[l.count] = p;
+        l.offsets[l.count] = off;
+        l.count++;
+        off += this.len[p];
+        p = this.next[p];
+      }
+    }
+    this.lists.set(k, l);
+    if (this.lists.size > LISTS_KEPT) this.lists.delete(this.lists.keys().next().value!);
+    return l;
+  }
+
   /** Delivered bytes [from, to) of a direction, with the provenance of each run. */
   read(conn: number, dir: 0 | 1, from: number, to: number): { bytes: Uint8Array; provenance: Provenance[]; length: number } {
-    const d = this.index.get(`${conn}:${dir}`);
-    if (!d || d.count === 0) return { bytes: new Uint8Array(0), provenance: [], length: 0 };
-    const start = Math.max(0, Math.min(from, d.length));
-    const end = Math.max(start, Math.min(to, d.length));
+    const k = (conn - 1) * 2 + dir;
+    if (conn < 1 || k >= this.first.length || this.count[k] === 0) return { bytes: new Uint8Array(0), provenance: [], length: 0 };
+    const total = this.bytes[k];
+    const start = Math.max(0, Math.min(from, total));
+    const end = Math.max(start, Math.min(to, total));
     const out = new Uint8Array(end - start);
     const provenance: Provenance[] = [];
     if (end > start) {
       this.flush();
-      let i = d.find(start);
+      const l = this.list(k);
+      let i = lastAtOrBefore(l.count, (j) => l.offsets[j], start);
       let pos = start;
-      while (pos < end && i < d.count) {
-        const p = d.piece(i);
-        const inPiece = pos - p.streamOffset;
-        const n = Math.min(p.length - inPiece, end - pos);
+      while (pos < end && i < l.count) {
+        const p = l.pieces[i];
+        const inPiece = pos - l.offsets[i];
+        const n = Math.min(this.len[p] - inPiece, end - pos);
         if (n > 0) {
           let r = 0;
-          while (r < n) r += readSync(this.fd, out, pos - start + r, n - r, p.spoolOffset + inPiece + r);
-          provenance.push({ offset: pos, length: n, frame: p.frame, tsSec: p.tsSec, tsNsec: p.tsNsec });
+          while (r < n) r += readSync(this.fd, out, pos - start + r, n - r, this.spoolOff[p] + inPiece + r);
+          provenance.push({ offset: pos, length: n, frame: this.frame[p], tsSec: this.sec[p], tsNsec: this.nsec[p] });
           pos += n;
         }
         i++;
       }
     }
-    return { bytes: out, provenance, length: d.length };
+    return { bytes: out, provenance, length: total };
   }
 
   /** Closes the file and deletes the session folder. */

@@ -91,6 +91,8 @@ export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49
 
 /** What a consumer hears of a connection beyond its final Flow (each hook optional but complete). */
 export interface FlowListener {
+  /** A connection's first packet (the accumulator is attached to its connection). */
+  opened?(f: FlowAccumulator): void;
   /** A piece of delivered bytes (a view, valid during the call) with the packet it came from. */
   piece?(f: FlowAccumulator, dir: TCPFlowDirection, buf: Uint8Array, off: number, len: number, ci: CaptureInfo): void;
   /** A whole delivery, as the engine handed it (for consumers that need skip and start/end). */
@@ -134,6 +136,7 @@ export class FlowAccumulator implements Stream {
 
   attach(c: ConnectionState): void {
     this.conn = c;
+    this.owner.listener.opened?.(this);
   }
 
   get id(): number {

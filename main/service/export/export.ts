@@ -22,10 +22,9 @@ import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/for
 import { PcapngWriter, PcapWriter } from '../../engine/formats/writers';
 import { httpPlugin } from '../../engine/protocols';
 import type { AssemblerContext, CaptureInfo, CloseReason, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
-import type { FlowRow } from '../../ipc/contract';
 import type { ReadOptions } from '../../sources/capture-source';
 import { runFlows, type Flow } from '../flow-recorder';
-import { compileFilter } from '../flow-query';
+import { compileFilter, flowFacts } from '../flow-query';
 import { MessageStream, type MessageRecord } from '../messages';
 import { PacketPipeline, readInputs } from '../packet-pipeline';
 import { connRecord, CSV_COLUMNS, csvRow, escapeText, tcpflowName } from '../../engine/export/serialise';
@@ -72,27 +71,6 @@ export interface ExportResult {
 
 export class ExportError extends Error {
   override readonly name = 'ExportError';
-}
-
-/** A Flow as a flows-table row, so the table's filter language selects exports too. */
-function asRow(r: Flow): FlowRow {
-  return {
-    id: r.id,
-    client: r.client,
-    server: r.server,
-    ipVersion: r.ipVersion,
-    firstSeen: r.firstSeen,
-    lastSeen: r.lastSeen,
-    packets: r.packets,
-    bytes: r.bytes,
-    gaps: r.gaps,
-    state: r.close,
-    directionInferred: r.directionInferred,
-    anomalies: r.anomalies,
-    conflicts: r.anomalies['conflicting-overlap'] ?? 0,
-    sha256: r.sha256,
-    protocol: r.protocol,
-  };
 }
 
 /** A few file handles kept open, the rest closed and reopened for appending (many flows, few fds). */
@@ -268,7 +246,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
   try {
     // pass 1: the flows
     const records: Flow[] = [];
-    const wanted = (r: Flow) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(asRow(r)) : true);
+    const wanted = (r: Flow) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(flowFacts(r)) : true);
     const pass1 = await runFlows(req.files, (r) => wanted(r) && records.push(r), { read: progress('flows') });
     if (signal?.aborted) throw new ExportError('export cancelled');
     const errors = pass1.errors.map((e) => e.message);

@@ -22,7 +22,7 @@ export class SessionState {
       this.stats = d.stats;
       this.jobs = d.jobs;
       this.history = [...this.history.slice(-59), d.stats.throughput];
-      if (d.rows.length) this.version++;
+      if (d.changed > 0) this.version++;
     });
     void this.api.getState({}).then((r) => {
       if (r.ok) {

@@ -1,0 +1,374 @@
+/**
+ * The app's flow table, kept in the engine's process: one row per connection, stored as columns
+ * (typed arrays, strings in arrays) rather than an object per row, so a capture of a million
+ * connections costs about 200 bytes a connection here, and filtering and sorting all rows makes
+ * no object per row. The session asks for pages (query), never for the whole table.
+ *
+ *   row i = connection id i + 1 (ids are the engine's, in order of first packet)
+ *   numbers:  firstSeen lastSeen │ packets bytes gaps ×2 │ state flags protocol conflicts
+ *   strings:  client server (made once, when the row is made)
+ *   sparse:   anomalies (rows that have any), gaps and conflicts to mark in the stream view
+ *             (completed rows that have any), sha256 of completed rows (32 bytes each, in a column)
+ *
+ * Open connections are read from their FlowAccumulator (refresh() copies the engine's counters
+ * into the columns for the rows that changed); a completed row keeps only numbers and the sparse
+ * entries, never the connection's objects.
+ */
+import type { FlowAccumulator } from '../../engine/flows';
+import type { Conflict, Gap } from '../../engine/reassembly';
+import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
+import { flowKey } from '../export/export';
+import { compileFilter, STATE_ORDER, type FlowFacts, type SortKey } from '../flow-query';
+
+/** Gaps and conflicts of one direction, as the stream view marks them. */
+export interface Marks {
+  gaps: { offset: number; length: number; cause: string }[];
+  conflicts: { offset: number; kept: number[]; other: number[]; frame: number }[];
+}
+
+const INFERRED = 1;
+
+function grown<T extends Float64Array | Uint8Array | Uint32Array | Int32Array>(a: T, n: number): T {
+  if (n <= a.length) return a;
+  let size = a.length * 2;
+  while (size < n) size *= 2;
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
+function marksOf(gaps: readonly Gap[], conflicts: readonly Conflict[]): Marks {
+  return {
+    gaps: gaps.map((g) => ({ offset: g.offset, length: g.length, cause: g.cause })),
+    conflicts: conflicts.map((c) => ({ offset: c.offset, kept: Array.from(c.kept), other: Array.from(c.other), frame: c.frame })),
+  };
+}
+
+/** A lowercase hex digit's value. */
+function nibble(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export class FlowTable {
+  /** Rows (connections seen). */
+  size = 0;
+  /** Bumped whenever rows are added or change (a query's cached order is for one version). */
+  version = 0;
+  private cap = 1024;
+  private firstSeen = new Float64Array(this.cap);
+  private lastSeen = new Float64Array(this.cap);
+  private pk0 = new Float64Array(this.cap);
+  private pk1 = new Float64Array(this.cap);
+  private by0 = new Float64Array(this.cap);
+  private by1 = new Float64Array(this.cap);
+  private gp0 = new Float64Array(this.cap);
+  private gp1 = new Float64Array(this.cap);
+  private state = new Uint8Array(this.cap);
+  private flags = new Uint8Array(this.cap);
+  private proto = new Uint8Array(this.cap);
+  private conflicts = new Uint32Array(this.cap);
+  private ipVersion = new Uint8Array(this.cap);
+  private sha = new Uint8Array(this.cap * 64);
+  private readonly client: string[] = [];
+  private readonly server: string[] = [];
+  /** Server endpoints repeat (many clients, few servers): one string each. */
+  private readonly servers = new Map<string, string>();
+  /** Protocol names by number (0: none). */
+  private readonly protoNames: (string | null)[] = [null];
+  private readonly protoIndex = new Map<string, number>();
+  /** Anomaly counts of rows that have any (both directions added up). */
+  private readonly anomalies = new Map<number, Record<string, number>>();
+  /** Stream marks of completed rows that have any, per direction. */
+  private readonly marks = new Map<number, [Marks, Marks]>();
+  /** Open connections, by row. */
+  private readonly live = new Map<number, FlowAccumulator>();
+  /** Stream anomalies of all rows added up (kept current as rows change). */
+  readonly anomalyTotals: Record<string, number> = {};
+  /** Connections by protocol, counted as protocols are found. */
+  readonly protocols: Record<string, number> = {};
+  private cache: { key: string; version: number; order: Int32Array } | null = null;
+
+  /** A row for a connection's first packet. */
+  open(f: FlowAccumulator): void {
+    const i = f.id - 1;
+    if (i >= this.cap) this.growTo(i + 1);
+    if (i >= this.size) this.size = i + 1;
+    const c = f.conn;
+    this.client[i] = c.client;
+    const s = c.server;
+    let srv = this.servers.get(s);
+    if (srv === undefined) this.servers.set(s, (srv = s));
+    this.server[i] = srv;
+    this.ipVersion[i] = c.ipVersion;
+    this.firstSeen[i] = c.firstSec + c.firstNsec / 1e9;
+    this.live.set(i, f);
+    this.version++;
+  }
+
+  private growTo(n: number): void {
+    this.firstSeen = grown(this.firstSeen, n);
+    this.lastSeen = grown(this.lastSeen, n);
+    this.pk0 = grown(this.pk0, n);
+    this.pk1 = grown(this.pk1, n);
+    this.by0 = grown(this.by0, n);
+    this.by1 = grown(this.by1, n);
+    this.gp0 = grown(this.gp0, n);
+    this.gp1 = grown(this.gp1, n);
+    this.state = grown(this.state, n);
+    this.flags = grown(this.flags, n);
+    this.proto = grown(this.proto, n);
+    this.conflicts = grown(this.conflicts, n);
+    this.ipVersion = grown(this.ipVersion, n);
+    this.sha = grown(this.sha, n * 64);
+    this.cap = this.firstSeen.length;
+  }
+
+  /** Copies an open (or just completed) connection's counters into its row. */
+  refresh(f: FlowAccumulator): void {
+    const i = f.id - 1;
+    const c = f.conn;
+    const [h0, h1] = c.halves;
+    this.lastSeen[i] = c.lastSec + c.lastNsec / 1e9;
+    this.pk0[i] = h0.packets;
+    this.pk1[i] = h1.packets;
+    this.by0[i] = h0.delivered;
+    this.by1[i] = h1.delivered;
+    this.gp0[i] = h0.gapBytes;
+    this.gp1[i] = h1.gapBytes;
+    this.flags[i] = c.directionInferred ? INFERRED : 0;
+    this.conflicts[i] = h0.conflicts.length + h1.conflicts.length;
+    if (h0.counts !== null || h1.counts !== null) this.setAnomalies(i, flowAnomalies(f));
+    this.version++;
+  }
+
+  private setAnomalies(i: number, an: Record<string, number>): void {
+    const old = this.anomalies.get(i);
+    const t = this.anomalyTotals;
+    if (old) for (const k in old) t[k] -= old[k];
+    for (const k in an) t[k] = (t[k] ?? 0) + an[k];
+    this.anomalies.set(i, an);
+  }
+
+  setProtocol(f: FlowAccumulator, name: string): void {
+    let p = this.protoIndex.get(name);
+    if (p === undefined) {
+      p = this.protoNames.length;
+      this.protoNames.push(name);
+      this.protoIndex.set(name, p);
+    }
+    this.proto[f.id - 1] = p;
+    this.protocols[name] = (this.protocols[name] ?? 0) + 1;
+    this.version++;
+  }
+
+  /** The connection ended: its row keeps its final numbers, digests and marks; the connection is let go. */
+  complete(f: FlowAccumulator): void {
+    this.refresh(f);
+    const i = f.id - 1;
+    this.state[i] = STATE_ORDER.indexOf(f.close!);
+    for (const d of [0, 1] as const) {
+      const hex = f.digest(d);
+      for (let b = 0, o = i * 64 + d * 32; b < 32; b++) this.sha[o + b] = (nibble(hex.charCodeAt(2 * b)) << 4) | nibble(hex.charCodeAt(2 * b + 1));
+    }
+    const [h0, h1] = f.conn.halves;
+    if (h0.gaps.length + h1.gaps.length + h0.conflicts.length + h1.conflicts.length > 0) this.marks.set(i, [marksOf(h0.gaps, h0.conflicts), marksOf(h1.gaps, h1.conflicts)]);
+    this.live.delete(i);
+    this.version++;
+  }
+
+  /** Open connections. */
+  get openCount(): number {
+    return this.live.size;
+  }
+
+  has(id: number): boolean {
+    return id >= 1 && id <= this.size && this.client[id - 1] !== undefined;
+  }
+
+  /** Gaps and conflicts of a direction, for the stream view. */
+  marksOf(id: number, dir: 0 | 1): Marks {
+    const i = id - 1;
+    const f = this.live.get(i);
+    if (f) {
+      const h = f.conn.halves[dir];
+      return marksOf(h.gaps, h.conflicts);
+    }
+    return this.marks.get(i)?.[dir] ?? { gaps: [], conflicts: [] };
+  }
+
+  /** The flow's name whatever the session's numbering (export's flowKey: endpoints and first time). */
+  key(id: number): string {
+    const i = id - 1;
+    return flowKey(this.client[i], this.server[i], this.firstSeen[i]);
+  }
+
+  protocolOf(id: number): string | null {
+    return this.protoNames[this.proto[id - 1]];
+  }
+
+  /** Row `id` as the contract's FlowRow (one object, for a page). */
+  row(id: number): FlowRow {
+    const i = id - 1;
+    const st = STATE_ORDER[this.state[i]];
+    return {
+      id,
+      client: this.client[i],
+      server: this.server[i],
+      ipVersion: this.ipVersion[i],
+      firstSeen: this.firstSeen[i],
+      lastSeen: this.lastSeen[i],
+      packets: { c2s: this.pk0[i], s2c: this.pk1[i] },
+      bytes: { c2s: this.by0[i], s2c: this.by1[i] },
+      gaps: { c2s: this.gp0[i], s2c: this.gp1[i] },
+      state: st,
+      directionInferred: (this.flags[i] & INFERRED) !== 0,
+      anomalies: { ...(this.anomalies.get(i) ?? {}) },
+      conflicts: this.conflicts[i],
+      sha256: st === 'open' ? null : { c2s: this.hex(i, 0), s2c: this.hex(i, 1) },
+      protocol: this.protoNames[this.proto[i]],
+    };
+  }
+
+  private hex(i: number, d: number): string {
+    let s = '';
+    for (let b = 0; b < 32; b++) s += HEX[this.sha[i * 64 + d * 32 + b]];
+    return s;
+  }
+
+  /**
+   * A page of rows in the query's order. The order of all matching rows is computed once per
+   * (filter, sort, version) over the columns — an array of row numbers sorted by a column, no
+   * object per row — and pages are sliced from it. Throws the filter's Error on a bad filter.
+   */
+  query(q: FlowQuery): FlowPage {
+    const key = `${q.filter ?? ''}|${q.sort?.key ?? 'id'}|${q.sort?.dir ?? 'asc'}`;
+    let order: Int32Array;
+    if (this.cache && this.cache.key === key && this.cache.version === this.version) order = this.cache.order;
+    else {
+      order = this.order(q);
+      this.cache = { key, version: this.version, order };
+    }
+    const rows: FlowRow[] = [];
+    const end = Math.min(order.length, q.offset + q.limit);
+    for (let k = q.offset; k < end; k++) rows.push(this.row(order[k] + 1));
+    return { total: order.length, offset: q.offset, rows };
+  }
+
+  private order(q: FlowQuery): Int32Array {
+    const filter = q.filter?.trim() ? compileFilter(q.filter) : null;
+    const n = this.size;
+    let order = new Int32Array(n);
+    let m = 0;
+    if (filter) {
+      const cur = this.cursor();
+      for (let i = 0; i < n; i++) {
+        if (this.client[i] === undefined) continue;
+        cur.i = i;
+        if (filter(cur)) order[m++] = i;
+      }
+    } else for (let i = 0; i < n; i++) if (this.client[i] !== undefined) order[m++] = i;
+    order = order.subarray(0, m);
+    const sort = q.sort ?? { key: 'id' as SortKey, dir: 'asc' as const };
+    if (sort.key === 'id') return sort.dir === 'asc' ? order : order.reverse();
+    const sign = sort.dir === 'asc' ? 1 : -1;
+    const num = this.numericKey(sort.key);
+    if (num) {
+      // ties by row number, so the order is stable across updates
+      order.sort((a, b) => {
+        const x = num[a];
+        const y = num[b];
+        return x < y ? -sign : x > y ? sign : a - b;
+      });
+      return order;
+    }
+    const str = this.stringKey(sort.key);
+    order.sort((a, b) => {
+      const x = str(a);
+      const y = str(b);
+      return x < y ? -sign : x > y ? sign : a - b;
+    });
+    return order;
+  }
+
+  /** The column a numeric sort key reads (computed columns filled for this sort). */
+  private numericKey(key: SortKey): Float64Array | null {
+    const n = this.size;
+    const out = (f: (i: number) => number) => {
+      const a = new Float64Array(n);
+      for (let i = 0; i < n; i++) a[i] = f(i);
+      return a;
+    };
+    switch (key) {
+      case 'packets':
+        return out((i) => this.pk0[i] + this.pk1[i]);
+      case 'bytesC2s':
+        return this.by0;
+      case 'bytesS2c':
+        return this.by1;
+      case 'duration':
+        return out((i) => this.lastSeen[i] - this.firstSeen[i]);
+      case 'state':
+        return out((i) => this.state[i]);
+      case 'firstSeen':
+        return this.firstSeen;
+      case 'gaps':
+        return out((i) => this.gp0[i] + this.gp1[i]);
+      default:
+        return null;
+    }
+  }
+
+  private stringKey(key: SortKey): (i: number) => string {
+    switch (key) {
+      case 'client':
+        return (i) => this.client[i];
+      case 'server':
+        return (i) => this.server[i];
+      default:
+        return (i) => this.protoNames[this.proto[i]] ?? '~'; // unknown after every name
+    }
+  }
+
+  /** One reused FlowFacts over the columns, pointed at a row by setting `i`. */
+  private cursor(): FlowFacts & { i: number } {
+    const t = this;
+    return {
+      i: 0,
+      get client() {
+        return t.client[this.i];
+      },
+      get server() {
+        return t.server[this.i];
+      },
+      get protocol() {
+        return t.protoNames[t.proto[this.i]];
+      },
+      get state(): FlowState {
+        return STATE_ORDER[t.state[this.i]];
+      },
+      get directionInferred() {
+        return (t.flags[this.i] & INFERRED) !== 0;
+      },
+      get gapBytes() {
+        return t.gp0[this.i] + t.gp1[this.i];
+      },
+      get conflicts() {
+        return t.conflicts[this.i];
+      },
+      anomaly(name: string) {
+        return t.anomalies.get(this.i)?.[name] ?? 0;
+      },
+    };
+  }
+}
+
+/** Both directions' anomaly counters of an accumulator's connection, added up. */
+function flowAnomalies(f: FlowAccumulator): Record<string, number> {
+  const [h0, h1] = f.conn.halves;
+  const a = { ...h0.anomalyObject() };
+  const b = h1.anomalyObject();
+  for (const k in b) a[k] = (a[k] ?? 0) + b[k];
+  return a;
+}

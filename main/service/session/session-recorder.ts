@@ -1,0 +1,54 @@
+/**
+ * What the engine records for the app: every connection as a row of the FlowTable (filled while
+ * packets come, final when it completes), every delivered byte in the spool with its provenance.
+ * It is the FlowFactory's listener: the flow model (main/engine/flows) is the same the CLI uses,
+ * so a row and `weft flows` agree field for field.
+ */
+import { FlowFactory, type FlowAccumulator } from '../../engine/flows';
+import type { TCPFlowDirection } from '../../engine/reassembly';
+import { NODE_HASHES } from '../hashes';
+import type { Spool } from '../spool';
+import { FlowTable } from './flow-table';
+
+export class SessionRecorder {
+  readonly factory: FlowFactory;
+  readonly table = new FlowTable();
+  /** Connections that changed since the last delta (each once). */
+  private dirty: FlowAccumulator[] = [];
+
+  constructor(readonly spool: Spool) {
+    const touch = (f: FlowAccumulator) => {
+      if (f.tag === true) return;
+      f.tag = true;
+      this.dirty.push(f);
+    };
+    this.factory = new FlowFactory({
+      hashes: NODE_HASHES,
+      listener: {
+        opened: (f) => {
+          this.table.open(f);
+          touch(f);
+        },
+        changed: touch,
+        piece: (f, dir: TCPFlowDirection, buf, off, len, ci) => spool.append(f.id, dir, buf, off, len, ci.frame, ci.tsSec, ci.tsNsec),
+        protocol: (f, name) => this.table.setProtocol(f, name),
+        complete: (f) => {
+          this.table.complete(f);
+          f.tag = null; // already final: a later refresh would change nothing
+        },
+      },
+    });
+  }
+
+  /** Brings the rows that changed up to date; returns how many did. */
+  takeChanged(): number {
+    const d = this.dirty;
+    this.dirty = [];
+    for (const f of d) {
+      if (f.tag !== true) continue; // completed since
+      f.tag = null;
+      this.table.refresh(f);
+    }
+    return d.length;
+  }
+}
