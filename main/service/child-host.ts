@@ -26,6 +26,11 @@ export class ChildProcessHost implements EngineHost {
     });
   }
 
+  /** The engine process's id (for measuring it). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   post(msg: ToWorker): void {
     if (this.child.connected) this.child.send(msg);
   }

@@ -15,9 +15,12 @@
  * offsets (kept for the few directions read lately, and extended as the direction grows), then
  * finds the range by binary search.
  *
- * Writes go through a 1 MiB buffer (flushed when full, and before any read that needs it).
+ * Writes go through 1 MiB buffers written to the file in the background (the engine goes on
+ * parsing while the disk works: writing the spool was the largest single cost of loading a
+ * capture); a buffer stays readable in memory until its write has completed, so reads never wait.
+ * At most MAX_IN_FLIGHT buffers are being written at once; past that a write is done on the spot.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, write, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastAtOrBefore } from '../engine/util/search';
@@ -40,6 +43,17 @@ interface PieceList {
   offsets: Float64Array;
 }
 
+/** Spool buffers being written at once, at most. */
+const MAX_IN_FLIGHT = 8;
+const BUFFER = 1 << 20;
+
+/** A buffer handed to the file and not yet written: its bytes are read from here meanwhile. */
+interface InFlight {
+  at: number;
+  buf: Buffer;
+  len: number;
+}
+
 /** How many directions keep their piece lists between reads. */
 const LISTS_KEPT = 16;
 
@@ -56,11 +70,15 @@ export interface Provenance {
 export class Spool {
   readonly dir: string;
   private readonly fd: number;
-  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  private buf: Buffer = Buffer.allocUnsafe(BUFFER);
   private bufLen = 0;
-  /** Bytes written to the file (the buffer follows). */
+  /** Bytes handed to the file (the buffer follows). */
   private fileLen = 0;
   private closed = false;
+  private readonly inFlight: InFlight[] = [];
+  private readonly spare: Buffer[] = [];
+  /** The first write that failed (reported by the next read). */
+  private failure: Error | null = null;
 
   /** Pieces. */
   private pieceCount = 0;
@@ -145,12 +163,60 @@ export class Spool {
     }
   }
 
+  /** Hands the buffer to the file (in the background while few writes are pending). */
   flush(): void {
     if (this.bufLen === 0) return;
-    let w = 0;
-    while (w < this.bufLen) w += writeSync(this.fd, this.buf, w, this.bufLen - w, this.fileLen + w);
+    const f: InFlight = { at: this.fileLen, buf: this.buf, len: this.bufLen };
     this.fileLen += this.bufLen;
     this.bufLen = 0;
+    if (this.inFlight.length >= MAX_IN_FLIGHT) {
+      let w = 0;
+      while (w < f.len) w += writeSync(this.fd, f.buf, w, f.len - w, f.at + w);
+      return; // the same buffer goes on
+    }
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafe(BUFFER);
+    this.inFlight.push(f);
+    this.writeOut(f, 0);
+  }
+
+  private writeOut(f: InFlight, done: number): void {
+    write(this.fd, f.buf, done, f.len - done, f.at + done, (err, n) => {
+      if (!err && done + n < f.len) return this.writeOut(f, done + n);
+      if (err) this.failure ??= err;
+      this.inFlight.splice(this.inFlight.indexOf(f), 1);
+      if (this.spare.length < 2) this.spare.push(f.buf);
+      if (this.closed && this.inFlight.length === 0) this.remove();
+    });
+  }
+
+  /** Copies spool bytes [at, at+n) into out[o…] from the buffers still in memory, else the file. */
+  private readAt(out: Uint8Array, o: number, at: number, n: number): void {
+    while (n > 0) {
+      let take = n;
+      const cur = this.fileLen;
+      if (at >= cur) {
+        out.set(this.buf.subarray(at - cur, at - cur + n), o);
+        return;
+      }
+      const f = this.inFlight.find((x) => at >= x.at && at < x.at + x.len);
+      if (f) {
+        take = Math.min(n, f.at + f.len - at);
+        out.set(f.buf.subarray(at - f.at, at - f.at + take), o);
+      } else {
+        // on disk up to the next buffer still in memory (or the current one)
+        const next = this.inFlight.reduce((m, x) => (x.at > at && x.at < m ? x.at : m), cur);
+        take = Math.min(n, next - at);
+        let r = 0;
+        while (r < take) {
+          const got = readSync(this.fd, out, o + r, take - r, at + r);
+          if (got === 0) throw new Error(`spool: ${this.dir}: short read at byte ${at + r}`);
+          r += got;
+        }
+      }
+      o += take;
+      at += take;
+      n -= take;
+    }
   }
 
   /** The pieces of direction k in stream order (built or extended from its chain). */
@@ -188,8 +254,8 @@ export class Spool {
     const end = Math.max(start, Math.min(to, total));
     const out = new Uint8Array(end - start);
     const provenance: Provenance[] = [];
+    if (this.failure) throw new Error(`spool: writing ${this.dir} failed: ${this.failure.message}`);
     if (end > start) {
-      this.flush();
       const l = this.list(k);
       let i = lastAtOrBefore(l.count, (j) => l.offsets[j], start);
       let pos = start;
@@ -198,8 +264,7 @@ export class Spool {
         const inPiece = pos - l.offsets[i];
         const n = Math.min(this.len[p] - inPiece, end - pos);
         if (n > 0) {
-          let r = 0;
-          while (r < n) r += readSync(this.fd, out, pos - start + r, n - r, this.spoolOff[p] + inPiece + r);
+          this.readAt(out, pos - start, this.spoolOff[p] + inPiece, n);
           provenance.push({ offset: pos, length: n, frame: this.frame[p], tsSec: this.sec[p], tsNsec: this.nsec[p] });
           pos += n;
         }
@@ -209,10 +274,23 @@ export class Spool {
     return { bytes: out, provenance, length: total };
   }
 
-  /** Closes the file and deletes the session folder. */
+  /**
+   * Deletes the session folder and closes the file. A write still under way keeps the file
+   * descriptor until it completes (closing it under a pending write could hand the number to
+   * another file); the folder goes at once where the system allows it (Linux, macOS), else then.
+   */
   dispose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.inFlight.length === 0) return this.remove();
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // an open file cannot be removed here (Windows): remove() does it when the writes are done
+    }
+  }
+
+  private remove(): void {
     closeSync(this.fd);
     rmSync(this.dir, { recursive: true, force: true });
   }

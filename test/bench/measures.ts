@@ -6,17 +6,62 @@ import { PacketDecoder, Transport } from '../../main/engine/decode';
 import { httpPlugin, redisPlugin, type DirectionParser } from '../../main/engine/protocols';
 import { TcpHeader } from '../../main/engine/decode/layers';
 import { Assembler, StreamPool, type ScatterGather, type Stream } from '../../main/engine/reassembly';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportFlows } from '../../main/service/export/export';
+import { ChildProcessHost } from '../../main/service/child-host';
 import { PacketPipeline } from '../../main/service/packet-pipeline';
+import { Session } from '../../main/service/session';
 import { readCaptureFile } from '../../main/sources/capture-source';
 import { heapGrowth } from '../helpers/heap';
 import { BaselineReassembler } from './baseline';
 import { walkRecordHeaders } from './floor';
 
-export type MeasureName = 'floor' | 'decode' | 'engine' | 'http' | 'baseline' | 'alloc' | 'resp' | 'resp-scan' | 'export';
+export type MeasureName = 'floor' | 'decode' | 'engine' | 'http' | 'baseline' | 'alloc' | 'resp' | 'resp-scan' | 'export' | 'app';
+
+export interface AppLoad {
+  /** Loading the file, from openCapture to the session being idle. */
+  ms: number;
+  flows: number;
+  /** From openCapture to the first delta that has rows. */
+  firstFlowsMs: number;
+  /** A query sorted by server→client bytes over every row (the order computed afresh), and a page of it. */
+  sortedQueryMs: number;
+  /** The engine process's peak resident memory. */
+  engineRssMB: number;
+}
+
+/**
+ * The app loading a capture the way `weft serve` and the desktop app do: a Session over the
+ * engine in a child process, the file opened, until idle; then a sorted query of all rows.
+ */
+export async function appLoad(file: string): Promise<AppLoad> {
+  const spoolParent = mkdtempSync(join(tmpdir(), 'weft-bench-app-'));
+  const host = new ChildProcessHost({ spoolParent });
+  const session = new Session(host);
+  try {
+    let first = 0;
+    const t0 = performance.now();
+    session.onDelta((d) => {
+      if (!first && d.flows > 0) first = performance.now() - t0;
+    });
+    const job = await session.openCapture({ path: file });
+    if (!job.ok) throw new Error(job.error);
+    await session.whenIdle();
+    const ms = performance.now() - t0;
+    const q0 = performance.now();
+    const page = await session.queryFlows({ offset: 0, limit: 100, sort: { key: 'bytesS2c', dir: 'desc' } });
+    const sortedQueryMs = performance.now() - q0;
+    if (!page.ok || page.value.total !== session.flowCount) throw new Error(`sorted query: ${page.ok ? page.value.total : page.error}`);
+    const status = readFileSync(`/proc/${host.pid}/status`, 'utf8');
+    const engineRssMB = Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
+    return { ms, flows: session.flowCount, firstFlowsMs: first, sortedQueryMs, engineRssMB };
+  } finally {
+    await session.close();
+    rmSync(spoolParent, { recursive: true, force: true });
+  }
+}
 
 /** A Stream that only counts bytes: what the engine benchmark delivers to. */
 class CountingStream implements Stream {
@@ -94,6 +139,10 @@ export async function measure(name: MeasureName, file: string): Promise<{ bytes:
     }
     case 'alloc':
       return { bytes: allocationPerPacket(), packets: 0 };
+    case 'app': {
+      const a = await appLoad(file);
+      return { bytes: 0, packets: a.flows, ...a };
+    }
     case 'export': {
       // every flow as raw files, a pcapng slice and jsonl, into a folder deleted afterwards
       const out = mkdtempSync(join(tmpdir(), 'weft-bench-export-'));
