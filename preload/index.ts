@@ -20,6 +20,7 @@ const api = {
   listDevices: (req: Req<'listDevices'>) => ipcRenderer.invoke('weft:listDevices', req),
   checkFilter: (req: Req<'checkFilter'>) => ipcRenderer.invoke('weft:checkFilter', req),
   startCapture: (req: Req<'startCapture'>) => ipcRenderer.invoke('weft:startCapture', req),
+  setLimits: (req: Req<'setLimits'>) => ipcRenderer.invoke('weft:setLimits', req),
   onDelta: (fn: (d: SessionDelta) => void) => {
     const h = (_e: unknown, d: SessionDelta) => fn(d);
     ipcRenderer.on('weft:delta', h);

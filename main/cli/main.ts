@@ -25,10 +25,12 @@ Usage:
   weft info FILE… [--json]                  format, link types, packets, times, anomalies, errors
   weft packets FILE [--json] [--limit N]    one line per packet (time, link, addresses, TCP flags,
                                             seq/ack, payload length)
-  weft flows FILE… [--json] [--policy first|last] [--idle SECONDS]
+  weft flows FILE… [--json] [--policy first|last] [--idle SECONDS] [--max-connections N]
                                             one row (or JSON object) per TCP connection: endpoints,
                                             packets, bytes and sha256 per direction, gaps, close,
-                                            anomalies; files are read in order as one capture
+                                            anomalies; files are read in order as one capture;
+                                            at most N connections open at once (default 150000:
+                                            past it the least recently active closes, 'limit')
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
   weft plugins [--json]                     protocol plugins with their BPF filters, ports and
@@ -50,7 +52,8 @@ Usage:
   weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json]
                                             live, one line per protocol message (go-sniffer
                                             style); the plugin's BPF filter unless -f is given
-  weft serve [--port N] [--host H] [FILE…]  the app in a browser: prints a URL with a token
+  weft serve [--port N] [--host H] [--max-connections N] [FILE…]
+                                            the app in a browser: prints a URL with a token
                                             (default 127.0.0.1:7878; POST /pcap {"path": …} queues
                                             a file)
   weft --help | --version
@@ -221,10 +224,11 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       );
     }
     case 'serve': {
-      const a = parse(rest, { port: { type: 'string' }, host: { type: 'string' } });
+      const a = parse(rest, { port: { type: 'string' }, host: { type: 'string' }, 'max-connections': { type: 'string' } });
       const port = a.values.port === undefined ? 7878 : Number(a.values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port needs a port number, not '${a.values.port}'`);
-      return serveCommand({ port, host: String(a.values.host ?? '127.0.0.1'), files: a.positionals }, out, err);
+      const maxConnections = maxConnectionsOf(a.values['max-connections'] as string | undefined);
+      return serveCommand({ port, host: String(a.values.host ?? '127.0.0.1'), files: a.positionals, maxConnections }, out, err);
     }
     default:
       throw new UsageError(`unknown command '${cmd}'`);

@@ -4,9 +4,10 @@ import { Session } from '../service/session';
 import { ChildProcessHost } from '../service/child-host';
 import type { BufferedOut } from './io';
 
-/** `weft serve [--port N] [--host H] [FILE…]`: runs until interrupted. */
-export async function serveCommand(a: { port: number; host: string; files: string[] }, out: BufferedOut, err: BufferedOut): Promise<number> {
+/** `weft serve [--port N] [--host H] [--max-connections N] [FILE…]`: runs until interrupted. */
+export async function serveCommand(a: { port: number; host: string; files: string[]; maxConnections: number }, out: BufferedOut, err: BufferedOut): Promise<number> {
   const session = new Session(new ChildProcessHost());
+  await session.setLimits({ maxConnections: a.maxConnections });
   // bundled as out/cli/weft.cjs: the renderer is built to out/renderer
   const rendererDir = join(__dirname, '..', 'renderer');
   const srv = await startServer({ session, rendererDir, host: a.host, port: a.port });

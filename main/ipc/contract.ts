@@ -47,6 +47,12 @@ export interface SessionStats {
   protocols: Record<string, number>;
   /** Resident memory of the engine's process, MB. */
   memoryMB: number;
+  /** The governor: open connections are held to `maxConnections` (the least recently active closes, state 'limit'), out-of-order pages to `maxBufferedPages`. */
+  maxConnections: number;
+  maxBufferedPages: number;
+  /** Connections closed because the table was full, and gaps skipped to stay within the page budget. */
+  limitClosed: number;
+  budgetGaps: number;
 }
 
 export interface Job {
@@ -82,6 +88,12 @@ export interface Device {
   addresses: string[];
   loopback: boolean;
   up: boolean;
+}
+
+/** The engine's limits a user can set. */
+export interface Limits {
+  /** Open connections held at most; past it the least recently active closes (state 'limit'). */
+  maxConnections: number;
 }
 
 export interface CaptureRequest {
@@ -200,6 +212,7 @@ export const guards = {
   listDevices: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   checkFilter: ((v): v is { device: string; filter: string } =>
     isObj(v) && typeof v.device === 'string' && v.device.length > 0 && v.device.length < 256 && typeof v.filter === 'string' && v.filter.length < 4096) as Guard<{ device: string; filter: string }>,
+  setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
   startCapture: ((v): v is CaptureRequest =>
     isObj(v) &&
     typeof v.device === 'string' &&
@@ -228,6 +241,8 @@ export interface Channels {
   checkFilter: { req: { device: string; filter: string }; res: null };
   /** Starts a live capture as a job (stop it with cancelJob). */
   startCapture: { req: CaptureRequest; res: Job };
+  /** Sets the connection table's limit (from now on: a lower one closes the least recently active at the next new connection). */
+  setLimits: { req: Limits; res: Limits };
 }
 
 export type ChannelName = keyof Channels;

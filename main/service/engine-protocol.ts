@@ -1,9 +1,28 @@
 /** Messages between the session (main side) and the engine worker. */
+import { DEFAULT_ASSEMBLER_OPTIONS } from '../engine/reassembly';
 import type { ExportRequest, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
-  return { packets: 0, bytes: 0, tcpPackets: 0, activeFlows: 0, completedFlows: 0, anomalies: {}, decodeErrors: 0, bufferedPages: 0, spoolBytes: 0, throughput: 0, drops: 0, protocols: {}, memoryMB: 0 };
+  return {
+    packets: 0,
+    bytes: 0,
+    tcpPackets: 0,
+    activeFlows: 0,
+    completedFlows: 0,
+    anomalies: {},
+    decodeErrors: 0,
+    bufferedPages: 0,
+    spoolBytes: 0,
+    throughput: 0,
+    drops: 0,
+    protocols: {},
+    memoryMB: 0,
+    maxConnections: DEFAULT_ASSEMBLER_OPTIONS.maxConnections,
+    maxBufferedPages: DEFAULT_ASSEMBLER_OPTIONS.maxBufferedPagesTotal,
+    limitClosed: 0,
+    budgetGaps: 0,
+  };
 }
 
 export type ToWorker =
@@ -18,6 +37,7 @@ export type ToWorker =
   | { t: 'keys'; reqId: number; ids: number[] }
   | { t: 'export'; id: number; request: Omit<ExportRequest, 'ids'> & { files: string[]; keys?: string[] } }
   | { t: 'live'; id: number; device: string; filter: string; write?: string }
+  | { t: 'limits'; maxConnections: number }
   | { t: 'stop' };
 
 /** An answer to a request: its value, or why there is none. */

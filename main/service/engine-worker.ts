@@ -63,6 +63,10 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     for (const [k, v] of Object.entries(table.anomalyTotals)) if (v > 0) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
     stats.decodeErrors = pipe.decoder.anomalies.total() - (pipe.decoder.anomalies.get('non-ip') ?? 0);
     stats.bufferedPages = pipe.assembler.bufferedPages;
+    stats.maxConnections = pipe.assembler.opts.maxConnections;
+    stats.maxBufferedPages = pipe.assembler.opts.maxBufferedPagesTotal;
+    stats.limitClosed = pipe.assembler.stats.connectionsLimited;
+    stats.budgetGaps = table.anomalyTotals['buffer-limit'] ?? 0;
     stats.protocols = { ...table.protocols };
     stats.spoolBytes = spool.size;
     stats.memoryMB = Math.round(process.memoryUsage().rss / 1e6);
@@ -258,6 +262,10 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         port.postMessage({ t: 'messages', reqId: m.reqId, value: flowMessages(spool, m.id, table.protocolOf(m.id), (dir) => table.marksOf(m.id, dir).gaps) });
         return;
       }
+      case 'limits':
+        pipe.assembler.opts.maxConnections = m.maxConnections;
+        changed = true;
+        return;
       case 'query': {
         try {
           port.postMessage({ t: 'query', reqId: m.reqId, value: table.query(m.query) });

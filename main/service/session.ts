@@ -185,6 +185,13 @@ export class Session {
     return { ok: true, value: job };
   }
 
+  /** Sets the engine's connection limit (weft serve --max-connections, the status bar's control). */
+  async setLimits(req: Channels['setLimits']['req']): Promise<Result<Channels['setLimits']['res']>> {
+    this.host.post({ t: 'limits', maxConnections: req.maxConnections });
+    this.stats = { ...this.stats, maxConnections: req.maxConnections };
+    return { ok: true, value: { maxConnections: req.maxConnections } };
+  }
+
   async getState(_req: Channels['getState']['req'] = {}): Promise<Result<SessionDelta>> {
     return { ok: true, value: { changed: 0, flows: this.flows, stats: this.stats, jobs: this.jobs } };
   }

@@ -108,6 +108,23 @@ describe('connection limit', () => {
     expect(seen.map((s) => s.reason)).toEqual(['limit', 'end-of-input']);
   });
 
+  it('what a connection closed by the limit still sends is absorbed, not reported as more connections', () => {
+    const { asm, seen, send } = harness({ maxConnections: 2 });
+    send(1, 5000, 100, 0x02);
+    send(1, 5000, 101, 0x18, 100);
+    send(2, 5000, 100, 0x02);
+    send(3, 5000, 100, 0x02); // full: connection 1 (least recently active) closes
+    send(1, 5000, 201, 0x18, 100); // it goes on talking
+    send(1, 5000, 301, 0x19, 100);
+    expect(asm.stats.tombstoneHits).toBe(2);
+    asm.flushAll();
+    expect(seen.map((s) => [s.id, s.reason])).toEqual([
+      [1, 'limit'],
+      [2, 'end-of-input'],
+      [3, 'end-of-input'],
+    ]);
+  });
+
   it('refuses a table without a limit', () => {
     expect(() => harness({ maxConnections: 0 })).toThrow(/maxConnections/);
   });

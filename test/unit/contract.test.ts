@@ -19,6 +19,7 @@ const cases: Record<string, { good: unknown[]; bad: unknown[] }> = {
   getState: { good: [{}], bad: [{ x: 1 }, null, []] },
   listDevices: { good: [{}], bad: [{ all: true }, 'lo'] },
   checkFilter: { good: [{ device: 'lo', filter: '' }, { device: 'eth0', filter: 'tcp port 80' }], bad: [{ device: '', filter: '' }, { device: 'lo' }, { device: 'lo', filter: 5 }] },
+  setLimits: { good: [{ maxConnections: 1 }, { maxConnections: 150_000 }], bad: [{ maxConnections: 0 }, { maxConnections: 1.5 }, {}, { maxConnections: 10, other: 1 }, { maxConnections: 1e9 }] },
   startCapture: { good: [{ device: 'lo', filter: 'tcp' }, { device: 'lo', filter: '', write: '/tmp/x.pcapng' }], bad: [{ device: 'lo' }, { device: 'lo', filter: '', write: '' }, { filter: 'tcp' }] },
 };
 

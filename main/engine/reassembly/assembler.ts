@@ -15,7 +15,8 @@
  * within budget again: memory stays bounded whatever the traffic. `maxConnections` bounds the
  * table the same way (Suricata's flow memcap): a new connection that would pass it first closes
  * the least recently active one, with reason `limit` (its waiting bytes delivered past their holes
- * as `buffer-limit` gaps), counted in `stats.connectionsLimited`.
+ * as `buffer-limit` gaps), counted in `stats.connectionsLimited`; its key is tombstoned, so what
+ * it still sends is absorbed rather than reported as new connections.
  *
  * Semantics decided in ../shared/DESIGN.md: first-copy-wins overlaps by default; gaps are metadata;
  * a hole the peer has acknowledged is skipped at once (cause `not-captured`); FIN takes effect at
@@ -221,6 +222,9 @@ export class Assembler {
     const fromA = f.fromA;
     // A full table gives up its least recently active connection (`f` stays valid: it holds the
     // new packet's hash and side, not a connection).
+    // The victim's key is buried like a closed connection's, so its later packets are absorbed
+    // (counted as tombstone hits) instead of each starting a connection that takes a slot and
+    // pushes out the next one: a connection is reported once, marked 'limit'.
     while (pool.size >= this.opts.maxConnections && pool.lruHead !== null) {
       const victim = pool.lruHead;
       if (!victim.completed) {
@@ -228,6 +232,7 @@ export class Assembler {
         this.stats.connectionsLimited++;
       }
       pool.remove(victim);
+      pool.bury(victim, this.now + this.opts.tombstoneSec);
     }
     const c = pool.create(net.ipVersion, net.vlan, net.src, t.srcPort, net.dst, t.dstPort, f);
     this.stats.connectionsCreated++;

@@ -269,7 +269,7 @@ export interface StreamPoolOptions {
   maxTombstones: number;
 }
 
-export const DEFAULT_STREAM_POOL_OPTIONS: StreamPoolOptions = { maxTombstones: 1 << 20 };
+export const DEFAULT_STREAM_POOL_OPTIONS: StreamPoolOptions = { maxTombstones: 1 << 18 };
 
 export class StreamPool {
   /**

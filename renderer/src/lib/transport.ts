@@ -17,6 +17,7 @@ const ALL: Record<ChannelName, true> = {
   listDevices: true,
   checkFilter: true,
   startCapture: true,
+  setLimits: true,
 };
 const NAMES = Object.keys(ALL) as ChannelName[];
 
