@@ -4,10 +4,9 @@
  * parsers — gaps included, so parsers resynchronise instead of misreading. Each message comes
  * with the capture time and frame of its first byte.
  */
-import { formatEndpoint } from '../engine/decode';
 import type { CaptureFormatError } from '../engine/formats';
 import { detectProtocol, PLUGINS, type DirectionParser, type OptionValues, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
-import type { CaptureInfo, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
+import type { CaptureInfo, ConnectionState, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
 import { copyBytes } from '../engine/util/bytes';
 import { lastAtOrBefore } from '../engine/util/search';
 import { DETECT_BYTES } from '../engine/flows';
@@ -42,15 +41,26 @@ export class MessageStream implements Stream {
   private readonly marks: [number[], number[]] = [[], []];
   private readonly info: [CaptureInfo[], CaptureInfo[]] = [[], []];
 
+  /** The connection's endpoints, given, or read from the engine's connection when it attaches. */
+  private client = '';
+  private server = '';
+
   constructor(
-    private readonly client: string,
-    private readonly server: string,
     private readonly plugins: readonly ProtocolPlugin[],
     private readonly emit: (m: MessageRecord) => void,
     /** Ports of the connection: a plugin whose port it uses parses it even if detection says no. */
     private readonly byPort: number[] | null,
     private readonly options: Record<string, OptionValues>,
-  ) {}
+    endpoints?: { client: string; server: string },
+  ) {
+    if (endpoints) ({ client: this.client, server: this.server } = endpoints);
+  }
+
+  attach(c: ConnectionState): void {
+    if (this.client !== '') return;
+    this.client = c.client;
+    this.server = c.server;
+  }
 
   accept(): boolean {
     return true;
@@ -171,11 +181,7 @@ export class MessagePipeline extends PacketPipeline {
   constructor(onMessage: (m: MessageRecord) => void, plugins: readonly ProtocolPlugin[] = PLUGINS, opts: MessagePipelineOptions = {}) {
     super(
       {
-        new: (net: NetFlow, f: TcpFlow) => {
-          const client = formatEndpoint(net.ipVersion, f.senderIsClient ? net.src : net.dst, f.clientPort);
-          const server = formatEndpoint(net.ipVersion, f.senderIsClient ? net.dst : net.src, f.serverPort);
-          return new MessageStream(client, server, plugins, onMessage, opts.byPort ? [f.serverPort, f.clientPort] : null, opts.pluginOptions ?? {});
-        },
+        new: (_net: NetFlow, f: TcpFlow) => new MessageStream(plugins, onMessage, opts.byPort ? [f.serverPort, f.clientPort] : null, opts.pluginOptions ?? {}),
       },
       opts,
     );

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { endpointHost, endpointPort, formatEndpoint } from '../../engine/decode/addr';
+import { endpointHost, endpointPort } from '../../engine/decode/addr';
 import type { DecodedPacket, TcpHeader } from '../../engine/decode/layers';
 import { copyBytes } from '../../engine/util/bytes';
 import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
@@ -169,15 +169,13 @@ class ContentWriter implements StreamFactory {
     this.files = new Files(dir);
   }
 
-  new(net: NetFlow, f: TcpFlow): Stream {
+  new(_net: NetFlow, _f: TcpFlow): Stream {
     const id = this.nextId++;
     const c = this.chosen.get(id);
     let messages: MessageStream | null = null;
     if (c && this.har) {
-      const client = formatEndpoint(net.ipVersion, f.senderIsClient ? net.src : net.dst, f.clientPort);
-      const server = formatEndpoint(net.ipVersion, f.senderIsClient ? net.dst : net.src, f.serverPort);
       const har = this.har;
-      messages = new MessageStream(client, server, [httpPlugin], (m: MessageRecord) => har.message(m), null, {});
+      messages = new MessageStream([httpPlugin], (m: MessageRecord) => har.message(m), null, {}, c.record);
     }
     return new ExportStream(this, id, c, messages);
   }
