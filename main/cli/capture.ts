@@ -1,8 +1,8 @@
 import type { CapturedPacket } from '../engine/formats';
 import { pluginByName } from '../engine/protocols';
-import { FlowPipeline } from '../service/flow-recorder';
-import { MessagePipeline } from '../service/messages';
-import type { PacketPipeline } from '../service/packet-pipeline';
+import { FlowPipeline } from '../service/pipeline/flow-recorder';
+import { MessagePipeline } from '../service/pipeline/messages';
+import type { PacketPipeline } from '../service/pipeline/packet-pipeline';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
 import { readCaptureStream } from '../sources/capture-source';
 import { LiveCapture, LiveCaptureError, listDevices, type LiveStats } from '../sources/live-source';

@@ -1,4 +1,4 @@
-import { runFlows, type Delivery, type Flow } from '../service/flow-recorder';
+import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
 import { formatTime, humanBytes } from './format';
 import type { BufferedOut } from './io';
 

@@ -1,4 +1,4 @@
-import { summarizeCapture, type CaptureSummary } from '../service/capture-summary';
+import { summarizeCapture, type CaptureSummary } from '../service/pipeline/capture-summary';
 import { BufferedOut } from './io';
 import { formatTime, humanBytes, isoTime } from './format';
 

@@ -1,6 +1,6 @@
 import { parseOptions, PLUGINS, pluginByName, type OptionValues } from '../engine/protocols';
-import { jsonSafe } from '../service/message-content';
-import { runMessages, type MessageRecord } from '../service/messages';
+import { jsonSafe } from '../service/pipeline/message-content';
+import { runMessages, type MessageRecord } from '../service/pipeline/messages';
 import { formatTime } from './format';
 import { UsageError, type BufferedOut } from './io';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { startServer } from '../server/serve';
-import { Session } from '../service/session';
-import { ChildProcessHost } from '../service/child-host';
+import { Session } from '../service/session/session';
+import { ChildProcessHost } from '../service/hosts/child-host';
 import type { BufferedOut } from './io';
 
 /** `weft serve [--port N] [--host H] [--max-connections N] [FILE…]`: runs until interrupted. */

@@ -1,6 +1,6 @@
 // Entry point of the built CLI (out/cli/weft.cjs, started by bin/weft.cjs).
 import { run } from './main';
-import { preferSmallHeap } from '../service/heap';
+import { preferSmallHeap } from '../service/hosts/heap';
 
 preferSmallHeap();
 

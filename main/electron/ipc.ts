@@ -6,7 +6,7 @@
  */
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
 import { CHANNELS, guards, type ChannelName } from '../ipc/contract';
-import type { Session } from '../service/session';
+import type { Session } from '../service/session/session';
 
 export const channelName = (name: ChannelName) => `weft:${name}`;
 export const DELTA_CHANNEL = 'weft:delta';

@@ -6,7 +6,7 @@
 import { app, BrowserWindow, dialog, ipcMain, Menu, shell } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Session } from '../service/session';
+import { Session } from '../service/session/session';
 import { forwardDeltas, registerIpc } from './ipc';
 import { captureArgs, menuTemplate } from './menu';
 import { UtilityProcessHost } from './utility-host';

@@ -1,7 +1,7 @@
 /** EngineHost on Electron's utilityProcess: the engine runs in its own OS process. */
 import { utilityProcess, type UtilityProcess } from 'electron';
 import { join } from 'node:path';
-import type { EngineHost, FromWorker, ToWorker } from '../service/engine-protocol';
+import type { EngineHost, FromWorker, ToWorker } from '../service/session/engine-protocol';
 
 export class UtilityProcessHost implements EngineHost {
   private readonly child: UtilityProcess;

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { CHANNELS, guards, type ChannelName } from '../ipc/contract';
-import type { Session } from '../service/session';
+import type { Session } from '../service/session/session';
 
 export interface ServeOptions {
   session: Session;

@@ -11,7 +11,7 @@
 import { fork, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
-import { FlowPipeline } from '../../main/service/flow-recorder';
+import { FlowPipeline } from '../../main/service/pipeline/flow-recorder';
 import { LiveCapture } from '../../main/sources/live-source';
 
 const RATES = [2_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000];

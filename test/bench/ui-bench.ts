@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../main/server/serve';
-import { Session } from '../../main/service/session';
-import { ChildProcessHost } from '../../main/service/child-host';
+import { Session } from '../../main/service/session/session';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
 
 const ROOT = join(__dirname, '..', '..');
 

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../main/server/serve';
-import { Session } from '../../main/service/session';
-import { ChildProcessHost } from '../../main/service/child-host';
+import { Session } from '../../main/service/session/session';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
 import { REAL } from '../helpers/fixtures';
-import { runFlows, type Flow } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 
 const ROOT = join(__dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../main/server/serve';
-import { ChildProcessHost } from '../../main/service/child-host';
-import { Session } from '../../main/service/session';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
+import { Session } from '../../main/service/session/session';
 
 const ROOT = join(__dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');
@@ -69,8 +69,10 @@ describe('the governor', () => {
     await expect.poll(() => governor.textContent(), { timeout: 10_000 }).toMatch(new RegExp(`${cut.value.total} cut`));
     await page.fill('[data-testid=filter]', 'state:limit');
     const rows = page.locator('[data-testid=flows] .row');
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBeGreaterThan(10);
-    expect(await rows.first().locator('.badge.cut').count()).toBe(1);
+    // the filter applies with the next page fetch: wait for the table to say so
+    await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe(String(cut.value.total));
+    await expect.poll(() => rows.first().locator('.badge.cut').count(), { timeout: 10_000 }).toBe(1);
+    expect(new Set(await rows.locator('.cell.state').allTextContents())).toEqual(new Set(['limit']));
     expect(await rows.first().locator('.badge.cut').getAttribute('title')).toContain('connection table was full');
     await page.screenshot({ path: join(SHOTS, 'governor.png') });
   }, 60_000);

@@ -4,7 +4,7 @@ import { PacketDecoder, Transport } from '../../main/engine/decode';
 import { CaptureReader } from '../../main/engine/formats';
 import type { DirectionParser, ProtocolMessage, ProtocolPlugin } from '../../main/engine/protocols';
 import { Assembler, StreamPool, type ScatterGather } from '../../main/engine/reassembly';
-import { runMessages, type MessageRecord } from '../../main/service/messages';
+import { runMessages, type MessageRecord } from '../../main/service/pipeline/messages';
 import { mutate, rng } from './fuzz';
 
 /**

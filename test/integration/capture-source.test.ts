@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../main/engine/formats';
-import { FlowPipeline, runFlows, type Flow } from '../../main/service/flow-recorder';
+import { FlowPipeline, runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { readCaptureFile, readCaptureStream, SourceError, type Progress } from '../../main/sources/capture-source';
 import { MALFORMED, REAL } from '../helpers/fixtures';
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runFlows, type Flow } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { expectedReal, FIXTURES, REAL } from '../helpers/fixtures';
 
 function knownDifferences(): string[] {

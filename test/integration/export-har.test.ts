@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { httpPlugin } from '../../main/engine/protocols';
-import { runMessages } from '../../main/service/messages';
+import { runMessages } from '../../main/service/pipeline/messages';
 import { writeConversationPcap } from '../helpers/conversation-pcap';
 import { captureFiles, REAL } from '../helpers/fixtures';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportFlows, ExportError, tcpflowName } from '../../main/service/export/export';
-import { runFlows, type Flow } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { captureFiles, REAL } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FlowFactory, flowJson, flowOf, PENDING_PER_DIRECTION, type Flow, type FlowAccumulator } from '../../main/engine/flows';
-import { NODE_HASHES } from '../../main/service/hashes';
-import { PacketPipeline } from '../../main/service/packet-pipeline';
+import { NODE_HASHES } from '../../main/service/pipeline/hashes';
+import { PacketPipeline } from '../../main/service/pipeline/packet-pipeline';
 import { readCaptureFile } from '../../main/sources/capture-source';
 import { REAL } from '../helpers/fixtures';
 

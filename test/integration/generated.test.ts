@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runFlows, type Flow } from '../../main/service/flow-recorder';
+import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { FIXTURES } from '../helpers/fixtures';
 
 const GEN = join(__dirname, '..', 'bench', 'gen-pcap.mjs');

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FlowRow } from '../../main/ipc/contract';
-import { runFlows, type Flow } from '../../main/service/flow-recorder';
-import { compileFilter, flowFacts } from '../../main/service/flow-query';
-import { Session } from '../../main/service/session';
-import { WorkerThreadHost } from '../../main/service/worker-host';
+import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
+import { compileFilter, flowFacts } from '../../main/service/pipeline/flow-query';
+import { Session } from '../../main/service/session/session';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
 import { REAL } from '../helpers/fixtures';
 
 const tmp = mkdtempSync(join(tmpdir(), 'weft-one-model-'));
@@ -46,7 +46,7 @@ describe('the CLI and the app see the same flows', () => {
       const file = join(REAL, c);
       const records: Flow[] = [];
       await runFlows([file], (f) => records.push(f));
-      const s = new Session(new WorkerThreadHost({ spoolParent: tmp }));
+      const s = new Session(new ChildProcessHost({ spoolParent: tmp }));
       try {
         await s.openCapture({ path: file });
         await s.whenIdle();

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../main/server/serve';
-import { Session } from '../../main/service/session';
-import { ChildProcessHost } from '../../main/service/child-host';
+import { Session } from '../../main/service/session/session';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
 import { REAL } from '../helpers/fixtures';
 
 let srv: RunningServer;

@@ -1,5 +1,5 @@
 /**
- * The session service with the engine in a real worker thread: files in, flow rows and stream
+ * The session service with the engine in its own process (as weft serve runs it): files in, flow rows and stream
  * bytes (with provenance, gaps, conflicts) out, deltas throttled.
  */
 import { execFileSync } from 'node:child_process';
@@ -9,16 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SessionDelta } from '../../main/ipc/contract';
-import { runMessages, type MessageRecord } from '../../main/service/messages';
-import { Session } from '../../main/service/session';
-import { WorkerThreadHost } from '../../main/service/worker-host';
+import { runMessages, type MessageRecord } from '../../main/service/pipeline/messages';
+import { Session } from '../../main/service/session/session';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
 import { expectedReal, REAL } from '../helpers/fixtures';
 
 const tmp = mkdtempSync(join(tmpdir(), 'weft-session-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
-  const s = new Session(new WorkerThreadHost({ spoolParent: tmp }));
+  const s = new Session(new ChildProcessHost({ spoolParent: tmp }));
   try {
     return await fn(s);
   } finally {

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Spool } from '../../main/service/spool';
+import { Spool } from '../../main/service/session/spool';
 
 const parent = mkdtempSync(join(tmpdir(), 'weft-spool-test-'));
 afterAll(() => rmSync(parent, { recursive: true, force: true }));

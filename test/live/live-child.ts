@@ -18,7 +18,7 @@ import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { FlowPipeline, runFlows, type Flow } from '../../main/service/flow-recorder';
+import { FlowPipeline, runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
 import { checkFilter, LiveCapture, type LiveCaptureError, listDevices } from '../../main/sources/live-source';
 

@@ -33,7 +33,7 @@ describe('contract, preload and main agree', () => {
   it('every channel has a guard, a session handler, a preload function and an IPC handler', async () => {
     await import('../../preload/index');
     const api = h.exposed.weft as Record<string, (...a: unknown[]) => unknown>;
-    const { Session } = await import('../../main/service/session');
+    const { Session } = await import('../../main/service/session/session');
     const { registerIpc } = await import('../../main/electron/ipc');
     const session = Object.create(Session.prototype) as InstanceType<typeof Session>;
     registerIpc({ handle: (ch: string, fn: never) => h.handlers.set(ch, fn), removeHandler: () => {} } as never, session, 'file:///app/index.html');

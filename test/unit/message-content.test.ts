@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { httpPlugin } from '../../main/engine/protocols';
-import { decodeBody } from '../../main/service/message-content';
-import { runMessages, type MessageRecord } from '../../main/service/messages';
+import { decodeBody } from '../../main/service/pipeline/message-content';
+import { runMessages, type MessageRecord } from '../../main/service/pipeline/messages';
 import { writeConversationPcap } from '../helpers/conversation-pcap';
 
 const page = Buffer.from(Array.from({ length: 400 }, (_, i) => `<li>item ${i} — ünïcode</li>\n`).join(''));

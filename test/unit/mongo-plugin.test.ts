@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mongoPlugin, type ProtocolMessage } from '../../main/engine/protocols';
-import { PARSER_HOST } from '../../main/service/message-content';
+import { PARSER_HOST } from '../../main/service/pipeline/message-content';
 import { writeConversationPcap } from '../helpers/conversation-pcap';
 import { captureMessages, feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { httpPlugin, mongoPlugin, mysqlPlugin, parseOptions, PLUGINS, redisPlugin } from '../../main/engine/protocols';
-import { PARSER_HOST } from '../../main/service/message-content';
+import { PARSER_HOST } from '../../main/service/pipeline/message-content';
 import { captureMessages, feedConversation } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
 

@@ -13,8 +13,8 @@
  *     a gap in it says so in its comment.
  */
 import { endpointHost, endpointPort } from '../../engine/decode/addr';
-import type { MessageRecord } from '../messages';
-import { utf8Text, type DecodedBody } from '../message-content';
+import type { MessageRecord } from '../pipeline/messages';
+import { utf8Text, type DecodedBody } from '../pipeline/message-content';
 
 export interface HarSink {
   write(s: string): void;

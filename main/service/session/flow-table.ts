@@ -18,7 +18,7 @@ import type { FlowAccumulator } from '../../engine/flows';
 import type { Conflict, Gap } from '../../engine/reassembly';
 import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
 import { flowKey } from '../export/export';
-import { compileFilter, STATE_ORDER, type FlowFacts, type SortKey } from '../flow-query';
+import { compileFilter, STATE_ORDER, type FlowFacts, type SortKey } from '../pipeline/flow-query';
 
 /** Gaps and conflicts of one direction, as the stream view marks them. */
 export interface Marks {

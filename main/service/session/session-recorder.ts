@@ -6,8 +6,8 @@
  */
 import { FlowFactory, type FlowAccumulator } from '../../engine/flows';
 import type { TCPFlowDirection } from '../../engine/reassembly';
-import { NODE_HASHES } from '../hashes';
-import type { Spool } from '../spool';
+import { NODE_HASHES } from '../pipeline/hashes';
+import type { Spool } from './spool';
 import { FlowTable } from './flow-table';
 
 export class SessionRecorder {

@@ -7,9 +7,9 @@
  *   any other word: part of the client or server text (address or port)
  * A word may start with '!' to negate it.
  */
-import { endpointHost, endpointPort } from '../engine/decode/addr';
-import type { Flow } from '../engine/flows';
-import type { FlowQuery, FlowRow, FlowState } from '../ipc/contract';
+import { endpointHost, endpointPort } from '../../engine/decode/addr';
+import type { Flow } from '../../engine/flows';
+import type { FlowQuery, FlowState } from '../../ipc/contract';
 
 /**
  * What a filter reads of a flow: the app's flow table answers it from its columns through one
@@ -39,20 +39,6 @@ export function flowFacts(f: Flow): FlowFacts {
     gapBytes: f.gaps.c2s + f.gaps.s2c,
     conflicts: f.conflicts,
     anomaly: (n) => f.anomalies[n] ?? 0,
-  };
-}
-
-/** A FlowRow read as FlowFacts. */
-export function rowFacts(r: FlowRow): FlowFacts {
-  return {
-    client: r.client,
-    server: r.server,
-    protocol: r.protocol,
-    state: r.state,
-    directionInferred: r.directionInferred,
-    gapBytes: r.gaps.c2s + r.gaps.s2c,
-    conflicts: r.conflicts,
-    anomaly: (n) => r.anomalies[n] ?? 0,
   };
 }
 

@@ -5,10 +5,10 @@
  * not make its own connection look busy) or, live, on wall time when the host calls tick().
  * `weft flows`, `weft messages`, `weft capture`, `weft sniff` and the app's engine all run it.
  */
-import { PacketDecoder, Transport, type DecodedPacket } from '../engine/decode';
-import type { CaptureFormatError, CapturedPacket, PacketSink } from '../engine/formats';
-import { Assembler, StreamPool, type AssemblerContext, type AssemblerOptions, type CaptureInfo, type StreamFactory } from '../engine/reassembly';
-import { readCaptureFile, readCaptureStream, type ReadOptions } from '../sources/capture-source';
+import { PacketDecoder, Transport, type DecodedPacket } from '../../engine/decode';
+import type { CaptureFormatError, CapturedPacket, PacketSink } from '../../engine/formats';
+import { Assembler, StreamPool, type AssemblerContext, type AssemblerOptions, type CaptureInfo, type StreamFactory } from '../../engine/reassembly';
+import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
 
 export interface PipelineOptions {
   /** Close connections idle this many seconds (default 600): capture time, or wall time live. */

@@ -3,15 +3,15 @@
  * completes, handed to `onFlow` and then forgotten — a closed connection keeps nothing here.
  * Hashes are node's sha256 (NODE_HASHES). `--follow N` keeps connection N's deliveries.
  */
-import { FlowFactory, flowJson, flowOf, type Flow } from '../engine/flows';
-import type { Assembler, TCPFlowDirection } from '../engine/reassembly';
-import type { CaptureFormatError } from '../engine/formats';
-import { copyBytes } from '../engine/util/bytes';
-import type { ReadOptions } from '../sources/capture-source';
+import { FlowFactory, flowJson, flowOf, type Flow } from '../../engine/flows';
+import type { Assembler, TCPFlowDirection } from '../../engine/reassembly';
+import type { CaptureFormatError } from '../../engine/formats';
+import { copyBytes } from '../../engine/util/bytes';
+import type { ReadOptions } from '../../sources/capture-source';
 import { NODE_HASHES } from './hashes';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
-export type { Flow, PerDirection } from '../engine/flows';
+export type { Flow, PerDirection } from '../../engine/flows';
 
 /** Bytes of one direction as delivered, with where gaps sit (for --follow). */
 export interface Delivery {

@@ -1,7 +1,7 @@
 // Entry of the engine bundle under Electron's utilityProcess (out/cli/engine-utility.cjs):
 // process.parentPort delivers {data} events; the worker code expects plain messages.
-import { runEngineWorker, type Port } from './engine-worker';
-import type { FromWorker, ToWorker } from './engine-protocol';
+import { runEngineWorker, type Port } from '../session/engine-worker';
+import type { FromWorker, ToWorker } from '../session/engine-protocol';
 import { preferSmallHeap } from './heap';
 
 preferSmallHeap();

@@ -3,9 +3,9 @@
  * first/last capture time, decode anomalies by kind, and the file error if it is damaged
  * (everything before the damage still counted).
  */
-import { linkTypeName } from '../engine/formats';
-import { PacketDecoder, Transport } from '../engine/decode';
-import { readCaptureFile, type ReadOptions } from '../sources/capture-source';
+import { linkTypeName } from '../../engine/formats';
+import { PacketDecoder, Transport } from '../../engine/decode';
+import { readCaptureFile, type ReadOptions } from '../../sources/capture-source';
 
 export interface CaptureSummary {
   file: string;

@@ -5,10 +5,10 @@
  * the gaps fed where they sit, so pairing and resynchronisation work as in `weft messages`.
  * Offsets are the spool's (delivered bytes), so a message's range is the stream view's range.
  */
-import { pluginByName } from '../engine/protocols';
-import { lastAtOrBefore } from '../engine/util/search';
-import type { FlowMessage, FlowMessages } from '../ipc/contract';
-import { finishFields, jsonSafe, PARSER_HOST } from './message-content';
+import { pluginByName } from '../../engine/protocols';
+import { lastAtOrBefore } from '../../engine/util/search';
+import type { FlowMessage, FlowMessages } from '../../ipc/contract';
+import { finishFields, jsonSafe, PARSER_HOST } from '../pipeline/message-content';
 import type { Provenance, Spool } from './spool';
 
 /** Parse at most this much of each direction, and return at most this many messages. */

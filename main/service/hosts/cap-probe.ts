@@ -6,7 +6,7 @@
  *   node out/cli/cap-probe.cjs devices
  *   node out/cli/cap-probe.cjs filter DEVICE FILTER
  */
-import { checkFilter, listDevices } from '../sources/live-source';
+import { checkFilter, listDevices } from '../../sources/live-source';
 
 function answer(): unknown {
   try {

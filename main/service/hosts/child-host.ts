@@ -6,10 +6,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EngineHost, FromWorker, ToWorker } from './engine-protocol';
+import type { EngineHost, FromWorker, ToWorker } from '../session/engine-protocol';
 
 export function engineBundle(name: string): string {
-  const candidates = [join(__dirname, name), join(__dirname, '..', '..', 'out', 'cli', name)];
+  // __dirname is out/cli when bundled, main/service/hosts when run from sources (tests)
+  const candidates = [join(__dirname, name), join(__dirname, '..', '..', '..', 'out', 'cli', name)];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`engine bundle ${name} not found (looked in ${candidates.join(', ')}): run 'npm run build:cli'`);
   return found;

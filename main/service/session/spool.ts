@@ -23,7 +23,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, write, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastAtOrBefore } from '../engine/util/search';
+import { lastAtOrBefore } from '../../engine/util/search';
 
 /** Doubles a typed array to hold at least `n` (keeps the contents). */
 function grow<T extends Float64Array | Uint32Array | Int32Array>(a: T, n: number): T {

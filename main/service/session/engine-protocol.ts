@@ -1,6 +1,6 @@
 /** Messages between the session (main side) and the engine worker. */
-import { DEFAULT_ASSEMBLER_OPTIONS } from '../engine/reassembly';
-import type { ExportRequest, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import { DEFAULT_ASSEMBLER_OPTIONS } from '../../engine/reassembly';
+import type { ExportRequest, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
@@ -52,7 +52,7 @@ export type FromWorker =
   | Answer<'keys', string[]>
   | { t: 'stopped' };
 
-/** Where the engine runs: a worker thread under Node, a utility process under Electron. */
+/** Where the engine runs: a child process under Node (weft serve), a utility process under Electron. */
 export interface EngineHost {
   post(msg: ToWorker): void;
   onMessage(fn: (msg: FromWorker) => void): void;

@@ -5,7 +5,7 @@
  */
 import { EJSON, deserialize } from 'bson';
 import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
-import type { MongoDocument, ParserHost } from '../engine/protocols';
+import type { MongoDocument, ParserHost } from '../../engine/protocols';
 
 /** Largest body a message keeps once decoded (the engine keeps a 4 KiB preview of the encoded one). */
 const DECODED_MAX = 256 * 1024;

@@ -9,9 +9,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { engineBundle } from './child-host';
-import { isPcapMagic, isPcapngMagic } from '../engine/formats';
-import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../ipc/contract';
+import { engineBundle } from '../hosts/child-host';
+import { isPcapMagic, isPcapngMagic } from '../../engine/formats';
+import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
 import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
 
 

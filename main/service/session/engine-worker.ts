@@ -3,18 +3,19 @@
  * It sends the session at most ten deltas a second (the rows that changed, stats, jobs) and
  * answers stream-content requests from the spool between input chunks.
  *
- * Runs as a worker_threads Worker (Node, `weft serve`) or as an Electron utility process; both
+ * Runs as a child process (Node, `weft serve`) or as an Electron utility process; both
  * give it a port with postMessage / on('message').
  */
-import type { Job, SessionStats } from '../ipc/contract';
-import { readCaptureFile, SourceError } from '../sources/capture-source';
-import { PcapngFileWriter } from '../sources/capture-file-writer';
-import { LiveCapture, LiveCaptureError } from '../sources/live-source';
+import type { Job, SessionStats } from '../../ipc/contract';
+import { JobRegistry } from './jobs';
+import { readCaptureFile, SourceError } from '../../sources/capture-source';
+import { PcapngFileWriter } from '../../sources/capture-file-writer';
+import { LiveCapture, LiveCaptureError } from '../../sources/live-source';
 import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
-import { exportFlows } from './export/export';
+import { exportFlows } from '../export/export';
 import { flowMessages } from './flow-messages';
-import { PacketPipeline } from './packet-pipeline';
-import { SessionRecorder } from './session/session-recorder';
+import { PacketPipeline } from '../pipeline/packet-pipeline';
+import { SessionRecorder } from './session-recorder';
 import { Spool } from './spool';
 
 export interface Port {
@@ -32,24 +33,19 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   // files and live captures feed one pipeline: a connection may span them, like one capture
   const pipe = new PacketPipeline(recorder.factory, { idleSec: IDLE_SEC });
   recorder.factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
-  const jobs: Job[] = [];
-  const queue: Job[] = [];
-  const cancels = new Map<number, AbortController>();
+  const jobs = new JobRegistry();
   let running = false;
   const stats: SessionStats = emptyStats();
-  /** Jobs paused, with what resumes them. */
-  const paused = new Map<number, { wait: Promise<void>; resume: () => void }>();
   let lastBytes = 0;
   let lastTime = Date.now();
-  let changed = true;
 
   const sendDelta = () => {
     const rows = recorder.takeChanged();
     stats.packets = pipe.packets;
     stats.bytes = pipe.bytes;
     stats.tcpPackets = pipe.tcpPackets;
-    if (!changed && rows === 0) return;
-    changed = false;
+    if (!jobs.changed && rows === 0) return;
+    jobs.changed = false;
     const now = Date.now();
     if (now - lastTime >= 1000) {
       stats.throughput = ((stats.bytes - lastBytes) * 1000) / (now - lastTime);
@@ -71,34 +67,31 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     stats.spoolBytes = spool.size;
     stats.memoryMB = Math.round(process.memoryUsage().rss / 1e6);
     // a delta says how many rows changed, never which: its size does not grow with the table
-    port.postMessage({ t: 'delta', changed: rows, flows: table.size, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.map((j) => ({ ...j })) });
+    port.postMessage({ t: 'delta', changed: rows, flows: table.size, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.snapshot() });
   };
   const timer = setInterval(sendDelta, DELTA_INTERVAL_MS);
 
   async function runQueue(): Promise<void> {
     if (running) return;
     running = true;
-    while (queue.length > 0) {
-      const job = queue.shift()!;
-      if (job.state === 'cancelled') continue;
-      const ac = new AbortController();
-      cancels.set(job.id, ac);
-      job.state = paused.has(job.id) ? 'paused' : 'running';
-      changed = true;
+    for (let job = jobs.next(); job !== null; job = jobs.next()) {
+      const signal = jobs.signal(job.id);
+      job.state = jobs.isPaused(job.id) ? 'paused' : 'running';
+      jobs.changed = true;
       try {
+        const j = job;
         const r = await readCaptureFile(job.path, pipe, {
-          signal: ac.signal,
+          signal,
           onProgress: (pr) => {
-            job.bytesDone = pr.bytesDone;
-            job.bytesTotal = pr.bytesTotal;
-            job.packets = pr.packets;
-            changed = true;
+            j.bytesDone = pr.bytesDone;
+            j.bytesTotal = pr.bytesTotal;
+            j.packets = pr.packets;
+            jobs.changed = true;
           },
           // let timers (deltas) and requests (stream reads, cancels) run between chunks; wait here while paused
           afterChunk: async () => {
             await new Promise<void>((res) => setImmediate(res));
-            const p = paused.get(job.id);
-            if (p) await p.wait;
+            await jobs.whileHeld(j.id);
           },
         });
         job.packets = r.packets;
@@ -109,8 +102,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         job.state = 'failed';
         job.error = e instanceof SourceError ? e.message : `${job.path}: ${(e as Error).message}`;
       }
-      cancels.delete(job.id);
-      changed = true;
+      jobs.finished(job.id);
     }
     pipe.end();
     running = false;
@@ -134,7 +126,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     } catch (e) {
       job.state = 'failed';
       job.error = e instanceof LiveCaptureError ? e.message : (e as Error).message;
-      changed = true;
+      jobs.changed = true;
       return;
     }
     job.state = 'running';
@@ -144,10 +136,10 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       job.bytesDone = lc.stats.bytes;
       job.packets = lc.stats.processed;
       stats.drops = [...lives.values()].reduce((n, l) => n + l.lc.stats.dropped, 0);
-      changed = true;
+      jobs.changed = true;
     }, 250);
     lives.set(job.id, { lc, writer, tick });
-    changed = true;
+    jobs.changed = true;
   }
 
   function stopLive(id: number): void {
@@ -157,47 +149,39 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     clearInterval(l.tick);
     l.writer?.close();
     lives.delete(id);
-    const job = jobs.find((j) => j.id === id)!;
+    const job = jobs.get(id)!;
     job.bytesDone = l.lc.stats.bytes;
     job.packets = l.lc.stats.processed;
     job.state = 'done';
     // the capture is over: its connections complete now, as at the end of a file
     if (!running && lives.size === 0) pipe.end();
-    changed = true;
+    jobs.changed = true;
     sendDelta();
   }
 
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
       case 'live': {
-        const job: Job = { id: m.id, kind: 'live', path: `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
-        jobs.push(job);
-        startLive(job, m.device, m.filter, m.write);
+        startLive(jobs.add(m.id, 'live', `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`), m.device, m.filter, m.write);
         return;
       }
       case 'open': {
-        const job: Job = { id: m.id, kind: 'file', path: m.path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
-        jobs.push(job);
-        queue.push(job);
-        changed = true;
+        jobs.enqueue(jobs.add(m.id, 'file', m.path));
         void runQueue();
         return;
       }
       case 'export': {
-        const job: Job = { id: m.id, kind: 'export', path: m.request.out, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'running', error: null };
-        jobs.push(job);
-        const ac = new AbortController();
-        cancels.set(job.id, ac);
-        changed = true;
+        const job = jobs.add(m.id, 'export', m.request.out, 'running');
+        const signal = jobs.signal(job.id);
         // the export reads the files again, between this worker's other work (it yields per chunk)
         exportFlows(
           m.request,
           (p) => {
             job.bytesDone = p.phase === 'flows' ? p.bytesDone / 2 : p.bytesTotal / 2 + p.bytesDone / 2;
             job.bytesTotal = p.bytesTotal;
-            changed = true;
+            jobs.changed = true;
           },
-          ac.signal,
+          signal,
         ).then(
           (r) => {
             job.state = 'done';
@@ -207,44 +191,20 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
             job.bytesDone = job.bytesTotal;
           },
           (e: Error) => {
-            job.state = ac.signal.aborted ? 'cancelled' : 'failed';
-            job.error = ac.signal.aborted ? null : e.message;
+            job.state = signal.aborted ? 'cancelled' : 'failed';
+            job.error = signal.aborted ? null : e.message;
           },
-        ).finally(() => {
-          cancels.delete(job.id);
-          changed = true;
-        });
+        ).finally(() => jobs.finished(job.id));
         return;
       }
       case 'cancel': {
         if (lives.has(m.id)) return stopLive(m.id);
-        const j = jobs.find((x) => x.id === m.id);
-        if (j && j.state === 'queued') j.state = 'cancelled';
-        cancels.get(m.id)?.abort();
-        paused.get(m.id)?.resume();
-        changed = true;
+        jobs.cancel(m.id);
         return;
       }
-      case 'pause': {
-        const j = jobs.find((x) => x.id === m.id);
-        if (!j || (j.state !== 'running' && j.state !== 'paused' && j.state !== 'queued')) return;
-        if (m.paused && !paused.has(m.id)) {
-          let resume!: () => void;
-          const wait = new Promise<void>((r) => (resume = r));
-          paused.set(m.id, {
-            wait,
-            resume: () => {
-              paused.delete(m.id);
-              if (j.state === 'paused') j.state = 'running';
-              changed = true;
-              resume();
-            },
-          });
-          j.state = 'paused';
-        } else if (!m.paused) paused.get(m.id)?.resume();
-        changed = true;
+      case 'pause':
+        jobs.pause(m.id, m.paused);
         return;
-      }
       case 'read': {
         const { id, dir, from, to } = m.range;
         if (!table.has(id)) return port.postMessage({ t: 'read', reqId: m.reqId, error: `no connection ${id}` });
@@ -264,7 +224,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       }
       case 'limits':
         pipe.assembler.opts.maxConnections = m.maxConnections;
-        changed = true;
+        jobs.changed = true;
         return;
       case 'query': {
         try {
@@ -283,7 +243,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       case 'stop':
         for (const id of [...lives.keys()]) stopLive(id);
         clearInterval(timer);
-        for (const c of cancels.values()) c.abort();
+        jobs.abortAll();
         spool.dispose();
         port.postMessage({ t: 'stopped' });
         // In a process of its own, leave now (a live capture handle must not outlive it).

@@ -1,6 +1,6 @@
 /** The HashHost the service lends the engine's flow model: node's sha256. */
 import { createHash, hash } from 'node:crypto';
-import type { HashHost } from '../engine/flows';
+import type { HashHost } from '../../engine/flows';
 
 export const NODE_HASHES: HashHost = {
   sha256: () => createHash('sha256'),

@@ -1,8 +1,8 @@
 // Entry of the engine bundle as a child process of `weft serve` (out/cli/engine-child.cjs): a
 // process of its own can load the `cap` native module, which worker threads cannot (cap is not
 // context-aware).
-import type { FromWorker, ToWorker } from './engine-protocol';
-import { runEngineWorker, type Port } from './engine-worker';
+import type { FromWorker, ToWorker } from '../session/engine-protocol';
+import { runEngineWorker, type Port } from '../session/engine-worker';
 import { preferSmallHeap } from './heap';
 
 preferSmallHeap();

@@ -4,12 +4,12 @@
  * parsers — gaps included, so parsers resynchronise instead of misreading. Each message comes
  * with the capture time and frame of its first byte.
  */
-import type { CaptureFormatError } from '../engine/formats';
-import { detectProtocol, PLUGINS, type DirectionParser, type OptionValues, type ProtocolMessage, type ProtocolPlugin } from '../engine/protocols';
-import type { CaptureInfo, ConnectionState, NetFlow, ScatterGather, Stream, TcpFlow } from '../engine/reassembly';
-import { copyBytes } from '../engine/util/bytes';
-import { lastAtOrBefore } from '../engine/util/search';
-import { DETECT_BYTES } from '../engine/flows';
+import type { CaptureFormatError } from '../../engine/formats';
+import { detectProtocol, PLUGINS, type DirectionParser, type OptionValues, type ProtocolMessage, type ProtocolPlugin } from '../../engine/protocols';
+import type { CaptureInfo, ConnectionState, NetFlow, ScatterGather, Stream, TcpFlow } from '../../engine/reassembly';
+import { copyBytes } from '../../engine/util/bytes';
+import { lastAtOrBefore } from '../../engine/util/search';
+import { DETECT_BYTES } from '../../engine/flows';
 import { finishFields, PARSER_HOST } from './message-content';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
