@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../helpers/app-browser';
 import { startServer } from '../../main/server/serve';
 import { Session } from '../../main/service/session/session';
 import { ChildProcessHost } from '../../main/service/hosts/child-host';
@@ -25,11 +25,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-uibench-'));
   const session = new Session(new ChildProcessHost({ spoolParent: dir }));
   const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const file = join(dir, 'many.pcap');
     log(`generating ${values.conns} connections …`);

@@ -6,37 +6,27 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../main/server/serve';
-import { Session } from '../../main/service/session/session';
-import { ChildProcessHost } from '../../main/service/hosts/child-host';
+import type { RunningServer } from '../../main/server/serve';
+import type { Session } from '../../main/service/session/session';
+import { ROOT, startApp, type App } from '../helpers/app-browser';
 import { REAL } from '../helpers/fixtures';
 import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 
-const ROOT = join(__dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');
-let browser: Browser;
 let page: Page;
 let srv: RunningServer;
 let session: Session;
+let app: App;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  session = new Session(new ChildProcessHost());
-  srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('pageerror', (e) => console.error('page error:', e));
+  app = await startApp();
+  ({ session, srv, page } = app);
 });
 afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await session?.close();
+  await app?.close();
 });
 
 const rows = () => page.locator('[data-testid=flows] .row');

@@ -8,36 +8,24 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../main/server/serve';
-import { ChildProcessHost } from '../../main/service/hosts/child-host';
-import { Session } from '../../main/service/session/session';
+import type { Session } from '../../main/service/session/session';
+import { ROOT, startApp, type App } from '../helpers/app-browser';
 
-const ROOT = join(__dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');
 const dir = mkdtempSync(join(tmpdir(), 'weft-governor-'));
-let browser: Browser;
+let app: App;
 let page: Page;
-let srv: RunningServer;
 let session: Session;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  session = new Session(new ChildProcessHost({ spoolParent: dir }));
-  srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('pageerror', (e) => console.error('page error:', e));
+  app = await startApp({ spoolParent: dir });
+  ({ page, session } = app);
 });
 afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await session?.close();
+  await app?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -46,7 +34,7 @@ describe('the governor', () => {
     // 600 small connections, all open at once (the generator interleaves up to 2,000)
     const file = join(dir, 'many.pcap');
     execFileSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '600', '--profile', 'small', '--seed', '4'], { stdio: 'ignore' });
-    await page.goto(srv.url);
+    await page.goto(app.srv.url);
     await page.fill('[data-testid=path]', join(ROOT, 'test', 'fixtures', 'real', 'zeek-irc-5k-line.pcap'));
     await page.click('button[type=submit]');
     const governor = page.locator('[data-testid=governor-flows]');

@@ -44,3 +44,13 @@ export function toHex(b: Uint8Array): string {
 export function copyBytes(b: Uint8Array, start = 0, end = b.length): Uint8Array<ArrayBuffer> {
   return new Uint8Array(b.subarray(start, end));
 }
+
+/** `a`, or a copy of it doubled (as often as needed) to hold at least `n` elements. */
+export function grownTo<T extends Float64Array | Uint8Array | Uint32Array | Int32Array>(a: T, n: number): T {
+  if (n <= a.length) return a;
+  let size = Math.max(1, a.length) * 2;
+  while (size < n) size *= 2;
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}

@@ -15,6 +15,7 @@
  * entries, never the connection's objects.
  */
 import type { FlowAccumulator } from '../../engine/flows';
+import { grownTo } from '../../engine/util/bytes';
 import type { Conflict, Gap } from '../../engine/reassembly';
 import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
 import { flowKey } from '../export/export';
@@ -27,15 +28,6 @@ export interface Marks {
 }
 
 const INFERRED = 1;
-
-function grown<T extends Float64Array | Uint8Array | Uint32Array | Int32Array>(a: T, n: number): T {
-  if (n <= a.length) return a;
-  let size = a.length * 2;
-  while (size < n) size *= 2;
-  const b = new (a.constructor as new (n: number) => T)(size);
-  b.set(a);
-  return b;
-}
 
 function marksOf(gaps: readonly Gap[], conflicts: readonly Conflict[]): Marks {
   return {
@@ -108,20 +100,20 @@ export class FlowTable {
   }
 
   private growTo(n: number): void {
-    this.firstSeen = grown(this.firstSeen, n);
-    this.lastSeen = grown(this.lastSeen, n);
-    this.pk0 = grown(this.pk0, n);
-    this.pk1 = grown(this.pk1, n);
-    this.by0 = grown(this.by0, n);
-    this.by1 = grown(this.by1, n);
-    this.gp0 = grown(this.gp0, n);
-    this.gp1 = grown(this.gp1, n);
-    this.state = grown(this.state, n);
-    this.flags = grown(this.flags, n);
-    this.proto = grown(this.proto, n);
-    this.conflicts = grown(this.conflicts, n);
-    this.ipVersion = grown(this.ipVersion, n);
-    this.sha = grown(this.sha, n * 64);
+    this.firstSeen = grownTo(this.firstSeen, n);
+    this.lastSeen = grownTo(this.lastSeen, n);
+    this.pk0 = grownTo(this.pk0, n);
+    this.pk1 = grownTo(this.pk1, n);
+    this.by0 = grownTo(this.by0, n);
+    this.by1 = grownTo(this.by1, n);
+    this.gp0 = grownTo(this.gp0, n);
+    this.gp1 = grownTo(this.gp1, n);
+    this.state = grownTo(this.state, n);
+    this.flags = grownTo(this.flags, n);
+    this.proto = grownTo(this.proto, n);
+    this.conflicts = grownTo(this.conflicts, n);
+    this.ipVersion = grownTo(this.ipVersion, n);
+    this.sha = grownTo(this.sha, n * 64);
     this.cap = this.firstSeen.length;
   }
 

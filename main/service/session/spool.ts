@@ -23,17 +23,8 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, write, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { grownTo } from '../../engine/util/bytes';
 import { lastAtOrBefore } from '../../engine/util/search';
-
-/** Doubles a typed array to hold at least `n` (keeps the contents). */
-function grow<T extends Float64Array | Uint32Array | Int32Array>(a: T, n: number): T {
-  if (n <= a.length) return a;
-  let size = a.length * 2;
-  while (size < n) size *= 2;
-  const b = new (a.constructor as new (n: number) => T)(size);
-  b.set(a);
-  return b;
-}
 
 /** A direction's pieces in stream order, built from its chain when the direction is read. */
 interface PieceList {
@@ -127,19 +118,19 @@ export class Spool {
     const i = this.pieceCount++;
     if (i === this.spoolOff.length) {
       const n = i + 1;
-      this.spoolOff = grow(this.spoolOff, n);
-      this.len = grow(this.len, n);
-      this.frame = grow(this.frame, n);
-      this.sec = grow(this.sec, n);
-      this.nsec = grow(this.nsec, n);
-      this.next = grow(this.next, n);
+      this.spoolOff = grownTo(this.spoolOff, n);
+      this.len = grownTo(this.len, n);
+      this.frame = grownTo(this.frame, n);
+      this.sec = grownTo(this.sec, n);
+      this.nsec = grownTo(this.nsec, n);
+      this.next = grownTo(this.next, n);
     }
     const k = (conn - 1) * 2 + dir;
     if (k >= this.first.length) {
-      this.first = grow(this.first, k + 1);
-      this.last = grow(this.last, k + 1);
-      this.count = grow(this.count, k + 1);
-      this.bytes = grow(this.bytes, k + 1);
+      this.first = grownTo(this.first, k + 1);
+      this.last = grownTo(this.last, k + 1);
+      this.count = grownTo(this.count, k + 1);
+      this.bytes = grownTo(this.bytes, k + 1);
     }
     this.spoolOff[i] = this.size;
     this.len[i] = len;
@@ -227,8 +218,8 @@ export class Spool {
     else l = { count: 0, pieces: new Int32Array(Math.max(4, n)), offsets: new Float64Array(Math.max(4, n)) };
     if (l.count < n) {
       if (l.pieces.length < n) {
-        l.pieces = grow(l.pieces, n);
-        l.offsets = grow(l.offsets, n);
+        l.pieces = grownTo(l.pieces, n);
+        l.offsets = grownTo(l.offsets, n);
       }
       let p = l.count === 0 ? this.first[k] - 1 : this.next[l.pieces[l.count - 1]];
       let off = l.count === 0 ? 0 : l.offsets[l.count - 1] + this.len[l.pieces[l.count - 1]];

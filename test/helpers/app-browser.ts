@@ -1,0 +1,46 @@
+/**
+ * The app as a browser test sees it: a Session over the engine's child process, `weft serve`'s
+ * server on a free port, and Debian's Chromium (headless, driven by playwright-core) on a page.
+ */
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../../main/server/serve';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
+import { Session } from '../../main/service/session/session';
+
+export const ROOT = join(__dirname, '..', '..');
+
+/** Chromium's flags for tests here (TOOLCHAIN.md): no sandbox, GPU, network chatter or profile sync. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
+export interface App {
+  session: Session;
+  srv: RunningServer;
+  browser: Browser;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Starts the session, the server and a browser page of 1280 × 800 (page errors go to the console). */
+export async function startApp(opts: { spoolParent?: string } = {}): Promise<App> {
+  const session = new Session(new ChildProcessHost(opts));
+  const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => console.error('page error:', e));
+  return {
+    session,
+    srv,
+    browser,
+    page,
+    async close() {
+      await browser.close();
+      await srv.close();
+      await session.close();
+    },
+  };
+}
