@@ -119,7 +119,11 @@ class HashState {
   sha1 = EMPTY_SHA256;
 }
 
-export class FlowAccumulator implements Stream {
+/**
+ * The accumulator is its own Zeek flag history (it extends FlagHistory rather than holding one:
+ * one object fewer per connection); `flags` reads it as such.
+ */
+export class FlowAccumulator extends FlagHistory implements Stream {
   conn!: ConnectionState;
   private hs: HashState | null = null;
   /** Until the protocol is known or cannot be: the first bytes of each direction. */
@@ -127,12 +131,18 @@ export class FlowAccumulator implements Stream {
   /** Both directions' first bytes matched no plugin. */
   private undetectable = false;
   protocol: string | null = null;
-  readonly flags = new FlagHistory();
   close: CloseReason | null = null;
   /** Consumers' own state for this flow (the app's row index). */
   tag: unknown = null;
 
-  constructor(private readonly owner: FlowFactory) {}
+  constructor(private readonly owner: FlowFactory) {
+    super();
+  }
+
+  /** Zeek's history letters and conn_state of the connection (this object). */
+  get flags(): FlagHistory {
+    return this;
+  }
 
   attach(c: ConnectionState): void {
     this.conn = c;
@@ -144,7 +154,7 @@ export class FlowAccumulator implements Stream {
   }
 
   accept(t: TcpHeader, _ci: CaptureInfo, dir: TCPFlowDirection): boolean {
-    this.flags.add(dir, t.flags, this.owner.payloadOfPacket());
+    this.add(dir, t.flags, this.owner.payloadOfPacket());
     this.owner.listener.changed?.(this);
     return true;
   }
