@@ -1,3 +1,4 @@
+import { JsonOffload } from '../service/pipeline/json-offload';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
 import { formatTime, humanBytes } from './format';
 import type { BufferedOut } from './io';
@@ -18,11 +19,12 @@ export interface FlowsArgs {
 export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
   const table = !a.json && a.follow === undefined;
   if (table) out.line(header());
+  // JSON: hashed and written to standard output by a second thread, in order (json-offload.ts)
+  const offload = a.json && a.follow === undefined ? new JsonOffload(out.fd) : null;
   const r = await runFlows(
     a.files,
-    // JSON lines go straight into the output buffer (flows' JSON is ASCII: no capture text in it)
-    a.json && a.follow === undefined
-      ? { json: (line) => out.line(line, true) }
+    offload
+      ? { batch: (f) => offload.add(f) }
       : (f) => {
           if (a.follow !== undefined) return;
           out.line(row(f));
@@ -31,9 +33,11 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
       idleSec: a.idleSec,
       assembler: { overlapPolicy: a.policy, maxConnections: a.maxConnections },
       follow: a.follow,
-      read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
+      read: {
+        afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined),
+      },
     },
-  );
+  ).finally(() => offload?.close());
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   if (a.follow !== undefined) {
     const f = r.followed;

@@ -50,6 +50,11 @@ export class BufferedOut {
     this.buf[this.used++] = 10;
   }
 
+  /** The stream's file descriptor, for another thread to write to (standard output: 1). */
+  get fd(): number {
+    return (this.stream as unknown as { fd?: number }).fd ?? 1;
+  }
+
   /** Gives what is buffered to the stream and continues in a free buffer. */
   private hand(): boolean {
     if (this.used === 0) return true;

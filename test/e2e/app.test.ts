@@ -118,21 +118,26 @@ describe('the app in Chromium', () => {
     await page.fill('[data-testid=filter]', '!port:20000');
     await expect.poll(() => rows().count()).toBe(7);
     await page.click('[data-sort=bytesC2s]'); // descending first
-    await expect.poll(async () => {
-      const ids = await rows().evaluateAll((els) => els.map((e) => (e as HTMLElement).style.transform));
-      return ids.length;
-    }).toBe(7);
-    const bytesCol = await page.locator('[data-testid=flows] .row').evaluateAll((els) =>
-      els
-        .sort((a, b) => parseFloat((a as HTMLElement).style.transform.slice(11)) - parseFloat((b as HTMLElement).style.transform.slice(11)))
-        .map((e) => e.children[5].textContent ?? ''),
-    );
     const toBytes = (s: string) => {
       const [n, u] = s.split(' ');
       return Number(n) * ({ B: 1, KiB: 1024, MiB: 1024 ** 2 } as Record<string, number>)[u];
     };
-    const values = bytesCol.map(toBytes);
+    // the rows in screen order, client→server bytes (the sorted page replaces the unsorted one when it comes)
+    const column = async () =>
+      (
+        await page.locator('[data-testid=flows] .row').evaluateAll((els) =>
+          els
+            .sort((a, b) => parseFloat((a as HTMLElement).style.transform.slice(11)) - parseFloat((b as HTMLElement).style.transform.slice(11)))
+            .map((e) => e.children[5].textContent ?? ''),
+        )
+      ).map(toBytes);
+    await expect.poll(async () => {
+      const v = await column();
+      return v.length === 7 && v.every((x, i) => i === 0 || v[i - 1] >= x);
+    }, { timeout: 10_000 }).toBe(true);
+    const values = await column();
     expect(values).toEqual([...values].sort((a, b) => b - a));
+    expect(new Set(values).size).toBeGreaterThan(1); // not trivially sorted
     await page.setViewportSize({ width: 900, height: 600 });
     await page.locator('select[aria-label=theme]').selectOption('dark');
     await page.screenshot({ path: join(SHOTS, 'dark-small.png') });

@@ -4,13 +4,13 @@
  * pending buffers) gives the same digests as hashing every direction incrementally — on every
  * real capture and on a generated one with anomalies, large directions and both IP versions.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FlowFactory, flowJson, flowOf, PENDING_PER_DIRECTION, type Flow, type FlowAccumulator } from '../../main/engine/flows';
+import { FlowFactory, flowJson, flowOf, jsonInput, PENDING_PER_DIRECTION, type Flow, type FlowAccumulator } from '../../main/engine/flows';
 import { NODE_HASHES } from '../../main/service/pipeline/hashes';
 import { PacketPipeline } from '../../main/service/pipeline/packet-pipeline';
 import { readCaptureFile } from '../../main/sources/capture-source';
@@ -28,7 +28,7 @@ async function accumulate(file: string, pendingBudget?: number): Promise<{ json:
     pendingBudget,
     listener: {
       complete: (a: FlowAccumulator) => {
-        json.push(flowJson(a));
+        json.push(flowJson(jsonInput(a)));
         flows.push(flowOf(a));
       },
     },
@@ -66,6 +66,26 @@ describe('flow JSON', () => {
     expect(flows.some((f) => f.ipVersion === 6)).toBe(true);
     expect(json).toEqual(flows.map((f) => JSON.stringify(f)));
   });
+});
+
+describe('weft flows --json on two threads', () => {
+  const weft = (file: string) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [join(__dirname, '..', '..', 'bin', 'weft.cjs'), 'flows', '--json', file], { maxBuffer: 1 << 28 }, (e, out) => (e ? reject(e) : resolve(out))),
+    );
+
+  it('prints, in completion order, exactly JSON.stringify of each Flow: every real capture, and many batches of a generated one', async () => {
+    const small = join(dir, 'many-small.pcap');
+    execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', small, '--conns', '3000', '--profile', 'small', '--seed', '3', '--anomaly', '0.1'], { stdio: 'ignore' });
+    const files = [...captures.map((c) => join(REAL, c)), generated(), small];
+    const outs = await Promise.all(files.map(weft));
+    for (const [i, file] of files.entries()) {
+      const { flows } = await accumulate(file);
+      const lines = outs[i] === '' ? [] : outs[i].trimEnd().split('\n');
+      expect(lines, file).toEqual(flows.map((f) => JSON.stringify(f)));
+    }
+    expect(outs.at(-1)!.trimEnd().split('\n')).toHaveLength(3000);
+  }, 120_000);
 });
 
 describe('hashing', () => {

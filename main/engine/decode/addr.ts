@@ -48,3 +48,17 @@ export function endpointHost(endpoint: string): string {
 export function endpointPort(endpoint: string): number {
   return Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
 }
+
+/** Scratch for endpointOfWords: the words were read through an Int32Array, so writing them back through one gives the bytes in any byte order. */
+const WORDS = new Int32Array(4);
+const WORD_BYTES = new Uint8Array(WORDS.buffer);
+
+/** "ip:port" of an address held as 32-bit words (as the connection table holds them; IPv4 uses w0). */
+export function endpointOfWords(version: number, w0: number, w1: number, w2: number, w3: number, port: number): string {
+  WORDS[0] = w0;
+  if (version !== 6) return `${WORD_BYTES[0]}.${WORD_BYTES[1]}.${WORD_BYTES[2]}.${WORD_BYTES[3]}:${port}`;
+  WORDS[1] = w1;
+  WORDS[2] = w2;
+  WORDS[3] = w3;
+  return `[${formatIPv6(WORD_BYTES)}]:${port}`;
+}

@@ -255,7 +255,7 @@ export class FlowAccumulator extends FlagHistory implements Stream {
     }
     this.close = reason;
     const hs = this.hs;
-    if (hs !== null) {
+    if (hs !== null && !this.owner.deferDigests) {
       hs.sha0 = this.finishHash(hs, 0);
       hs.sha1 = this.finishHash(hs, 1);
     }
@@ -275,6 +275,26 @@ export class FlowAccumulator extends FlagHistory implements Stream {
     if (dir === 0) s.p0 = null;
     else s.p1 = null;
     return hex;
+  }
+
+  /**
+   * With `deferDigests`, in the listener's complete(): the direction's digest when it is already
+   * known (hashed incrementally, or no bytes), else null after handing its waiting bytes to `take`
+   * (a view, valid during the call) for hashing elsewhere; its buffer is recycled then.
+   */
+  digestOrBytes(dir: TCPFlowDirection, take: (bytes: Uint8Array) => void): string | null {
+    const s = this.hs;
+    if (s === null) return EMPTY_SHA256;
+    const h = dir === 0 ? s.h0 : s.h1;
+    if (h !== null) return h.digest('hex');
+    const p = dir === 0 ? s.p0 : s.p1;
+    if (p === null) return EMPTY_SHA256;
+    take(p.subarray(0, dir === 0 ? s.n0 : s.n1));
+    this.owner.give(p);
+    this.owner.release(p.length);
+    if (dir === 0) s.p0 = null;
+    else s.p1 = null;
+    return null;
   }
 
   /** The direction's sha256 (known once the flow is complete). */
@@ -298,6 +318,11 @@ export interface FlowFactoryOptions {
   plugins?: readonly ProtocolPlugin[];
   /** Bytes all flows' pending hash buffers may hold together (default 16 MiB). */
   pendingBudget?: number;
+  /**
+   * Completion does not finish the digests: the listener takes them (or the bytes to hash) with
+   * digestOrBytes, to hash on another thread (weft flows --json).
+   */
+  deferDigests?: boolean;
 }
 
 /** The StreamFactory that makes FlowAccumulators. */
@@ -306,6 +331,7 @@ export class FlowFactory implements StreamFactory {
   listener: FlowListener;
   readonly plugins: readonly ProtocolPlugin[] | undefined;
   readonly detect: boolean;
+  readonly deferDigests: boolean;
   /** The payload length of the packet being assembled (the pipeline driving the engine sets this). */
   payloadOfPacket: () => number = () => 0;
   private readonly budget: number;
@@ -327,6 +353,7 @@ export class FlowFactory implements StreamFactory {
     this.plugins = o.plugins;
     this.detect = o.plugins === undefined || o.plugins.length > 0;
     this.budget = o.pendingBudget ?? 16 << 20;
+    this.deferDigests = o.deferDigests ?? false;
   }
 
   new(_net: NetFlow, _tcpFlow: TcpFlow, _tcp: TcpHeader): Stream {

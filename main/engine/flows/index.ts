@@ -1,4 +1,5 @@
 export * from './flow';
 export { FlagHistory, connState } from './flag-history';
 export { FirstBytes, FIRST_BYTES, DETECT_BYTES } from './first-bytes';
-export { flowJson } from './flow-json';
+export { flowJson, jsonInput, type FlowJsonInput } from './flow-json';
+export { FlowBatchWriter, readBatch, type FlowBatch } from './flow-batch';

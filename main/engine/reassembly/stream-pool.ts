@@ -16,7 +16,7 @@
  * Cost of a live connection: one Connection and two HalfConnections of plain number fields (no
  * typed arrays; counters and lists are made when first needed) plus what its Stream holds.
  */
-import { formatEndpoint } from '../decode/addr';
+import { endpointOfWords } from '../decode/addr';
 import { HalfConnection, UNUSED_HALVES } from './half-connection';
 import { PageCache } from './page-cache';
 import { TombstoneTable, type TombKey } from './tombstones';
@@ -137,6 +137,24 @@ export class Connection implements ConnectionState, TombKey {
     return this.address(!this.clientIsA);
   }
 
+  /** The client's address as four 32-bit words (IPv4: the first; a shared array, valid until the next call). */
+  clientAddressWords(): readonly number[] {
+    return this.words(this.clientIsA);
+  }
+
+  serverAddressWords(): readonly number[] {
+    return this.words(!this.clientIsA);
+  }
+
+  private words(a: boolean): readonly number[] {
+    const w = ADDRESS_WORDS;
+    w[0] = a ? this.a0 : this.b0;
+    w[1] = a ? this.a1 : this.b1;
+    w[2] = a ? this.a2 : this.b2;
+    w[3] = a ? this.a3 : this.b3;
+    return w;
+  }
+
   get clientPort(): number {
     return this.clientIsA ? this.portA : this.portB;
   }
@@ -155,12 +173,7 @@ export class Connection implements ConnectionState, TombKey {
   }
 
   private endpoint(a: boolean): string {
-    const port = a ? this.portA : this.portB;
-    if (this.ipVersion !== 6) {
-      WORDS[0] = a ? this.a0 : this.b0;
-      return `${WORD_BYTES[0]}.${WORD_BYTES[1]}.${WORD_BYTES[2]}.${WORD_BYTES[3]}:${port}`;
-    }
-    return formatEndpoint(6, this.wordsInto(a, WORD_BYTES), port);
+    return a ? endpointOfWords(this.ipVersion, this.a0, this.a1, this.a2, this.a3, this.portA) : endpointOfWords(this.ipVersion, this.b0, this.b1, this.b2, this.b3, this.portB);
   }
 
   private address(a: boolean): Uint8Array {
@@ -177,6 +190,8 @@ export class Connection implements ConnectionState, TombKey {
     return this.ipVersion === 6 ? out : out.subarray(0, 4);
   }
 }
+
+const ADDRESS_WORDS = [0, 0, 0, 0];
 
 /** Scratch words for formatting an address: the words were read through an Int32Array, so writing them back through one gives the bytes in any byte order. */
 const WORDS = new Int32Array(4);

@@ -3,7 +3,7 @@
  * completes, handed to `onFlow` and then forgotten — a closed connection keeps nothing here.
  * Hashes are node's sha256 (NODE_HASHES). `--follow N` keeps connection N's deliveries.
  */
-import { FlowFactory, flowJson, flowOf, type Flow } from '../../engine/flows';
+import { FlowFactory, flowJson, flowOf, jsonInput, type Flow, type FlowAccumulator } from '../../engine/flows';
 import type { Assembler, TCPFlowDirection } from '../../engine/reassembly';
 import type { CaptureFormatError } from '../../engine/formats';
 import { copyBytes } from '../../engine/util/bytes';
@@ -42,7 +42,11 @@ export interface FlowRunResult {
  * Where completed flows go: a function given each Flow, or `json`, given each flow's line of JSON
  * (what `weft flows --json` prints; flowJson) without the Flow object being made.
  */
-export type FlowSink = ((f: Flow) => void) | { json: (line: string) => void };
+export type FlowSink =
+  | ((f: Flow) => void)
+  | { json: (line: string) => void }
+  /** Each completed accumulator with its digests not yet made (deferDigests): for JsonOffload. */
+  | { batch: (a: FlowAccumulator) => void };
 
 /** Packets in, Flows out (the packet pipeline with a FlowFactory for streams). */
 export class FlowPipeline extends PacketPipeline {
@@ -53,7 +57,7 @@ export class FlowPipeline extends PacketPipeline {
   followedRecord: Flow | null = null;
 
   constructor(sink: FlowSink, opts: FlowRunOptions = {}) {
-    const factory = new FlowFactory({ hashes: NODE_HASHES, listener: { complete: () => {} } });
+    const factory = new FlowFactory({ hashes: NODE_HASHES, listener: { complete: () => {} }, deferDigests: typeof sink !== 'function' && 'batch' in sink });
     super(factory, opts);
     const follow = opts.follow;
     if (follow !== undefined) this.followed = [];
@@ -61,10 +65,11 @@ export class FlowPipeline extends PacketPipeline {
     factory.listener = {
       complete: (a) => {
         this.flows++;
-        const f = typeof sink === 'function' || a.id === follow ? flowOf(a) : null;
+        const f = typeof sink === 'function' || (a.id === follow && !('batch' in sink)) ? flowOf(a) : null;
         if (a.id === follow) this.followedRecord = f;
         if (typeof sink === 'function') sink(f!);
-        else sink.json(flowJson(a));
+        else if ('batch' in sink) sink.batch(a);
+        else sink.json(flowJson(jsonInput(a)));
       },
       delivery:
         follow === undefined
