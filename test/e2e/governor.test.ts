@@ -47,6 +47,11 @@ describe('the governor', () => {
     await expect.poll(() => governor.textContent(), { timeout: 10_000 }).toMatch(/\/\s*50\s*open/);
     await page.fill('[data-testid=path]', file);
     await page.click('button[type=submit]');
+    // the request reaches the session over the page's WebSocket: wait for the job, then for the read
+    await expect.poll(async () => {
+      const st = await session.getState({});
+      return st.ok ? st.value.jobs.length : 0;
+    }, { timeout: 10_000 }).toBe(2);
     await session.whenIdle();
     // every connection is listed once: 6 from the first file, 600 from the second
     const all = await session.queryFlows({ offset: 0, limit: 1000 });
