@@ -1,7 +1,8 @@
 /**
  * The engine worker: reads capture files, decodes, reassembles and records, off the main thread.
- * It sends the session at most ten deltas a second (the rows that changed, stats, jobs) and
- * answers stream-content requests from the spool between input chunks.
+ * It sends the session at most ten deltas a second (how many rows changed, stats, jobs) and, between
+ * input chunks, answers the session's requests: pages of the flow table, stream content from the
+ * spool, a flow's protocol messages.
  *
  * Runs as a child process (Node, `weft serve`) or as an Electron utility process; both
  * give it a port with postMessage / on('message').
