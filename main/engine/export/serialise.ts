@@ -5,24 +5,10 @@
  */
 
 import { endpointHost, endpointPort } from '../decode/addr';
+import type { Flow } from '../flows';
 
-/** What the serialisers read of a flow (the service's Flow has all of it). */
-export interface FlowSummary {
-  id: number;
-  client: string;
-  server: string;
-  firstSeen: number;
-  lastSeen: number;
-  packets: { c2s: number; s2c: number };
-  bytes: { c2s: number; s2c: number };
-  sha256: { c2s: string; s2c: string };
-  gaps: { c2s: number; s2c: number };
-  close: string;
-  anomalies: Record<string, number>;
-  protocol: string | null;
-  history: string;
-  connState: string;
-}
+/** What the serialisers read of a flow (the one flow model's record, main/engine/flows). */
+export type FlowSummary = Pick<Flow, 'id' | 'client' | 'server' | 'firstSeen' | 'lastSeen' | 'packets' | 'bytes' | 'sha256' | 'gaps' | 'close' | 'anomalies' | 'protocol' | 'history' | 'connState'>;
 
 /** tcpflow's file name for one direction: 010.000.000.001.01234-010.000.000.002.00080[--VLAN][cN]. */
 export function tcpflowName(src: string, dst: string, vlan: number | null, count: number): string {
