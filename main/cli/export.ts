@@ -9,6 +9,7 @@ export interface ExportArgs {
   filter?: string;
   flows?: string;
   version: string;
+  maxConnections?: number;
 }
 
 /**
@@ -31,7 +32,7 @@ export async function exportCommand(a: ExportArgs, out: BufferedOut, err: Buffer
   let last = 0;
   try {
     const r = await exportFlows(
-      { files: a.files, formats: formats as ExportFormat[], out: a.out, filter: a.filter, ids, version: a.version },
+      { files: a.files, formats: formats as ExportFormat[], out: a.out, filter: a.filter, ids, version: a.version, maxConnections: a.maxConnections },
       (p) => {
         if (!tty || Date.now() - last < 200) return;
         last = Date.now();

@@ -35,10 +35,10 @@ Usage:
                                             marked (N from the table's # column)
   weft plugins [--json]                     protocol plugins with their BPF filters, ports and
                                             options
-  weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json]
+  weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json] [--max-connections N]
                                             one line per protocol message (HTTP, Redis, MySQL,
                                             MongoDB): flow, direction, time, byte range, summary
-  weft export FILE… --format F[,F…] --out DIR [--filter EXPR] [--flows N,…]
+  weft export FILE… --format F[,F…] --out DIR [--filter EXPR] [--flows N,…] [--max-connections N]
                                             flows as raw bytes per direction (tcpflow's names),
                                             transcript, pcap, pcapng (their original frames),
                                             jsonl (Zeek conn.log), csv, har; plus manifest.json;
@@ -145,19 +145,19 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
     }
     case 'messages': {
       const a = parseOrUsage(() =>
-        parseArgs({ args: rest, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, plugin: { type: 'string' }, option: { type: 'string', multiple: true } } } as const),
+        parseArgs({ args: rest, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, plugin: { type: 'string' }, option: { type: 'string', multiple: true }, 'max-connections': { type: 'string' } } } as const),
       );
       if (a.positionals.length === 0) throw new UsageError('messages needs at least one FILE');
-      const failed = await messagesCommand(a.positionals, a.values.plugin, a.values.option ?? [], !!a.values.json, out, err);
+      const failed = await messagesCommand(a.positionals, a.values.plugin, a.values.option ?? [], !!a.values.json, out, err, maxConnectionsOf(a.values['max-connections']));
       return failed ? 2 : 0;
     }
     case 'export': {
-      const a = parse(rest, { format: { type: 'string' }, out: { type: 'string' }, filter: { type: 'string' }, flows: { type: 'string' } });
+      const a = parse(rest, { format: { type: 'string' }, out: { type: 'string' }, filter: { type: 'string' }, flows: { type: 'string' }, 'max-connections': { type: 'string' } });
       if (a.positionals.length === 0) throw new UsageError('export needs at least one FILE');
       if (!a.values.format) throw new UsageError('export needs --format (raw, transcript, pcap, pcapng, jsonl, csv, har; several with commas)');
       if (!a.values.out) throw new UsageError('export needs --out DIR');
       const v = a.values as Record<string, string | undefined>;
-      return exportCommand({ files: a.positionals, formats: v.format!, out: v.out!, filter: v.filter, flows: v.flows, version: VERSION }, out, err);
+      return exportCommand({ files: a.positionals, formats: v.format!, out: v.out!, filter: v.filter, flows: v.flows, version: VERSION, maxConnections: maxConnectionsOf(v['max-connections']) }, out, err);
     }
     case 'devices': {
       const a = parse(rest, { json: { type: 'boolean' } });

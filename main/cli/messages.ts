@@ -26,14 +26,14 @@ export function optionsOf(specs: readonly string[]): Record<string, OptionValues
 }
 
 /** `weft messages FILE… [--plugin NAME] [--option P.N=V]… [--json]`: one line (or JSON object) per message. */
-export async function messagesCommand(files: string[], plugin: string | undefined, options: readonly string[], json: boolean, out: BufferedOut, err: BufferedOut): Promise<number> {
+export async function messagesCommand(files: string[], plugin: string | undefined, options: readonly string[], json: boolean, out: BufferedOut, err: BufferedOut, maxConnections?: number): Promise<number> {
   let plugins = PLUGINS;
   if (plugin !== undefined) {
     const p = pluginByName(plugin);
     if (!p) throw new UsageError(`no plugin '${plugin}' (weft plugins lists them)`);
     plugins = [p];
   }
-  const r = await runMessages(files, (m) => out.line(messageLine(m, json)), plugins, optionsOf(options));
+  const r = await runMessages(files, (m) => out.line(messageLine(m, json)), plugins, optionsOf(options), maxConnections);
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   return r.errors.length;
 }

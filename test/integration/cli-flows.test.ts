@@ -3,7 +3,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -164,5 +164,28 @@ describe('weft plugins and weft messages', () => {
     expect(ms).toHaveLength(6);
     expect(ms[1]).toMatchObject({ protocol: 'http', dir: 's2c', kind: 'response', fields: { status: 200 } });
     expect(weft('messages', '--plugin', 'gopher', join(REAL, 'zeek-http-get.pcap')).code).toBe(2);
+  });
+});
+
+describe('--max-connections', () => {
+  it('weft flows and weft export hold at most N connections open; each connection is reported once, those cut marked limit', () => {
+    const file = join(dir, 'concurrent.pcap');
+    spawnSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '400', '--profile', 'small', '--seed', '8']);
+    const all = weft('flows', '--json', file).out.trim().split('\n').map((l) => JSON.parse(l) as { id: number; close: string });
+    expect(all).toHaveLength(400);
+    expect(all.filter((f) => f.close === 'limit')).toHaveLength(0);
+    const cut = weft('flows', '--json', '--max-connections', '40', file).out.trim().split('\n').map((l) => JSON.parse(l) as { id: number; close: string });
+    expect(new Set(cut.map((f) => f.id)).size).toBe(400);
+    expect(cut.filter((f) => f.close === 'limit').length).toBeGreaterThan(300);
+    const out = join(dir, 'export-limited');
+    const r = weft('export', file, '--format', 'jsonl', '--out', out, '--max-connections', '40');
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { flows: { close: string }[] };
+    expect(manifest.flows).toHaveLength(400);
+    expect(manifest.flows.filter((f) => f.close === 'limit').length).toBe(cut.filter((f) => f.close === 'limit').length);
+    for (const cmd of ['flows', 'messages', 'export']) {
+      const bad = weft(cmd, file, '--max-connections', '0', ...(cmd === 'export' ? ['--format', 'jsonl', '--out', out] : []));
+      expect([bad.code, bad.err]).toEqual([2, expect.stringContaining("--max-connections needs a whole number of connections (1 or more), not '0'")]);
+    }
   });
 });

@@ -47,6 +47,8 @@ export interface ExportRequest {
   keys?: string[];
   filter?: string;
   version?: string;
+  /** Open connections held at most while reading (default: the engine's, 150,000). */
+  maxConnections?: number;
 }
 
 /** A flow's name independent of numbering (the app's rows and `weft flows` agree on it). */
@@ -245,7 +247,8 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     // pass 1: the flows
     const records: Flow[] = [];
     const wanted = (r: Flow) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(flowFacts(r)) : true);
-    const pass1 = await runFlows(req.files, (r) => wanted(r) && records.push(r), { read: progress('flows') });
+    const assembler = req.maxConnections ? { maxConnections: req.maxConnections } : undefined;
+    const pass1 = await runFlows(req.files, (r) => wanted(r) && records.push(r), { read: progress('flows'), assembler });
     if (signal?.aborted) throw new ExportError('export cancelled');
     const errors = pass1.errors.map((e) => e.message);
     if (keep) for (const id of keep) if (!records.some((r) => r.id === id)) throw new ExportError(`no flow #${id} in ${req.files.join(', ')}`);
@@ -290,7 +293,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       const harFiles = new Files(stage);
       const har = formats.has('har') ? new HarWriter({ write: (s) => harFiles.append(harName, s) }, { name: 'weft', version: req.version ?? 'dev' }, `HTTP/1.x exchanges reassembled by weft from ${req.files.join(', ')}`) : null;
       const writer = new ContentWriter(stage, formats, chosen, har);
-      const pipe = new PacketPipeline(writer);
+      const pipe = new PacketPipeline(writer, { assembler }); // the same limit: connections get the same numbers
       let fileIndex = 0;
       const ifaces = new Map<number, InterfaceInfo>();
       const sink: PacketSink = {

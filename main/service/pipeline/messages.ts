@@ -194,8 +194,9 @@ export async function runMessages(
   onMessage: (m: MessageRecord) => void,
   plugins: readonly ProtocolPlugin[] = PLUGINS,
   pluginOptions: Record<string, OptionValues> = {},
+  maxConnections?: number,
 ): Promise<{ errors: CaptureFormatError[] }> {
-  const pipe = new MessagePipeline(onMessage, plugins, { pluginOptions });
+  const pipe = new MessagePipeline(onMessage, plugins, { pluginOptions, assembler: maxConnections ? { maxConnections } : undefined });
   const errors = await readInputs(files, pipe);
   pipe.end();
   return { errors };
