@@ -176,7 +176,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         const signal = jobs.signal(job.id);
         // the export reads the files again, between this worker's other work (it yields per chunk)
         exportFlows(
-          m.request,
+          { ...m.request, maxConnections: pipe.assembler.opts.maxConnections }, // the flows as the table has them
           (p) => {
             job.bytesDone = p.phase === 'flows' ? p.bytesDone / 2 : p.bytesTotal / 2 + p.bytesDone / 2;
             job.bytesTotal = p.bytesTotal;
