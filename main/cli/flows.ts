@@ -1,7 +1,8 @@
+import { compileFilter } from '../service/pipeline/flow-query';
 import { JsonOffload } from '../service/pipeline/json-offload';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
 import { formatTime, humanBytes } from './format';
-import type { BufferedOut } from './io';
+import { UsageError, type BufferedOut } from './io';
 
 export interface FlowsArgs {
   files: string[];
@@ -10,6 +11,8 @@ export interface FlowsArgs {
   idleSec: number;
   follow?: number;
   maxConnections?: number;
+  /** Only the flows this filter keeps (the app's filter language). */
+  filter?: string;
 }
 
 /**
@@ -33,6 +36,7 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
       idleSec: a.idleSec,
       assembler: { overlapPolicy: a.policy, maxConnections: a.maxConnections },
       follow: a.follow,
+      filter: a.filter ? filterOf(a.filter) : undefined,
       read: {
         afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined),
       },
@@ -46,8 +50,17 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
       return r.errors.length + 1;
     }
     printFollow(f.record, f.deliveries, out);
-  } else if (table) out.line(`${r.flows} connection${r.flows === 1 ? '' : 's'}, ${r.tcpPackets} TCP packets of ${r.packets}`);
+  } else if (table) out.line(`${a.filter ? `${r.kept} of ` : ''}${r.flows} connection${r.flows === 1 ? '' : 's'}${a.filter ? ' shown' : ''}, ${r.tcpPackets} TCP packets of ${r.packets}`);
   return r.errors.length;
+}
+
+/** The filter, or a usage error that says what is wrong with it. */
+function filterOf(expr: string) {
+  try {
+    return compileFilter(expr);
+  } catch (e) {
+    throw new UsageError(`--filter: ${(e as Error).message}`);
+  }
 }
 
 export function header(): string {

@@ -25,12 +25,15 @@ Usage:
   weft info FILE… [--json]                  format, link types, packets, times, anomalies, errors
   weft packets FILE [--json] [--limit N]    one line per packet (time, link, addresses, TCP flags,
                                             seq/ack, payload length)
-  weft flows FILE… [--json] [--policy first|last] [--idle SECONDS] [--max-connections N]
+  weft flows FILE… [--json] [--filter EXPR] [--policy first|last] [--idle SECONDS] [--max-connections N]
                                             one row (or JSON object) per TCP connection: endpoints,
                                             packets, bytes and sha256 per direction, gaps, close,
                                             anomalies; files are read in order as one capture;
                                             at most N connections open at once (default 150000:
-                                            past it the least recently active closes, 'limit')
+                                            past it the least recently active closes, 'limit');
+                                            --filter keeps the flows an expression matches (the
+                                            app's filter language: port:80 or port:21, bytes > 1M,
+                                            duration >= 2s, ip:10.0.0.0/8, not state:fin, ( ) …)
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
   weft plugins [--json]                     protocol plugins with their BPF filters, ports and
@@ -124,7 +127,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       return failed ? 2 : 0;
     }
     case 'flows': {
-      const a = parse(rest, { json: { type: 'boolean' }, policy: { type: 'string' }, idle: { type: 'string' }, follow: { type: 'string' }, 'max-connections': { type: 'string' } });
+      const a = parse(rest, { json: { type: 'boolean' }, policy: { type: 'string' }, idle: { type: 'string' }, follow: { type: 'string' }, 'max-connections': { type: 'string' }, filter: { type: 'string' } });
       if (a.positionals.length === 0) throw new UsageError('flows needs at least one FILE');
       const maxConnections = maxConnectionsOf(a.values['max-connections'] as string | undefined);
       const policy = a.values.policy ?? 'first';
@@ -136,7 +139,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         follow = Number(a.values.follow);
         if (!Number.isInteger(follow) || follow < 1) throw new UsageError(`--follow needs a connection number (1, 2, …), not '${a.values.follow}'`);
       }
-      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow, maxConnections }, out, err);
+      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow, maxConnections, filter: a.values.filter as string | undefined }, out, err);
       return failures ? 2 : 0;
     }
     case 'plugins': {

@@ -189,3 +189,29 @@ describe('--max-connections', () => {
     }
   });
 });
+
+describe('--filter', () => {
+  it('weft flows and weft export keep the flows the filter language matches, and refuse what it cannot read', () => {
+    const files = [join(REAL, 'zeek-irc-5k-line.pcap'), join(REAL, 'suri-port-reuse-24conns.pcap')]; // one capture of 30 connections
+    const file = files[0];
+    const all = weft('flows', '--json', ...files).out.trim().split('\n').map((l) => JSON.parse(l) as { id: number; bytes: { c2s: number; s2c: number }; close: string });
+    const big = (f: { bytes: { c2s: number; s2c: number } }) => f.bytes.c2s + f.bytes.s2c > 1024;
+    for (const json of [true, false]) {
+      const r = weft('flows', ...(json ? ['--json'] : []), '--filter', 'bytes > 1k or (id > 25 and not state:fin)', ...files);
+      expect(r.code).toBe(0);
+      const ids = json ? r.out.trim().split('\n').map((l) => (JSON.parse(l) as { id: number }).id) : r.out.trim().split('\n').slice(1, -1).map((l) => Number(l.trim().split(/\s+/)[0]));
+      expect(ids).toEqual(all.filter((f) => big(f) || ((f as { id: number }).id > 25 && f.close !== 'fin')).map((f) => f.id));
+      expect(ids.length).toBeGreaterThan(3);
+      expect(ids.length).toBeLessThan(all.length);
+      if (!json) expect(r.out.trim().split('\n').at(-1)).toMatch(new RegExp(`^${ids.length} of ${all.length} connections shown`));
+    }
+    const out = join(dir, 'export-filtered');
+    expect(weft('export', ...files, '--format', 'jsonl', '--out', out, '--filter', 'not (bytes > 1k)').code).toBe(0);
+    const exported = readFileSync(join(out, 'flows.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { weft_id: number }).weft_id);
+    expect(exported.sort((a, b) => a - b)).toEqual(all.filter((f) => !big(f)).map((f) => f.id).sort((a, b) => a - b));
+    const bad = weft('flows', file, '--filter', 'port:80 or');
+    expect([bad.code, bad.err]).toEqual([2, expect.stringContaining('weft: --filter: the filter ends where a term was expected')]);
+    const badExport = weft('export', file, '--format', 'jsonl', '--out', join(dir, 'x'), '--filter', 'colour:red');
+    expect([badExport.code, badExport.err]).toEqual([2, expect.stringContaining("unknown filter 'colour:'")]);
+  });
+});

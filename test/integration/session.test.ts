@@ -178,7 +178,7 @@ describe('session service', () => {
       const notHttp = await s.queryFlows({ offset: 0, limit: 100, filter: '!192.168.111' });
       expect(notHttp.ok && notHttp.value.total).toBe(24);
       const bad = await s.queryFlows({ offset: 0, limit: 10, filter: 'colour:red' });
-      expect(bad).toEqual({ ok: false, error: "unknown filter 'colour:' (use has:, state:, port:, ip:, proto: or plain text)" });
+      expect(bad).toEqual({ ok: false, error: "unknown filter 'colour:' at character 1 (use has:, state:, port:, ip:, proto:, a comparison such as bytes > 1M, or plain text)" });
     });
   });
 

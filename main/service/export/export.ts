@@ -237,7 +237,12 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
   if (req.files.includes('-') && [...formats].some((f) => f !== 'jsonl' && f !== 'csv')) throw new ExportError('standard input can be read once: from a pipe, only jsonl and csv can be exported');
   const keep = req.ids ? new Set(req.ids) : null;
   const keys = req.keys ? new Set(req.keys) : null;
-  const filter = req.filter?.trim() ? compileFilter(req.filter) : null;
+  let filter: ReturnType<typeof compileFilter> | null = null;
+  try {
+    filter = req.filter?.trim() ? compileFilter(req.filter) : null;
+  } catch (e) {
+    throw new ExportError(`the filter: ${(e as Error).message}`);
+  }
   const total = req.files.reduce((n, f) => n + (f === '-' ? 0 : sizeOf(f)), 0);
   const progress = (phase: ExportProgress['phase']): ReadOptions => ({ signal, onProgress: (p) => onProgress?.({ phase, bytesDone: p.bytesDone, bytesTotal: total }) });
 

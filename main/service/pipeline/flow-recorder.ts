@@ -8,6 +8,7 @@ import type { Assembler, TCPFlowDirection } from '../../engine/reassembly';
 import type { CaptureFormatError } from '../../engine/formats';
 import { copyBytes } from '../../engine/util/bytes';
 import type { ReadOptions } from '../../sources/capture-source';
+import { accumulatorFacts, type FlowPredicate } from './flow-query';
 import { NODE_HASHES } from './hashes';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
@@ -24,6 +25,8 @@ export interface Delivery {
 }
 
 export interface FlowRunOptions extends PipelineOptions {
+  /** Only flows this keeps go to the sink (the flows filter language, compileFilter). */
+  filter?: FlowPredicate;
   /** Connection id whose delivered bytes are kept for display (weft flows --follow). */
   follow?: number;
   read?: ReadOptions;
@@ -33,6 +36,8 @@ export interface FlowRunResult {
   packets: number;
   tcpPackets: number;
   flows: number;
+  /** Flows the filter kept (all without one). */
+  kept: number;
   errors: CaptureFormatError[];
   followed: { record: Flow | null; deliveries: Delivery[] } | null;
   assembler: Assembler;
@@ -50,8 +55,9 @@ export type FlowSink =
 
 /** Packets in, Flows out (the packet pipeline with a FlowFactory for streams). */
 export class FlowPipeline extends PacketPipeline {
-  /** Connections completed so far. */
+  /** Connections completed so far, and of them those the filter kept. */
   flows = 0;
+  kept = 0;
   /** --follow: the followed connection's deliveries and, once complete, its Flow. */
   followed: Delivery[] | null = null;
   followedRecord: Flow | null = null;
@@ -65,6 +71,12 @@ export class FlowPipeline extends PacketPipeline {
     factory.listener = {
       complete: (a) => {
         this.flows++;
+        if (opts.filter && !opts.filter(accumulatorFacts(a))) {
+          // not shown: give back the bytes that were waiting to be hashed elsewhere
+          if (factory.deferDigests) for (const d of [0, 1] as const) a.digestOrBytes(d, () => {});
+          return;
+        }
+        this.kept++;
         const f = typeof sink === 'function' || (a.id === follow && !('batch' in sink)) ? flowOf(a) : null;
         if (a.id === follow) this.followedRecord = f;
         if (typeof sink === 'function') sink(f!);
@@ -98,6 +110,7 @@ export async function runFlows(files: string[], sink: FlowSink, opts: FlowRunOpt
     packets: pipe.packets,
     tcpPackets: pipe.tcpPackets,
     flows: pipe.flows,
+    kept: pipe.kept,
     errors,
     followed: opts.follow !== undefined ? { record: pipe.followedRecord, deliveries: pipe.followed ?? [] } : null,
     assembler: pipe.assembler,

@@ -328,8 +328,23 @@ export class FlowTable {
     const t = this;
     return {
       i: 0,
+      get id() {
+        return this.i + 1;
+      },
       get client() {
         return t.client[this.i];
+      },
+      get packets() {
+        return t.pk0[this.i] + t.pk1[this.i];
+      },
+      get bytesC2s() {
+        return t.by0[this.i];
+      },
+      get bytesS2c() {
+        return t.by1[this.i];
+      },
+      get duration() {
+        return t.lastSeen[this.i] - t.firstSeen[this.i];
       },
       get server() {
         return t.server[this.i];
