@@ -138,6 +138,25 @@ describe('the app in Chromium', () => {
     const values = await column();
     expect(values).toEqual([...values].sort((a, b) => b - a));
     expect(new Set(values).size).toBeGreaterThan(1); // not trivially sorted
+    // the filter language: or, parentheses, comparisons; an error says what is wrong, under the box
+    for (const expr of ['port:12345 or port:6667', '(port:12345 or port:6667) and bytes > 1k', 'not port:20000 and packets < 20']) {
+      await page.fill('[data-testid=filter]', expr);
+      const want = await session.queryFlows({ offset: 0, limit: 0, filter: expr });
+      if (!want.ok) throw new Error(want.error);
+      expect(want.value.total).toBeGreaterThan(0);
+      await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe(String(want.value.total));
+      expect(await page.locator('[data-testid=filter-error]').count()).toBe(0);
+    }
+    await page.fill('[data-testid=filter]', 'port:80 or');
+    await expect.poll(() => page.locator('[data-testid=filter-error]').textContent(), { timeout: 10_000 }).toContain('the filter ends where a term was expected');
+    expect(await page.locator('[data-testid=filter]').getAttribute('aria-invalid')).toBe('true');
+    await page.screenshot({ path: join(SHOTS, 'filter-error.png') });
+    await page.fill('[data-testid=filter]', '');
+    await expect.poll(() => page.locator('[data-testid=filter-error]').count()).toBe(0);
+    await page.click('[data-testid=filter-help-button]');
+    expect(await page.locator('[data-testid=filter-help]').textContent()).toContain('bytes > 1M');
+    await page.click('[data-testid=filter-help-button]');
+    await page.fill('[data-testid=filter]', '!port:20000');
     await page.setViewportSize({ width: 900, height: 600 });
     await page.locator('select[aria-label=theme]').selectOption('dark');
     await page.screenshot({ path: join(SHOTS, 'dark-small.png') });
