@@ -4,7 +4,8 @@
  * conflicts marked, filter and sort. Screenshots go to test-results/ (look at them).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import type { RunningServer } from '../../main/server/serve';
 import type { Session } from '../../main/service/session/session';
 import { ROOT, startApp, type App } from '../helpers/app-browser';
 import { REAL } from '../helpers/fixtures';
+import { ether, ipv4, tcp } from '../helpers/packet-builder';
+import { PcapWriter } from '../../main/engine/formats';
 import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 
 const SHOTS = join(ROOT, 'test-results');
@@ -295,5 +298,49 @@ describe('the app in Chromium', () => {
     expect(flows[0].close).toBe('fin');
     expect(flows[0].bytes.c2s).toBe(sent.join('').length);
     await page.fill('[data-testid=filter]', '');
+  });
+  it('a 3 MiB direction: the pane says it shows only the start, and save writes every byte', async () => {
+    // one connection: a 3,145,787-byte upload in 1,400-byte segments, a short answer
+    const file = join(SHOTS, 'upload-3mib.pcap');
+    const size = 3_145_787;
+    const body = new Uint8Array(size);
+    for (let i = 0; i < size; i++) body[i] = (i * 7 + (i >> 10)) & 255;
+    body.set(new TextEncoder().encode('FIND-ME-AFTER-2MIB'), 2_200_000);
+    const parts: Uint8Array[] = [];
+    const w = new PcapWriter((c) => parts.push(c), { linkType: 1 });
+    const c = [10, 9, 9, 1];
+    const sv = [10, 9, 9, 2];
+    let t = 0;
+    const send = (fromClient: boolean, seq: number, ack: number, flags: number, data = new Uint8Array(0)) =>
+      w.packet(1_700_000_500, (t += 1000), ether(0x0800, ipv4({ src: fromClient ? c : sv, dst: fromClient ? sv : c }, tcp({ sport: fromClient ? 45000 : 8080, dport: fromClient ? 8080 : 45000, seq, ack, flags }, data))));
+    send(true, 100, 0, 0x02);
+    send(false, 900, 101, 0x12);
+    send(true, 101, 901, 0x10);
+    for (let o = 0; o < size; o += 1400) send(true, 101 + o, 901, 0x18, body.subarray(o, Math.min(size, o + 1400)));
+    send(false, 901, 101 + size, 0x18, new TextEncoder().encode('OK\n'));
+    send(true, 101 + size, 904, 0x11);
+    send(false, 904, 102 + size, 0x11);
+    writeFileSync(file, Buffer.concat(parts));
+    try {
+      const want: Flow[] = [];
+      await runFlows([file], (f) => want.push(f));
+      await page.fill('[data-testid=filter]', 'port:8080');
+      const job = await session.openCapture({ path: file });
+      if (!job.ok) throw new Error(job.error);
+      await session.whenIdle();
+      await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(1);
+      await rows().first().click();
+      const stream = page.locator('[data-testid=stream]');
+      await expect.poll(() => stream.locator('[data-testid=partial]').textContent(), { timeout: 10_000 }).toContain('of 3.0 MiB →');
+      const [download] = await Promise.all([page.waitForEvent('download'), stream.getByRole('button', { name: 'save →' }).click()]);
+      const saved = readFileSync((await download.path())!);
+      expect(saved.length).toBe(size);
+      expect(createHash('sha256').update(saved).digest('hex')).toBe(want[0].sha256.c2s);
+      expect(saved.indexOf('FIND-ME-AFTER-2MIB')).toBe(2_200_000);
+      await page.screenshot({ path: join(SHOTS, 'partial.png') });
+      await page.fill('[data-testid=filter]', '');
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 });
