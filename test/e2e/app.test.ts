@@ -343,4 +343,28 @@ describe('the app in Chromium', () => {
       rmSync(file, { force: true });
     }
   });
+
+  it('from 800 to 2560 px wide: ports stay visible (addresses elide in the middle) and the anomalies column stays', async () => {
+    await page.fill('[data-testid=filter]', '');
+    for (const width of [800, 1280, 2560]) {
+      await page.setViewportSize({ width, height: 700 });
+      await expect.poll(() => rows().count(), { timeout: 10_000 }).toBeGreaterThan(5);
+      const layout = await page.evaluate(() => {
+        const grid = document.querySelector('[data-testid=flows]') as HTMLElement;
+        const anomalies = grid.querySelector('.head [data-sort=gaps]') as HTMLElement;
+        const a = anomalies.getBoundingClientRect();
+        const g = grid.getBoundingClientRect();
+        const cells = [...grid.querySelectorAll('.row .cell.addr')].slice(0, 40) as HTMLElement[];
+        const clipped = cells.filter((c) => {
+          const tail = c.querySelector('.tail-part') as HTMLElement;
+          return tail.getBoundingClientRect().right > c.getBoundingClientRect().right + 0.5 || !/:\d+$/.test(tail.textContent ?? '');
+        });
+        return { anomaliesInside: a.right <= g.right + 0.5 && a.width > 20, cells: cells.length, clipped: clipped.map((c) => c.title), scrolls: grid.scrollWidth > grid.clientWidth + 1 };
+      });
+      expect(layout, `${width} px`).toEqual({ anomaliesInside: true, cells: expect.any(Number), clipped: [], scrolls: false });
+      expect(layout.cells).toBeGreaterThan(10);
+      await page.screenshot({ path: join(SHOTS, `width-${width}.png`) });
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
 });
