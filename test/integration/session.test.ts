@@ -247,6 +247,10 @@ describe('session service', () => {
       expect(last.jobs[0]).toMatchObject({ state: 'done', bytesDone: last.jobs[0].bytesTotal });
       expect(last.stats.completedFlows).toBe(240);
       expect(last.stats.spoolBytes).toBeGreaterThan(10_000_000);
+      // while loading the figure was the load's rate; idle, it falls to 0 (it used to freeze)
+      expect(Math.max(...deltas.map((x) => x.d.stats.throughput))).toBeGreaterThan(1e6);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(deltas.at(-1)!.d.stats.throughput).toBe(0);
     });
   }, 120_000);
 });

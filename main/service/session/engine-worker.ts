@@ -9,6 +9,7 @@
  */
 import type { Job, SessionStats } from '../../ipc/contract';
 import { JobRegistry } from './jobs';
+import { Rate } from './rate';
 import { readCaptureFile, SourceError } from '../../sources/capture-source';
 import { PcapngFileWriter } from '../../sources/capture-file-writer';
 import { LiveCapture, LiveCaptureError } from '../../sources/live-source';
@@ -37,22 +38,18 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   const jobs = new JobRegistry();
   let running = false;
   const stats: SessionStats = emptyStats();
-  let lastBytes = 0;
-  let lastTime = Date.now();
+  const rate = new Rate();
 
   const sendDelta = () => {
     const rows = recorder.takeChanged();
     stats.packets = pipe.packets;
     stats.bytes = pipe.bytes;
     stats.tcpPackets = pipe.tcpPackets;
-    if (!jobs.changed && rows === 0) return;
+    const throughput = rate.sample(Date.now(), stats.bytes);
+    // an idle engine sends nothing, except once to say the rate fell to 0
+    if (!jobs.changed && rows === 0 && throughput === stats.throughput) return;
+    stats.throughput = throughput;
     jobs.changed = false;
-    const now = Date.now();
-    if (now - lastTime >= 1000) {
-      stats.throughput = ((stats.bytes - lastBytes) * 1000) / (now - lastTime);
-      lastBytes = stats.bytes;
-      lastTime = now;
-    }
     stats.activeFlows = table.openCount;
     stats.completedFlows = table.size - table.openCount;
     // decode anomalies (per packet) and stream anomalies (per connection), by kind
