@@ -21,6 +21,7 @@ const api = {
   checkFilter: (req: Req<'checkFilter'>) => ipcRenderer.invoke('weft:checkFilter', req),
   startCapture: (req: Req<'startCapture'>) => ipcRenderer.invoke('weft:startCapture', req),
   setLimits: (req: Req<'setLimits'>) => ipcRenderer.invoke('weft:setLimits', req),
+  searchStream: (req: Req<'searchStream'>) => ipcRenderer.invoke('weft:searchStream', req),
   onDelta: (fn: (d: SessionDelta) => void) => {
     const h = (_e: unknown, d: SessionDelta) => fn(d);
     ipcRenderer.on('weft:delta', h);

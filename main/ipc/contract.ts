@@ -90,6 +90,19 @@ export interface Device {
   up: boolean;
 }
 
+/** A search in one direction of a flow: `pattern` is the bytes as lowercase hex. */
+export interface StreamSearch {
+  id: number;
+  dir: 0 | 1;
+  pattern: string;
+  /** Stream offset to search from (forward: at or after it; back: before it). */
+  from: number;
+  back?: boolean;
+}
+
+/** Where the bytes were found (null: nowhere), the frame of their first byte, and the other direction's offset at that frame. */
+export type StreamFound = { offset: number; frame: number; otherOffset: number } | null;
+
 /** The engine's limits a user can set. */
 export interface Limits {
   /** Open connections held at most; past it the least recently active closes (state 'limit'). */
@@ -212,6 +225,14 @@ export const guards = {
   listDevices: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   checkFilter: ((v): v is { device: string; filter: string } =>
     isObj(v) && typeof v.device === 'string' && v.device.length > 0 && v.device.length < 256 && typeof v.filter === 'string' && v.filter.length < 4096) as Guard<{ device: string; filter: string }>,
+  searchStream: ((v): v is StreamSearch =>
+    isObj(v) &&
+    isInt(v.id, 1) &&
+    (v.dir === 0 || v.dir === 1) &&
+    typeof v.pattern === 'string' &&
+    /^([0-9a-f]{2}){1,1000}$/.test(v.pattern) &&
+    isInt(v.from) &&
+    (v.back === undefined || typeof v.back === 'boolean')) as Guard<StreamSearch>,
   setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
   startCapture: ((v): v is CaptureRequest =>
     isObj(v) &&
@@ -241,6 +262,8 @@ export interface Channels {
   checkFilter: { req: { device: string; filter: string }; res: null };
   /** Starts a live capture as a job (stop it with cancelJob). */
   startCapture: { req: CaptureRequest; res: Job };
+  /** Finds bytes in a direction of a flow (next from an offset, or the previous one). */
+  searchStream: { req: StreamSearch; res: StreamFound };
   /** Sets the connection table's limit (from now on: a lower one closes the least recently active at the next new connection). */
   setLimits: { req: Limits; res: Limits };
 }

@@ -338,6 +338,33 @@ describe('the app in Chromium', () => {
       expect(createHash('sha256').update(saved).digest('hex')).toBe(want[0].sha256.c2s);
       expect(saved.indexOf('FIND-ME-AFTER-2MIB')).toBe(2_200_000);
       await page.screenshot({ path: join(SHOTS, 'partial.png') });
+      // search finds what only the part not shown holds, and shows it
+      await stream.locator('[data-testid=search]').fill('FIND-ME-AFTER-2MIB');
+      await stream.locator('[data-testid=search-next]').click();
+      await expect.poll(() => stream.locator('[data-testid=search-note]').textContent(), { timeout: 10_000 }).toMatch(/→ offset 2,200,000 · frame \d+/);
+      await expect.poll(() => stream.locator('.run.found').count(), { timeout: 10_000 }).toBe(1);
+      const found = stream.locator('.run.found');
+      const at = Number(await found.getAttribute('data-offset'));
+      expect(at).toBeLessThanOrEqual(2_200_000);
+      expect(at + Number(await found.getAttribute('data-length'))).toBeGreaterThan(2_200_000);
+      expect(await stream.locator('[data-testid=partial]').textContent()).toContain('from byte');
+      expect(await found.isVisible()).toBe(true);
+      await page.screenshot({ path: join(SHOTS, 'search.png') });
+      await stream.locator('[data-testid=search-next]').click();
+      await expect.poll(() => stream.locator('[data-testid=search-note]').textContent(), { timeout: 10_000 }).toMatch(/no further 'FIND-ME-AFTER-2MIB'/);
+      // hex bytes that occur again and again: next, next, then previous comes back
+      await stream.locator('select[aria-label="find text or hex bytes"]').selectOption('hex');
+      await stream.locator('[data-testid=search]').fill('0e 15');
+      const note = async () => Number(/offset ([\d,]+)/.exec((await stream.locator('[data-testid=search-note]').textContent()) ?? '')?.[1].replace(/,/g, '') ?? NaN);
+      await stream.locator('[data-testid=search-next]').click();
+      await expect.poll(async () => (await stream.locator('[data-testid=search-note]').textContent()) ?? '', { timeout: 10_000 }).toMatch(/offset/);
+      await expect.poll(note, { timeout: 10_000 }).toBeGreaterThan(2_200_000);
+      const first = await note();
+      await stream.locator('[data-testid=search-next]').click();
+      await expect.poll(note, { timeout: 10_000 }).toBeGreaterThan(first);
+      await stream.locator('[data-testid=search-prev]').click();
+      await expect.poll(note, { timeout: 10_000 }).toBe(first);
+      expect(Buffer.from(saved.subarray(first, first + 2)).toString('hex')).toBe('0e15');
       await page.fill('[data-testid=filter]', '');
     } finally {
       rmSync(file, { force: true });

@@ -63,3 +63,33 @@ describe('spool', () => {
     expect(existsSync(spool.dir)).toBe(false);
   });
 });
+
+describe('spool search', () => {
+  it('finds bytes across pieces and 4 MiB windows, forward and back, with the frame they came from', () => {
+    const spool = new Spool(parent);
+    try {
+      // 9 MiB in one direction, pieces of 1,000 bytes; a marker straddling two pieces and the 4 MiB window edge
+      const total = 9 << 20;
+      const marker = new TextEncoder().encode('NEEDLE-0123456789');
+      const at = [5, (4 << 20) - 8, 8_000_123];
+      const data = new Uint8Array(total).fill(0x2e);
+      for (const a of at) data.set(marker, a);
+      for (let o = 0, f = 1; o < total; o += 1000, f++) spool.append(1, 0, data, o, Math.min(1000, total - o), f, 1000, 0);
+      spool.append(1, 1, new TextEncoder().encode('reply NEEDLE-0123456789'), 0, 23, 999_999, 1000, 0);
+      const found: number[] = [];
+      for (let h = spool.search(1, 0, marker, 0); h; h = spool.search(1, 0, marker, h.offset + 1)) {
+        expect(h.frame).toBe(Math.floor(h.offset / 1000) + 1);
+        found.push(h.offset);
+      }
+      expect(found).toEqual(at);
+      const back: number[] = [];
+      for (let h = spool.search(1, 0, marker, total + 1, true); h; h = spool.search(1, 0, marker, h.offset, true)) back.push(h.offset);
+      expect(back).toEqual([...at].reverse());
+      expect(spool.search(1, 1, marker, 0)).toEqual({ offset: 6, frame: 999_999 });
+      expect(spool.search(1, 0, new TextEncoder().encode('absent'), 0)).toBeNull();
+      expect(spool.offsetAtFrame(1, 0, 4000)).toBe(3999 * 1000);
+    } finally {
+      spool.dispose();
+    }
+  }, 60_000);
+});

@@ -19,6 +19,10 @@ const cases: Record<string, { good: unknown[]; bad: unknown[] }> = {
   getState: { good: [{}], bad: [{ x: 1 }, null, []] },
   listDevices: { good: [{}], bad: [{ all: true }, 'lo'] },
   checkFilter: { good: [{ device: 'lo', filter: '' }, { device: 'eth0', filter: 'tcp port 80' }], bad: [{ device: '', filter: '' }, { device: 'lo' }, { device: 'lo', filter: 5 }] },
+  searchStream: {
+    good: [{ id: 1, dir: 0, pattern: '474554', from: 0 }, { id: 2, dir: 1, pattern: 'ff', from: 10, back: true }],
+    bad: [{ id: 1, dir: 0, pattern: '', from: 0 }, { id: 1, dir: 0, pattern: 'GET', from: 0 }, { id: 1, dir: 0, pattern: 'abc', from: 0 }, { id: 1, dir: 2, pattern: 'ab', from: 0 }, { id: 1, dir: 0, pattern: 'ab', from: -1 }],
+  },
   setLimits: { good: [{ maxConnections: 1 }, { maxConnections: 150_000 }], bad: [{ maxConnections: 0 }, { maxConnections: 1.5 }, {}, { maxConnections: 10, other: 1 }, { maxConnections: 1e9 }] },
   startCapture: { good: [{ device: 'lo', filter: 'tcp' }, { device: 'lo', filter: '', write: '/tmp/x.pcapng' }], bad: [{ device: 'lo' }, { device: 'lo', filter: '', write: '' }, { filter: 'tcp' }] },
 };

@@ -1,6 +1,6 @@
 /** Messages between the session (main side) and the engine worker. */
 import { DEFAULT_ASSEMBLER_OPTIONS } from '../../engine/reassembly';
-import type { ExportRequest, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
+import type { ExportRequest, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamFound, StreamRange, StreamSearch } from '../../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
@@ -38,6 +38,7 @@ export type ToWorker =
   | { t: 'export'; id: number; request: Omit<ExportRequest, 'ids'> & { files: string[]; keys?: string[] } }
   | { t: 'live'; id: number; device: string; filter: string; write?: string }
   | { t: 'limits'; maxConnections: number }
+  | { t: 'search'; reqId: number; search: StreamSearch }
   | { t: 'stop' };
 
 /** An answer to a request: its value, or why there is none. */
@@ -50,6 +51,7 @@ export type FromWorker =
   | Answer<'messages', FlowMessages>
   | Answer<'query', FlowPage>
   | Answer<'keys', string[]>
+  | Answer<'search', StreamFound>
   | { t: 'stopped' };
 
 /** Where the engine runs: a child process under Node (weft serve), a utility process under Electron. */

@@ -220,6 +220,13 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         port.postMessage({ t: 'messages', reqId: m.reqId, value: flowMessages(spool, m.id, table.protocolOf(m.id), (dir) => table.marksOf(m.id, dir).gaps) });
         return;
       }
+      case 'search': {
+        const q = m.search;
+        if (!table.has(q.id)) return port.postMessage({ t: 'search', reqId: m.reqId, error: `no connection ${q.id}` });
+        const hit = spool.search(q.id, q.dir, Buffer.from(q.pattern, 'hex'), q.from, q.back);
+        port.postMessage({ t: 'search', reqId: m.reqId, value: hit && { ...hit, otherOffset: spool.offsetAtFrame(q.id, (q.dir ^ 1) as 0 | 1, hit.frame) } });
+        return;
+      }
       case 'limits':
         pipe.assembler.opts.maxConnections = m.maxConnections;
         jobs.changed = true;

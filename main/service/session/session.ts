@@ -185,6 +185,11 @@ export class Session {
     return { ok: true, value: job };
   }
 
+  /** Finds bytes in a direction of a flow, in the engine's spool. */
+  searchStream(req: Channels['searchStream']['req']): Promise<Result<Channels['searchStream']['res']>> {
+    return this.ask((reqId) => ({ t: 'search', reqId, search: req }));
+  }
+
   /** Sets the engine's connection limit (weft serve --max-connections, the status bar's control). */
   async setLimits(req: Channels['setLimits']['req']): Promise<Result<Channels['setLimits']['res']>> {
     this.host.post({ t: 'limits', maxConnections: req.maxConnections });

@@ -266,6 +266,59 @@ export class Spool {
   }
 
   /**
+   * The first occurrence of `pattern` in a direction at or after stream offset `from` (or, `back`,
+   * the last one that starts before `from`), with the frame its first byte came from; null if none.
+   * Reads the direction in 4 MiB windows that overlap by the pattern's length, so a match across
+   * two packets or two windows is found.
+   */
+  search(conn: number, dir: 0 | 1, pattern: Uint8Array, from: number, back = false): { offset: number; frame: number } | null {
+    const k = (conn - 1) * 2 + dir;
+    if (conn < 1 || k >= this.first.length || this.count[k] === 0 || pattern.length === 0) return null;
+    const total = this.bytes[k];
+    const pat = Buffer.from(pattern.buffer, pattern.byteOffset, pattern.length);
+    const WINDOW = 4 << 20;
+    const step = WINDOW - pattern.length + 1;
+    const at = (start: number, end: number) => {
+      const b = this.read(conn, dir, start, end).bytes;
+      return Buffer.from(b.buffer, b.byteOffset, b.length);
+    };
+    if (!back) {
+      for (let start = Math.max(0, from); start < total; start += step) {
+        const i = at(start, start + WINDOW).indexOf(pat);
+        if (i >= 0) return { offset: start + i, frame: this.frameAt(k, start + i) };
+      }
+    } else {
+      for (let end = Math.min(total, from - 1 + pattern.length); end > 0; end -= step) {
+        const start = Math.max(0, end - WINDOW);
+        const i = at(start, end).lastIndexOf(pat);
+        if (i >= 0 && start + i < from) return { offset: start + i, frame: this.frameAt(k, start + i) };
+        if (start === 0) break;
+      }
+    }
+    return null;
+  }
+
+  /** The stream offset in a direction of the first byte from frame `frame` or later (its length if none). */
+  offsetAtFrame(conn: number, dir: 0 | 1, frame: number): number {
+    const k = (conn - 1) * 2 + dir;
+    if (conn < 1 || k >= this.first.length || this.count[k] === 0) return 0;
+    const l = this.list(k);
+    let lo = 0;
+    let hi = l.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.frame[l.pieces[mid]] < frame) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < l.count ? l.offsets[lo] : this.bytes[k];
+  }
+
+  private frameAt(k: number, offset: number): number {
+    const l = this.list(k);
+    return this.frame[l.pieces[lastAtOrBefore(l.count, (j) => l.offsets[j], offset)]];
+  }
+
+  /**
    * Deletes the session folder and closes the file. A write still under way keeps the file
    * descriptor until it completes (closing it under a pending write could hand the number to
    * another file); the folder goes at once where the system allows it (Linux, macOS), else then.

@@ -18,6 +18,7 @@ const ALL: Record<ChannelName, true> = {
   checkFilter: true,
   startCapture: true,
   setLimits: true,
+  searchStream: true,
 };
 const NAMES = Object.keys(ALL) as ChannelName[];
 
