@@ -41,6 +41,10 @@ describe('the app in Chromium', () => {
     await page.fill('[data-testid=path]', join(REAL, 'zeek-irc-5k-line.pcap'));
     await page.click('button[type=submit]');
     await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(6);
+    // the file is named in the window's title and the status bar
+    await expect.poll(() => page.title(), { timeout: 10_000 }).toBe('zeek-irc-5k-line.pcap — Weft');
+    expect(await page.locator('[data-testid=files]').textContent()).toBe('zeek-irc-5k-line.pcap');
+    expect(await page.locator('[data-testid=files]').getAttribute('title')).toBe(join(REAL, 'zeek-irc-5k-line.pcap'));
     await page.screenshot({ path: join(SHOTS, 'flows.png') });
   });
 
@@ -52,6 +56,8 @@ describe('the app in Chromium', () => {
     });
     expect(r.status).toBe(202);
     await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(7);
+    await expect.poll(() => page.title(), { timeout: 10_000 }).toBe('zeek-irc-5k-line.pcap, zeek-tcp-reassembly.pcap — Weft');
+    expect(await page.locator('[data-testid=files]').textContent()).toBe('zeek-tcp-reassembly.pcap and 1 more');
     await page.fill('[data-testid=path]', '/nonexistent/capture.pcap');
     await page.click('button[type=submit]');
     await expect.poll(() => page.locator('[role=alert]').textContent()).toContain('/nonexistent/capture.pcap: no such file');
