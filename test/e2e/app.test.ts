@@ -400,4 +400,19 @@ describe('the app in Chromium', () => {
     }
     await page.setViewportSize({ width: 1280, height: 800 });
   });
+
+  it('"same endpoints" lists every connection of a 4-tuple (port reuse)', async () => {
+    const job = await session.openCapture({ path: join(REAL, 'suri-port-reuse-24conns.pcap') });
+    if (!job.ok) throw new Error(job.error);
+    await session.whenIdle();
+    await page.fill('[data-testid=filter]', '100.73.5.8:45511');
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await rows().first().click();
+    await page.locator('[data-testid=filter]').fill('');
+    await page.click('[data-testid=same-endpoints]');
+    expect(await page.locator('[data-testid=filter]').inputValue()).toBe('100.73.5.8:45511 100.73.2.4:80');
+    await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe('24');
+    await page.screenshot({ path: join(SHOTS, 'same-endpoints.png') });
+    await page.fill('[data-testid=filter]', '');
+  });
 });

@@ -79,6 +79,10 @@ describe('filter language', () => {
     ['192.168', [2]],
     ['2001:db8::7', [3]],
     ['6379', [4]],
+    ['10.0.0.2:21', [2]],
+    ['192.168.1.5:51000 10.0.0.2:21', [2]],
+    ['[2001:db8::7]:50000', [3]],
+    ['[2001:db8:ffff::1]:443 or 10.0.0.3:80', [3, 5]],
   ];
   for (const [expr, ids] of good) it(`'${expr}' keeps ${ids.join(', ') || 'nothing'}`, () => expect(keeps(expr)).toEqual(ids));
 

@@ -369,8 +369,8 @@ class Parser {
         if (val === '') throw new FilterError(`${key}: needs a value (${key === 'has' ? 'has:gap' : key === 'state' ? 'state:rst' : key === 'port' ? 'port:80' : key === 'ip' ? 'ip:10.0.0.0/8' : 'proto:http'})`, t.at + colon);
         return keyTerm(key, val, t.at + colon + 1);
       }
-      // an IPv6 address or host:port is text, not a key
-      if (!/^[0-9a-f]*$/i.test(key) && !/^\[/.test(word)) throw new FilterError(`unknown filter '${key}:' at character ${t.at + 1} (use has:, state:, port:, ip:, proto:, a comparison such as bytes > 1M, or plain text)`, t.at);
+      // an IPv6 address, or an endpoint (10.0.0.1:80, [2001:db8::1]:443), is text, not a key
+      if (!/^[0-9a-f]*$/i.test(key) && !/^[\d.]+$/.test(key) && !/^\[/.test(word)) throw new FilterError(`unknown filter '${key}:' at character ${t.at + 1} (use has:, state:, port:, ip:, proto:, a comparison such as bytes > 1M, or plain text)`, t.at);
     }
     if (/^[a-z_][a-z0-9_.]*$/i.test(word) && (NUMERIC as readonly string[]).includes(word.toLowerCase()))
       throw new FilterError(`'${t.v}' at character ${t.at + 1} needs a comparison (${t.v} > 1000)`, t.at);
