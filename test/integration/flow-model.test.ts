@@ -78,7 +78,9 @@ describe('weft flows --json on two threads', () => {
     const small = join(dir, 'many-small.pcap');
     execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', small, '--conns', '3000', '--profile', 'small', '--seed', '3', '--anomaly', '0.1'], { stdio: 'ignore' });
     const files = [...captures.map((c) => join(REAL, c)), generated(), small];
-    const outs = await Promise.all(files.map(weft));
+    // two at a time: a burst of sixty processes starves whatever else runs (the live-capture tests drop packets)
+    const outs: string[] = [];
+    for (let i = 0; i < files.length; i += 2) outs.push(...(await Promise.all(files.slice(i, i + 2).map(weft))));
     for (const [i, file] of files.entries()) {
       const { flows } = await accumulate(file);
       const lines = outs[i] === '' ? [] : outs[i].trimEnd().split('\n');
