@@ -5,7 +5,6 @@
  * drops the whole object once detection has decided.
  */
 import { detectProtocol, PLUGINS, type ProtocolPlugin } from '../protocols';
-import type { ScatterGather } from '../reassembly';
 
 export const FIRST_BYTES = 64;
 /** Bytes in one direction before detection is worth trying. */
@@ -19,14 +18,6 @@ export class FirstBytes {
   private len0 = 0;
   private len1 = 0;
 
-  /** Takes what it still wants of a delivery of `length` bytes. */
-  add(dir: 0 | 1, sg: ScatterGather, length: number): void {
-    const have = dir === 0 ? this.len0 : this.len1;
-    const n = Math.min(FIRST_BYTES - have, length);
-    if (n <= 0) return;
-    this.piece(dir, sg.fetch(n), 0, n);
-  }
-
   /** Takes what it still wants of one delivered piece (copied byte by byte: at most 64, no view made). */
   piece(dir: 0 | 1, buf: Uint8Array, off: number, len: number): void {
     const have = dir === 0 ? this.len0 : this.len1;
@@ -37,11 +28,6 @@ export class FirstBytes {
     for (let i = 0; i < n; i++) b[at + i] = buf[off + i];
     if (dir === 0) this.len0 = have + n;
     else this.len1 = have + n;
-  }
-
-  /** Bytes of `dir` kept so far. */
-  length(dir: 0 | 1): number {
-    return dir === 0 ? this.len0 : this.len1;
   }
 
   /** The bytes kept of each direction (views: valid until the next add). */

@@ -128,15 +128,6 @@ export class Connection implements ConnectionState, TombKey {
     return fromA === this.clientIsA ? 0 : 1;
   }
 
-  /** The client's address bytes (4 or 16; a new array each call). */
-  clientAddress(): Uint8Array {
-    return this.address(this.clientIsA);
-  }
-
-  serverAddress(): Uint8Array {
-    return this.address(!this.clientIsA);
-  }
-
   /** The client's address as four 32-bit words (IPv4: the first; a shared array, valid until the next call). */
   clientAddressWords(): readonly number[] {
     return this.words(this.clientIsA);
@@ -176,26 +167,9 @@ export class Connection implements ConnectionState, TombKey {
     return a ? endpointOfWords(this.ipVersion, this.a0, this.a1, this.a2, this.a3, this.portA) : endpointOfWords(this.ipVersion, this.b0, this.b1, this.b2, this.b3, this.portB);
   }
 
-  private address(a: boolean): Uint8Array {
-    return this.wordsInto(a, new Uint8Array(this.ipVersion === 6 ? 16 : 4));
-  }
-
-  /** Writes endpoint A's (or B's) address bytes into `out` (4 or 16 bytes used). */
-  private wordsInto(a: boolean, out: Uint8Array): Uint8Array {
-    WORDS[0] = a ? this.a0 : this.b0;
-    WORDS[1] = a ? this.a1 : this.b1;
-    WORDS[2] = a ? this.a2 : this.b2;
-    WORDS[3] = a ? this.a3 : this.b3;
-    if (out !== WORD_BYTES) out.set(WORD_BYTES.subarray(0, out.length));
-    return this.ipVersion === 6 ? out : out.subarray(0, 4);
-  }
 }
 
 const ADDRESS_WORDS = [0, 0, 0, 0];
-
-/** Scratch words for formatting an address: the words were read through an Int32Array, so writing them back through one gives the bytes in any byte order. */
-const WORDS = new Int32Array(4);
-const WORD_BYTES = new Uint8Array(WORDS.buffer);
 
 /** A connection endpoint whose VLAN is not known yet (no packet from it so far). */
 export const VLAN_UNSEEN = -2;
@@ -531,11 +505,6 @@ export class StreamPool {
 
   get tombstoneCount(): number {
     return this.tombs.size;
-  }
-
-  /** Tombstones forgotten early because the table was full. */
-  get tombstonesEvicted(): number {
-    return this.tombs.evicted;
   }
 
   /**

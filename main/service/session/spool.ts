@@ -97,22 +97,6 @@ export class Spool {
     return this.fileLen + this.bufLen;
   }
 
-  /** Pieces indexed (one per delivered piece: about one per packet with payload). */
-  get pieces(): number {
-    return this.pieceCount;
-  }
-
-  /** Bytes of the index (pieces and directions), for the stats. */
-  get indexBytes(): number {
-    return this.spoolOff.length * 28 + this.first.length * 24;
-  }
-
-  /** Delivered bytes of a direction so far. */
-  length(conn: number, dir: 0 | 1): number {
-    const k = (conn - 1) * 2 + dir;
-    return k < this.bytes.length ? this.bytes[k] : 0;
-  }
-
   /** Appends bytes delivered to connection `conn`, direction `dir`, from packet `frame`. */
   append(conn: number, dir: 0 | 1, bytes: Uint8Array, off: number, len: number, frame: number, tsSec: number, tsNsec: number): void {
     const i = this.pieceCount++;
