@@ -256,25 +256,17 @@ export class FlowAccumulator extends FlagHistory implements Stream {
     this.close = reason;
     const hs = this.hs;
     if (hs !== null && !this.owner.deferDigests) {
-      hs.sha0 = this.finishHash(hs, 0);
-      hs.sha1 = this.finishHash(hs, 1);
+      hs.sha0 = this.finishHash(0);
+      hs.sha1 = this.finishHash(1);
     }
     this.owner.listener.complete(this, reason);
     return true;
   }
 
-  private finishHash(s: HashState, dir: TCPFlowDirection): string {
-    const o = this.owner;
-    const h = dir === 0 ? s.h0 : s.h1;
-    if (h !== null) return h.digest('hex');
-    const p = dir === 0 ? s.p0 : s.p1;
-    if (p === null) return EMPTY_SHA256;
-    const hex = o.hashes.sha256Hex(p.subarray(0, dir === 0 ? s.n0 : s.n1));
-    o.give(p);
-    o.release(p.length);
-    if (dir === 0) s.p0 = null;
-    else s.p1 = null;
-    return hex;
+  /** The direction's digest, hashing its waiting bytes here (the usual completion). */
+  private finishHash(dir: TCPFlowDirection): string {
+    let hex = EMPTY_SHA256;
+    return this.digestOrBytes(dir, (b) => (hex = this.owner.hashes.sha256Hex(b))) ?? hex;
   }
 
   /**
@@ -411,6 +403,20 @@ const FREE_BYTES = 4 << 20;
 /** FirstBytes kept for reuse at most. */
 const FREE_FIRST = 4096;
 
+/**
+ * Both directions' anomaly counters added up: the client's kinds in name order, then the server's
+ * others (the order flow JSON prints). May return `a` itself (anomalyObject gives fresh objects,
+ * or one shared empty object for a clean direction): read-only.
+ */
+export function addAnomalies(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  let sum = a;
+  for (const k in b) {
+    if (sum === a) sum = { ...a };
+    sum[k] = (sum[k] ?? 0) + b[k];
+  }
+  return sum;
+}
+
 const NO_GAPS: Gap[] = Object.freeze([]) as unknown as Gap[];
 
 /** A copy of a gap list (a clean direction shares one frozen empty list). */
@@ -427,12 +433,7 @@ export function flowOf(f: FlowAccumulator): Flow {
   const c = f.conn;
   const [h0, h1] = c.halves;
   const byDir = { c2s: h0.anomalyObject(), s2c: h1.anomalyObject() };
-  // anomalyObject gives fresh objects, or one shared empty object for a clean direction
-  let anomalies = byDir.c2s;
-  for (const k in byDir.s2c) {
-    if (anomalies === byDir.c2s) anomalies = { ...byDir.c2s };
-    anomalies[k] = (anomalies[k] ?? 0) + byDir.s2c[k];
-  }
+  const anomalies = addAnomalies(byDir.c2s, byDir.s2c);
   return {
     id: c.id,
     proto: 'tcp',

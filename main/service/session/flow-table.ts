@@ -14,7 +14,7 @@
  * into the columns for the rows that changed); a completed row keeps only numbers and the sparse
  * entries, never the connection's objects.
  */
-import type { FlowAccumulator } from '../../engine/flows';
+import { addAnomalies, type FlowAccumulator } from '../../engine/flows';
 import { grownTo } from '../../engine/util/bytes';
 import type { Conflict, Gap } from '../../engine/reassembly';
 import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
@@ -131,7 +131,7 @@ export class FlowTable {
     this.gp1[i] = h1.gapBytes;
     this.flags[i] = c.directionInferred ? INFERRED : 0;
     this.conflicts[i] = h0.conflicts.length + h1.conflicts.length;
-    if (h0.counts !== null || h1.counts !== null) this.setAnomalies(i, flowAnomalies(f));
+    if (h0.counts !== null || h1.counts !== null) this.setAnomalies(i, addAnomalies(h0.anomalyObject(), h1.anomalyObject()));
     this.version++;
   }
 
@@ -369,13 +369,4 @@ export class FlowTable {
       },
     };
   }
-}
-
-/** Both directions' anomaly counters of an accumulator's connection, added up. */
-function flowAnomalies(f: FlowAccumulator): Record<string, number> {
-  const [h0, h1] = f.conn.halves;
-  const a = { ...h0.anomalyObject() };
-  const b = h1.anomalyObject();
-  for (const k in b) a[k] = (a[k] ?? 0) + b[k];
-  return a;
 }
