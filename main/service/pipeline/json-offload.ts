@@ -15,12 +15,13 @@ import { engineBundle } from '../hosts/child-host';
 
 const BATCH = 256 << 10;
 const IN_FLIGHT = 3;
+const STALL_MS = 30_000;
 
 export class JsonOffload {
   private readonly worker: Worker;
   private readonly batch = new FlowBatchWriter();
-  /** [batches written, 1 if the reader went away / 2 if writing failed]: shared with the worker. */
-  private readonly state = new Int32Array(new SharedArrayBuffer(8));
+  /** [batches written, 1 if the reader went away / 2 if writing failed, heartbeat]: shared with the worker. */
+  private readonly state = new Int32Array(new SharedArrayBuffer(12));
   private sent = 0;
   private failure: Error | null = null;
 
@@ -41,7 +42,18 @@ export class JsonOffload {
     this.batch.add(a);
     if (this.batch.size < BATCH) return;
     this.send();
-    for (let done = Atomics.load(this.state, 0); this.sent - done > IN_FLIGHT && !this.closed; done = Atomics.load(this.state, 0)) Atomics.wait(this.state, 0, done, 100);
+    // blocking: the worker's messages cannot reach this thread meanwhile, so a dead worker is
+    // noticed by its silence (no batch written, no heartbeat) for STALL_MS
+    let seen = -1;
+    let since = Date.now();
+    for (let done = Atomics.load(this.state, 0); this.sent - done > IN_FLIGHT && !this.closed; done = Atomics.load(this.state, 0)) {
+      const now = done + Atomics.load(this.state, 2);
+      if (now !== seen) {
+        seen = now;
+        since = Date.now();
+      } else if (Date.now() - since > STALL_MS) throw new Error(`the thread writing flows stopped (no progress for ${STALL_MS / 1000} s)`);
+      Atomics.wait(this.state, 0, done, 100);
+    }
   }
 
   private send(): void {

@@ -3,7 +3,8 @@
 // output file descriptor itself, batch after batch in the order they came. It counts the batches
 // written in shared memory (state[0], woken with Atomics.notify) so the main thread can wait for
 // it without a message, and says there state[1] = 1 when the reader went away (EPIPE), 2 when
-// writing failed otherwise.
+// writing failed otherwise; state[2] beats while it waits for a slow reader (so a stall is not
+// taken for a dead thread).
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { flowJson, readBatch, type FlowBatch } from '../../engine/flows';
@@ -22,6 +23,7 @@ function writeAll(b: Buffer, n: number): void {
       w += writeSync(fd, b, w, n - w);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.add(state, 2, 1);
       Atomics.wait(pause, 0, 0, 1);
     }
   }
