@@ -22,6 +22,9 @@ const api = {
   startCapture: (req: Req<'startCapture'>) => ipcRenderer.invoke('weft:startCapture', req),
   setLimits: (req: Req<'setLimits'>) => ipcRenderer.invoke('weft:setLimits', req),
   searchStream: (req: Req<'searchStream'>) => ipcRenderer.invoke('weft:searchStream', req),
+  readRows: (req: Req<'readRows'>) => ipcRenderer.invoke('weft:readRows', req),
+  readPackets: (req: Req<'readPackets'>) => ipcRenderer.invoke('weft:readPackets', req),
+  findFrame: (req: Req<'findFrame'>) => ipcRenderer.invoke('weft:findFrame', req),
   onDelta: (fn: (d: SessionDelta) => void) => {
     const h = (_e: unknown, d: SessionDelta) => fn(d);
     ipcRenderer.on('weft:delta', h);

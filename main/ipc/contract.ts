@@ -103,6 +103,92 @@ export interface StreamSearch {
 /** Where the bytes were found (null: nowhere), the frame of their first byte, and the other direction's offset at that frame. */
 export type StreamFound = { offset: number; frame: number; otherOffset: number } | null;
 
+/**
+ * Rows of a flow's conversation (both directions in delivery order; text rows end at a line feed
+ * or at `wrap` bytes, hex rows hold 16 bytes; a gap or conflict is a row of its own). With `at`,
+ * the page is the one around the row holding that byte (a search hit, a packet's bytes).
+ */
+export interface RowsRequest {
+  id: number;
+  view: 'text' | 'hex';
+  /** Text: the widest row, in bytes (16…4096). */
+  wrap: number;
+  from: number;
+  /** Rows wanted, at most 2,000. */
+  count: number;
+  at?: { dir: 0 | 1; offset: number };
+}
+
+export interface StreamRow {
+  kind: 'data' | 'gap' | 'conflict';
+  dir: 0 | 1;
+  /** Stream offset in the direction (a mark's: where it sits). */
+  offset: number;
+  length: number;
+  /** Data rows: the bytes, base64. */
+  data: string;
+  /** Marks: what is missing or conflicting, and more on hover. */
+  text: string;
+  title: string;
+  /** Where the row's bytes came from: one entry per packet piece. */
+  provenance: { offset: number; length: number; frame: number; tsSec: number; tsNsec: number }[];
+}
+
+export interface StreamRows {
+  id: number;
+  view: 'text' | 'hex';
+  wrap: number;
+  /** Rows in all (so far, for a flow still open). */
+  total: number;
+  from: number;
+  rows: StreamRow[];
+  /** With `at`: the row holding that byte. */
+  atRow: number | null;
+  /** Delivered bytes per direction, as laid out. */
+  bytes: [number, number];
+}
+
+/** Packets of a flow, from `from` on, at most `count` (≤ 50,000) per request. */
+export interface PacketRange {
+  id: number;
+  from: number;
+  count: number;
+}
+
+/**
+ * A page of a flow's packets as the engine saw and judged them, as columns (index j is packet
+ * from + j of the flow, in capture order). Sequence and acknowledgment numbers are absolute;
+ * `base[dir]` is what relative numbers count from (the direction's SYN, else its first packet);
+ * `scale[dir]` the window scale from its SYN (−1: none), applied when both directions gave one.
+ */
+export interface PacketPage {
+  id: number;
+  /** Packets of the flow in all. */
+  total: number;
+  from: number;
+  base: [number, number];
+  scale: [number, number];
+  frame: number[];
+  tsSec: number[];
+  tsNsec: number[];
+  dir: (0 | 1)[];
+  /** TCP flags, FIN..CWR in bits 0..7, NS in bit 8. */
+  flags: number[];
+  seq: number[];
+  ack: number[];
+  /** Payload length (as the IP header declared it). */
+  len: number[];
+  /** The window field as sent (unscaled). */
+  win: number[];
+  /** Bit i: stream anomaly i (STREAM_ANOMALY_NAMES) was judged of this packet; bit 30: it came after its connection closed. */
+  judged: number[];
+  /** SACK blocks, absolute edges [left, right, …]. */
+  sack: number[][];
+}
+
+/** Where a frame is: its flow and its index among the flow's packets (null: no TCP packet of a flow has that number). */
+export type FrameFound = { id: number; index: number } | null;
+
 /** The engine's limits a user can set. */
 export interface Limits {
   /** Open connections held at most; past it the least recently active closes (state 'limit'). */
@@ -233,6 +319,17 @@ export const guards = {
     /^([0-9a-f]{2}){1,1000}$/.test(v.pattern) &&
     isInt(v.from) &&
     (v.back === undefined || typeof v.back === 'boolean')) as Guard<StreamSearch>,
+  readRows: ((v): v is RowsRequest =>
+    isObj(v) &&
+    isInt(v.id, 1) &&
+    (v.view === 'text' || v.view === 'hex') &&
+    isInt(v.wrap, 16, 4096) &&
+    isInt(v.from) &&
+    isInt(v.count, 0, 2000) &&
+    (v.at === undefined || (isObj(v.at) && (v.at.dir === 0 || v.at.dir === 1) && isInt(v.at.offset))) &&
+    Object.keys(v).every((k) => ['id', 'view', 'wrap', 'from', 'count', 'at'].includes(k))) as Guard<RowsRequest>,
+  readPackets: ((v): v is PacketRange => isObj(v) && Object.keys(v).length === 3 && isInt(v.id, 1) && isInt(v.from) && isInt(v.count, 0, 50_000)) as Guard<PacketRange>,
+  findFrame: ((v): v is { frame: number } => isObj(v) && Object.keys(v).length === 1 && isInt(v.frame, 1, 0xffffffff)) as Guard<{ frame: number }>,
   setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
   startCapture: ((v): v is CaptureRequest =>
     isObj(v) &&
@@ -264,6 +361,12 @@ export interface Channels {
   startCapture: { req: CaptureRequest; res: Job };
   /** Finds bytes in a direction of a flow (next from an offset, or the previous one). */
   searchStream: { req: StreamSearch; res: StreamFound };
+  /** Rows of a flow's conversation, for the stream pane (any size: it asks for what it shows). */
+  readRows: { req: RowsRequest; res: StreamRows };
+  /** A page of a flow's packets (the packet list, the graphs). */
+  readPackets: { req: PacketRange; res: PacketPage };
+  /** Which flow frame N belongs to, and where among its packets ("go to frame"). */
+  findFrame: { req: { frame: number }; res: FrameFound };
   /** Sets the connection table's limit (from now on: a lower one closes the least recently active at the next new connection). */
   setLimits: { req: Limits; res: Limits };
 }

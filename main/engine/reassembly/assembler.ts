@@ -24,7 +24,7 @@
  */
 import type { TcpHeader } from '../decode/layers';
 import { SA, type GapCause } from './anomalies';
-import { HalfConnection, isUnused, pageEnd } from './half-connection';
+import { HalfConnection, isUnused, judged, pageEnd } from './half-connection';
 import { PAGE_SIZE, type PageCache, type Page } from './page-cache';
 import { ScatterGatherBuffer } from './scatter-gather';
 import { seqAdd, seqDiff } from './sequence';
@@ -77,8 +77,25 @@ export interface AssemblerStats {
   connectionsHighWater: number;
 }
 
+/**
+ * Told of every TCP packet after the assembler handled it: the connection it belongs to (by id;
+ * a packet absorbed by a tombstone belongs to the connection that was buried), its direction, and
+ * what the engine judged of it — a bit per stream anomaly counted for it (1 << index in
+ * STREAM_ANOMALY_NAMES), or AFTER_CLOSE. Packets in no connection are not told.
+ */
+export interface PacketObserver {
+  packet(connId: number, dir: TCPFlowDirection, tcp: TcpHeader, payloadLength: number, ci: CaptureInfo, judged: number): void;
+}
+
+/** Judged bit of a packet that came after its connection closed (absorbed by its tombstone). */
+export const AFTER_CLOSE = 1 << 30;
+
 export class Assembler {
   readonly opts: AssemblerOptions;
+  /** Told of each packet (the app's packet lists); null: nobody asks, nothing is spent. */
+  observer: PacketObserver | null = null;
+  private placedId = 0;
+  private placedDir: TCPFlowDirection = 0;
   readonly cache: PageCache;
   private readonly sg = new ScatterGatherBuffer();
   private readonly start = { value: false };
@@ -106,6 +123,17 @@ export class Assembler {
    * packet's capture info. Nothing is kept from `seg` after the call except copied bytes.
    */
   assemble(netFlow: NetFlow, seg: TcpSegment, ctx: AssemblerContext): void {
+    const o = this.observer;
+    if (o === null) return this.handle(netFlow, seg, ctx);
+    judged.half = null;
+    judged.bits = 0;
+    this.placedId = 0;
+    this.handle(netFlow, seg, ctx);
+    if (this.placedId !== 0) o.packet(this.placedId, this.placedDir, seg.tcp, seg.payloadLength, this.ci, judged.bits);
+    judged.half = null;
+  }
+
+  private handle(netFlow: NetFlow, seg: TcpSegment, ctx: AssemblerContext): void {
     const t = seg.tcp;
     this.ctx = ctx;
     const ci = (this.ci = ctx.captureInfo());
@@ -124,9 +152,14 @@ export class Assembler {
       conn = null;
     }
     if (conn === null) {
-      if (!pureSyn && pool.isBuried(netFlow.ipVersion, netFlow.vlan, netFlow.src, t.srcPort, netFlow.dst, t.dstPort, f)) {
+      const owner = pureSyn ? -1 : pool.buried(netFlow.ipVersion, netFlow.vlan, netFlow.src, t.srcPort, netFlow.dst, t.dstPort, f);
+      if (owner >= 0) {
         this.stats.tombstoneHits++;
         pool.tombstoneHits++;
+        // still a packet of that connection (its last ACK, a late retransmission)
+        this.placedId = owner >>> 1;
+        this.placedDir = f.fromA === ((owner & 1) === 1) ? 0 : 1;
+        judged.bits = AFTER_CLOSE;
         return;
       }
       if (pureSyn) pool.unbury(netFlow.ipVersion, netFlow.src, t.srcPort, netFlow.dst, t.dstPort, f);
@@ -138,6 +171,9 @@ export class Assembler {
     conn.lastNsec = ci.tsNsec;
     pool.touch(conn);
     const half = conn.half(dir);
+    this.placedId = conn.id;
+    this.placedDir = dir;
+    judged.half = half;
     let peer = conn.side((dir ^ 1) as TCPFlowDirection);
     half.packets++;
     this.start.value = (flags & SYN) !== 0;

@@ -56,6 +56,12 @@ const STARTED = 1, SYN_SEEN = 2, ACK_KNOWN = 4, FIN_SEEN = 8, FIN_REACHED = 16, 
  * rest (HalfExtras: kept bytes, the delivered window, gap and conflict lists), made the first
  * time something there is set. Anomaly counters are made at the first anomaly.
  */
+/**
+ * What the engine judged of the packet being handled, for the assembler's PacketObserver: the
+ * anomalies counted on `half` (the packet's direction) while it is handled, a bit each.
+ */
+export const judged: { half: HalfConnection | null; bits: number } = { half: null, bits: 0 };
+
 export class HalfConnection implements HalfConnectionState {
   private bits = 0;
   isn = 0;
@@ -206,6 +212,7 @@ export class HalfConnection implements HalfConnectionState {
 
   count(kind: number): void {
     (this.counts ??= new Float64Array(STREAM_ANOMALY_NAMES.length))[kind]++;
+    if (this === judged.half) judged.bits |= 1 << kind;
   }
 
   /** How often anomaly `name` was counted. */

@@ -459,7 +459,7 @@ export class StreamPool {
 
   /** Leaves a tombstone for a connection that ended on FIN or RST (a few numbers, not the connection). */
   bury(c: Connection, untilSec: number): void {
-    this.tombs.add(c, untilSec);
+    this.tombs.add(c, untilSec, c.id * 2 + (c.clientIsA ? 1 : 0));
   }
 
   /** Fills the scratch key with the packet just looked up, in canonical order. */
@@ -487,9 +487,14 @@ export class StreamPool {
   }
 
   /** True if the key just looked up (same arguments as lookup) is tombstoned. */
-  isBuried(version: number, vlan: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, f: Found): boolean {
-    if (this.tombs.size === 0) return false;
-    return this.tombs.find(this.keyOf(version, src, sport, dst, dport, f), vlan, VLAN_UNSEEN, false) >= 0;
+  /**
+   * The tombstone of the key just looked up, as its owner (connection id × 2, + 1 when the
+   * client is endpoint A), or -1 when the key is not buried.
+   */
+  buried(version: number, vlan: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, f: Found): number {
+    if (this.tombs.size === 0) return -1;
+    const slot = this.tombs.find(this.keyOf(version, src, sport, dst, dport, f), vlan, VLAN_UNSEEN, false);
+    return slot < 0 ? -1 : this.tombs.ownerOf(slot);
   }
 
   /** Forgets the tombstone of the key just looked up (a new connection takes it over). */

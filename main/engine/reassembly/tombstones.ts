@@ -1,12 +1,14 @@
 /**
  * Tombstones: the keys of connections that ended on FIN or RST, kept for a while of capture time
- * so the final ACK and late retransmissions do not create ghost connections (DESIGN.md).
+ * so the final ACK and late retransmissions do not create ghost connections (DESIGN.md). Each row
+ * names its connection (id and which side is the client), so a packet it absorbs can still be
+ * told to the connection's packet list.
  *
  * A capture of many short connections buries one key per connection, so a tombstone must cost a
- * few numbers, not objects: each is one row of 14 int32 words in a ring, plus its expiry time.
+ * few numbers, not objects: each is one row of 15 int32 words in a ring, plus its expiry time.
  *
  *   ring (oldest first):  head ─▶ [row][row][row]…[row] ◀─ head + count      rows expire in order
- *   row:  hash │ version │ vlanA │ vlanB │ ports │ a0 a1 a2 a3 │ b0 b1 b2 b3 │ next-in-bucket
+ *   row:  hash │ version │ vlanA │ vlanB │ ports │ a0 a1 a2 a3 │ b0 b1 b2 b3 │ next-in-bucket │ owner
  *   index: bucket[hash & mask] ─▶ row + 1 ─▶ next-in-bucket ─▶ …  (0 ends a chain)
  *
  * Rows are added at the ring's tail and expire from its head: expiry times are the bury time plus
@@ -26,7 +28,8 @@ const PORTS = 4;
 const ADDR_A = 5;
 const ADDR_B = 9;
 const NEXT = 13;
-const STRIDE = 14;
+const OWNER = 14; // connection id × 2 + 1 when the client is endpoint A
+const STRIDE = 15;
 
 /** The key fields of a tombstone or of a lookup, as the pool holds them. */
 export interface TombKey {
@@ -69,8 +72,8 @@ export class TombstoneTable {
     this.buckets = new Int32Array(initial * 2);
   }
 
-  /** Buries key `k` until `untilSec` (capture seconds). */
-  add(k: TombKey, untilSec: number): void {
+  /** Buries key `k` until `untilSec` (capture seconds); `owner` names its connection (see ownerOf). */
+  add(k: TombKey, untilSec: number, owner = 0): void {
     if (this.used === this.cap) {
       if (this.cap * 2 <= this.maxRows) this.grow();
       else {
@@ -94,6 +97,7 @@ export class TombstoneTable {
     r[o + ADDR_B + 1] = k.b1;
     r[o + ADDR_B + 2] = k.b2;
     r[o + ADDR_B + 3] = k.b3;
+    r[o + OWNER] = owner;
     this.until[slot] = untilSec;
     this.link(slot);
     this.used++;
@@ -117,6 +121,11 @@ export class TombstoneTable {
       if (anyVlan || va === vlan || vb === vlan || va === vlanUnseen || vb === vlanUnseen) return s - 1;
     }
     return -1;
+  }
+
+  /** The owner given when row `slot` (from find) was buried: connection id × 2, + 1 when its client is endpoint A. */
+  ownerOf(slot: number): number {
+    return this.rows[slot * STRIDE + OWNER];
   }
 
   /** Takes back every live tombstone of `k`'s endpoints, whatever their VLANs (a new connection takes the key over). */

@@ -1,6 +1,6 @@
 /** Messages between the session (main side) and the engine worker. */
 import { DEFAULT_ASSEMBLER_OPTIONS } from '../../engine/reassembly';
-import type { ExportRequest, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamFound, StreamRange, StreamSearch } from '../../ipc/contract';
+import type { ExportRequest, FrameFound, RowsRequest, StreamRows, PacketPage, PacketRange, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamFound, StreamRange, StreamSearch } from '../../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
@@ -39,6 +39,9 @@ export type ToWorker =
   | { t: 'live'; id: number; device: string; filter: string; write?: string }
   | { t: 'limits'; maxConnections: number }
   | { t: 'search'; reqId: number; search: StreamSearch }
+  | { t: 'packets'; reqId: number; range: PacketRange }
+  | { t: 'rows'; reqId: number; rows: RowsRequest }
+  | { t: 'frame'; reqId: number; frame: number }
   | { t: 'stop' };
 
 /** An answer to a request: its value, or why there is none. */
@@ -52,6 +55,9 @@ export type FromWorker =
   | Answer<'query', FlowPage>
   | Answer<'keys', string[]>
   | Answer<'search', StreamFound>
+  | Answer<'packets', PacketPage>
+  | Answer<'rows', StreamRows>
+  | Answer<'frame', FrameFound>
   | { t: 'stopped' };
 
 /** Where the engine runs: a child process under Node (weft serve), a utility process under Electron. */

@@ -19,6 +19,8 @@ import { flowMessages } from './flow-messages';
 import { PacketPipeline } from '../pipeline/packet-pipeline';
 import { SessionRecorder } from './session-recorder';
 import { Spool } from './spool';
+import { PacketLog } from './packet-log';
+import { Layouts, marksOfDirection } from './stream-layout';
 
 export interface Port {
   postMessage(m: FromWorker): void;
@@ -34,6 +36,10 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   const table = recorder.table;
   // files and live captures feed one pipeline: a connection may span them, like one capture
   const pipe = new PacketPipeline(recorder.factory, { idleSec: IDLE_SEC });
+  // every packet of every connection, as the engine judged it (the packet list, the graphs)
+  const packets = new PacketLog(spool.dir);
+  pipe.assembler.observer = packets;
+  const layouts = new Layouts(spool);
   recorder.factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
   const jobs = new JobRegistry();
   let running = false;
@@ -227,6 +233,39 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         port.postMessage({ t: 'search', reqId: m.reqId, value: hit && { ...hit, otherOffset: spool.offsetAtFrame(q.id, (q.dir ^ 1) as 0 | 1, hit.frame) } });
         return;
       }
+      case 'packets': {
+        const q = m.range;
+        if (!table.has(q.id)) return port.postMessage({ t: 'packets', reqId: m.reqId, error: `no connection ${q.id}` });
+        try {
+          port.postMessage({ t: 'packets', reqId: m.reqId, value: packets.read(q.id, q.from, q.count) });
+        } catch (e) {
+          port.postMessage({ t: 'packets', reqId: m.reqId, error: (e as Error).message });
+        }
+        return;
+      }
+      case 'rows': {
+        const q = m.rows;
+        if (!table.has(q.id)) return port.postMessage({ t: 'rows', reqId: m.reqId, error: `no connection ${q.id}` });
+        try {
+          const l = layouts.get(q.id, q.view, q.wrap, () => [marksOfDirection(table.marksOf(q.id, 0)), marksOfDirection(table.marksOf(q.id, 1))]);
+          const atRow = q.at ? l.rowOf(q.at.dir, q.at.offset) : null;
+          // around the row asked for: a third of the page before it
+          const from = atRow !== null && atRow >= 0 ? Math.max(0, atRow - Math.floor(q.count / 3)) : q.from;
+          const rows = l.read(from, q.count);
+          port.postMessage({ t: 'rows', reqId: m.reqId, value: { id: q.id, view: q.view, wrap: l.wrap, total: l.rows, from, rows, atRow, bytes: [spool.lengthOf(q.id, 0), spool.lengthOf(q.id, 1)] } });
+        } catch (e) {
+          port.postMessage({ t: 'rows', reqId: m.reqId, error: (e as Error).message });
+        }
+        return;
+      }
+      case 'frame': {
+        try {
+          port.postMessage({ t: 'frame', reqId: m.reqId, value: packets.findFrame(m.frame) });
+        } catch (e) {
+          port.postMessage({ t: 'frame', reqId: m.reqId, error: (e as Error).message });
+        }
+        return;
+      }
       case 'limits':
         pipe.assembler.opts.maxConnections = m.maxConnections;
         jobs.changed = true;
@@ -249,6 +288,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         for (const id of [...lives.keys()]) stopLive(id);
         clearInterval(timer);
         jobs.abortAll();
+        packets.close();
         spool.dispose();
         port.postMessage({ t: 'stopped' });
         // In a process of its own, leave now (a live capture handle must not outlive it).

@@ -190,6 +190,21 @@ export class Session {
     return this.ask((reqId) => ({ t: 'search', reqId, search: req }));
   }
 
+  /** Rows of a flow's conversation, laid out by the engine over its spool. */
+  readRows(req: Channels['readRows']['req']): Promise<Result<Channels['readRows']['res']>> {
+    return this.ask((reqId) => ({ t: 'rows', reqId, rows: req }));
+  }
+
+  /** A page of a flow's packets, from the engine's packet log. */
+  readPackets(req: Channels['readPackets']['req']): Promise<Result<Channels['readPackets']['res']>> {
+    return this.ask((reqId) => ({ t: 'packets', reqId, range: req }));
+  }
+
+  /** The flow of frame N and its place among the flow's packets. */
+  findFrame(req: Channels['findFrame']['req']): Promise<Result<Channels['findFrame']['res']>> {
+    return this.ask((reqId) => ({ t: 'frame', reqId, frame: req.frame }));
+  }
+
   /** Sets the engine's connection limit (weft serve --max-connections, the status bar's control). */
   async setLimits(req: Channels['setLimits']['req']): Promise<Result<Channels['setLimits']['res']>> {
     this.host.post({ t: 'limits', maxConnections: req.maxConnections });

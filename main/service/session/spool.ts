@@ -15,16 +15,14 @@
  * offsets (kept for the few directions read lately, and extended as the direction grows), then
  * finds the range by binary search.
  *
- * Writes go through 1 MiB buffers written to the file in the background (the engine goes on
- * parsing while the disk works: writing the spool was the largest single cost of loading a
- * capture); a buffer stays readable in memory until its write has completed, so reads never wait.
- * At most MAX_IN_FLIGHT buffers are being written at once; past that a write is done on the spot.
+ * The bytes are written through an AppendFile (in the background; readable at once).
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, write, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grownTo } from '../../engine/util/bytes';
 import { lastAtOrBefore } from '../../engine/util/search';
+import { AppendFile } from './append-file';
 
 /** A direction's pieces in stream order, built from its chain when the direction is read. */
 interface PieceList {
@@ -32,17 +30,6 @@ interface PieceList {
   pieces: Int32Array;
   /** Stream offset of each piece. */
   offsets: Float64Array;
-}
-
-/** Spool buffers being written at once, at most. */
-const MAX_IN_FLIGHT = 8;
-const BUFFER = 1 << 20;
-
-/** A buffer handed to the file and not yet written: its bytes are read from here meanwhile. */
-interface InFlight {
-  at: number;
-  buf: Buffer;
-  len: number;
 }
 
 /** How many directions keep their piece lists between reads. */
@@ -60,16 +47,8 @@ export interface Provenance {
 
 export class Spool {
   readonly dir: string;
-  private readonly fd: number;
-  private buf: Buffer = Buffer.allocUnsafe(BUFFER);
-  private bufLen = 0;
-  /** Bytes handed to the file (the buffer follows). */
-  private fileLen = 0;
+  private readonly file: AppendFile;
   private closed = false;
-  private readonly inFlight: InFlight[] = [];
-  private readonly spare: Buffer[] = [];
-  /** The first write that failed (reported by the next read). */
-  private failure: Error | null = null;
 
   /** Pieces. */
   private pieceCount = 0;
@@ -89,12 +68,12 @@ export class Spool {
 
   constructor(parent = tmpdir()) {
     this.dir = mkdtempSync(join(parent, 'weft-session-'));
-    this.fd = openSync(join(this.dir, 'spool.bin'), 'w+');
+    this.file = new AppendFile(join(this.dir, 'spool.bin'));
   }
 
   /** Total bytes spooled. */
   get size(): number {
-    return this.fileLen + this.bufLen;
+    return this.file.size;
   }
 
   /** Appends bytes delivered to connection `conn`, direction `dir`, from packet `frame`. */
@@ -127,71 +106,7 @@ export class Spool {
     this.last[k] = i + 1;
     this.count[k]++;
     this.bytes[k] += len;
-    while (len > 0) {
-      const room = this.buf.length - this.bufLen;
-      const take = Math.min(room, len);
-      this.buf.set(bytes.subarray(off, off + take), this.bufLen);
-      this.bufLen += take;
-      off += take;
-      len -= take;
-      if (this.bufLen === this.buf.length) this.flush();
-    }
-  }
-
-  /** Hands the buffer to the file (in the background while few writes are pending). */
-  flush(): void {
-    if (this.bufLen === 0) return;
-    const f: InFlight = { at: this.fileLen, buf: this.buf, len: this.bufLen };
-    this.fileLen += this.bufLen;
-    this.bufLen = 0;
-    if (this.inFlight.length >= MAX_IN_FLIGHT) {
-      let w = 0;
-      while (w < f.len) w += writeSync(this.fd, f.buf, w, f.len - w, f.at + w);
-      return; // the same buffer goes on
-    }
-    this.buf = this.spare.pop() ?? Buffer.allocUnsafe(BUFFER);
-    this.inFlight.push(f);
-    this.writeOut(f, 0);
-  }
-
-  private writeOut(f: InFlight, done: number): void {
-    write(this.fd, f.buf, done, f.len - done, f.at + done, (err, n) => {
-      if (!err && done + n < f.len) return this.writeOut(f, done + n);
-      if (err) this.failure ??= err;
-      this.inFlight.splice(this.inFlight.indexOf(f), 1);
-      if (this.spare.length < 2) this.spare.push(f.buf);
-      if (this.closed && this.inFlight.length === 0) this.remove();
-    });
-  }
-
-  /** Copies spool bytes [at, at+n) into out[o…] from the buffers still in memory, else the file. */
-  private readAt(out: Uint8Array, o: number, at: number, n: number): void {
-    while (n > 0) {
-      let take = n;
-      const cur = this.fileLen;
-      if (at >= cur) {
-        out.set(this.buf.subarray(at - cur, at - cur + n), o);
-        return;
-      }
-      const f = this.inFlight.find((x) => at >= x.at && at < x.at + x.len);
-      if (f) {
-        take = Math.min(n, f.at + f.len - at);
-        out.set(f.buf.subarray(at - f.at, at - f.at + take), o);
-      } else {
-        // on disk up to the next buffer still in memory (or the current one)
-        const next = this.inFlight.reduce((m, x) => (x.at > at && x.at < m ? x.at : m), cur);
-        take = Math.min(n, next - at);
-        let r = 0;
-        while (r < take) {
-          const got = readSync(this.fd, out, o + r, take - r, at + r);
-          if (got === 0) throw new Error(`spool: ${this.dir}: short read at byte ${at + r}`);
-          r += got;
-        }
-      }
-      o += take;
-      at += take;
-      n -= take;
-    }
+    this.file.append(bytes, off, len);
   }
 
   /** The pieces of direction k in stream order (built or extended from its chain). */
@@ -220,6 +135,27 @@ export class Spool {
     return l;
   }
 
+  /**
+   * A direction's pieces in stream order: `pieces[j]` is a piece number (pieces are numbered in
+   * the order they were delivered, across all directions), `offsets[j]` its stream offset; its
+   * length is pieceLength(pieces[j]). Valid until the next call.
+   */
+  piecesOf(conn: number, dir: 0 | 1): { count: number; pieces: Int32Array; offsets: Float64Array } {
+    const k = (conn - 1) * 2 + dir;
+    if (conn < 1 || k >= this.first.length || this.count[k] === 0) return { count: 0, pieces: new Int32Array(0), offsets: new Float64Array(0) };
+    return this.list(k);
+  }
+
+  pieceLength(p: number): number {
+    return this.len[p];
+  }
+
+  /** Delivered bytes in a direction. */
+  lengthOf(conn: number, dir: 0 | 1): number {
+    const k = (conn - 1) * 2 + dir;
+    return conn < 1 || k >= this.first.length ? 0 : this.bytes[k];
+  }
+
   /** Delivered bytes [from, to) of a direction, with the provenance of each run. */
   read(conn: number, dir: 0 | 1, from: number, to: number): { bytes: Uint8Array; provenance: Provenance[]; length: number } {
     const k = (conn - 1) * 2 + dir;
@@ -229,7 +165,6 @@ export class Spool {
     const end = Math.max(start, Math.min(to, total));
     const out = new Uint8Array(end - start);
     const provenance: Provenance[] = [];
-    if (this.failure) throw new Error(`spool: writing ${this.dir} failed: ${this.failure.message}`);
     if (end > start) {
       const l = this.list(k);
       let i = lastAtOrBefore(l.count, (j) => l.offsets[j], start);
@@ -239,7 +174,7 @@ export class Spool {
         const inPiece = pos - l.offsets[i];
         const n = Math.min(this.len[p] - inPiece, end - pos);
         if (n > 0) {
-          this.readAt(out, pos - start, this.spoolOff[p] + inPiece, n);
+          this.file.readAt(out, pos - start, this.spoolOff[p] + inPiece, n);
           provenance.push({ offset: pos, length: n, frame: this.frame[p], tsSec: this.sec[p], tsNsec: this.nsec[p] });
           pos += n;
         }
@@ -303,23 +238,19 @@ export class Spool {
   }
 
   /**
-   * Deletes the session folder and closes the file. A write still under way keeps the file
-   * descriptor until it completes (closing it under a pending write could hand the number to
-   * another file); the folder goes at once where the system allows it (Linux, macOS), else then.
+   * Deletes the session folder and closes the file. The folder goes at once where the system
+   * allows it (Linux, macOS: a write still under way keeps its descriptor until done), else when
+   * the file is closed.
    */
   dispose(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.inFlight.length === 0) return this.remove();
+    const remove = () => rmSync(this.dir, { recursive: true, force: true });
+    this.file.close(remove);
     try {
-      rmSync(this.dir, { recursive: true, force: true });
+      remove();
     } catch {
-      // an open file cannot be removed here (Windows): remove() does it when the writes are done
+      // an open file cannot be removed here (Windows): removed when the file is closed
     }
-  }
-
-  private remove(): void {
-    closeSync(this.fd);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,9 @@ const ALL: Record<ChannelName, true> = {
   startCapture: true,
   setLimits: true,
   searchStream: true,
+  readRows: true,
+  readPackets: true,
+  findFrame: true,
 };
 const NAMES = Object.keys(ALL) as ChannelName[];
 

@@ -1,0 +1,63 @@
+/**
+ * A flow's packet list (the session's packet log, fed by the assembler's PacketObserver) on every
+ * real capture: each connection tshark found has exactly tshark's packets (its frame count for
+ * that tcp.stream, the final ACK and late retransmissions after the close included), every TCP
+ * packet is in exactly one flow, frames rise, and what the engine judged of each packet adds up
+ * to the flow's own anomaly counters.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FlowFactory, flowOf, type Flow } from '../../main/engine/flows';
+import { AFTER_CLOSE, STREAM_ANOMALY_NAMES } from '../../main/engine/reassembly';
+import { NODE_HASHES } from '../../main/service/pipeline/hashes';
+import { PacketPipeline } from '../../main/service/pipeline/packet-pipeline';
+import { PacketLog } from '../../main/service/session/packet-log';
+import { readCaptureFile } from '../../main/sources/capture-source';
+import { expectedReal, REAL } from '../helpers/fixtures';
+
+const tmp = mkdtempSync(join(tmpdir(), 'weft-packet-log-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const expected = expectedReal();
+
+async function logOf(file: string) {
+  const flows: Flow[] = [];
+  const factory = new FlowFactory({ hashes: NODE_HASHES, listener: { complete: (f) => flows.push(flowOf(f)) } });
+  const pipe = new PacketPipeline(factory);
+  const log = new PacketLog(mkdtempSync(join(tmp, 'x-')));
+  pipe.assembler.observer = log;
+  await readCaptureFile(join(REAL, file), pipe);
+  pipe.end();
+  return { flows, log, tcpPackets: pipe.tcpPackets };
+}
+
+describe('a flow\'s packets, as tshark lists them', () => {
+  for (const file of Object.keys(expected)) {
+    it(file, async () => {
+      const { flows, log, tcpPackets } = await logOf(file);
+      // every TCP packet in exactly one flow
+      expect(flows.reduce((n, f) => n + log.countOf(f.id), 0)).toBe(tcpPackets);
+      for (const f of flows) {
+        const p = log.read(f.id, 0, 50_000);
+        expect(p.frame.length).toBe(log.countOf(f.id));
+        for (let j = 1; j < p.frame.length; j++) expect(p.frame[j]).toBeGreaterThan(p.frame[j - 1]);
+        // the judged bits: a packet per retransmission counted (once each), none after close in the flow's counters
+        const retrans = STREAM_ANOMALY_NAMES.indexOf('retransmission');
+        const judgedRetrans = p.judged.filter((b) => b & (1 << retrans)).length;
+        expect(judgedRetrans).toBe(f.anomalies.retransmission ?? 0);
+        const open = p.judged.filter((b) => !(b & AFTER_CLOSE)).length;
+        expect(open).toBe(f.packets.c2s + f.packets.s2c);
+        for (let j = 0; j < p.frame.length; j++) expect(log.findFrame(p.frame[j])).toEqual({ id: f.id, index: j });
+      }
+      for (const c of expected[file].connections) {
+        const first = Number(c.first_ts);
+        // by endpoints in either order (tshark names the first packet's sender the client; we may infer otherwise mid-stream)
+        const f = flows.find((x) => [x.client, x.server].sort().join() === [c.client, c.server].sort().join() && Math.abs(x.firstSeen - first) < 1e-6);
+        expect(f, `${c.client} → ${c.server} at ${c.first_ts}`).toBeDefined();
+        expect(log.countOf(f!.id), `${c.client} → ${c.server} at ${c.first_ts}`).toBe(c.packets);
+      }
+      log.close();
+    });
+  }
+});
