@@ -3,6 +3,7 @@ import { JsonOffload } from '../service/pipeline/json-offload';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
 import { formatTime, humanBytes } from './format';
 import { UsageError, type BufferedOut } from './io';
+import { printable } from '../engine/util/printable';
 
 export interface FlowsArgs {
   files: string[];
@@ -96,15 +97,12 @@ function printFollow(f: Flow, ds: Delivery[], out: BufferedOut): void {
       out.line(`=== ${d.dir === 0 ? 'client → server' : 'server → client'}  (frame ${d.frame}, ${formatTime(d.tsSec, d.tsNsec)}) ===`);
       last = d.dir;
     }
-    out.line(printable(d.bytes));
+    out.line(printed(d.bytes));
   }
 }
 
-function printable(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    s += c === 10 || c === 9 || (c >= 32 && c < 127) ? String.fromCharCode(c) : c === 13 ? '' : '.';
-  }
+/** A delivery as lines: non-printable bytes as '.', without its last line feed (out.line adds one). */
+function printed(b: Uint8Array): string {
+  const s = printable(b, '.');
   return s.endsWith('\n') ? s.slice(0, -1) : s;
 }

@@ -16,6 +16,7 @@
 import { grownTo } from '../../engine/util/bytes';
 import type { StreamRow } from '../../ipc/contract';
 import type { Spool } from './spool';
+import { printable } from '../../engine/util/printable';
 
 export type RowView = 'text' | 'hex';
 
@@ -43,16 +44,6 @@ export function marksOfDirection(m: { gaps: { offset: number; length: number; ca
     ...m.conflicts.map((c): Mark => ({ offset: c.offset, kind: 'conflict', text: `conflicting retransmission (frame ${c.frame})`, title: `kept: ${printable(c.kept)}\nother: ${printable(c.other)}` })),
   ];
   return out.sort((a, b) => a.offset - b.offset);
-}
-
-/** Bytes as text a person can read: printable ASCII, line breaks and tabs kept, others as '·'. */
-export function printable(b: ArrayLike<number>): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    s += c === 10 || c === 9 || (c >= 32 && c < 127) ? String.fromCharCode(c) : c === 13 ? '' : '·';
-  }
-  return s;
 }
 
 /** The layouts of the flows viewed lately (a few: each is small, its bytes stay in the spool). */
