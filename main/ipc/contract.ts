@@ -180,10 +180,23 @@ export interface PacketPage {
   len: number[];
   /** The window field as sent (unscaled). */
   win: number[];
-  /** Bit i: stream anomaly i (STREAM_ANOMALY_NAMES) was judged of this packet; bit 30: it came after its connection closed. */
+  /** Bit i: anomaly names[i] was judged of this packet; bit 30: it came after its connection closed. */
   judged: number[];
+  /** The anomalies' names, by bit (the engine's STREAM_ANOMALY_NAMES). */
+  names: string[];
   /** SACK blocks, absolute edges [left, right, …]. */
   sack: number[][];
+  /**
+   * Where each packet sits in the two byte streams: at[2j + d] is direction d's stream offset of
+   * the first byte delivered from this packet's frame or later (the stream pane shows it).
+   */
+  at: number[];
+}
+
+/** Frame N (several files each number from 1: `prefer` is the flow to look in first). */
+export interface FrameQuery {
+  frame: number;
+  prefer?: number;
 }
 
 /** Where a frame is: its flow and its index among the flow's packets (null: no TCP packet of a flow has that number). */
@@ -329,7 +342,7 @@ export const guards = {
     (v.at === undefined || (isObj(v.at) && (v.at.dir === 0 || v.at.dir === 1) && isInt(v.at.offset))) &&
     Object.keys(v).every((k) => ['id', 'view', 'wrap', 'from', 'count', 'at'].includes(k))) as Guard<RowsRequest>,
   readPackets: ((v): v is PacketRange => isObj(v) && Object.keys(v).length === 3 && isInt(v.id, 1) && isInt(v.from) && isInt(v.count, 0, 50_000)) as Guard<PacketRange>,
-  findFrame: ((v): v is { frame: number } => isObj(v) && Object.keys(v).length === 1 && isInt(v.frame, 1, 0xffffffff)) as Guard<{ frame: number }>,
+  findFrame: ((v): v is FrameQuery => isObj(v) && isInt(v.frame, 1, 0xffffffff) && (v.prefer === undefined || isInt(v.prefer, 1)) && Object.keys(v).every((k) => k === 'frame' || k === 'prefer')) as Guard<FrameQuery>,
   setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
   startCapture: ((v): v is CaptureRequest =>
     isObj(v) &&
@@ -366,7 +379,7 @@ export interface Channels {
   /** A page of a flow's packets (the packet list, the graphs). */
   readPackets: { req: PacketRange; res: PacketPage };
   /** Which flow frame N belongs to, and where among its packets ("go to frame"). */
-  findFrame: { req: { frame: number }; res: FrameFound };
+  findFrame: { req: FrameQuery; res: FrameFound };
   /** Sets the connection table's limit (from now on: a lower one closes the least recently active at the next new connection). */
   setLimits: { req: Limits; res: Limits };
 }

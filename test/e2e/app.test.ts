@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../main/server/serve';
 import type { Session } from '../../main/service/session/session';
 import { ROOT, startApp, type App } from '../helpers/app-browser';
-import { REAL } from '../helpers/fixtures';
+import { expectedReal, REAL } from '../helpers/fixtures';
+import { PacketDecoder, Transport, formatEndpoint } from '../../main/engine/decode';
+import { readCaptureFile } from '../../main/sources/capture-source';
 import { ether, ipv4, tcp } from '../helpers/packet-builder';
 import { PcapWriter } from '../../main/engine/formats';
 import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
@@ -142,7 +144,7 @@ describe('the app in Chromium', () => {
       await page.screenshot({ path: join(SHOTS, 'loading.png') });
       await session.pauseJob({ id: job.value.id, paused: false });
       await session.whenIdle();
-      await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 30_000 }).toBe('1200');
+      await expect.poll(() => page.locator('[data-testid=flows]').getAttribute('aria-rowcount'), { timeout: 30_000 }).toBe('1200');
       await page.fill('[data-testid=filter]', '');
     } finally {
       rmSync(file, { force: true });
@@ -183,7 +185,7 @@ describe('the app in Chromium', () => {
       const want = await session.queryFlows({ offset: 0, limit: 0, filter: expr });
       if (!want.ok) throw new Error(want.error);
       expect(want.value.total).toBeGreaterThan(0);
-      await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe(String(want.value.total));
+      await expect.poll(() => page.locator('[data-testid=flows]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe(String(want.value.total));
       expect(await page.locator('[data-testid=filter-error]').count()).toBe(0);
     }
     await page.fill('[data-testid=filter]', 'port:80 or');
@@ -437,6 +439,68 @@ describe('the app in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  it("a flow's packets (tshark's frames, linked with the stream both ways, go to frame) and its graphs (every data segment drawn)", async () => {
+    const file = join(REAL, 'zeek-http-get.pcap');
+    const exp = expectedReal()['zeek-http-get.pcap'].connections[0];
+    // the server's data segments, counted here from the file itself
+    const dec = new PacketDecoder();
+    const frames: { frame: number; fromServer: boolean; len: number }[] = [];
+    await readCaptureFile(file, {
+      packet(p) {
+        const d = dec.decode(p);
+        if (d.transport === Transport.TCP) frames.push({ frame: p.frame, fromServer: formatEndpoint(d.ipVersion, d.src, d.tcp.srcPort) === exp.server, len: d.payloadLength });
+      },
+    });
+    const serverSegments = frames.filter((f) => f.fromServer && f.len > 0);
+    const job = await session.openCapture({ path: file });
+    if (!job.ok) throw new Error(job.error);
+    await session.whenIdle();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.fill('[data-testid=filter]', exp.server);
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(1);
+    await rows().first().click();
+    await page.click('[data-tab=packets]');
+    const list = page.locator('[data-testid=packets]');
+    await expect.poll(() => list.locator('.row').count(), { timeout: 10_000 }).toBe(exp.packets);
+    expect(await list.locator('.row').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.frame)))).toEqual(frames.map((f) => f.frame));
+    expect(await list.locator('.row').first().locator('.flags').textContent()).toBe('S');
+    await page.screenshot({ path: join(SHOTS, 'packets.png') });
+    // click a data packet of the server: the stream shows (flashes) the row holding its first byte
+    const seg = serverSegments[1];
+    await list.locator(`.row[data-frame="${seg.frame}"]`).click();
+    const flashed = page.locator('[data-testid=stream] pre.run.flash');
+    await expect.poll(() => flashed.count(), { timeout: 10_000 }).toBe(1);
+    expect(await flashed.getAttribute('class')).toContain('d1');
+    expect(await flashed.locator('span').evaluateAll((els) => els.map((e) => e.getAttribute('title')))).toContainEqual(expect.stringContaining(`frame ${seg.frame} `));
+    // go to frame: the packet list selects it
+    await page.fill('[data-testid=goto-frame]', String(serverSegments[2].frame));
+    await page.press('[data-testid=goto-frame]', 'Enter');
+    await expect.poll(() => list.locator('.row.selected').getAttribute('data-frame'), { timeout: 10_000 }).toBe(String(serverSegments[2].frame));
+    // wide: the packets beside the stream; the piece under the pointer marks its packet
+    await page.setViewportSize({ width: 1700, height: 900 });
+    await page.click('[data-tab=stream]');
+    const piece = page.locator('[data-testid=stream] pre.run.d1 span').filter({ hasText: /\S/ });
+    await expect.poll(() => piece.count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    const under = Number(/frame (\d+) /.exec((await piece.first().getAttribute('title')) ?? '')?.[1]);
+    expect(serverSegments.map((f) => f.frame)).toContain(under);
+    await piece.first().hover();
+    await expect.poll(() => page.locator('[data-testid=packets] .row.hovered').getAttribute('data-frame'), { timeout: 10_000 }).toBe(String(under));
+    await page.screenshot({ path: join(SHOTS, 'stream-and-packets.png') });
+    // the time/sequence graph of the server's direction: one mark per data segment
+    await page.click('[data-tab=graphs]');
+    await page.locator('[data-testid=graph-dir]').selectOption('1');
+    await expect.poll(() => page.locator('[data-testid=graph-marks]').getAttribute('data-segments'), { timeout: 10_000 }).toBe(String(serverSegments.length));
+    await page.screenshot({ path: join(SHOTS, 'graph-tcptrace.png') });
+    await page.locator('[data-graph=rtt]').click();
+    await expect.poll(() => page.locator('[data-testid=rtt-note]').textContent(), { timeout: 10_000 }).toMatch(/^handshake \d+\.\d{3} ms · [1-9]\d* samples$/);
+    await page.locator('[data-graph=throughput]').click();
+    await expect.poll(() => page.locator('[data-testid=graphs] canvas').count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'graph-throughput.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.click('[data-tab=stream]');
+    await page.fill('[data-testid=filter]', '');
+  });
+
   it('"same endpoints" lists every connection of a 4-tuple (port reuse)', async () => {
     const job = await session.openCapture({ path: join(REAL, 'suri-port-reuse-24conns.pcap') });
     if (!job.ok) throw new Error(job.error);
@@ -447,7 +511,7 @@ describe('the app in Chromium', () => {
     await page.locator('[data-testid=filter]').fill('');
     await page.click('[data-testid=same-endpoints]');
     expect(await page.locator('[data-testid=filter]').inputValue()).toBe('100.73.5.8:45511 100.73.2.4:80');
-    await expect.poll(() => page.locator('[role=grid]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe('24');
+    await expect.poll(() => page.locator('[data-testid=flows]').getAttribute('aria-rowcount'), { timeout: 10_000 }).toBe('24');
     await page.screenshot({ path: join(SHOTS, 'same-endpoints.png') });
     await page.fill('[data-testid=filter]', '');
   });

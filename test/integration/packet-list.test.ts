@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FlowFactory, flowOf, type Flow } from '../../main/engine/flows';
 import { AFTER_CLOSE, STREAM_ANOMALY_NAMES } from '../../main/engine/reassembly';
 import { NODE_HASHES } from '../../main/service/pipeline/hashes';
-import { PacketPipeline } from '../../main/service/pipeline/packet-pipeline';
+import { PacketPipeline, readInputs } from '../../main/service/pipeline/packet-pipeline';
 import { PacketLog } from '../../main/service/session/packet-log';
 import { readCaptureFile } from '../../main/sources/capture-source';
 import { expectedReal, REAL } from '../helpers/fixtures';
@@ -32,6 +32,26 @@ async function logOf(file: string) {
   return { flows, log, tcpPackets: pipe.tcpPackets };
 }
 
+describe('frames of a session of several files (each numbers from 1)', () => {
+  it('go to frame finds the frame of the flow asked about, else of the first file', async () => {
+    const flows: Flow[] = [];
+    const factory = new FlowFactory({ hashes: NODE_HASHES, listener: { complete: (f) => flows.push(flowOf(f)) } });
+    const pipe = new PacketPipeline(factory);
+    const log = new PacketLog(mkdtempSync(join(tmp, 'two-')));
+    pipe.assembler.observer = log;
+    await readInputs([join(REAL, 'zeek-irc-5k-line.pcap'), join(REAL, 'zeek-http-get.pcap')], pipe);
+    pipe.end();
+    const http = flows.find((f) => f.server === '192.150.187.43:80')!;
+    const p = log.read(http.id, 0, 100);
+    for (let j = 0; j < p.frame.length; j++) {
+      expect(log.findFrame(p.frame[j], http.id)).toEqual({ id: http.id, index: j });
+      // without a flow to prefer: the first file's frame of that number
+      expect(log.findFrame(p.frame[j])!.id).not.toBe(http.id);
+    }
+    log.close();
+  });
+});
+
 describe('a flow\'s packets, as tshark lists them', () => {
   for (const file of Object.keys(expected)) {
     it(file, async () => {
@@ -48,7 +68,10 @@ describe('a flow\'s packets, as tshark lists them', () => {
         expect(judgedRetrans).toBe(f.anomalies.retransmission ?? 0);
         const open = p.judged.filter((b) => !(b & AFTER_CLOSE)).length;
         expect(open).toBe(f.packets.c2s + f.packets.s2c);
-        for (let j = 0; j < p.frame.length; j++) expect(log.findFrame(p.frame[j])).toEqual({ id: f.id, index: j });
+        for (let j = 0; j < p.frame.length; j++) {
+          expect(log.findFrame(p.frame[j])).toEqual({ id: f.id, index: j });
+          expect(log.findFrame(p.frame[j], f.id)).toEqual({ id: f.id, index: j });
+        }
       }
       for (const c of expected[file].connections) {
         const first = Number(c.first_ts);

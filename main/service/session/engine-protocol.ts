@@ -41,7 +41,7 @@ export type ToWorker =
   | { t: 'search'; reqId: number; search: StreamSearch }
   | { t: 'packets'; reqId: number; range: PacketRange }
   | { t: 'rows'; reqId: number; rows: RowsRequest }
-  | { t: 'frame'; reqId: number; frame: number }
+  | { t: 'frame'; reqId: number; frame: number; prefer?: number }
   | { t: 'stop' };
 
 /** An answer to a request: its value, or why there is none. */

@@ -237,7 +237,9 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         const q = m.range;
         if (!table.has(q.id)) return port.postMessage({ t: 'packets', reqId: m.reqId, error: `no connection ${q.id}` });
         try {
-          port.postMessage({ t: 'packets', reqId: m.reqId, value: packets.read(q.id, q.from, q.count) });
+          const page = packets.read(q.id, q.from, q.count);
+          for (const f of page.frame) page.at.push(spool.offsetAtFrame(q.id, 0, f), spool.offsetAtFrame(q.id, 1, f));
+          port.postMessage({ t: 'packets', reqId: m.reqId, value: page });
         } catch (e) {
           port.postMessage({ t: 'packets', reqId: m.reqId, error: (e as Error).message });
         }
@@ -260,7 +262,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       }
       case 'frame': {
         try {
-          port.postMessage({ t: 'frame', reqId: m.reqId, value: packets.findFrame(m.frame) });
+          port.postMessage({ t: 'frame', reqId: m.reqId, value: packets.findFrame(m.frame, m.prefer) });
         } catch (e) {
           port.postMessage({ t: 'frame', reqId: m.reqId, error: (e as Error).message });
         }

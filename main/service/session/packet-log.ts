@@ -18,7 +18,7 @@
  */
 import { join } from 'node:path';
 import type { TcpHeader } from '../../engine/decode/layers';
-import type { CaptureInfo, PacketObserver, TCPFlowDirection } from '../../engine/reassembly';
+import { STREAM_ANOMALY_NAMES, type CaptureInfo, type PacketObserver, type TCPFlowDirection } from '../../engine/reassembly';
 import { grownTo } from '../../engine/util/bytes';
 import type { PacketPage } from '../../ipc/contract';
 import { AppendFile } from './append-file';
@@ -58,6 +58,9 @@ export class PacketLog implements PacketObserver {
   private sacks = new Uint32Array(256);
   private sackLen = 0;
   private readonly lists = new Map<number, PacketList>();
+  /** Where each input's packets begin (frames rise within one; the next file numbers from 1 again). */
+  private readonly runs: number[] = [0];
+  private lastFrame = 0;
 
   constructor(sessionDir: string) {
     this.file = new AppendFile(join(sessionDir, 'packets.bin'));
@@ -70,6 +73,8 @@ export class PacketLog implements PacketObserver {
 
   packet(connId: number, dir: TCPFlowDirection, t: TcpHeader, payloadLength: number, ci: CaptureInfo, judged: number): void {
     const i = this.total++;
+    if (ci.frame <= this.lastFrame) this.runs.push(i);
+    this.lastFrame = ci.frame;
     if (i === this.next.length) this.next = grownTo(this.next, i + 1);
     this.next[i] = -1;
     const c = connId - 1;
@@ -189,6 +194,8 @@ export class PacketLog implements PacketObserver {
       win: [],
       judged: [],
       sack: [],
+      at: [],
+      names: [...STREAM_ANOMALY_NAMES],
     };
     if (total === 0) return page;
     const c = id - 1;
@@ -229,31 +236,46 @@ export class PacketLog implements PacketObserver {
 
   /**
    * Where frame `frame` is: its connection and its index among that connection's packets, or
-   * null when no TCP packet of a connection has that number. Frames rise in capture order, so
-   * both searches are binary (a session of several files numbers each from 1: the first match).
+   * null when no TCP packet of a connection has that number. Frames rise within one input file, so
+   * the searches are binary; a session of several files numbers each from 1, so a frame number may
+   * be in several: connection `prefer`'s packet if it has one, else the first file's.
    */
-  findFrame(frame: number): { id: number; index: number } | null {
+  findFrame(frame: number, prefer?: number): { id: number; index: number } | null {
     const s = new Uint8Array(4);
-    let lo = 0;
-    let hi = this.total;
+    if (prefer !== undefined && this.countOf(prefer) > 0) {
+      const l = this.list(prefer - 1);
+      const at = this.search(0, l.count, frame, (j) => l.packets[j], s);
+      if (at >= 0) return { id: prefer, index: at };
+    }
+    for (let r = 0; r < this.runs.length; r++) {
+      const end = r + 1 < this.runs.length ? this.runs[r + 1] : this.total;
+      const rec = this.search(this.runs[r], end, frame, (j) => j, s);
+      if (rec < 0) continue;
+      const c = new Uint8Array(4);
+      this.readAt(c, rec * RECORD + 36, 4);
+      const id = new DataView(c.buffer).getUint32(0, true);
+      const l = this.list(id - 1);
+      let a = 0;
+      let b = l.count;
+      while (a < b) {
+        const mid = (a + b) >>> 1;
+        if (l.packets[mid] < rec) a = mid + 1;
+        else b = mid;
+      }
+      return { id, index: a };
+    }
+    return null;
+  }
+
+  /** The position in [lo, hi) whose record (recordOf) has frame `frame`, or −1 (frames rise over the range). */
+  private search(lo: number, hi: number, frame: number, recordOf: (j: number) => number, s: Uint8Array): number {
+    const end = hi;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.frameOf(mid, s) < frame) lo = mid + 1;
+      if (this.frameOf(recordOf(mid), s) < frame) lo = mid + 1;
       else hi = mid;
     }
-    if (lo >= this.total || this.frameOf(lo, s) !== frame) return null;
-    const rec = new Uint8Array(4);
-    this.readAt(rec, lo * RECORD + 36, 4);
-    const id = new DataView(rec.buffer).getUint32(0, true);
-    const l = this.list(id - 1);
-    let a = 0;
-    let b = l.count;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if (l.packets[mid] < lo) a = mid + 1;
-      else b = mid;
-    }
-    return { id, index: a };
+    return lo < end && this.frameOf(recordOf(lo), s) === frame ? lo : -1;
   }
 
   close(then?: () => void): void {

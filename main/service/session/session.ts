@@ -202,7 +202,7 @@ export class Session {
 
   /** The flow of frame N and its place among the flow's packets. */
   findFrame(req: Channels['findFrame']['req']): Promise<Result<Channels['findFrame']['res']>> {
-    return this.ask((reqId) => ({ t: 'frame', reqId, frame: req.frame }));
+    return this.ask((reqId) => ({ t: 'frame', reqId, frame: req.frame, prefer: req.prefer }));
   }
 
   /** Sets the engine's connection limit (weft serve --max-connections, the status bar's control). */
