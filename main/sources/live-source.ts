@@ -145,7 +145,8 @@ export class LiveCapture {
     try {
       lt = c.open(this.opts.device, this.opts.filter ?? '', this.opts.bufferSize ?? 16 * 1024 * 1024, this.buffer);
     } catch (e) {
-      // no close() here: cap crashes when a handle that failed to open is closed
+      // no close() here: cap crashes when a handle that failed to open is closed (nor collected)
+      CLOSED.push(c);
       throw classify(e as Error, this.opts, () => opensWithoutFilter(Cap, this.opts, this.buffer));
     }
     c.setMinBytes?.(0);
@@ -180,6 +181,10 @@ export class LiveCapture {
     if (!this.cap) return;
     this.cap.removeAllListeners('packet');
     this.cap.close();
+    // A closed cap handle must never be garbage collected: its native destructor, run by a later
+    // GC, crashed the engine process with SIGSEGV (seen seconds after a live capture stopped, at
+    // random: whenever V8 collected it). Each one kept costs a few hundred bytes.
+    CLOSED.push(this.cap);
     this.cap = null;
   }
 
@@ -187,6 +192,9 @@ export class LiveCapture {
     return this.cap !== null;
   }
 }
+
+/** Closed cap handles, kept from the garbage collector (see LiveCapture.stop). */
+const CLOSED: unknown[] = [];
 
 /** Checks a BPF filter by opening the device with it; returns libpcap's message, or null. */
 export function checkFilter(device: string, filter: string): string | null {
@@ -210,9 +218,11 @@ function opensWithoutFilter(Cap: CapModule['Cap'], o: LiveOptions, buffer: Buffe
   try {
     c.open(o.device, '', 65536, buffer);
   } catch {
+    CLOSED.push(c);
     return false;
   }
   c.close();
+  CLOSED.push(c);
   return true;
 }
 

@@ -2,7 +2,10 @@
  * The app as a browser test sees it: a Session over the engine's child process, `weft serve`'s
  * server on a free port, and Debian's Chromium (headless, driven by playwright-core) on a page.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RecentFiles } from '../../main/service/recent';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../main/server/serve';
 import { ChildProcessHost } from '../../main/service/hosts/child-host';
@@ -27,7 +30,11 @@ export interface App {
 
 /** Starts the session, the server and a browser page of 1280 × 800 (page errors go to the console). */
 export async function startApp(opts: { spoolParent?: string } = {}): Promise<App> {
-  const session = new Session(new ChildProcessHost(opts));
+  // recent files in a folder of the test's own, never the user's configuration
+  const recentDir = mkdtempSync(join(tmpdir(), 'weft-recent-'));
+  const host = new ChildProcessHost(opts);
+  host.onExit((code, sig) => console.error('ENGINE EXIT', code, sig, new Date().toISOString()));
+  const session = new Session(host, new RecentFiles(join(recentDir, 'recent.json')), () => new ChildProcessHost(opts));
   const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -41,6 +48,7 @@ export async function startApp(opts: { spoolParent?: string } = {}): Promise<App
       await browser.close();
       await srv.close();
       await session.close();
+      rmSync(recentDir, { recursive: true, force: true });
     },
   };
 }
