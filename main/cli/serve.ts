@@ -2,11 +2,13 @@ import { join } from 'node:path';
 import { startServer } from '../server/serve';
 import { Session } from '../service/session/session';
 import { ChildProcessHost } from '../service/hosts/child-host';
+import { RecentFiles } from '../service/recent';
 import type { BufferedOut } from './io';
 
 /** `weft serve [--port N] [--host H] [--max-connections N] [FILE…]`: runs until interrupted. */
 export async function serveCommand(a: { port: number; host: string; files: string[]; maxConnections: number }, out: BufferedOut, err: BufferedOut): Promise<number> {
-  const session = new Session(new ChildProcessHost());
+  // opened files are remembered between runs; "new session" gets a fresh engine
+  const session = new Session(new ChildProcessHost(), new RecentFiles(), () => new ChildProcessHost());
   await session.setLimits({ maxConnections: a.maxConnections });
   // bundled as out/cli/weft.cjs: the renderer is built to out/renderer
   const rendererDir = join(__dirname, '..', 'renderer');

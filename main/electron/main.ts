@@ -7,6 +7,7 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, shell } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Session } from '../service/session/session';
+import { RecentFiles } from '../service/recent';
 import { forwardDeltas, registerIpc } from './ipc';
 import { captureArgs, menuTemplate } from './menu';
 import { UtilityProcessHost } from './utility-host';
@@ -43,11 +44,12 @@ export function harden(contents: Electron.WebContents): void {
   });
 }
 
-const recent: string[] = [];
 
 function start(): void {
   const out = join(__dirname, '..');
-  const session = new Session(new UtilityProcessHost(join(out, 'cli')));
+  // the same recent list as weft serve's, in the app's own folder; kept between runs
+  const recentFiles = new RecentFiles(join(app.getPath('userData'), 'recent.json'));
+  const session = new Session(new UtilityProcessHost(join(out, 'cli')), recentFiles, () => new UtilityProcessHost(join(out, 'cli')));
   const index = join(out, 'renderer', 'index.html');
   const appUrl = pathToFileURL(index).href;
   registerIpc(ipcMain, session, appUrl);
@@ -60,13 +62,13 @@ function start(): void {
   const open = async (path: string) => {
     const r = await session.openCapture({ path });
     if (!r.ok) void dialog.showMessageBox(win, { type: 'error', message: r.error });
-    else if (!recent.includes(path)) recent.unshift(path), recent.splice(10), setMenu();
+    else setMenu();
   };
   const setMenu = () =>
     Menu.setApplicationMenu(
       Menu.buildFromTemplate(
         menuTemplate({
-          recent,
+          recent: recentFiles.list(),
           open: async () => {
             const r = await dialog.showOpenDialog(win, {
               properties: ['openFile', 'multiSelections'],

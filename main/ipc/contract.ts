@@ -215,7 +215,7 @@ export interface CaptureRequest {
   write?: string;
 }
 
-export type SortKey = 'id' | 'client' | 'server' | 'protocol' | 'packets' | 'bytesC2s' | 'bytesS2c' | 'duration' | 'state' | 'firstSeen' | 'gaps';
+export type SortKey = 'id' | 'client' | 'server' | 'protocol' | 'packets' | 'bytesC2s' | 'bytesS2c' | 'duration' | 'rate' | 'state' | 'firstSeen' | 'gaps';
 
 export interface FlowQuery {
   offset: number;
@@ -294,7 +294,7 @@ type Guard<T> = (v: unknown) => v is T;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const SORT_KEYS: SortKey[] = ['id', 'client', 'server', 'protocol', 'packets', 'bytesC2s', 'bytesS2c', 'duration', 'state', 'firstSeen', 'gaps'];
+const SORT_KEYS: SortKey[] = ['id', 'client', 'server', 'protocol', 'packets', 'bytesC2s', 'bytesS2c', 'duration', 'rate', 'state', 'firstSeen', 'gaps'];
 
 export const guards = {
   openCapture: ((v): v is { path: string } => isObj(v) && typeof v.path === 'string' && v.path.length > 0 && v.path.length < 4096) as Guard<{ path: string }>,
@@ -341,6 +341,8 @@ export const guards = {
     isInt(v.count, 0, 2000) &&
     (v.at === undefined || (isObj(v.at) && (v.at.dir === 0 || v.at.dir === 1) && isInt(v.at.offset))) &&
     Object.keys(v).every((k) => ['id', 'view', 'wrap', 'from', 'count', 'at'].includes(k))) as Guard<RowsRequest>,
+  listRecent: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
+  newSession: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   readPackets: ((v): v is PacketRange => isObj(v) && Object.keys(v).length === 3 && isInt(v.id, 1) && isInt(v.from) && isInt(v.count, 0, 50_000)) as Guard<PacketRange>,
   findFrame: ((v): v is FrameQuery => isObj(v) && isInt(v.frame, 1, 0xffffffff) && (v.prefer === undefined || isInt(v.prefer, 1)) && Object.keys(v).every((k) => k === 'frame' || k === 'prefer')) as Guard<FrameQuery>,
   setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
@@ -376,6 +378,10 @@ export interface Channels {
   searchStream: { req: StreamSearch; res: StreamFound };
   /** Rows of a flow's conversation, for the stream pane (any size: it asks for what it shows). */
   readRows: { req: RowsRequest; res: StreamRows };
+  /** Capture files opened lately, newest first, kept between runs. */
+  listRecent: { req: Record<string, never>; res: string[] };
+  /** Closes every file and capture of the session and starts an empty one. */
+  newSession: { req: Record<string, never>; res: null };
   /** A page of a flow's packets (the packet list, the graphs). */
   readPackets: { req: PacketRange; res: PacketPage };
   /** Which flow frame N belongs to, and where among its packets ("go to frame"). */

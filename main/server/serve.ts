@@ -1,7 +1,8 @@
 /**
  * `weft serve`: the app in a browser. Serves the built renderer and the contract's channels over
  * HTTP (POST /api/<channel>) with deltas pushed over a WebSocket (/ws), plus the classic
- * `POST /pcap {"path": …}` of the Go reassembler.
+ * `POST /pcap {"path": …}` of the Go reassembler, and `POST /upload?name=…` (a capture file dropped
+ * on the page: its bytes are written into the server's upload folder, then opened there).
  *
  * Security: binds 127.0.0.1 unless told otherwise; a random token is required on EVERY request
  * (query `token=`, `Authorization: Bearer`, or the HttpOnly SameSite=Strict cookie set when the
@@ -10,11 +11,13 @@
  * server keeps running.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { isPcapMagic, isPcapngMagic } from '../engine/formats';
 import { CHANNELS, guards, type ChannelName } from '../ipc/contract';
 import type { Session } from '../service/session/session';
 
@@ -25,6 +28,10 @@ export interface ServeOptions {
   host?: string;
   port?: number;
   token?: string;
+  /** Where dropped files are uploaded (default: a new folder in the system's temp folder, removed on close). */
+  uploadDir?: string;
+  /** Largest upload accepted, bytes (default 16 GiB). */
+  maxUploadBytes?: number;
 }
 
 export interface RunningServer {
@@ -46,6 +53,13 @@ const TYPES: Record<string, string> = {
 };
 
 const MAX_BODY = 1 << 20;
+
+/** A file name safe to create: the last path part, letters, digits, '.', '-', '_' (others '_'), not starting with '.'. */
+export function safeUploadName(name: string): string {
+  const base = name.split(/[/\\]/).pop() ?? '';
+  const clean = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(0, 120);
+  return clean || 'capture.pcap';
+}
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const token = o.token ?? randomBytes(16).toString('hex');
@@ -115,6 +129,72 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     res.end(readFileSync(file));
   };
 
+  const ownUploads = o.uploadDir === undefined;
+  let uploadDir: string | null = o.uploadDir ?? null;
+  let uploads = 0;
+  const maxUpload = o.maxUploadBytes ?? 16 * 2 ** 30;
+
+  /** Writes the request body to a new file in the upload folder; rejects past maxUpload. */
+  const receive = (req: IncomingMessage, path: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const fd = openSync(path, 'wx');
+      let size = 0;
+      let failed = false;
+      const fail = (e: Error) => {
+        if (failed) return;
+        failed = true;
+        closeSync(fd);
+        rmSync(path, { force: true });
+        reject(e);
+      };
+      req.on('data', (c: Buffer) => {
+        if (failed) return;
+        size += c.length;
+        if (size > maxUpload) {
+          fail(new Error(`upload larger than ${maxUpload} bytes: open such a file with its path (weft serve FILE, or the path box)`));
+          req.destroy();
+          return;
+        }
+        try {
+          let w = 0;
+          while (w < c.length) w += writeSync(fd, c, w, c.length - w);
+        } catch (e) {
+          fail(new Error(`cannot write the upload (${(e as Error).message}): is the disk full?`));
+          req.destroy();
+        }
+      });
+      req.on('end', () => {
+        if (failed) return;
+        closeSync(fd);
+        resolve(size);
+      });
+      req.on('error', (e) => fail(e));
+    });
+
+  const upload = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const name = safeUploadName(url.searchParams.get('name') ?? '');
+    uploadDir ??= mkdtempSync(join(tmpdir(), 'weft-uploads-'));
+    const path = join(uploadDir, `${++uploads}-${name}`);
+    let size: number;
+    try {
+      size = await receive(req, path);
+    } catch (e) {
+      return json(res, 413, { error: `${name}: ${(e as Error).message}` });
+    }
+    // a capture by its first bytes, else it goes at once
+    const head = Buffer.alloc(4);
+    const fd = openSync(path, 'r');
+    const got = readSync(fd, head, 0, 4, 0);
+    closeSync(fd);
+    if (got < 4 || !(isPcapMagic(head) || isPcapngMagic(head))) {
+      unlinkSync(path);
+      return json(res, 415, { error: `${name} (${size} bytes) is not a pcap or pcapng file (convert other formats with editcap or tshark -F pcapng)` });
+    }
+    const r = await o.session.openCapture({ path });
+    if (!r.ok) return json(res, openStatus(r.error), { error: r.error });
+    return json(res, 202, { job: r.value, path });
+  };
+
   const openStatus = (error: string): number => {
     if (/no such file/.test(error)) return 404;
     if (/permission denied/.test(error)) return 403;
@@ -135,6 +215,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         if (!r.ok) return json(res, openStatus(r.error), { error: r.error });
         return json(res, 202, { job: r.value });
       }
+      if (method === 'POST' && url.pathname === '/upload') return await upload(req, res, url);
       if (method === 'POST' && url.pathname.startsWith('/api/')) {
         const name = url.pathname.slice(5) as ChannelName;
         if (!CHANNELS.includes(name)) return json(res, 404, { error: `no such channel '${name}'` });
@@ -183,7 +264,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         for (const c of wss.clients) c.terminate();
         wss.close();
         server.closeAllConnections?.();
-        server.close(() => resolve());
+        server.close(() => {
+          // uploads live as long as the server that took them (a folder given by the caller stays)
+          if (ownUploads && uploadDir) rmSync(uploadDir, { recursive: true, force: true });
+          resolve();
+        });
       }),
   };
 }

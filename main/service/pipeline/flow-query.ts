@@ -12,9 +12,11 @@
  *   OP      := "==" | "=" | "!=" | ">" | ">=" | "<" | "<="
  *
  * Fields: bytes (both directions), c2s, s2c (bytes each way), packets, duration, gaps (bytes),
- * conflicts, port (either endpoint's), id; Wireshark's tcp.port and ip.addr are understood as port
- * and ip. Sizes take k / M / G (1024-based, as the table shows them: 1M = 1 MiB) and durations
- * us / ms / s / m / h (plain numbers are seconds). `ip:` takes an address or a network (CIDR,
+ * conflicts, port (either endpoint's), id, start (the first packet's time, seconds since 1970: the
+ * capture timeline's brush writes it), rate (bits per second over the flow's duration); Wireshark's
+ * tcp.port and ip.addr are understood as port and ip. Sizes take k / M / G (1024-based, as the
+ * table shows them: 1M = 1 MiB), rates k / M / G (1000-based, as networks count: 10M = 10 Mbit/s)
+ * and durations us / ms / s / m / h (plain numbers are seconds). `ip:` takes an address or a network (CIDR,
  * IPv4 or IPv6). Anything not understood is an Error whose message says what and where — never
  * a filter that silently matches nothing.
  */
@@ -39,6 +41,8 @@ export interface FlowFacts {
   readonly bytesS2c: number;
   /** Seconds from the first packet to the last. */
   readonly duration: number;
+  /** The first packet's time (seconds since 1970). */
+  readonly start: number;
   /** Gap bytes, both directions. */
   readonly gapBytes: number;
   readonly conflicts: number;
@@ -59,6 +63,7 @@ export function flowFacts(f: Flow): FlowFacts {
     bytesC2s: f.bytes.c2s,
     bytesS2c: f.bytes.s2c,
     duration: f.lastSeen - f.firstSeen,
+    start: f.firstSeen,
     gapBytes: f.gaps.c2s + f.gaps.s2c,
     conflicts: f.conflicts,
     anomaly: (n) => f.anomalies[n] ?? 0,
@@ -84,6 +89,7 @@ export function accumulatorFacts(a: FlowAccumulator): FlowFacts {
     bytesC2s: h0.delivered,
     bytesS2c: h1.delivered,
     duration: c.lastSec - c.firstSec + (c.lastNsec - c.firstNsec) / 1e9,
+    start: c.firstSec + c.firstNsec / 1e9,
     gapBytes: h0.gapBytes + h1.gapBytes,
     conflicts: h0.conflicts.length + h1.conflicts.length,
     anomaly: (n) => {
@@ -94,6 +100,11 @@ export function accumulatorFacts(a: FlowAccumulator): FlowFacts {
 }
 
 export type FlowPredicate = (f: FlowFacts) => boolean;
+
+/** Bits per second of `bytes` over `duration` seconds (0 for a flow of one instant: no rate to speak of). */
+export function flowRate(bytes: number, duration: number): number {
+  return duration > 0 ? (bytes * 8) / duration : 0;
+}
 
 /** Close states in the order the state column sorts them. */
 export const STATE_ORDER: readonly FlowState[] = ['open', 'fin', 'rst', 'idle', 'end-of-input', 'limit'];
@@ -114,7 +125,7 @@ export class FilterError extends Error {
 /** The short help the app shows under the filter box and `weft flows --help` prints. */
 export const FILTER_HELP =
   'terms side by side must all hold; or, not, ( ): has:gap has:retransmission … state:open|fin|rst|idle|end-of-input|limit|closed ' +
-  'port:80 ip:10.0.0.0/8 proto:http|none; bytes > 1M, c2s, s2c, packets < 10, duration >= 2s, gaps, conflicts, port == 443, id; other words: client/server text';
+  'port:80 ip:10.0.0.0/8 proto:http|none; bytes > 1M, c2s, s2c, packets < 10, duration >= 2s, rate > 10M (bit/s), start >= 1700000000 (s since 1970), gaps, conflicts, port == 443, id; other words: client/server text';
 
 interface Token {
   t: 'word' | 'op' | '(' | ')';
@@ -158,17 +169,19 @@ function tokenize(s: string): Token[] {
 
 const UNITS_SIZE: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
 const UNITS_TIME: Record<string, number> = { '': 1, us: 1e-6, ms: 1e-3, s: 1, m: 60, min: 60, h: 3600 };
-const NUMERIC = ['bytes', 'c2s', 's2c', 'packets', 'duration', 'gaps', 'conflicts', 'port', 'id'] as const;
+const UNITS_RATE: Record<string, number> = { '': 1, bps: 1, k: 1e3, kbps: 1e3, m: 1e6, mbps: 1e6, g: 1e9, gbps: 1e9 };
+const NUMERIC = ['bytes', 'c2s', 's2c', 'packets', 'duration', 'rate', 'start', 'gaps', 'conflicts', 'port', 'id'] as const;
 type Numeric = (typeof NUMERIC)[number];
 const ALIASES: Record<string, string> = { 'tcp.port': 'port', 'ip.addr': 'ip', 'tcp.len': 'bytes', frame: 'packets' };
 const KEYS = ['has', 'state', 'port', 'ip', 'proto'];
 
 function number(field: Numeric, raw: string, at: number): number {
   const m = /^(\d+(?:\.\d+)?)([a-z]*)$/i.exec(raw);
-  const units = field === 'duration' ? UNITS_TIME : field === 'bytes' || field === 'c2s' || field === 's2c' || field === 'gaps' ? UNITS_SIZE : { '': 1 };
+  const units = field === 'duration' ? UNITS_TIME : field === 'rate' ? UNITS_RATE : field === 'bytes' || field === 'c2s' || field === 's2c' || field === 'gaps' ? UNITS_SIZE : { '': 1 };
   const unit = m?.[2].toLowerCase() ?? '';
   if (!m || !(unit in units)) {
-    const like = field === 'duration' ? 'like 2s, 500ms' : units === UNITS_SIZE ? 'like 1500, 64k, 1M' : 'a whole number';
+    const like =
+      field === 'duration' ? 'like 2s, 500ms' : field === 'rate' ? 'bits per second, like 64k, 10M' : field === 'start' ? 'seconds since 1970, like 1700000000.5' : units === UNITS_SIZE ? 'like 1500, 64k, 1M' : 'a whole number';
     throw new FilterError(`${field} compares with a number (${like}), not '${raw}'`, at);
   }
   return Number(m[1]) * units[unit];
@@ -262,6 +275,10 @@ function fieldOf(r: FlowFacts, f: Numeric): number {
       return r.packets;
     case 'duration':
       return r.duration;
+    case 'rate':
+      return flowRate(r.bytesC2s + r.bytesS2c, r.duration);
+    case 'start':
+      return r.start;
     case 'gaps':
       return r.gapBytes;
     case 'conflicts':

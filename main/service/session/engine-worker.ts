@@ -163,7 +163,16 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     sendDelta();
   }
 
+  const trace = process.env.WEFT_TRACE ? (s: string) => process.stderr.write(`engine ${Date.now() % 100000} ${s}\n`) : null;
   port.on('message', (m: ToWorker) => {
+    if (trace) {
+      trace(`> ${m.t} ${JSON.stringify(m).slice(0, 160)}`);
+      const t0 = Date.now();
+      handle(m);
+      trace(`< ${m.t} ${Date.now() - t0} ms`);
+    } else handle(m);
+  });
+  function handle(m: ToWorker): void {
     switch (m.t) {
       case 'live': {
         startLive(jobs.add(m.id, 'live', `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`), m.device, m.filter, m.write);
@@ -297,5 +306,5 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         if (typeof process.send === 'function') setTimeout(() => process.exit(0), 50);
         return;
     }
-  });
+  }
 }

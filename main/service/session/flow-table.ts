@@ -19,7 +19,7 @@ import { grownTo } from '../../engine/util/bytes';
 import type { Conflict, Gap } from '../../engine/reassembly';
 import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
 import { flowKey } from '../export/export';
-import { compileFilter, STATE_ORDER, type FlowFacts, type SortKey } from '../pipeline/flow-query';
+import { compileFilter, flowRate, STATE_ORDER, type FlowFacts, type SortKey } from '../pipeline/flow-query';
 
 /** Gaps and conflicts of one direction, as the stream view marks them. */
 export interface Marks {
@@ -301,6 +301,8 @@ export class FlowTable {
         return this.by1;
       case 'duration':
         return out((i) => this.lastSeen[i] - this.firstSeen[i]);
+      case 'rate':
+        return out((i) => flowRate(this.by0[i] + this.by1[i], this.lastSeen[i] - this.firstSeen[i]));
       case 'state':
         return out((i) => this.state[i]);
       case 'firstSeen':
@@ -345,6 +347,9 @@ export class FlowTable {
       },
       get duration() {
         return t.lastSeen[this.i] - t.firstSeen[this.i];
+      },
+      get start() {
+        return t.firstSeen[this.i];
       },
       get server() {
         return t.server[this.i];

@@ -13,6 +13,7 @@ import { engineBundle } from '../hosts/child-host';
 import { isPcapMagic, isPcapngMagic } from '../../engine/formats';
 import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
 import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
+import type { RecentFiles } from '../recent';
 
 
 export class Session {
@@ -26,8 +27,16 @@ export class Session {
   private readonly pending = new Map<number, (answer: Result<unknown>) => void>();
   private readonly listeners = new Set<(d: SessionDelta) => void>();
   private readonly idleWaiters: (() => void)[] = [];
+  /** The connection limit set (a new session's engine gets it too). */
+  private limit: number | null = null;
 
-  constructor(private readonly host: EngineHost) {
+  constructor(
+    private host: EngineHost,
+    /** Where opened files are remembered between runs (none: not remembered). */
+    private readonly recent: RecentFiles | null = null,
+    /** Makes a fresh engine for newSession (none: newSession is refused). */
+    private readonly makeHost: (() => EngineHost) | null = null,
+  ) {
     host.onMessage((m) => this.onWorker(m));
   }
 
@@ -85,6 +94,7 @@ export class Session {
     const job: Job = { id: this.nextJob++, kind: 'file', path, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
     this.jobs = [...this.jobs, job];
     this.host.post({ t: 'open', id: job.id, path });
+    this.recent?.add(path);
     return { ok: true, value: job };
   }
 
@@ -207,9 +217,39 @@ export class Session {
 
   /** Sets the engine's connection limit (weft serve --max-connections, the status bar's control). */
   async setLimits(req: Channels['setLimits']['req']): Promise<Result<Channels['setLimits']['res']>> {
+    this.limit = req.maxConnections;
     this.host.post({ t: 'limits', maxConnections: req.maxConnections });
     this.stats = { ...this.stats, maxConnections: req.maxConnections };
     return { ok: true, value: { maxConnections: req.maxConnections } };
+  }
+
+  /** The files opened lately, newest first (kept between runs). */
+  async listRecent(_req: Channels['listRecent']['req'] = {}): Promise<Result<string[]>> {
+    return { ok: true, value: this.recent?.list() ?? [] };
+  }
+
+  /**
+   * Closes everything this session holds — files, live captures, the flow table, the spool — and
+   * starts over with a fresh engine (the "close" / "new session" of the toolbar).
+   */
+  async newSession(_req: Channels['newSession']['req'] = {}): Promise<Result<null>> {
+    if (!this.makeHost) return { ok: false, error: 'this session cannot be replaced (no engine factory)' };
+    const old = this.host;
+    for (const [, answer] of this.pending) answer({ ok: false, error: 'the session was closed' });
+    this.pending.clear();
+    this.host = this.makeHost();
+    this.host.onMessage((m) => this.onWorker(m));
+    this.flows = 0;
+    this.jobs = [];
+    this.stats = emptyStats();
+    if (this.limit !== null) {
+      this.host.post({ t: 'limits', maxConnections: this.limit });
+      this.stats.maxConnections = this.limit;
+    }
+    await old.terminate();
+    const d: SessionDelta = { changed: 1, flows: 0, stats: this.stats, jobs: [] };
+    for (const l of this.listeners) l(d);
+    return { ok: true, value: null };
   }
 
   async getState(_req: Channels['getState']['req'] = {}): Promise<Result<SessionDelta>> {

@@ -174,6 +174,7 @@ export class StreamLayout {
     let pos = rowAt;
     while (pos < e) {
       const buf = this.bytesAt(d, pos, e);
+      if (buf.length === 0) break; // nothing more to read (never expected: the layout's ends are delivered bytes)
       const base = pos;
       let nl = buf.indexOf(LF);
       let p = 0;
@@ -244,6 +245,7 @@ export class StreamLayout {
         continue;
       }
       const n = Math.min(to, last) - r;
+      if (n <= 0) break; // a layout that does not hold row r (never expected): stop rather than loop
       this.dataRows(b, r - first, n, out);
       r += n;
     }
@@ -265,6 +267,7 @@ export class StreamLayout {
       let pos = this.cps[this.ref[b] + cp];
       while (starts.length <= n && pos < end) {
         const buf = this.bytesAt(d, pos, end);
+        if (buf.length === 0) break;
         const base = pos;
         let p = 0;
         let nl = buf.indexOf(LF);
@@ -336,6 +339,7 @@ export class StreamLayout {
     const end = this.end[b];
     while (pos < end) {
       const buf = this.bytesAt(d, pos, end);
+      if (buf.length === 0) break;
       const base = pos;
       let p = 0;
       let nl = buf.indexOf(LF);

@@ -2,7 +2,7 @@
  * The renderer's one way to the main side: `window.weft` (the Electron preload) when present,
  * else the HTTP + WebSocket client of `weft serve`. Both give the same WeftApi.
  */
-import type { ChannelName, Channels, Result, SessionDelta, WeftApi } from '../../../main/ipc/contract';
+import type { ChannelName, Channels, Job, Result, SessionDelta, WeftApi } from '../../../main/ipc/contract';
 
 // every channel, checked by the compiler (a channel added to the contract must be added here)
 const ALL: Record<ChannelName, true> = {
@@ -20,6 +20,8 @@ const ALL: Record<ChannelName, true> = {
   setLimits: true,
   searchStream: true,
   readRows: true,
+  listRecent: true,
+  newSession: true,
   readPackets: true,
   findFrame: true,
 };
@@ -64,6 +66,30 @@ export function serveApi(base = location.origin): WeftApi {
 export function getApi(): WeftApi {
   const w = (globalThis as { weft?: WeftApi }).weft;
   return w && typeof w.queryFlows === 'function' ? w : serveApi();
+}
+
+/**
+ * weft serve only: uploads a dropped capture file into the session's upload folder on the server
+ * and opens it there (the desktop app opens dropped files where they are).
+ */
+export async function uploadCapture(file: File, base = location.origin): Promise<Result<Job>> {
+  try {
+    const r = await fetch(`${base}/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file, credentials: 'same-origin', headers: { 'content-type': 'application/octet-stream' } });
+    const body = (await r.json()) as { job?: Job; error?: string };
+    return r.ok && body.job ? { ok: true, value: body.job } : { ok: false, error: body.error ?? `upload failed (${r.status})` };
+  } catch (e) {
+    return { ok: false, error: `cannot reach weft serve: ${(e as Error).message}` };
+  }
+}
+
+/** Desktop only: the path of a dropped file (the preload can tell it; a browser cannot). */
+export function pathForFile(): ((f: File) => string) | undefined {
+  return (globalThis as { weft?: { pathForFile?: (f: File) => string } }).weft?.pathForFile;
+}
+
+/** Desktop only: the application menu's commands (File > Export…); undefined in a browser. */
+export function onMenu(): ((fn: (command: string) => void) => () => void) | undefined {
+  return (globalThis as { weft?: { onMenu?: (fn: (c: string) => void) => () => void } }).weft?.onMenu;
 }
 
 export type { Channels };

@@ -76,6 +76,11 @@ export class VirtualRows {
     else if (i >= this.first + rowsInView) this.toFirst(i - rowsInView + 1);
   }
 
+  /** Where row i is drawn, in the spacer (for lists that place rows in it directly). */
+  top(i: number): number {
+    return this.windowTop + (i - this.first) * this.rowH;
+  }
+
   /** Rows drawn now: first … first + visible (clipped to the list). */
   get range(): [number, number] {
     return [this.first, Math.min(this.total, this.first + this.visible)];
