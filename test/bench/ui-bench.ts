@@ -114,26 +114,8 @@ async function main(): Promise<void> {
     // Two scrolls, recording every frame: a fling through the whole table and back (100,000 rows
     // in 3 s each way: every frame shows a page the table has not seen), and a steady scroll of
     // 12 rows a frame (about 700 rows a second) over 4,000 rows.
-    const scroll = (steps: number, rowsTotal: number) =>
-      page.evaluate(
-        async ([steps, rowsTotal]) => {
-          const vp = document.querySelector('[data-testid=flows] .viewport') as HTMLElement;
-          const deltas: number[] = [];
-          const max = Math.min(vp.scrollHeight - vp.clientHeight, rowsTotal * 26);
-          let last = performance.now();
-          for (let i = 0; i <= 2 * steps; i++) {
-            const f = i <= steps ? i / steps : 2 - i / steps;
-            vp.scrollTop = f * max;
-            vp.dispatchEvent(new Event('scroll'));
-            await new Promise((r) => requestAnimationFrame(r));
-            const now = performance.now();
-            deltas.push(now - last);
-            last = now;
-          }
-          return deltas;
-        },
-        [steps, rowsTotal],
-      );
+    const scroll = async (steps: number, rowsTotal: number) =>
+      (await scrollFrames(page, '[data-testid=flows] .viewport', steps, Math.min(Number.MAX_SAFE_INTEGER, rowsTotal * 26), '[data-testid=flows] .row', 26)).deltas;
     const summary = (fr: number[]) => {
       const sorted = [...fr].sort((a, b) => a - b);
       return { median: +sorted[Math.floor(sorted.length / 2)].toFixed(1), p99: +sorted[Math.floor(sorted.length * 0.99)].toFixed(1), worst: +sorted[sorted.length - 1].toFixed(1), over50: fr.filter((x) => x > 50).length };
