@@ -22,6 +22,7 @@ const api = {
   startCapture: (req: Req<'startCapture'>) => ipcRenderer.invoke('weft:startCapture', req),
   setLimits: (req: Req<'setLimits'>) => ipcRenderer.invoke('weft:setLimits', req),
   searchStream: (req: Req<'searchStream'>) => ipcRenderer.invoke('weft:searchStream', req),
+  flowTimeline: (req: Req<'flowTimeline'>) => ipcRenderer.invoke('weft:flowTimeline', req),
   listRecent: (req: Req<'listRecent'>) => ipcRenderer.invoke('weft:listRecent', req),
   newSession: (req: Req<'newSession'>) => ipcRenderer.invoke('weft:newSession', req),
   readRows: (req: Req<'readRows'>) => ipcRenderer.invoke('weft:readRows', req),

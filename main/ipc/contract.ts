@@ -148,6 +148,15 @@ export interface StreamRows {
   bytes: [number, number];
 }
 
+/** The capture as time: flows started and flows active per slice (see FlowTable.timeline). */
+export interface FlowTimeline {
+  /** First packet and last packet of the flows counted (seconds since 1970). */
+  from: number;
+  to: number;
+  starts: number[];
+  active: number[];
+}
+
 /** Packets of a flow, from `from` on, at most `count` (≤ 50,000) per request. */
 export interface PacketRange {
   id: number;
@@ -341,6 +350,11 @@ export const guards = {
     isInt(v.count, 0, 2000) &&
     (v.at === undefined || (isObj(v.at) && (v.at.dir === 0 || v.at.dir === 1) && isInt(v.at.offset))) &&
     Object.keys(v).every((k) => ['id', 'view', 'wrap', 'from', 'count', 'at'].includes(k))) as Guard<RowsRequest>,
+  flowTimeline: ((v): v is { bins: number; filter?: string } =>
+    isObj(v) && isInt(v.bins, 1, 4000) && (v.filter === undefined || (typeof v.filter === 'string' && v.filter.length <= 1000)) && Object.keys(v).every((k) => k === 'bins' || k === 'filter')) as Guard<{
+    bins: number;
+    filter?: string;
+  }>,
   listRecent: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   newSession: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   readPackets: ((v): v is PacketRange => isObj(v) && Object.keys(v).length === 3 && isInt(v.id, 1) && isInt(v.from) && isInt(v.count, 0, 50_000)) as Guard<PacketRange>,
@@ -378,6 +392,8 @@ export interface Channels {
   searchStream: { req: StreamSearch; res: StreamFound };
   /** Rows of a flow's conversation, for the stream pane (any size: it asks for what it shows). */
   readRows: { req: RowsRequest; res: StreamRows };
+  /** Flows started and active over the capture's time, for the timeline above the table. */
+  flowTimeline: { req: { bins: number; filter?: string }; res: FlowTimeline };
   /** Capture files opened lately, newest first, kept between runs. */
   listRecent: { req: Record<string, never>; res: string[] };
   /** Closes every file and capture of the session and starts an empty one. */

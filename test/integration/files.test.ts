@@ -2,7 +2,7 @@
  * Files in a session: capture files dropped on the browser page are uploaded into weft serve's
  * own folder (token required, names made safe, non-captures and oversized bodies refused, the
  * folder removed with the server) and opened; the recent files are kept between runs; "close"
- * starts a new, empty session with a fresh engine.
+ * starts a new, empty session with a fresh engine; the capture timeline counts what the filter keeps.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +72,17 @@ describe('uploads and a new session', () => {
       await session.whenIdle();
       const q = await session.queryFlows({ offset: 0, limit: 100 });
       expect(q.ok && q.value.total).toBe(6);
+      // the timeline: every flow starts in one slice, is active from its first to its last; a filter narrows it
+      const tl = await session.flowTimeline({ bins: 50 });
+      if (!tl.ok || !q.ok) throw new Error('no timeline');
+      expect(tl.value.starts.reduce((a, b) => a + b, 0)).toBe(6);
+      expect(tl.value.from).toBe(Math.min(...q.value.rows.map((r) => r.firstSeen)));
+      expect(tl.value.to).toBe(Math.max(...q.value.rows.map((r) => r.lastSeen)));
+      expect(Math.max(...tl.value.active)).toBeLessThanOrEqual(6);
+      expect(tl.value.active[0]).toBe(tl.value.starts[0]);
+      const one = await session.flowTimeline({ bins: 50, filter: 'port:6667' });
+      expect(one.ok && one.value.starts.reduce((a, b) => a + b, 0)).toBe(1);
+      expect((await session.flowTimeline({ bins: 50, filter: 'port:' })).ok).toBe(false);
       const rec2 = await session.listRecent({});
       expect(rec2.ok && rec2.value[0]).toBe(join(REAL, 'zeek-irc-5k-line.pcap'));
     } finally {

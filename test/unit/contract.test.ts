@@ -27,6 +27,7 @@ const cases: Record<string, { good: unknown[]; bad: unknown[] }> = {
     good: [{ id: 1, view: 'text', wrap: 120, from: 0, count: 100 }, { id: 2, view: 'hex', wrap: 16, from: 9, count: 2000, at: { dir: 1, offset: 3_000_000 } }],
     bad: [{ id: 1, view: 'raw', wrap: 120, from: 0, count: 1 }, { id: 1, view: 'text', wrap: 8, from: 0, count: 1 }, { id: 1, view: 'text', wrap: 80, from: 0, count: 2001 }, { id: 1, view: 'text', wrap: 80, from: 0, count: 1, at: { dir: 2, offset: 0 } }, { id: 1, view: 'text', wrap: 80, from: 0, count: 1, x: 1 }],
   },
+  flowTimeline: { good: [{ bins: 200 }, { bins: 1, filter: 'port:80' }], bad: [{ bins: 0 }, { bins: 5000 }, { bins: 10, x: 1 }, { bins: 10, filter: 3 }, {}] },
   listRecent: { good: [{}], bad: [{ all: true }, null, 'x'] },
   newSession: { good: [{}], bad: [{ keep: true }, null, []] },
   readPackets: { good: [{ id: 1, from: 0, count: 100 }, { id: 9, from: 5000, count: 50_000 }], bad: [{ id: 0, from: 0, count: 1 }, { id: 1, from: -1, count: 1 }, { id: 1, from: 0, count: 50_001 }, { id: 1, from: 0 }, { id: 1, from: 0, count: 1, x: 1 }] },

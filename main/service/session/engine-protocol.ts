@@ -1,6 +1,6 @@
 /** Messages between the session (main side) and the engine worker. */
 import { DEFAULT_ASSEMBLER_OPTIONS } from '../../engine/reassembly';
-import type { ExportRequest, FrameFound, RowsRequest, StreamRows, PacketPage, PacketRange, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamFound, StreamRange, StreamSearch } from '../../ipc/contract';
+import type { ExportRequest, FlowTimeline, FrameFound, RowsRequest, StreamRows, PacketPage, PacketRange, FlowMessages, FlowPage, FlowQuery, Job, SessionStats, StreamChunk, StreamFound, StreamRange, StreamSearch } from '../../ipc/contract';
 
 /** Stats before anything was read. */
 export function emptyStats(): SessionStats {
@@ -42,6 +42,7 @@ export type ToWorker =
   | { t: 'packets'; reqId: number; range: PacketRange }
   | { t: 'rows'; reqId: number; rows: RowsRequest }
   | { t: 'frame'; reqId: number; frame: number; prefer?: number }
+  | { t: 'timeline'; reqId: number; bins: number; filter?: string }
   | { t: 'stop' };
 
 /** An answer to a request: its value, or why there is none. */
@@ -58,6 +59,7 @@ export type FromWorker =
   | Answer<'packets', PacketPage>
   | Answer<'rows', StreamRows>
   | Answer<'frame', FrameFound>
+  | Answer<'timeline', FlowTimeline>
   | { t: 'stopped' };
 
 /** Where the engine runs: a child process under Node (weft serve), a utility process under Electron. */

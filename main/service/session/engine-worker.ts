@@ -269,6 +269,14 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         }
         return;
       }
+      case 'timeline': {
+        try {
+          port.postMessage({ t: 'timeline', reqId: m.reqId, value: table.timeline(m.bins, m.filter) });
+        } catch (e) {
+          port.postMessage({ t: 'timeline', reqId: m.reqId, error: (e as Error).message });
+        }
+        return;
+      }
       case 'frame': {
         try {
           port.postMessage({ t: 'frame', reqId: m.reqId, value: packets.findFrame(m.frame, m.prefer) });

@@ -19,6 +19,7 @@ import { grownTo } from '../../engine/util/bytes';
 import type { Conflict, Gap } from '../../engine/reassembly';
 import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
 import { flowKey } from '../export/export';
+import type { FlowTimeline } from '../../ipc/contract';
 import { compileFilter, flowRate, STATE_ORDER, type FlowFacts, type SortKey } from '../pipeline/flow-query';
 
 /** Gaps and conflicts of one direction, as the stream view marks them. */
@@ -323,6 +324,41 @@ export class FlowTable {
       default:
         return (i) => this.protoNames[this.proto[i]] ?? '~'; // unknown after every name
     }
+  }
+
+  /**
+   * The capture's timeline: how many of the flows matching `filter` started in each of `bins`
+   * equal slices of time from the first packet to the last, and how many were active (between
+   * their first and last packet) in each. Throws the filter's Error on a bad filter.
+   */
+  timeline(bins: number, filter?: string): FlowTimeline {
+    const f = filter?.trim() ? compileFilter(filter) : null;
+    const cur = this.cursor();
+    let from = Infinity;
+    let to = -Infinity;
+    const rows: number[] = [];
+    for (let i = 0; i < this.size; i++) {
+      if (this.client[i] === undefined) continue;
+      cur.i = i;
+      if (f && !f(cur)) continue;
+      rows.push(i);
+      if (this.firstSeen[i] < from) from = this.firstSeen[i];
+      if (this.lastSeen[i] > to) to = this.lastSeen[i];
+    }
+    const starts = new Array<number>(bins).fill(0);
+    const delta = new Array<number>(bins + 1).fill(0);
+    if (rows.length === 0) return { from: 0, to: 0, starts, active: new Array<number>(bins).fill(0) };
+    const span = Math.max(to - from, 1e-6);
+    const bin = (t: number) => Math.min(bins - 1, Math.floor(((t - from) / span) * bins));
+    for (const i of rows) {
+      const a = bin(this.firstSeen[i]);
+      starts[a]++;
+      delta[a]++;
+      delta[bin(this.lastSeen[i]) + 1]--;
+    }
+    const active: number[] = [];
+    for (let k = 0, n = 0; k < bins; k++) active.push((n += delta[k]));
+    return { from, to, starts, active };
   }
 
   /** One reused FlowFacts over the columns, pointed at a row by setting `i`. */

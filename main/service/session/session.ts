@@ -223,6 +223,11 @@ export class Session {
     return { ok: true, value: { maxConnections: req.maxConnections } };
   }
 
+  /** Flows started and active over time (the timeline above the flows table). */
+  flowTimeline(req: Channels['flowTimeline']['req']): Promise<Result<Channels['flowTimeline']['res']>> {
+    return this.ask((reqId) => ({ t: 'timeline', reqId, bins: req.bins, filter: req.filter }));
+  }
+
   /** The files opened lately, newest first (kept between runs). */
   async listRecent(_req: Channels['listRecent']['req'] = {}): Promise<Result<string[]>> {
     return { ok: true, value: this.recent?.list() ?? [] };

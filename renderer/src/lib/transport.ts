@@ -20,6 +20,7 @@ const ALL: Record<ChannelName, true> = {
   setLimits: true,
   searchStream: true,
   readRows: true,
+  flowTimeline: true,
   listRecent: true,
   newSession: true,
   readPackets: true,
