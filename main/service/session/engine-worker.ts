@@ -172,6 +172,18 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       trace(`< ${m.t} ${Date.now() - t0} ms`);
     } else handle(m);
   });
+  /** Answers request `reqId` of kind `t` with what `value` computes, or with the message it throws. */
+  type Asked = Extract<FromWorker, { reqId: number; value: unknown }>;
+  function answer<T extends Asked['t']>(t: T, reqId: number, value: () => NonNullable<Extract<Asked, { t: T }>['value']> | Extract<Asked, { t: T }>['value']): void {
+    let msg: FromWorker;
+    try {
+      msg = { t, reqId, value: value() } as FromWorker;
+    } catch (e) {
+      msg = { t, reqId, error: (e as Error).message } as FromWorker;
+    }
+    port.postMessage(msg);
+  }
+
   function handle(m: ToWorker): void {
     switch (m.t) {
       case 'live': {
@@ -245,58 +257,34 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       case 'packets': {
         const q = m.range;
         if (!table.has(q.id)) return port.postMessage({ t: 'packets', reqId: m.reqId, error: `no connection ${q.id}` });
-        try {
+        return answer('packets', m.reqId, () => {
           const page = packets.read(q.id, q.from, q.count);
           for (const f of page.frame) page.at.push(spool.offsetAtFrame(q.id, 0, f), spool.offsetAtFrame(q.id, 1, f));
-          port.postMessage({ t: 'packets', reqId: m.reqId, value: page });
-        } catch (e) {
-          port.postMessage({ t: 'packets', reqId: m.reqId, error: (e as Error).message });
-        }
-        return;
+          return page;
+        });
       }
       case 'rows': {
         const q = m.rows;
         if (!table.has(q.id)) return port.postMessage({ t: 'rows', reqId: m.reqId, error: `no connection ${q.id}` });
-        try {
+        return answer('rows', m.reqId, () => {
           const l = layouts.get(q.id, q.view, q.wrap, () => [marksOfDirection(table.marksOf(q.id, 0)), marksOfDirection(table.marksOf(q.id, 1))]);
           const atRow = q.at ? l.rowOf(q.at.dir, q.at.offset) : null;
           // around the row asked for: a third of the page before it
           const from = atRow !== null && atRow >= 0 ? Math.max(0, atRow - Math.floor(q.count / 3)) : q.from;
           const rows = l.read(from, q.count);
-          port.postMessage({ t: 'rows', reqId: m.reqId, value: { id: q.id, view: q.view, wrap: l.wrap, total: l.rows, from, rows, atRow, bytes: [spool.lengthOf(q.id, 0), spool.lengthOf(q.id, 1)] } });
-        } catch (e) {
-          port.postMessage({ t: 'rows', reqId: m.reqId, error: (e as Error).message });
-        }
-        return;
+          return { id: q.id, view: q.view, wrap: l.wrap, total: l.rows, from, rows, atRow, bytes: [spool.lengthOf(q.id, 0), spool.lengthOf(q.id, 1)] as [number, number] };
+        });
       }
-      case 'timeline': {
-        try {
-          port.postMessage({ t: 'timeline', reqId: m.reqId, value: table.timeline(m.bins, m.filter) });
-        } catch (e) {
-          port.postMessage({ t: 'timeline', reqId: m.reqId, error: (e as Error).message });
-        }
-        return;
-      }
-      case 'frame': {
-        try {
-          port.postMessage({ t: 'frame', reqId: m.reqId, value: packets.findFrame(m.frame, m.prefer) });
-        } catch (e) {
-          port.postMessage({ t: 'frame', reqId: m.reqId, error: (e as Error).message });
-        }
-        return;
-      }
+      case 'timeline':
+        return answer('timeline', m.reqId, () => table.timeline(m.bins, m.filter));
+      case 'frame':
+        return answer('frame', m.reqId, () => packets.findFrame(m.frame, m.prefer));
       case 'limits':
         pipe.assembler.opts.maxConnections = m.maxConnections;
         jobs.changed = true;
         return;
-      case 'query': {
-        try {
-          port.postMessage({ t: 'query', reqId: m.reqId, value: table.query(m.query) });
-        } catch (e) {
-          port.postMessage({ t: 'query', reqId: m.reqId, error: (e as Error).message });
-        }
-        return;
-      }
+      case 'query':
+        return answer('query', m.reqId, () => table.query(m.query));
       case 'keys': {
         const missing = m.ids.filter((id) => !table.has(id));
         if (missing.length) return port.postMessage({ t: 'keys', reqId: m.reqId, error: `no flow ${missing.map((x) => `#${x}`).join(', ')} in this session` });
