@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportFlows, ExportError, tcpflowName } from '../../main/service/export/export';
 import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
-import { captureFiles, REAL } from '../helpers/fixtures';
+import { captureFiles, expectedReal, REAL } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'weft-export-'));
@@ -58,6 +58,25 @@ describe('export', () => {
     }
     expect(checked).toBeGreaterThan(40);
     expect(mixed).toBeLessThan(3);
+  }, 120_000);
+
+  it('a slice holds every frame tshark gives its flows, the final ACK after a FIN included', async () => {
+    const expected = expectedReal();
+    let checked = 0;
+    const short: string[] = [];
+    for (const f of files) {
+      const exp = expected[f];
+      // fragments are frames of their own in a slice but one packet to tshark's stream count
+      if (exp.connections.length === 0 || exp.connections.some((c) => (c as { ip_fragmented?: boolean }).ip_fragmented)) continue;
+      const out = fresh();
+      const r = await exportFlows({ files: [join(REAL, f)], formats: ['pcapng'], out });
+      const written = (JSON.parse(readFileSync(r.manifest, 'utf8')) as { packetsWritten: number }).packetsWritten;
+      const want = exp.connections.reduce((n, c) => n + c.packets, 0);
+      if (written !== want) short.push(`${f}: ${written} frames, tshark ${want}`);
+      checked++;
+    }
+    expect(short).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
   }, 120_000);
 
   it('raw files: tcpflow names, contents hash to the flow sha256, gaps only in the manifest', async () => {

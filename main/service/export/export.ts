@@ -22,6 +22,7 @@ import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/for
 import { PcapngWriter, PcapWriter } from '../../engine/formats/writers';
 import { httpPlugin } from '../../engine/protocols';
 import type { AssemblerContext, CaptureInfo, CloseReason, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
+import { AFTER_CLOSE } from '../../engine/reassembly';
 import type { ReadOptions } from '../../sources/capture-source';
 import { runFlows, type Flow } from '../pipeline/flow-recorder';
 import { compileFilter, flowFacts } from '../pipeline/flow-query';
@@ -299,6 +300,13 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       const har = formats.has('har') ? new HarWriter({ write: (s) => harFiles.append(harName, s) }, { name: 'weft', version: req.version ?? 'dev' }, `HTTP/1.x exchanges reassembled by weft from ${req.files.join(', ')}`) : null;
       const writer = new ContentWriter(stage, formats, chosen, har);
       const pipe = new PacketPipeline(writer, { assembler }); // the same limit: connections get the same numbers
+      // a packet after its connection closed (the final ACK, a late retransmission) is still one of
+      // its frames: the tombstone names the connection (its number is the stream's: both count up)
+      pipe.assembler.observer = {
+        packet: (id, _dir, _t, _len, _ci, judged) => {
+          if (judged & AFTER_CLOSE) writer.currentConnection = id;
+        },
+      };
       let fileIndex = 0;
       const ifaces = new Map<number, InterfaceInfo>();
       const sink: PacketSink = {
