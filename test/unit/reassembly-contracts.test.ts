@@ -62,6 +62,9 @@ describe('ScatterGather', () => {
         const [n, kept] = sg.lengths();
         const text = Buffer.from(sg.fetch(n)).toString();
         seen.push({ text, kept, frames: [...Array(n).keys()].map((i) => sg.captureInfo(i).frame) });
+        // outside the delivery there is no packet to name: it fails as keepFrom does (it used to give the last one)
+        expect(() => sg.captureInfo(n)).toThrow(RangeError);
+        expect(() => sg.captureInfo(-1)).toThrow(RangeError);
         // a line protocol: keep the unterminated tail
         const nl = text.lastIndexOf('\n');
         if (nl + 1 < n && sg.info().dir === 0) sg.keepFrom(nl + 1);

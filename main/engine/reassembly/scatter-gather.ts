@@ -116,13 +116,14 @@ export class ScatterGatherBuffer implements ScatterGather {
     this.keep = offset;
   }
 
+  /** The packet byte `offset` came from; outside the delivery (0 … total − 1) a RangeError, as keepFrom. */
   captureInfo(offset: number): CaptureInfo {
+    if (!(offset >= 0 && offset < this.total)) throw new RangeError(`captureInfo(${offset}) outside 0..${this.total - 1}`);
     let pos = 0;
     for (let i = 0; i < this.count; i++) {
       pos += this.lens[i];
       if (offset < pos) return this.cis[i];
     }
-    if (this.count === 0) throw new RangeError('captureInfo on an empty delivery');
     return this.cis[this.count - 1];
   }
 

@@ -111,7 +111,7 @@ export interface ScatterGather {
   fetch(length: number): Uint8Array;
   /** Keep bytes from `offset` on for the next reassembledSG call of this direction. */
   keepFrom(offset: number): void;
-  /** Capture metadata of the packet the byte at `offset` came from. */
+  /** Capture metadata of the packet the byte at `offset` (0 … available − 1) came from; a RangeError outside. */
   captureInfo(offset: number): CaptureInfo;
   info(): ScatterGatherInfo;
   stats(): ScatterGatherStats;
