@@ -167,37 +167,43 @@ export class StreamLayout {
 
   /** Text: counts the rows of block b up to stream offset e (its rows so far are openRows, the last starting at openRowStart). */
   private scanText(b: number, d: 0 | 1, e: number): void {
-    let rows = this.openRows;
-    let rowAt = this.openRowStart;
     // the last row may grow: it is counted again from its start
-    if (rows > 0) rows--;
-    let pos = rowAt;
-    while (pos < e) {
-      const buf = this.bytesAt(d, pos, e);
-      if (buf.length === 0) break; // nothing more to read (never expected: the layout's ends are delivered bytes)
-      const base = pos;
-      let nl = buf.indexOf(LF);
-      let p = 0;
-      while (p < buf.length) {
-        if (rows % CP_EVERY === 0) this.checkpoint(b, rows, base + p);
-        rowAt = base + p;
-        while (nl !== -1 && nl < p) nl = buf.indexOf(LF, p);
-        let len = nl === -1 ? buf.length - p : nl - p + 1;
-        if (len > this.wrap) len = this.wrap;
-        if (p + len >= buf.length && base + buf.length < e) break; // the row continues in the next read
-        rows++;
-        p += len;
-      }
-      pos = base + p;
-      if (p === 0) {
-        // a row longer than what was read (cannot happen while a read is at least `wrap` bytes)
-        rows++;
-        pos = base + buf.length;
-      }
-    }
+    let rows = this.openRows > 0 ? this.openRows - 1 : 0;
+    let rowAt = this.openRowStart;
+    this.walkRows(d, rowAt, e, (start) => {
+      if (rows % CP_EVERY === 0) this.checkpoint(b, rows, start);
+      rowAt = start;
+      rows++;
+      return true;
+    });
     this.openRows = rows;
     this.openRowStart = rowAt;
     this.rowStart[b + 1] = this.rowStart[b] + rows;
+  }
+
+  /**
+   * Text: visits the rows of direction `d` from stream offset `pos` (a row's start) to `end` —
+   * each ends at a line feed, at `wrap` bytes or at `end` — until `visit` returns false. Reads
+   * the bytes in CHUNKs; a row that runs past a read is read again whole with the next.
+   */
+  private walkRows(d: 0 | 1, pos: number, end: number, visit: (start: number, length: number) => boolean): void {
+    while (pos < end) {
+      const buf = this.bytesAt(d, pos, end);
+      if (buf.length === 0) return; // nothing more to read (never expected: the layout's ends are delivered bytes)
+      const base = pos;
+      let p = 0;
+      let nl = buf.indexOf(LF);
+      while (p < buf.length) {
+        while (nl !== -1 && nl < p) nl = buf.indexOf(LF, p);
+        let len = nl === -1 ? buf.length - p : nl - p + 1;
+        if (len > this.wrap) len = this.wrap;
+        // the row continues in the next read (a row longer than a whole read, never expected, is taken as it is)
+        if (p > 0 && p + len >= buf.length && base + buf.length < end) break;
+        if (!visit(base + p, len)) return;
+        p += len;
+      }
+      pos = base + p;
+    }
   }
 
   private checkpoint(b: number, row: number, off: number): void {
@@ -261,27 +267,13 @@ export class StreamLayout {
       for (let i = 0; i < n; i++) starts.push(this.start[b] + (k + i) * HEX_ROW);
       starts.push(Math.min(end, this.start[b] + (k + n) * HEX_ROW));
     } else {
-      // from the checkpoint at or before row k, scan to row k, then take n rows
+      // from the checkpoint at or before row k, scan to row k, then take n rows (and the start after them)
       const cp = Math.floor(k / CP_EVERY);
       let row = cp * CP_EVERY;
-      let pos = this.cps[this.ref[b] + cp];
-      while (starts.length <= n && pos < end) {
-        const buf = this.bytesAt(d, pos, end);
-        if (buf.length === 0) break;
-        const base = pos;
-        let p = 0;
-        let nl = buf.indexOf(LF);
-        while (p < buf.length && starts.length <= n) {
-          while (nl !== -1 && nl < p) nl = buf.indexOf(LF, p);
-          let len = nl === -1 ? buf.length - p : nl - p + 1;
-          if (len > this.wrap) len = this.wrap;
-          if (p + len >= buf.length && base + buf.length < end) break;
-          if (row >= k) starts.push(base + p);
-          row++;
-          p += len;
-        }
-        pos = base + (p === 0 ? buf.length : p);
-      }
+      this.walkRows(d, this.cps[this.ref[b] + cp], end, (start) => {
+        if (row++ >= k) starts.push(start);
+        return starts.length <= n;
+      });
       if (starts.length <= n) starts.push(end);
     }
     // one read for the rows' bytes, cut per row with each row's provenance
@@ -334,26 +326,15 @@ export class StreamLayout {
       else hi = mid - 1;
     }
     let row = lo * CP_EVERY;
-    let pos = this.cps[first + lo];
-    const d = this.dir[b] as 0 | 1;
-    const end = this.end[b];
-    while (pos < end) {
-      const buf = this.bytesAt(d, pos, end);
-      if (buf.length === 0) break;
-      const base = pos;
-      let p = 0;
-      let nl = buf.indexOf(LF);
-      while (p < buf.length) {
-        while (nl !== -1 && nl < p) nl = buf.indexOf(LF, p);
-        let len = nl === -1 ? buf.length - p : nl - p + 1;
-        if (len > this.wrap) len = this.wrap;
-        if (base + p + len > offset) return row;
-        if (p + len >= buf.length && base + buf.length < end) break;
-        row++;
-        p += len;
+    let found = -1;
+    this.walkRows(this.dir[b] as 0 | 1, this.cps[first + lo], this.end[b], (start, len) => {
+      if (start + len > offset) {
+        found = row;
+        return false;
       }
-      pos = base + (p === 0 ? buf.length : p);
-    }
-    return row;
+      row++;
+      return true;
+    });
+    return found >= 0 ? found : row;
   }
 }
