@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FlowFactory, flowOf, type Flow } from '../../main/engine/flows';
 import { AFTER_CLOSE, STREAM_ANOMALY_NAMES } from '../../main/engine/reassembly';
+import { Transport } from '../../main/engine/decode';
 import { NODE_HASHES } from '../../main/service/pipeline/hashes';
 import { PacketPipeline, readInputs } from '../../main/service/pipeline/packet-pipeline';
 import { PacketLog } from '../../main/service/session/packet-log';
@@ -27,9 +28,17 @@ async function logOf(file: string) {
   const pipe = new PacketPipeline(factory);
   const log = new PacketLog(mkdtempSync(join(tmp, 'x-')));
   pipe.assembler.observer = log;
-  await readCaptureFile(join(REAL, file), pipe);
+  // each TCP packet's SACK edges, as the decoder reads them (what the log must give back)
+  const sacks = new Map<number, number[]>();
+  await readCaptureFile(join(REAL, file), {
+    packet(p) {
+      pipe.packet(p);
+      const d = pipe.last;
+      if (d?.transport === Transport.TCP && d.tcp.sackCount > 0) sacks.set(p.frame, Array.from(d.tcp.sack.subarray(0, 2 * d.tcp.sackCount)));
+    },
+  });
   pipe.end();
-  return { flows, log, tcpPackets: pipe.tcpPackets };
+  return { flows, log, tcpPackets: pipe.tcpPackets, sacks };
 }
 
 describe('frames of a session of several files (each numbers from 1)', () => {
@@ -55,7 +64,8 @@ describe('frames of a session of several files (each numbers from 1)', () => {
 describe('a flow\'s packets, as tshark lists them', () => {
   for (const file of Object.keys(expected)) {
     it(file, async () => {
-      const { flows, log, tcpPackets } = await logOf(file);
+      const { flows, log, tcpPackets, sacks } = await logOf(file);
+      let sacked = 0;
       // every TCP packet in exactly one flow
       expect(flows.reduce((n, f) => n + log.countOf(f.id), 0)).toBe(tcpPackets);
       for (const f of flows) {
@@ -69,6 +79,8 @@ describe('a flow\'s packets, as tshark lists them', () => {
         const open = p.judged.filter((b) => !(b & AFTER_CLOSE)).length;
         expect(open).toBe(f.packets.c2s + f.packets.s2c);
         for (let j = 0; j < p.frame.length; j++) {
+          expect(p.sack[j]).toEqual(sacks.get(p.frame[j]) ?? []);
+          if (p.sack[j].length) sacked++;
           expect(log.findFrame(p.frame[j])).toEqual({ id: f.id, index: j });
           expect(log.findFrame(p.frame[j], f.id)).toEqual({ id: f.id, index: j });
         }
@@ -80,6 +92,8 @@ describe('a flow\'s packets, as tshark lists them', () => {
         expect(f, `${c.client} → ${c.server} at ${c.first_ts}`).toBeDefined();
         expect(log.countOf(f!.id), `${c.client} → ${c.server} at ${c.first_ts}`).toBe(c.packets);
       }
+      // every packet with SACK blocks is some flow's
+      expect(sacked).toBe(sacks.size);
       log.close();
     });
   }

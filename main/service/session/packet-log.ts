@@ -1,16 +1,16 @@
 /**
  * The packet log: every TCP packet of every connection, as the engine saw and judged it, for a
  * flow's packet list and graphs. One fixed-size record per packet goes to a file in the session
- * folder (in capture order, written in the background); memory keeps only a chain through each
- * connection's packets (4 bytes a packet), a few numbers per connection, and the SACK blocks of
- * the packets that carry them.
+ * folder (in capture order, written in the background), the SACK blocks of the packets that carry
+ * them to another; memory keeps only a chain through each connection's packets (4 bytes a packet)
+ * and a few numbers per connection.
  *
  *   packets.bin, one record of ten little-endian u32 words per packet:
  *     frame │ seconds │ nanoseconds │ seq │ ack │ payload length │ window + flags │ judged │ sack │ connection
  *   window + flags: the window field as sent (bits 0..15), the TCP flags (bits 16..24), bit 31 set
  *     for server → client.
  *   judged: the engine's verdict (Assembler PacketObserver: a bit per stream anomaly, AFTER_CLOSE).
- *   sack: 0, or 1 + where the packet's SACK blocks start in the SACK store ([count, edges…]).
+ *   sack: 0, or 1 + the u32 word of sacks.bin where the packet's blocks start ([count, edges…]).
  *
  * Per connection: first and last packet, count, the base sequence number of each direction (its
  * SYN's, else its first packet's: what relative numbers count from) and its window scale (from
@@ -55,8 +55,10 @@ export class PacketLog implements PacketObserver {
   private baseFromSyn = new Uint8Array(2048);
   /** Per connection and direction: window scale + 1 (0: no SYN with the option seen). */
   private scale = new Uint8Array(2048);
-  private sacks = new Uint32Array(256);
-  private sackLen = 0;
+  /** SACK blocks, [count, left, right, …] per packet that has them, in u32 words (sacks.bin). */
+  private readonly sacks: AppendFile;
+  private readonly sackRec = new Uint32Array(9);
+  private readonly sackBytes = new Uint8Array(this.sackRec.buffer);
   private readonly lists = new Map<number, PacketList>();
   /** Where each input's packets begin (frames rise within one; the next file numbers from 1 again). */
   private readonly runs: number[] = [0];
@@ -64,6 +66,7 @@ export class PacketLog implements PacketObserver {
 
   constructor(sessionDir: string) {
     this.file = new AppendFile(join(sessionDir, 'packets.bin'));
+    this.sacks = new AppendFile(join(sessionDir, 'sacks.bin'));
   }
 
   /** Packets logged, all connections. */
@@ -106,10 +109,10 @@ export class PacketLog implements PacketObserver {
     let sack = 0;
     if (t.dataOffset > 20 && t.sackCount > 0) {
       const n = t.sackCount;
-      if (this.sackLen + 1 + 2 * n > this.sacks.length) this.sacks = grownTo(this.sacks, this.sackLen + 1 + 2 * n);
-      sack = this.sackLen + 1;
-      this.sacks[this.sackLen++] = n;
-      for (let j = 0; j < 2 * n; j++) this.sacks[this.sackLen++] = t.sack[j];
+      sack = this.sacks.size / 4 + 1;
+      this.sackRec[0] = n;
+      for (let j = 0; j < 2 * n; j++) this.sackRec[1 + j] = t.sack[j];
+      this.sacks.append(this.sackBytes, 0, 4 * (1 + 2 * n));
     }
     if (this.last[c] === 0) this.first[c] = i + 1;
     else this.next[this.last[c] - 1] = i;
@@ -206,6 +209,8 @@ export class PacketLog implements PacketObserver {
     const l = this.list(c);
     const rec = new Uint8Array(RECORD);
     const v = new DataView(rec.buffer);
+    const sackWords = new Uint32Array(9);
+    const sackBuf = new Uint8Array(sackWords.buffer);
     for (let j = start; j < end; j++) {
       this.readAt(rec, l.packets[j] * RECORD, RECORD);
       page.frame.push(v.getUint32(0, true));
@@ -222,8 +227,11 @@ export class PacketLog implements PacketObserver {
       const s = v.getUint32(32, true);
       if (s === 0) page.sack.push([]);
       else {
-        const n = this.sacks[s - 1];
-        page.sack.push(Array.from(this.sacks.subarray(s, s + 2 * n)));
+        const at = (s - 1) * 4;
+        this.sacks.readAt(sackBuf, 0, at, 4);
+        const n = Math.min(4, sackWords[0]);
+        this.sacks.readAt(sackBuf, 4, at + 4, 8 * n);
+        page.sack.push(Array.from(sackWords.subarray(1, 1 + 2 * n)));
       }
     }
     return page;
@@ -279,6 +287,7 @@ export class PacketLog implements PacketObserver {
   }
 
   close(then?: () => void): void {
+    this.sacks.close();
     this.file.close(then);
   }
 }
