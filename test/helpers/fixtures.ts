@@ -4,6 +4,8 @@ import { join } from 'node:path';
 export const FIXTURES = join(__dirname, '..', 'fixtures');
 export const REAL = join(FIXTURES, 'real');
 export const MALFORMED = join(FIXTURES, 'malformed');
+export const COVERAGE = join(FIXTURES, 'coverage');
+export const SYNTHETIC = join(FIXTURES, 'synthetic');
 
 export function captureFiles(dir: string): string[] {
   return readdirSync(dir)
@@ -32,6 +34,11 @@ export interface ExpectedFile {
   packets_total: string;
 }
 
+/** A fixture folder's EXPECTED.json (tshark's reassembly per connection and direction). */
+export function expectedIn(dir: string): Record<string, ExpectedFile> {
+  return JSON.parse(readFileSync(join(dir, 'EXPECTED.json'), 'utf8'));
+}
+
 export function expectedReal(): Record<string, ExpectedFile> {
-  return JSON.parse(readFileSync(join(REAL, 'EXPECTED.json'), 'utf8'));
+  return expectedIn(REAL);
 }

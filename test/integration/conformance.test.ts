@@ -2,12 +2,14 @@
  * Byte-exact against tshark: every connection of test/fixtures/real/EXPECTED.json is matched by
  * endpoints and first packet time, and each direction's sha256 compared. At least 98% must agree,
  * and the ones that differ must be exactly those listed in test/fixtures/KNOWN-DIFFERENCES.md.
+ * The link-layer sets (coverage/, real captures; synthetic/, our own framings judged by tshark)
+ * must agree everywhere.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
-import { expectedReal, FIXTURES, REAL } from '../helpers/fixtures';
+import { COVERAGE, expectedIn, FIXTURES, REAL, SYNTHETIC } from '../helpers/fixtures';
 
 function knownDifferences(): string[] {
   const md = readFileSync(join(FIXTURES, 'KNOWN-DIFFERENCES.md'), 'utf8');
@@ -21,13 +23,18 @@ function knownDifferences(): string[] {
     });
 }
 
-describe('reassembly matches tshark on the real captures', async () => {
-  const expected = expectedReal();
-  const results: { key: string; ok: boolean; detail: string }[] = [];
-  const protocols: Record<string, string[]> = {};
-  for (const [file, exp] of Object.entries(expected)) {
+interface Result {
+  key: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Compares every direction of `dir`'s EXPECTED.json with what Weft reassembles. */
+async function compare(dir: string, protocols: Record<string, string[]> = {}): Promise<Result[]> {
+  const results: Result[] = [];
+  for (const [file, exp] of Object.entries(expectedIn(dir))) {
     const flows: Flow[] = [];
-    await runFlows([join(REAL, file)], (f) => flows.push(f));
+    await runFlows([join(dir, file)], (f) => flows.push(f));
     protocols[file] = [...new Set(flows.map((f) => f.protocol).filter((p) => p !== null))].sort() as string[];
     const used = new Set<number>();
     for (const c of exp.connections) {
@@ -52,6 +59,28 @@ describe('reassembly matches tshark on the real captures', async () => {
       }
     }
   }
+  return results;
+}
+
+describe('link layers and encapsulations match tshark', async () => {
+  const coverage = await compare(COVERAGE);
+  const synthetic = await compare(SYNTHETIC);
+
+  it('every direction of the real coverage captures (NFLOG, radiotap, MPLS, ERSPAN II, Geneve, GTP-U, FDDI, …) is byte-exact', () => {
+    expect(coverage.length).toBe(68);
+    expect(coverage.filter((r) => !r.ok)).toEqual([]);
+  });
+
+  it('every synthetic framing (IPoIB, 802.11 bare/PPI/Prism/AVS, ERSPAN I/III, MPLS pseudowire, PBB, FabricPath, LOOP, ENC, PFLOG, ARCNET, Juniper, Teredo, …) is byte-exact', () => {
+    expect(synthetic.length).toBe(2 * Object.keys(expectedIn(SYNTHETIC)).length);
+    expect(synthetic.length).toBeGreaterThanOrEqual(48);
+    expect(synthetic.filter((r) => !r.ok)).toEqual([]);
+  });
+});
+
+describe('reassembly matches tshark on the real captures', async () => {
+  const protocols: Record<string, string[]> = {};
+  const results = await compare(REAL, protocols);
 
   it('at least 98% of directions are byte-exact', () => {
     const ok = results.filter((r) => r.ok).length;

@@ -33,6 +33,7 @@ export const DECODE_ANOMALY_NAMES = [
   'udp-bad-length',
   'gre-unsupported',
   'tunnel-too-deep',
+  'wlan-encrypted', // 802.11 data protected by WEP/WPA: unreadable without keys
 ] as const;
 
 export type DecodeAnomalyName = (typeof DECODE_ANOMALY_NAMES)[number];

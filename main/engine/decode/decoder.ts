@@ -11,14 +11,34 @@
  * never reach TCP. When snaplen cut the packet, `payloadCaptured < payloadLength`.
  *
  * Link types: Ethernet II (802.3/LLC recognised; SNAP-encapsulated IP decoded, other LLC skipped),
- * 802.1Q/802.1ad (QinQ), Linux SLL and SLL2, BSD null and loop (either byte order), raw IP
- * (101, 12, 14, 228, 229), PPP (9, 50), PPPoE session (in Ethernet, and link type 51), Cisco HDLC.
- * Tunnels: GRE (v0; v1 enhanced GRE carrying PPP; WCCP redirect), VXLAN (UDP 4789), IP-in-IP.
+ * 802.1Q/802.1ad (QinQ and deeper), Linux SLL and SLL2, BSD null and loop (either byte order), raw
+ * IP (101, 12, 14, 228, 229), PPP (9, 50, with Cisco HDLC framing in 50), PPPoE session (in
+ * Ethernet, and link type 51), Cisco HDLC (104), OpenBSD enc (109) and pflog (117), FDDI (10),
+ * ARCNET (7, 129), IEEE 802.11 data frames (105) bare or behind radiotap (127), PPI (192), Prism
+ * (119) or AVS (163) headers, Linux NFLOG (239), IP over InfiniBand (242), Juniper Ethernet (178).
+ * Inside Ethernet: MPLS label stacks (with or without a pseudowire control word), 802.1ah PBB,
+ * Cisco FabricPath. Tunnels: GRE (v0; v1 enhanced GRE carrying PPP; WCCP redirect; ERSPAN I, II
+ * and III), VXLAN (UDP 4789), Geneve (6081), GTP-U (2152), Teredo (3544), IP-in-IP and 6in4.
  */
 import { u16be, u32be } from '../util/bytes';
 import type { CapturedPacket } from '../formats/types';
 import { DA, DecodeAnomalies } from './anomalies';
 import { DEFAULT_DEFRAG, Defragmenter, type DefragOptions } from './defrag';
+import {
+  arcnetIpStart,
+  erspan3Start,
+  geneveStart,
+  gtpuStart,
+  HEADER_ENCRYPTED,
+  HEADER_NOT_IP,
+  juniperStart,
+  nflogPayload,
+  ppiHeader,
+  prismEnd,
+  radiotapEnd,
+  teredoStart,
+  wlanDataStart,
+} from './headers';
 import { DecodedPacket, Transport } from './layers';
 import { decodeTcp } from './tcp';
 
@@ -31,6 +51,10 @@ export interface DecoderOptions {
   tunnels?: boolean;
   /** UDP destination ports that carry VXLAN (default [4789]). */
   vxlanPorts?: number[];
+  /** UDP ports that carry Geneve (default [6081]), GTP-U (default [2152]) and Teredo (default [3544]). */
+  genevePorts?: number[];
+  gtpuPorts?: number[];
+  teredoPorts?: number[];
 }
 
 const MAX_TUNNEL_DEPTH = 4;
@@ -42,12 +66,20 @@ export class PacketDecoder {
   private readonly verify: boolean;
   private readonly tunnels: boolean;
   private readonly vxlanPorts: number[];
+  private readonly genevePorts: number[];
+  private readonly gtpuPorts: number[];
+  private readonly teredoPorts: number[];
+  private readonly span = new Int32Array(2);
+  private readonly juniper = { noL2: false };
   private now = 0;
 
   constructor(opts: DecoderOptions = {}) {
     this.verify = opts.verifyChecksums ?? false;
     this.tunnels = opts.tunnels ?? true;
     this.vxlanPorts = opts.vxlanPorts ?? [4789];
+    this.genevePorts = opts.genevePorts ?? [6081];
+    this.gtpuPorts = opts.gtpuPorts ?? [2152];
+    this.teredoPorts = opts.teredoPorts ?? [3544];
     this.defrag = opts.defrag === false ? null : new Defragmenter({ ...DEFAULT_DEFRAG, ...(opts.defrag ?? {}) }, this.anomalies);
   }
 
@@ -101,17 +133,80 @@ export class PacketDecoder {
       case 276: // Linux SLL2: 20-byte header, protocol at 0, ARPHRD type at 8
         if (avail < 20) return this.an(DA['truncated-link-header']);
         return this.sllProtocol(u16be(b, off + 8), u16be(b, off), b, off + 20, end);
+      case 50: // PPP in HDLC-like framing, or Cisco PPP with HDLC framing (address 0x0F / 0x8F)
+        if (avail >= 1 && (b[off] === 0x0f || b[off] === 0x8f)) return this.ciscoHdlc(b, off, end);
+        return this.ppp(b, off, end, true);
       case 9:
-      case 50:
         return this.ppp(b, off, end, true);
       case 51: // PPPoE session payload (no Ethernet header)
         return this.pppoeSession(b, off, end);
       case 104: // Cisco HDLC: address, control, ethertype
+        return this.ciscoHdlc(b, off, end);
+      case 109: // OpenBSD enc: address family (host order), SPI, flags
+        if (avail < 12) return this.an(DA['truncated-link-header']);
+        return this.rawIp(b, off + 12, end);
+      case 117: {
+        // OpenBSD/FreeBSD pflog: header length (word-aligned) first, address family second
         if (avail < 4) return this.an(DA['truncated-link-header']);
-        return this.ethertype(u16be(b, off + 2), b, off + 4, end);
+        const h = (b[off] + 3) & ~3;
+        if (h < 4 || h > avail) return this.an(DA['truncated-link-header']);
+        return this.rawIp(b, off + h, end);
+      }
+      case 10: // FDDI: frame control, destination, source, then 802.2 LLC
+        if (avail < 13) return this.an(DA['truncated-link-header']);
+        return this.llc(b, off + 13, end);
+      case 7:
+      case 129:
+        return this.next(arcnetIpStart(b, off, end, lt === 129), b, end, 'ip');
+      case 105:
+        return this.wlan(b, off, end);
+      case 127:
+        return this.next(radiotapEnd(b, off, end), b, end, 'wlan');
+      case 119:
+      case 163:
+        return this.next(prismEnd(b, off, end), b, end, 'wlan');
+      case 192: {
+        const h = ppiHeader(b, off, end);
+        if (typeof h === 'number') return this.next(h, b, end, 'ip');
+        if (h.linkType === 192) return this.an(DA['unsupported-link-type']);
+        return this.link(h.linkType, b, h.next, end);
+      }
+      case 239: {
+        const r = nflogPayload(b, off, end, this.span);
+        if (r < 0) return this.next(r, b, end, 'ip');
+        return this.rawIp(b, this.span[0], this.span[1]);
+      }
+      case 242: // IP over InfiniBand: a 40-byte GRH or destination-address pseudo-header, then RFC 4391's type and reserved bytes
+        if (avail < 44) return this.an(DA['truncated-link-header']);
+        return this.ethertype(u16be(b, off + 40), b, off + 44, end);
+      case 178: {
+        const p = juniperStart(b, off, end, this.juniper);
+        if (p < 0 || this.juniper.noL2) return this.next(p, b, end, 'ip');
+        return this.ethernet(b, p, end);
+      }
       default:
         return this.an(DA['unsupported-link-type']);
     }
+  }
+
+  /** Continues at `p` (from a header walker) with raw IP or an 802.11 frame, or counts why not. */
+  private next(p: number, b: Uint8Array, end: number, what: 'ip' | 'wlan'): void {
+    if (p === HEADER_NOT_IP) return this.an(DA['non-ip']);
+    if (p === HEADER_ENCRYPTED) return this.an(DA['wlan-encrypted']);
+    if (p < 0) return this.an(DA['truncated-link-header']);
+    return what === 'ip' ? this.rawIp(b, p, end) : this.wlan(b, p, end);
+  }
+
+  private wlan(b: Uint8Array, off: number, end: number): void {
+    const p = wlanDataStart(b, off, end);
+    if (p < 0) return this.next(p, b, end, 'ip');
+    return this.llc(b, p, end);
+  }
+
+  /** Cisco HDLC: address (0x0F unicast, 0x8F broadcast), control, ethertype. */
+  private ciscoHdlc(b: Uint8Array, off: number, end: number): void {
+    if (end - off < 4) return this.an(DA['truncated-link-header']);
+    return this.ethertype(u16be(b, off + 2), b, off + 4, end);
   }
 
   private an(kind: number): void {
@@ -174,9 +269,41 @@ export class PacketDecoder {
         return this.ppp(b, off, end, true);
       case 0x6558: // transparent Ethernet bridging, inside GRE/NVGRE (the tunnel is counted there)
         return this.ethernet(b, off, end);
+      case 0x8847:
+      case 0x8848:
+        return this.mpls(b, off, end);
+      case 0x88e7: // 802.1ah PBB: a 4-byte I-TAG, then the customer's Ethernet frame
+        if (end - off < 4) return this.an(DA['truncated-link-header']);
+        return this.ethernet(b, off + 4, end);
+      case 0x8903: // Cisco FabricPath: FTag and TTL, then the original Ethernet frame
+        if (end - off < 2) return this.an(DA['truncated-link-header']);
+        return this.ethernet(b, off + 2, end);
       default:
         return this.an(DA['non-ip']);
     }
+  }
+
+  /**
+   * MPLS label stack (RFC 3032): 4-byte entries until the bottom-of-stack bit. What follows has
+   * no type field. A first nibble of 4 or 6 is IP (as tshark reads it). Otherwise it is an
+   * Ethernet pseudowire (RFC 4448), with a control word (RFC 4385, first nibble 0) or without:
+   * tshark guesses from its vendor table whether the first 12 bytes are two MAC addresses; Weft
+   * asks which reading puts an ethertype it knows where an ethertype belongs.
+   */
+  private mpls(b: Uint8Array, off: number, end: number): void {
+    let p = off;
+    for (let n = 0; ; n++) {
+      if (end - p < 4 || n >= 16) return this.an(DA['truncated-link-header']);
+      const bottom = (b[p + 2] & 0x01) !== 0;
+      p += 4;
+      if (bottom) break;
+    }
+    if (end - p < 1) return this.an(DA['truncated-link-header']);
+    const nib = b[p] >>> 4;
+    if (nib === 4) return this.ipv4(b, p, end);
+    if (nib === 6) return this.ipv6(b, p, end);
+    if (nib === 0 && !knownEthertypeAt(b, p + 12, end) && knownEthertypeAt(b, p + 16, end)) p += 4;
+    return this.ethernet(b, p, end);
   }
 
   private pppoeSession(b: Uint8Array, off: number, end: number): void {
@@ -424,11 +551,32 @@ export class PacketDecoder {
     else uEnd = off + u.length;
     this.setPayload(b, off + 8, uEnd, capEnd);
     o.transport = Transport.UDP;
-    if (this.tunnels && this.vxlanPorts.includes(u.dstPort) && o.payloadCaptured >= 8 + 14 && (b[off + 8] & 0x08) !== 0) {
-      if (!this.tunnel()) return;
-      const inner = off + 16;
+    if (!this.tunnels || o.payloadCaptured < 8) return;
+    const p = off + 8;
+    const e = Math.min(uEnd, capEnd);
+    if (this.vxlanPorts.includes(u.dstPort)) {
+      if (o.payloadCaptured < 8 + 14 || (b[p] & 0x08) === 0 || !this.tunnel()) return;
       o.transport = Transport.NONE;
-      return this.ethernet(b, inner, Math.min(uEnd, capEnd));
+      return this.ethernet(b, p + 8, e);
+    }
+    if (this.genevePorts.includes(u.dstPort)) {
+      const q = geneveStart(b, p, e);
+      if (q < 0 || !this.tunnel()) return;
+      o.transport = Transport.NONE;
+      const proto = u16be(b, p + 2);
+      return proto === 0x6558 ? this.ethernet(b, q, e) : this.ethertype(proto, b, q, e);
+    }
+    if (this.gtpuPorts.includes(u.dstPort) || this.gtpuPorts.includes(u.srcPort)) {
+      const q = gtpuStart(b, p, e);
+      if (q < 0 || e - q < 20 || !this.tunnel()) return;
+      o.transport = Transport.NONE;
+      return this.rawIp(b, q, e);
+    }
+    if (this.teredoPorts.includes(u.dstPort) || this.teredoPorts.includes(u.srcPort)) {
+      const q = teredoStart(b, p, e);
+      if (q < 0 || !this.tunnel()) return;
+      o.transport = Transport.NONE;
+      return this.ipv6(b, q, e);
     }
   }
 
@@ -458,12 +606,32 @@ export class PacketDecoder {
       if (end - p >= 1 && b[p] >>> 4 !== 4) p += 4;
       return this.ipv4(b, p, end);
     }
+    if (proto === 0x88be) {
+      // ERSPAN: type II carries an 8-byte header and sets GRE's sequence flag; type I has neither
+      if (flags & 0x1000) {
+        if (end - p < 8) return this.an(DA['truncated-link-header']);
+        p += 8;
+      }
+      return this.ethernet(b, p, end);
+    }
+    if (proto === 0x22eb) {
+      const q = erspan3Start(b, p, end);
+      if (q < 0) return this.an(DA['truncated-link-header']);
+      return this.ethernet(b, q, end);
+    }
     if (version === 1 && proto === 0x880b) {
       if (end - p === 0) return; // ack-only
       return this.ppp(b, p, end, true);
     }
     return this.ethertype(proto, b, p, end);
   }
+}
+
+/** An ethertype that starts a layer Weft reads (IP, VLAN tags, MPLS, PPPoE) at b[o]. */
+function knownEthertypeAt(b: Uint8Array, o: number, end: number): boolean {
+  if (end - o < 2) return false;
+  const t = u16be(b, o);
+  return t === 0x0800 || t === 0x86dd || t === 0x8100 || t === 0x88a8 || t === 0x8847 || t === 0x8848 || t === 0x8864 || t === 0x0806;
 }
 
 /** Returns the jumbo payload length, -1 if no jumbo option, -2 if the option is malformed. */

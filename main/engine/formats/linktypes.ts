@@ -14,6 +14,19 @@ export const LinkType = {
   IPV4: 228,
   IPV6: 229,
   LINUX_SLL2: 276,
+  ARCNET_BSD: 7,
+  FDDI: 10,
+  ENC: 109,
+  PFLOG: 117,
+  IEEE802_11: 105,
+  PRISM: 119,
+  ARCNET_LINUX: 129,
+  AVS: 163,
+  JUNIPER_ETHER: 178,
+  PPI: 192,
+  RADIOTAP: 127,
+  NFLOG: 239,
+  IPOIB: 242,
 } as const;
 
 const names: Record<number, string> = {
@@ -31,6 +44,19 @@ const names: Record<number, string> = {
   228: 'ipv4',
   229: 'ipv6',
   276: 'linux-sll2',
+  7: 'arcnet',
+  10: 'fddi',
+  105: 'ieee802-11',
+  109: 'enc',
+  117: 'pflog',
+  119: 'prism',
+  127: 'radiotap',
+  129: 'arcnet-linux',
+  163: 'avs',
+  178: 'juniper-ether',
+  192: 'ppi',
+  239: 'nflog',
+  242: 'ipoib',
 };
 
 export function linkTypeName(t: number): string {
