@@ -86,6 +86,32 @@ const cases: Case[] = [
     check: (r) => expect(r.conns[0].halves[0].gaps).toEqual([]),
   },
   {
+    name: 'an acknowledged hole a later segment starts in is filled by it, not skipped',
+    // AAA, then CCC and EEE beyond holes, the peer acknowledges all, then the segment that starts
+    // in the second hole arrives: only the first hole (never seen) is a gap.
+    steps: [...HANDSHAKE, c(1, 'AAA'), c(7, 'CCC'), c(13, 'EEE'), { from: 's', ack: 16 }, c(10, 'DDD'), c(16, 'FFF')],
+    end: false,
+    c2s: 'AAACCCDDDEEEFFF',
+    check: (r) => expect(r.conns[0].halves[0].gaps).toEqual([{ offset: 3, length: 3, cause: 'not-captured' }]),
+  },
+  {
+    name: 'an ACK for bytes not yet seen, carried by a reordered segment, skips nothing',
+    // The server's second reply (carrying an ACK for the client's second request) is captured
+    // before its first; the client's data then comes out of order: every byte is still delivered.
+    steps: [...HANDSHAKE, { from: 's', seq: 4, data: 'bbb', ack: 9 }, { from: 's', seq: 1, data: 'aaa', ack: 1 }, c(4, 'DDDDD', { ack: 7 }), c(1, 'CCC', { ack: 7 })],
+    end: false,
+    c2s: 'CCCDDDDD',
+    s2c: 'aaabbb',
+    check: (r) => expect(r.conns[0].halves[0].gaps).toEqual([]),
+  },
+  {
+    name: 'an ACK ahead of the bytes seen counts for the segment that starts where it points (capture loss)',
+    steps: [...HANDSHAKE, c(1, 'AAA'), { from: 's', ack: 10 }, c(10, 'DDD')],
+    end: false,
+    c2s: 'AAADDD',
+    check: (r) => expect(r.conns[0].halves[0].gaps).toEqual([{ offset: 3, length: 6, cause: 'not-captured' }]),
+  },
+  {
     name: 'mid-stream start: delivered at once, skip −1, flagged',
     steps: [c(100, 'MID'), c(103, 'DLE'), { from: 's', seq: 50, data: 'ok' }],
     end: false,

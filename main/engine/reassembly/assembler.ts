@@ -19,7 +19,9 @@
  * it still sends is absorbed rather than reported as new connections.
  *
  * Semantics decided in ../shared/DESIGN.md: first-copy-wins overlaps by default; gaps are metadata;
- * a hole the peer has acknowledged is skipped at once (cause `not-captured`); FIN takes effect at
+ * a hole the peer has acknowledged is skipped (cause `not-captured`) when the next segment beyond
+ * it arrives — an ACK counting only as far as the capture had seen its bytes' direction, and never
+ * for the hole that segment itself fills (docs/decisions.md, "Acknowledged holes"); FIN takes effect at
  * its sequence position; RST closes at once; mid-stream starts deliver at once with skip −1.
  */
 import type { TcpHeader } from '../decode/layers';
@@ -183,7 +185,12 @@ export class Assembler {
     }
     if (conn.completed) return;
 
-    if (flags & ACK) this.acknowledged((peer = conn.half((dir ^ 1) as TCPFlowDirection)), t.ack | 0);
+    if (flags & ACK) {
+      // A segment that came ahead of its own direction's next byte was reordered by the capture:
+      // what it acknowledges beyond the peer's bytes seen so far is not evidence of lost bytes.
+      const ahead = seg.payloadLength > 0 && half.started && seqDiff(half.nextSeq, t.seq | 0) > 0;
+      this.acknowledged((peer = conn.half((dir ^ 1) as TCPFlowDirection)), t.ack | 0, !ahead);
+    }
 
     // Sequence numbers are int32 inside the engine (see sequence.ts): no boxing on calls.
     const seq = t.seq | 0;
@@ -215,6 +222,10 @@ export class Assembler {
       if (!half.started && declared === 0) half.begin(half.finSeq, false);
     }
     if (declared > 0) this.data(conn, half, dataSeq, seg, declared);
+    if (half.started) {
+      const end = seqAdd(dataSeq, flags & FIN ? declared + 1 : declared);
+      if (seqDiff(half.sentEnd, end) > 0) half.sentEnd = end;
+    }
     if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) this.reachFin(conn, half);
     if (flags & RST) {
       this.finish(conn, 'rst');
@@ -301,8 +312,18 @@ export class Assembler {
     return c;
   }
 
-  /** The peer acknowledged `ack` of `half`'s data. */
-  private acknowledged(half: HalfConnection, ack: number): void {
+  /**
+   * The peer acknowledged `ack` of `half`'s data. Taken only as far as `half` was seen to send:
+   * acknowledgements of bytes not yet seen come from segments the capture reordered (a request
+   * that really came later, acknowledging a whole response) or from the capture missing the tail,
+   * and holes are judged by what is acknowledged once their bytes' neighbours were seen.
+   */
+  private acknowledged(half: HalfConnection, ack: number, inOrder: boolean): void {
+    if (!half.started) return;
+    if (seqDiff(half.sentEnd, ack) > 0) {
+      if (inOrder) half.noteAheadAck(ack);
+      ack = half.sentEnd;
+    }
     if (!half.ackKnown || seqDiff(half.peerAck, ack) > 0) {
       half.peerAck = ack;
       half.ackKnown = true;
@@ -315,9 +336,15 @@ export class Assembler {
    * of the direction arrives that does not fill the hole, not on the ACK itself, so a capture that
    * merely reordered a segment and the ACK covering it (seen on multi-queue NICs) loses nothing.
    */
-  private skipAckedHoles(conn: Connection, half: HalfConnection): void {
+  private skipAckedHoles(conn: Connection, half: HalfConnection, below: number | null): void {
     if (!half.ackKnown || !this.opts.skipAcknowledgedHoles) return;
     while (half.first !== null && seqDiff(half.nextSeq, half.first.seq) > 0 && seqDiff(half.first.seq, half.peerAck) >= 0) {
+      // The segment being handled starts at `below`: a hole it begins in is what it fills, so
+      // only the part before it is skipped, and none of a hole it starts at.
+      if (below !== null && seqDiff(below, half.first.seq) > 0) {
+        half.skipTo(below, 'not-captured');
+        return;
+      }
       half.skipTo(half.first.seq, 'not-captured');
       this.deliver(conn, half, null, 0, 0);
     }
@@ -362,10 +389,10 @@ export class Assembler {
       const beforePages = half.first === null || seqDiff(seq, half.first.seq) >= 0;
       if (!beforePages) {
         // Holes below the pages that precede this segment may have been acknowledged.
-        this.skipAckedHoles(conn, half);
+        this.skipAckedHoles(conn, half, seq);
         d = seqDiff(half.nextSeq, seq);
       }
-      if (d > 0 && (half.first === null || seqDiff(seq, half.first.seq) >= 0) && this.opts.skipAcknowledgedHoles && half.ackKnown && seqDiff(seq, half.peerAck) >= 0) {
+      if (d > 0 && (half.first === null || seqDiff(seq, half.first.seq) >= 0) && this.opts.skipAcknowledgedHoles && ((half.ackKnown && seqDiff(seq, half.peerAck) >= 0) || (half.aheadAckKnown && half.aheadAck === seq))) {
         // The hole right before this segment was acknowledged: skip just that part, the segment
         // itself fills what follows.
         half.skipTo(seq, 'not-captured');
@@ -619,7 +646,7 @@ export class Assembler {
       // At a RST, bytes beyond a hole the peer never acknowledged never reached the application
       // (tshark's Follow leaves them out too): drop them. Other closes deliver past the holes.
       if (reason === 'rst') {
-        this.skipAckedHoles(conn, h);
+        this.skipAckedHoles(conn, h, null);
         this.dropUnacked(h);
       }
       this.drain(conn, h, cause);

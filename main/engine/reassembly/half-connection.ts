@@ -8,7 +8,8 @@
  *
  * Bytes at nextSeq are delivered at once, straight from the packet. Bytes beyond a hole are copied
  * into pages (page-cache.ts) until the hole is filled, acknowledged by the peer (the capture missed
- * it: skipped as a gap at once), or pushed out by a page budget or a flush.
+ * it: skipped as a gap when the next segment beyond it comes), or pushed out by a page budget or a
+ * flush.
  *
  * Overlaps follow one policy for buffered and delivered bytes. Delivered bytes always stand (they
  * are gone); among buffered bytes the first copy wins (`first`, default) or the last (`last`).
@@ -34,6 +35,7 @@ const NO_ANOMALIES: Record<string, number> = Object.freeze({}) as Record<string,
 /** What a direction rarely needs, made the first time one of these is set. */
 class HalfExtras {
   truncHoleSeq = 0;
+  aheadAck = 0;
   kept: Uint8Array | null = null;
   keptLen = 0;
   keptCi: CaptureInfo | null = null;
@@ -46,7 +48,7 @@ class HalfExtras {
 }
 
 // flag bits of HalfConnection.bits
-const STARTED = 1, SYN_SEEN = 2, ACK_KNOWN = 4, FIN_SEEN = 8, FIN_REACHED = 16, RST_SEEN = 32, ENDED = 64, START_PENDING = 128, TRUNC_HOLE = 256;
+const STARTED = 1, SYN_SEEN = 2, ACK_KNOWN = 4, FIN_SEEN = 8, FIN_REACHED = 16, RST_SEEN = 32, ENDED = 64, START_PENDING = 128, TRUNC_HOLE = 256, AHEAD_ACK = 512;
 
 /**
  * Cost: a connection should cost what it uses, and most directions of a real capture (and every
@@ -67,8 +69,14 @@ export class HalfConnection implements HalfConnectionState {
   isn = 0;
   /** The next byte expected (valid once started). */
   nextSeq = 0;
-  /** Highest ACK the peer sent for this direction's data, when ackKnown. */
+  /**
+   * Highest ACK the peer sent for this direction's data, when ackKnown — never beyond sentEnd as
+   * it was when the ACK came: an ACK for bytes not yet seen (captured before them, or carried by
+   * a segment the capture reordered) says nothing about holes yet to come.
+   */
   peerAck = 0;
+  /** End of the highest sequence this direction was seen to send (data, SYN or FIN), once started. */
+  sentEnd = 0;
   finSeq = 0;
   /** Out-of-order pages, sorted by sequence, non-overlapping. */
   first: Page | null = null;
@@ -156,6 +164,23 @@ export class HalfConnection implements HalfConnectionState {
     return (this.x ??= new HalfExtras());
   }
 
+  /**
+   * An ACK the peer sent beyond anything this direction was seen to send (the capture missed the
+   * bytes, or reordered the ACK before them): it is believed only for a segment that starts
+   * exactly where it points, the receiver's next expected byte.
+   */
+  get aheadAck(): number {
+    return (this.bits & AHEAD_ACK) === 0 || this.x === null ? 0 : this.x.aheadAck;
+  }
+  get aheadAckKnown(): boolean {
+    return (this.bits & AHEAD_ACK) !== 0;
+  }
+  noteAheadAck(ack: number): void {
+    if (this.aheadAckKnown && seqDiff(this.more().aheadAck, ack) <= 0) return;
+    this.more().aheadAck = ack;
+    this.flag(AHEAD_ACK, true);
+  }
+
   get truncHoleSeq(): number {
     return this.x === null ? 0 : this.x.truncHoleSeq;
   }
@@ -234,6 +259,7 @@ export class HalfConnection implements HalfConnectionState {
   begin(seq: number, withSyn: boolean): void {
     this.started = true;
     this.nextSeq = seq;
+    this.sentEnd = seq;
     this.startPending = true;
     this.pendingSkip = withSyn ? 0 : -1;
     if (!withSyn) this.count(SA['missing-handshake']);
