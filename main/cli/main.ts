@@ -33,7 +33,11 @@ Usage:
                                             past it the least recently active closes, 'limit');
                                             --filter keeps the flows an expression matches (the
                                             app's filter language: port:80 or port:21, bytes > 1M,
-                                            duration >= 2s, ip:10.0.0.0/8, not state:fin, ( ) …)
+                                            duration >= 2s, ip:10.0.0.0/8, not state:fin, ( ) …);
+                                            a connection quiet for --idle S (default 600) is
+                                            parked: its buffers go, and a packet continuing it
+                                            resumes the same flow (quietSec); one parked for 3 h
+                                            more ends as 'idle'
   weft flows FILE… --follow N               connection N's bytes as text, client and server turns
                                             marked (N from the table's # column)
   weft plugins [--json]                     protocol plugins with their BPF filters, ports and

@@ -116,24 +116,57 @@ describe('weft flows', () => {
     }
   });
 
-  it('--idle closes connections idle for that long in capture time', () => {
+  it('--idle parks a quiet connection: a packet that continues it resumes the same flow, with the quiet period', () => {
     const slow = join(dir, 'idle.pcap');
     const parts: Uint8Array[] = [];
     const w = new PcapWriter((c) => parts.push(c), { linkType: 1 });
-    const p = (seq: number, data: string) => ether(0x0800, ipv4({}, tcp({ sport: 40000, dport: 80, seq, flags: 0x18 }, text(data))));
-    w.packet(1000, 0, p(1, 'one'));
-    w.packet(1100, 0, p(4, 'two')); // 100 s later
+    const c2s = (sport: number, seq: number, data: string, ack = 0) => ether(0x0800, ipv4({}, tcp({ sport, dport: 80, seq, ack, flags: 0x18 }, text(data))));
+    const s2c = (dport: number, seq: number, data: string, ack = 0) => ether(0x0800, ipv4({ src: [10, 0, 0, 2], dst: [10, 0, 0, 1] }, tcp({ sport: 80, dport, seq, ack, flags: 0x18 }, text(data))));
+    // A: the client speaks, the server answers, 700 s of silence (an OpenFlow-like control channel), then both go on.
+    w.packet(1000, 0, c2s(40000, 1, 'hello', 5000));
+    w.packet(1000, 1000, s2c(40000, 5000, 'ok', 6));
+    // B: same ports as C later, but C starts a new sequence space: not a continuation.
+    w.packet(1001, 0, c2s(40001, 100, 'first'));
+    w.packet(1700, 0, s2c(40000, 5002, 'more', 6));
+    w.packet(1700, 1000, c2s(40000, 6, 'bye', 5006));
+    w.packet(1701, 0, c2s(40001, 900_000_000, 'other'));
     writeFileSync(slow, Buffer.concat(parts));
-    const short = weft('flows', '--json', '--idle', '30', slow)
+    const flows = weft('flows', '--json', '--idle', '600', slow)
       .out.trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(short.map((f) => [f.close, f.bytes.c2s])).toEqual([
-      ['idle', 3],
-      ['end-of-input', 3],
+    const a = flows.filter((f) => f.client === '10.0.0.1:40000');
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ server: '10.0.0.2:80', bytes: { c2s: 8, s2c: 6 }, packets: { c2s: 2, s2c: 2 }, close: 'end-of-input', quietSec: 699.999999 });
+    expect(a[0].anomalies['resumed-after-idle']).toBe(1);
+    const b = flows.filter((f) => f.client === '10.0.0.1:40001');
+    expect(b.map((f) => [f.close, f.bytes.c2s, f.quietSec])).toEqual([
+      ['idle', 5, 0],
+      ['end-of-input', 5, 0],
     ]);
+    // without --idle (10 minutes) nothing is parked here: A and B are one flow each, B ends with input
     const long = weft('flows', '--json', slow).out.trim().split('\n');
-    expect(long).toHaveLength(1);
+    expect(long).toHaveLength(3);
+  });
+
+  it('a connection parked past its park ends as idle, reported once at its last packet', () => {
+    const slow = join(dir, 'park.pcap');
+    const parts: Uint8Array[] = [];
+    const w = new PcapWriter((c) => parts.push(c), { linkType: 1 });
+    const p = (sport: number, seq: number, data: string) => ether(0x0800, ipv4({}, tcp({ sport, dport: 80, seq, flags: 0x18 }, text(data))));
+    w.packet(1000, 0, p(40000, 1, 'one'));
+    w.packet(1000 + 30 + 3 * 3600 + 5, 0, p(40001, 1, 'later')); // another connection, past idle + park
+    w.packet(1000 + 30 + 3 * 3600 + 6, 0, p(40000, 4, 'two')); // too late to resume: a connection of its own
+    writeFileSync(slow, Buffer.concat(parts));
+    const flows = weft('flows', '--json', '--idle', '30', slow)
+      .out.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(flows.map((f) => [f.client, f.close, f.bytes.c2s, f.lastSeen])).toEqual([
+      ['10.0.0.1:40000', 'idle', 3, 1000],
+      ['10.0.0.1:40001', 'end-of-input', 5, 11835],
+      ['10.0.0.1:40000', 'end-of-input', 3, 11836],
+    ]);
   });
 
   it('detects the protocol by content, whatever the port', () => {

@@ -78,6 +78,17 @@ describe.runIf(root)('live capture on lo', () => {
     }, 150_000);
   }
 
+  it('a connection quiet for longer than the idle time is parked, not cut: one flow, client and server kept, the quiet recorded', () => {
+    const r = scenario('quiet') as unknown as { clientPort: number; expected: { c2s: string; s2c: string; bytes: { c2s: number; s2c: number } }; flows: (Slim & { server: string; quietSec: number; anomalies: Record<string, number> })[] };
+    expect(r.flows).toHaveLength(1);
+    const f = r.flows[0];
+    expect(f.client).toBe(`127.0.0.1:${r.clientPort}`);
+    expect(f.directionInferred).toBe(false);
+    expect([f.bytes, f.sha256, f.close]).toEqual([r.expected.bytes, { c2s: r.expected.c2s, s2c: r.expected.s2c }, 'fin']);
+    expect(f.quietSec).toBeGreaterThan(2);
+    expect(f.anomalies['resumed-after-idle']).toBe(1);
+  }, 60_000);
+
   it('1,000 short connections', () => {
     const r = scenario('short-1000');
     expect(r.expected.length).toBe(1000);

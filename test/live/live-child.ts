@@ -5,7 +5,7 @@
  * snaplen, and the host's loopback sends 64 KiB segments that would be cut (correctly reported
  * as `truncated` gaps, but then not byte-exact).
  *
- *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http)
+ *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http | quiet)
  *
  * cap is only ever loaded here, in a child process: a cap handle whose open() failed crashes the
  * process that owns it when it is torn down, which must not be the test runner.
@@ -99,8 +99,59 @@ async function sniffHttp(): Promise<unknown> {
   return { code, stderr, page: page.toString(), messages: stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
 }
 
+/**
+ * One connection, quiet for 2.5 s between two exchanges with the pipeline's idle time at 1 s (its
+ * wall clock ticking): after the silence the server speaks first. The connection must come out
+ * once, resumed, with client and server as they were.
+ */
+async function quiet(): Promise<unknown> {
+  const host = '127.0.0.1';
+  let peer: import('node:net').Socket | null = null;
+  const srv = createServer((s) => {
+    peer = s;
+    s.on('data', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, host, () => r()));
+  const port = (srv.address() as AddressInfo).port;
+  const flows: Flow[] = [];
+  const pipe = new FlowPipeline((f) => flows.push(f), { clock: 'wall', idleSec: 1 });
+  const lc = new LiveCapture({ device: 'lo', filter: `tcp port ${port}` });
+  lc.start({ packet: (p) => pipe.packet(p) });
+  const ticker = setInterval(() => pipe.tick(), 200);
+  await sleep(100);
+  const c = connect(port, host);
+  await new Promise<void>((r) => c.on('connect', () => r()));
+  const clientPort = c.localPort;
+  c.on('data', () => {});
+  const parts = { c2s: [Buffer.from('hello before the silence\n')], s2c: [Buffer.from('welcome\n'), Buffer.from('the server speaks first after it\n')] };
+  c.write(parts.c2s[0]);
+  await sleep(100);
+  peer!.write(parts.s2c[0]);
+  await sleep(2500); // longer than the idle time: the connection is parked
+  peer!.write(parts.s2c[1]);
+  await sleep(100);
+  const after = Buffer.from('and the client answers\n');
+  parts.c2s.push(after);
+  c.write(after);
+  await sleep(100);
+  c.end();
+  peer!.end();
+  await sleep(300);
+  clearInterval(ticker);
+  lc.stop();
+  pipe.end();
+  srv.close();
+  const want = { c2s: Buffer.concat(parts.c2s), s2c: Buffer.concat(parts.s2c) };
+  return {
+    clientPort,
+    expected: { c2s: sha(want.c2s), s2c: sha(want.s2c), bytes: { c2s: want.c2s.length, s2c: want.s2c.length } },
+    flows: flows.map((f) => ({ ...slim(f), quietSec: f.quietSec, anomalies: f.anomalies })),
+  };
+}
+
 async function run(scenario: string): Promise<unknown> {
   if (scenario === 'sniff-http') return sniffHttp();
+  if (scenario === 'quiet') return quiet();
   if (scenario === 'checks') {
     let noDevice = '';
     try {

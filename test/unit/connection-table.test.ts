@@ -150,6 +150,31 @@ describe('idle flushes walk the idle end only', () => {
   });
 });
 
+describe('parked connections', () => {
+  it('a full table gives up parked connections first, as idle, oldest first, before any active one', () => {
+    const { asm, pool, seen, send, ci } = harness({ maxConnections: 10, parkSec: 3600 });
+    for (let i = 0; i < 10; i++) {
+      ci.tsSec = 1000 + i;
+      send(i, 2000, 1, 0x02);
+    }
+    asm.flushCloseOlderThan(1003); // connections 1..3 park
+    expect(pool.parkedCount).toBe(3);
+    for (let i = 10; i < 14; i++) {
+      ci.tsSec = 1100;
+      send(i, 2000, 1, 0x02);
+    }
+    expect(seen.filter((s) => s.reason !== null).map((s) => [s.id, s.reason])).toEqual([
+      [1, 'idle'],
+      [2, 'idle'],
+      [3, 'idle'],
+      [4, 'limit'],
+    ]);
+    expect(asm.stats.connectionsLimited).toBe(1);
+    expect(pool.parkedCount).toBe(0);
+    expect(pool.size).toBe(10);
+  });
+});
+
 describe('tombstones', () => {
   const key = (n: number, hash = n * 2654435761): TombKey => ({ hash: hash | 0, ipVersion: 4, vlanA: -1, vlanB: -1, portA: 1000 + (n % 50000), portB: 80, a0: n, a1: 0, a2: 0, a3: 0, b0: 7, b1: 0, b2: 0, b3: 0 });
 

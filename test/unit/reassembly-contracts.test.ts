@@ -15,6 +15,7 @@ import {
   TCPOptionCheck,
   TCPSimpleFSM,
   type AssemblerContext,
+  type AssemblerOptions,
   type CaptureInfo,
   type ReaderConnection,
   type Reassembly,
@@ -26,27 +27,35 @@ import { expectedReal, REAL } from '../helpers/fixtures';
 import { CLIENT, HANDSHAKE, SERVER, type Step } from '../helpers/tcp-script';
 
 /** Drives an Assembler built on `factory` with a script (client ISN 1000, server ISN 5000). */
-function drive(factory: ConstructorParameters<typeof StreamPool>[0], steps: Step[]): Assembler {
-  const asm = new Assembler(new StreamPool(factory));
+/** An assembler over a new pool, and feed(steps) to give it packets (times default to 100 + step index). */
+function driver(factory: ConstructorParameters<typeof StreamPool>[0], opts: Partial<AssemblerOptions> = {}) {
+  const asm = new Assembler(new StreamPool(factory), opts);
   const ci: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
   const ctx: AssemblerContext = { captureInfo: () => ci };
   const tcp = new TcpHeader();
   const isn = { c: 1000, s: 5000 };
-  steps.forEach((st, i) => {
-    const flags = (st.flags ?? 'A').split('').reduce((f, ch) => f | ({ F: 1, S: 2, R: 4, P: 8, A: 16 } as Record<string, number>)[ch], 0);
-    const data = new TextEncoder().encode(st.data ?? '');
-    tcp.srcPort = st.from === 'c' ? 40000 : 80;
-    tcp.dstPort = st.from === 'c' ? 80 : 40000;
-    tcp.seq = isn[st.from] + (st.seq ?? 0);
-    tcp.ack = isn[st.from === 'c' ? 's' : 'c'] + (st.ack ?? 1);
-    tcp.flags = flags;
-    tcp.setOptions(data, 0, 0);
-    ci.frame = i + 1;
-    ci.tsSec = st.time ?? 100 + i;
-    const net = { ipVersion: 4, src: st.from === 'c' ? CLIENT : SERVER, dst: st.from === 'c' ? SERVER : CLIENT, vlan: -1 };
-    asm.assemble(net, { tcp, buf: data, payloadOffset: 0, payloadLength: data.length, payloadCaptured: data.length }, ctx);
-  });
-  return asm;
+  const feed = (steps: Step[]) =>
+    steps.forEach((st, i) => {
+      const flags = (st.flags ?? 'A').split('').reduce((f, ch) => f | ({ F: 1, S: 2, R: 4, P: 8, A: 16 } as Record<string, number>)[ch], 0);
+      const data = new TextEncoder().encode(st.data ?? '');
+      tcp.srcPort = st.from === 'c' ? 40000 : 80;
+      tcp.dstPort = st.from === 'c' ? 80 : 40000;
+      tcp.seq = isn[st.from] + (st.seq ?? 0);
+      tcp.ack = isn[st.from === 'c' ? 's' : 'c'] + (st.ack ?? 1);
+      tcp.flags = flags;
+      tcp.setOptions(data, 0, 0);
+      ci.frame++;
+      ci.tsSec = st.time ?? 100 + i;
+      const net = { ipVersion: 4, src: st.from === 'c' ? CLIENT : SERVER, dst: st.from === 'c' ? SERVER : CLIENT, vlan: -1 };
+      asm.assemble(net, { tcp, buf: data, payloadOffset: 0, payloadLength: data.length, payloadCaptured: data.length }, ctx);
+    });
+  return { asm, feed };
+}
+
+function drive(factory: ConstructorParameters<typeof StreamPool>[0], steps: Step[]): Assembler {
+  const d = driver(factory);
+  d.feed(steps);
+  return d.asm;
 }
 
 const HS: Step[] = HANDSHAKE.map((s) => ({ ...s, seq: s.flags === 'S' ? 0 : s.flags === 'SA' ? 0 : 1 }));
@@ -363,12 +372,61 @@ describe('assembler and pool', () => {
     const { out, factory } = collect();
     const asm = drive(factory, [...HS, { from: 'c', seq: 1, data: 'AA', time: 10 }, { from: 'c', seq: 5, data: 'CC', time: 11 }]);
     expect(out.c2s).toBe('AA');
-    expect(asm.flushWithOptions({ t: 5, tc: 5 })).toEqual({ flushed: 0, closed: 0 }); // not idle yet
-    expect(asm.flushWithOptions({ t: 20, tc: 5 })).toEqual({ flushed: 1, closed: 0 });
+    expect(asm.flushWithOptions({ t: 5, tc: 5 })).toEqual({ flushed: 0, closed: 0, parked: 0 }); // not idle yet
+    expect(asm.flushWithOptions({ t: 20, tc: 5 })).toEqual({ flushed: 1, closed: 0, parked: 0 });
     expect(out.c2s).toBe('AACC');
     expect(out.completes).toBe(0);
-    expect(asm.flushCloseOlderThan(20)).toEqual({ flushed: 0, closed: 1 });
+    expect(asm.flushCloseOlderThan(20)).toEqual({ flushed: 0, closed: 1, parked: 0 });
     expect(out.completes).toBe(1);
+  });
+
+  it('parkSec: an idle flush parks (pages delivered, nothing completed); a packet that continues it resumes the same stream', () => {
+    const { out, factory } = collect();
+    let streams = 0;
+    const counting = { new: (...a: Parameters<typeof factory.new>) => (streams++, factory.new(...a)) };
+    const { asm, feed } = driver(counting, { parkSec: 3600 });
+    feed([...HS, { from: 'c', seq: 1, data: 'AA', time: 10 }, { from: 'c', seq: 5, data: 'CC', time: 11 }]);
+    expect(asm.flushCloseOlderThan(600)).toEqual({ flushed: 0, closed: 0, parked: 1 });
+    expect(out.c2s).toBe('AACC'); // its memory went: the page was delivered past the hole
+    expect(asm.pool.pageCache.used).toBe(0);
+    expect(out.completes).toBe(0);
+    expect(asm.pool.parkedCount).toBe(1);
+    expect(asm.flushCloseOlderThan(700)).toEqual({ flushed: 0, closed: 0, parked: 0 }); // parked ones are not walked again
+    feed([{ from: 'c', seq: 7, data: 'DD', time: 900 }, { from: 's', seq: 1, data: 'ok', ack: 9, time: 901 }]);
+    expect(streams).toBe(1);
+    expect(out.c2s).toBe('AACCDD');
+    expect(out.s2c).toBe('ok');
+    expect(asm.stats.connectionsResumed).toBe(1);
+    const c = asm.pool.connections()[0];
+    expect(c.parked).toBe(false);
+    expect(c.h0.anomalyObject()).toMatchObject({ 'resumed-after-idle': 1 });
+    expect(c.h0.longestQuietSec).toBe(889);
+    asm.flushAll();
+    expect(out.completes).toBe(1);
+  });
+
+  it('parkSec: a packet from another sequence space ends the parked connection as idle; so does the end of its park', () => {
+    const { factory } = collect();
+    const reasons: string[] = [];
+    const noting = {
+      new: (...a: Parameters<typeof factory.new>) => {
+        const s = factory.new(...a);
+        const done = s.reassemblyComplete.bind(s);
+        s.reassemblyComplete = (ctx, why) => (reasons.push(why), done(ctx, why));
+        return s;
+      },
+    };
+    const far = driver(noting, { parkSec: 3600 });
+    far.feed([...HS, { from: 'c', seq: 1, data: 'AA', time: 10 }]);
+    far.asm.flushCloseOlderThan(600);
+    far.feed([{ from: 'c', seq: 5_000_000, data: 'ZZ', time: 700 }]);
+    expect(reasons).toEqual(['idle']);
+    expect(far.asm.pool.size).toBe(1); // the new connection
+    far.asm.flushCloseOlderThan(701); // the new one is parked in its turn...
+    expect(far.asm.pool.parkedCount).toBe(1);
+    far.asm.flushCloseOlderThan(700 + 3600 + 1); // ...and its park ends
+    expect(reasons).toEqual(['idle', 'idle']);
+    expect(far.asm.pool.size).toBe(0);
   });
 
   it('reassemblyComplete returning false keeps the connection to see its last packets', () => {

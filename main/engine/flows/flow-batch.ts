@@ -22,7 +22,7 @@ import type { FlowJsonInput } from './flow-json';
 const A = STREAM_ANOMALY_NAMES.length;
 // field offsets within a flow's numbers
 const ID = 0, FIRST = 1, LAST = 2, P0 = 3, P1 = 4, B0 = 5, B1 = 6, G0 = 7, G1 = 8, INFERRED = 9, CONFLICTS = 10, IPV = 11, VLAN = 12;
-const CLOSE = 13, LEN0 = 14, LEN1 = 15, HIST = 16, HISTLEN = 17, F0 = 18, F1 = 19, PROTO = 20, CPORT = 21, SPORT = 22, CW = 23, SW = 27, HAS0 = 31, HAS1 = 32, C0 = 33, C1 = 33 + A;
+const CLOSE = 13, LEN0 = 14, LEN1 = 15, HIST = 16, HISTLEN = 17, F0 = 18, F1 = 19, PROTO = 20, CPORT = 21, SPORT = 22, CW = 23, SW = 27, HAS0 = 31, HAS1 = 32, QUIET = 33, C0 = 34, C1 = 34 + A;
 const STRIDE = C1 + A;
 
 const CLOSES: readonly CloseReason[] = ['fin', 'rst', 'idle', 'end-of-input', 'limit'];
@@ -58,6 +58,7 @@ export class FlowBatchWriter {
     const c = a.conn;
     const [h0, h1] = c.halves;
     n[o + ID] = c.id;
+    n[o + QUIET] = Math.max(h0.longestQuietSec, h1.longestQuietSec);
     n[o + FIRST] = c.firstSec + c.firstNsec / 1e9;
     n[o + LAST] = c.lastSec + c.lastNsec / 1e9;
     n[o + P0] = h0.packets;
@@ -123,7 +124,7 @@ export function readBatch(b: FlowBatch, hashes: HashHost, fn: (f: FlowJsonInput)
   for (let k = 0; k < b.extras.length; k += 3) extra.set((b.extras[k] as number) * 4 + (b.extras[k + 1] as number), b.extras[k + 2] as string);
   const c0 = new Float64Array(A);
   const c1 = new Float64Array(A);
-  const f: FlowJsonInput = { id: 0, client: '', server: '', firstSeen: 0, lastSeen: 0, packets0: 0, packets1: 0, bytes0: 0, bytes1: 0, sha0: '', sha1: '', gaps0: 0, gaps1: 0, close: '', inferred: false, counts0: null, counts1: null, gapList0: '[]', gapList1: '[]', conflicts: 0, protocol: null, ipVersion: 4, vlan: null, history: '', connState: '' };
+  const f: FlowJsonInput = { id: 0, client: '', server: '', firstSeen: 0, lastSeen: 0, packets0: 0, packets1: 0, bytes0: 0, bytes1: 0, sha0: '', sha1: '', gaps0: 0, gaps1: 0, close: '', quietSec: 0, inferred: false, counts0: null, counts1: null, gapList0: '[]', gapList1: '[]', conflicts: 0, protocol: null, ipVersion: 4, vlan: null, history: '', connState: '' };
   let at = 0;
   for (let i = 0; i < b.count; i++) {
     const o = i * STRIDE;
@@ -150,6 +151,7 @@ export function readBatch(b: FlowBatch, hashes: HashHost, fn: (f: FlowJsonInput)
       else f.sha1 = sha;
     }
     f.close = CLOSES[n[o + CLOSE]];
+    f.quietSec = n[o + QUIET];
     f.inferred = n[o + INFERRED] === 1;
     if (n[o + HAS0]) c0.set(n.subarray(o + C0, o + C0 + A));
     if (n[o + HAS1]) c1.set(n.subarray(o + C1, o + C1 + A));

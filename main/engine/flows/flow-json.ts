@@ -28,6 +28,7 @@ export interface FlowJsonInput {
   gaps0: number;
   gaps1: number;
   close: string;
+  quietSec: number;
   inferred: boolean;
   /** Anomaly counters by STREAM_ANOMALY_NAMES index, per direction, or null (none). */
   counts0: ArrayLike<number> | null;
@@ -74,7 +75,7 @@ export function flowJson(f: FlowJsonInput): string {
     `"firstSeen":${time(f.firstSeen)},"lastSeen":${time(f.lastSeen)},` +
     `"packets":{"c2s":${f.packets0},"s2c":${f.packets1}},"bytes":{"c2s":${f.bytes0},"s2c":${f.bytes1}},` +
     `"sha256":{"c2s":"${f.sha0}","s2c":"${f.sha1}"},"gaps":{"c2s":${f.gaps0},"s2c":${f.gaps1}},` +
-    `"close":"${f.close}","directionInferred":${f.inferred},"anomalies":${sum(f.counts0, f.counts1)},` +
+    `"close":"${f.close}","quietSec":${f.quietSec},"directionInferred":${f.inferred},"anomalies":${sum(f.counts0, f.counts1)},` +
     `"anomaliesByDirection":{"c2s":${counters(f.counts0)},"s2c":${counters(f.counts1)}},"gapList":{"c2s":${f.gapList0},"s2c":${f.gapList1}},` +
     `"conflicts":${f.conflicts},"protocol":${f.protocol === null ? 'null' : JSON.stringify(f.protocol)},` +
     `"ipVersion":${f.ipVersion},"vlan":${f.vlan === null ? 'null' : f.vlan},"history":"${f.history}","connState":"${f.connState}"}`
@@ -100,6 +101,7 @@ export function jsonInput(a: FlowAccumulator): FlowJsonInput {
     gaps0: h0.gapBytes,
     gaps1: h1.gapBytes,
     close: a.close!,
+    quietSec: Math.max(h0.longestQuietSec, h1.longestQuietSec),
     inferred: c.directionInferred,
     counts0: h0.counts,
     counts1: h1.counts,

@@ -53,6 +53,8 @@ export interface Flow {
   /** Bytes skipped (never seen). */
   gaps: PerDirection<number>;
   close: CloseReason;
+  /** Longest quiet period (seconds) the connection was parked as idle and then continued; 0 if never. */
+  quietSec: number;
   directionInferred: boolean;
   /** Anomaly counters, both directions added up (per direction in anomaliesByDirection). */
   anomalies: Record<string, number>;
@@ -446,6 +448,7 @@ export function flowOf(f: FlowAccumulator): Flow {
     sha256: { c2s: f.digest(0), s2c: f.digest(1) },
     gaps: { c2s: h0.gapBytes, s2c: h1.gapBytes },
     close: f.close,
+    quietSec: Math.max(h0.longestQuietSec, h1.longestQuietSec),
     directionInferred: c.directionInferred,
     anomalies,
     anomaliesByDirection: byDir,

@@ -18,6 +18,7 @@ export const STREAM_ANOMALY_NAMES = [
   'buffer-limit', // a page budget forced a gap to be skipped
   'ignored-rst', // a RST outside the sequence window (e.g. injected): not honoured
   'unacked-dropped', // at a RST, buffered bytes beyond a hole the peer never acknowledged: dropped
+  'resumed-after-idle', // a packet continued the connection after it was parked as idle
 ] as const;
 
 export type StreamAnomalyName = (typeof STREAM_ANOMALY_NAMES)[number];

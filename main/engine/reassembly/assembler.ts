@@ -48,6 +48,12 @@ export interface AssemblerOptions {
   skipAcknowledgedHoles: boolean;
   /** Open connections the pool holds at most; past it the least recently active closes (`limit`). */
   maxConnections: number;
+  /**
+   * Capture seconds an idle connection stays parked after an idle flush, waiting for a packet that
+   * continues its sequence space (which resumes it: one flow, its quiet period recorded) before it
+   * ends as `idle`. 0: an idle flush ends connections at once.
+   */
+  parkSec: number;
 }
 
 export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
@@ -58,7 +64,14 @@ export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
   tombstoneSec: 120,
   skipAcknowledgedHoles: true,
   maxConnections: 150_000,
+  parkSec: 0, // gopacket's contract: FlushCloseOlderThan closes (the service's pipelines park: PIPELINE_PARK_SEC)
 };
+
+/** How long the service's pipelines park idle connections: past TCP's default keepalive interval (2 h), so kept-alive connections resume. */
+export const PIPELINE_PARK_SEC = 3 * 3600;
+
+/** How far (bytes) a packet's sequence or acknowledgement number may sit from where its parked connection left off. */
+const RESUME_WINDOW = 1 << 20;
 
 const FIN = 0x01;
 const SYN = 0x02;
@@ -77,6 +90,8 @@ export interface AssemblerStats {
   connectionsLimited: number;
   /** Most connections open at once. */
   connectionsHighWater: number;
+  /** Parked (idle) connections that a later packet continued. */
+  connectionsResumed: number;
 }
 
 /**
@@ -106,7 +121,7 @@ export class Assembler {
   private ci!: CaptureInfo;
   /** Latest capture time seen (seconds, float). */
   now = 0;
-  readonly stats: AssemblerStats = { packets: 0, connectionsCreated: 0, connectionsClosed: 0, ignoredByStream: 0, tombstoneHits: 0, pagesHighWater: 0, connectionsLimited: 0, connectionsHighWater: 0 };
+  readonly stats: AssemblerStats = { packets: 0, connectionsCreated: 0, connectionsClosed: 0, ignoredByStream: 0, tombstoneHits: 0, pagesHighWater: 0, connectionsLimited: 0, connectionsHighWater: 0, connectionsResumed: 0 };
 
   constructor(
     readonly pool: StreamPool,
@@ -146,6 +161,14 @@ export class Assembler {
     let conn = f.conn;
     const flags = t.flags;
     const pureSyn = (flags & (SYN | ACK)) === SYN;
+    if (conn !== null && conn.parked) {
+      if (this.continues(conn, f.fromA, t)) this.resume(conn, f.fromA);
+      else {
+        this.finish(conn, 'idle');
+        pool.remove(conn);
+        conn = null;
+      }
+    }
     if (conn !== null && pureSyn && this.isPortReuse(conn, f.fromA, t)) {
       const a = conn.h0;
       const b = conn.h1;
@@ -251,6 +274,36 @@ export class Assembler {
   }
 
   /**
+   * Whether a packet continues parked `conn`: its sequence number lies near where its direction
+   * left off and its acknowledgement near where the other did (RESUME_WINDOW either way). A new
+   * SYN, or a packet of some later connection on the same ports, does not.
+   */
+  private continues(conn: Connection, fromA: boolean, t: TcpHeader): boolean {
+    const dir = conn.dirFromA(fromA);
+    const half = conn.side(dir);
+    const peer = conn.side((dir ^ 1) as TCPFlowDirection);
+    if (half.started) {
+      const d = seqDiff(half.sentEnd, t.seq | 0);
+      if (d < -RESUME_WINDOW || d > RESUME_WINDOW) return false;
+    }
+    if (t.flags & ACK && peer.started) {
+      const d = seqDiff(peer.sentEnd, t.ack | 0);
+      if (d < -RESUME_WINDOW || d > RESUME_WINDOW) return false;
+    }
+    return true;
+  }
+
+  /** A parked connection is continued: active again, the quiet period noted on the direction that resumed it. */
+  private resume(conn: Connection, fromA: boolean): void {
+    const quiet = this.now - (conn.lastSec + conn.lastNsec / 1e9);
+    const half = conn.half(conn.dirFromA(fromA));
+    half.count(SA['resumed-after-idle']);
+    half.noteQuiet(quiet);
+    this.pool.unpark(conn);
+    this.stats.connectionsResumed++;
+  }
+
+  /**
    * Whether a RST would be honoured by the receiver (RFC 9293 §3.10.7.4, RFC 5961): its sequence
    * number lies at or just past what its sender has sent, or — before its sender has sent anything
    * — it answers the peer's SYN (acknowledging ISN + 1). Others (blind or injected) are ignored.
@@ -272,6 +325,12 @@ export class Assembler {
     // The victim's key is buried like a closed connection's, so its later packets are absorbed
     // (counted as tombstone hits) instead of each starting a connection that takes a slot and
     // pushes out the next one: a connection is reported once, marked 'limit'.
+    while (pool.size >= this.opts.maxConnections && pool.parkedHead !== null) {
+      // parked connections go first: they were idle, and end the way their park would have
+      const victim = pool.parkedHead;
+      this.finish(victim, 'idle');
+      pool.remove(victim);
+    }
     while (pool.size >= this.opts.maxConnections && pool.lruHead !== null) {
       const victim = pool.lruHead;
       if (!victim.completed) {
@@ -677,10 +736,12 @@ export class Assembler {
    * (a once-a-second flush over 150,000 open connections would otherwise visit them all). Capture
    * time that goes backwards can leave an idle connection behind a busier one until a later flush.
    */
-  flushWithOptions(o: FlushOptions): { flushed: number; closed: number } {
+  flushWithOptions(o: FlushOptions): { flushed: number; closed: number; parked: number } {
     let flushed = 0;
     let closed = 0;
+    let parked = 0;
     const pool = this.pool;
+    const park = this.opts.parkSec > 0;
     const bound = Math.max(o.t, o.tc);
     let c = pool.lruHead;
     while (c !== null) {
@@ -688,11 +749,18 @@ export class Assembler {
       if (last >= bound) break;
       const next: Connection | null = c.lruNext;
       if (last < o.tc) {
-        if (!c.completed) {
+        if (c.completed) pool.remove(c);
+        else if (park) {
+          // Idle: its memory goes (pages delivered past their holes), the connection waits.
+          this.drain(c, c.h0, 'idle-flush');
+          this.drain(c, c.h1, 'idle-flush');
+          pool.park(c);
+          parked++;
+        } else {
           this.finish(c, 'idle');
           closed++;
+          pool.remove(c);
         }
-        pool.remove(c);
       } else if (!c.completed && (c.h0.first !== null || c.h1.first !== null)) {
         this.drain(c, c.h0, 'idle-flush');
         this.drain(c, c.h1, 'idle-flush');
@@ -700,13 +768,21 @@ export class Assembler {
       }
       c = next;
     }
+    // Parked past their park: nothing continued them, they end as idle (in the order they went quiet).
+    const expired = o.tc - this.opts.parkSec;
+    while (pool.parkedHead !== null && pool.parkedHead.lastSec + pool.parkedHead.lastNsec / 1e9 < expired) {
+      const p = pool.parkedHead;
+      this.finish(p, 'idle');
+      closed++;
+      pool.remove(p);
+    }
     pool.sweepTombstones(this.now);
     this.cache.trim();
-    return { flushed, closed };
+    return { flushed, closed, parked };
   }
 
-  /** Closes every connection idle since before `t` (capture seconds). */
-  flushCloseOlderThan(t: number): { flushed: number; closed: number } {
+  /** Parks (or, with parkSec 0, closes) every connection idle since before `t` (capture seconds). */
+  flushCloseOlderThan(t: number): { flushed: number; closed: number; parked: number } {
     return this.flushWithOptions({ t, tc: t });
   }
 
@@ -716,7 +792,7 @@ export class Assembler {
     const all = this.pool.connections().sort((a, b) => a.id - b.id);
     for (const c of all) {
       if (!c.completed) {
-        this.finish(c, 'end-of-input');
+        this.finish(c, c.parked ? 'idle' : 'end-of-input');
         closed++;
       }
       this.pool.remove(c);

@@ -36,6 +36,7 @@ const NO_ANOMALIES: Record<string, number> = Object.freeze({}) as Record<string,
 class HalfExtras {
   truncHoleSeq = 0;
   aheadAck = 0;
+  quietSec = 0;
   kept: Uint8Array | null = null;
   keptLen = 0;
   keptCi: CaptureInfo | null = null;
@@ -179,6 +180,15 @@ export class HalfConnection implements HalfConnectionState {
     if (this.aheadAckKnown && seqDiff(this.more().aheadAck, ack) <= 0) return;
     this.more().aheadAck = ack;
     this.flag(AHEAD_ACK, true);
+  }
+
+  /** Longest quiet period (capture seconds) after which this direction resumed a parked connection; 0 if none. */
+  get longestQuietSec(): number {
+    return this.x === null ? 0 : this.x.quietSec;
+  }
+  noteQuiet(sec: number): void {
+    const x = this.more();
+    if (sec > x.quietSec) x.quietSec = sec;
   }
 
   get truncHoleSeq(): number {

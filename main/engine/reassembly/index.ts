@@ -1,7 +1,7 @@
 export * from './types';
 export * from './sequence';
 export * from './anomalies';
-export { Assembler, AFTER_CLOSE, DEFAULT_ASSEMBLER_OPTIONS, type AssemblerOptions, type AssemblerStats, type PacketObserver } from './assembler';
+export { Assembler, AFTER_CLOSE, DEFAULT_ASSEMBLER_OPTIONS, PIPELINE_PARK_SEC, type AssemblerOptions, type AssemblerStats, type PacketObserver } from './assembler';
 export { StreamPool, Connection, DEFAULT_STREAM_POOL_OPTIONS, type StreamPoolOptions } from './stream-pool';
 export { HalfConnection, MAX_GAPS_LISTED } from './half-connection';
 export { PageCache, PAGE_SIZE } from './page-cache';

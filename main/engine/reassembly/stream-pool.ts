@@ -24,7 +24,7 @@ import type { CloseReason, ConnectionState, Stream, StreamFactory, TCPFlowDirect
 
 export type { CloseReason };
 
-const CLIENT_IS_A = 1, INFERRED = 2, COMPLETED = 4, REMOVED = 8;
+const CLIENT_IS_A = 1, INFERRED = 2, COMPLETED = 4, REMOVED = 8, PARKED = 16;
 
 export class Connection implements ConnectionState, TombKey {
   /** Next connection in the same hash bucket. */
@@ -97,12 +97,23 @@ export class Connection implements ConnectionState, TombKey {
   set completed(v: boolean) {
     this.flag(COMPLETED, v);
   }
+  /**
+   * Quiet past the idle time: its pages were delivered past their holes and it waits, out of the
+   * activity list, for a packet that continues it (or for the park to end it). Still in the table.
+   */
+  get parked(): boolean {
+    return (this.bits & PARKED) !== 0;
+  }
   /** Removed from the pool's table. */
   get removed(): boolean {
     return (this.bits & REMOVED) !== 0;
   }
   set removed(v: boolean) {
     this.flag(REMOVED, v);
+  }
+  /** Set by the pool (park / unpark), which moves the connection between its lists. */
+  setParked(v: boolean): void {
+    this.flag(PARKED, v);
   }
 
   /** Both directions, [client → server, server → client] (the same array each time). */
@@ -287,6 +298,14 @@ export class StreamPool {
    */
   lruHead: Connection | null = null;
   lruTail: Connection | null = null;
+  /**
+   * Parked connections (idle, waiting to be continued), in the order they were parked — the order
+   * of their last activity — linked through the same lruPrev / lruNext fields.
+   */
+  parkedHead: Connection | null = null;
+  parkedTail: Connection | null = null;
+  /** Connections parked now (counted in `size` too). */
+  parkedCount = 0;
 
   /** Out-of-order pages of all connections, shared by the assemblers that use this pool. */
   readonly pageCache = new PageCache();
@@ -420,7 +439,27 @@ export class StreamPool {
 
   /** A packet of `c` arrived: it becomes the most recently active connection. */
   touch(c: Connection): void {
-    if (this.lruTail === c || c.removed) return;
+    if (this.lruTail === c || c.removed || c.parked) return;
+    this.unlinkLru(c);
+    this.append(c);
+  }
+
+  /** Moves an idle connection from the activity list to the end of the parked list. */
+  park(c: Connection): void {
+    if (c.parked || c.removed) return;
+    this.unlinkLru(c);
+    c.setParked(true);
+    c.lruPrev = this.parkedTail;
+    c.lruNext = null;
+    if (this.parkedTail !== null) this.parkedTail.lruNext = c;
+    else this.parkedHead = c;
+    this.parkedTail = c;
+    this.parkedCount++;
+  }
+
+  /** A parked connection is continued: back to the activity list, as the most recently active. */
+  unpark(c: Connection): void {
+    if (!c.parked) return;
     this.unlinkLru(c);
     this.append(c);
   }
@@ -433,11 +472,21 @@ export class StreamPool {
     this.lruTail = c;
   }
 
+  /** Unlinks `c` from the list it is on (the activity list, or the parked list when parked). */
   private unlinkLru(c: Connection): void {
-    if (c.lruPrev !== null) c.lruPrev.lruNext = c.lruNext;
-    else this.lruHead = c.lruNext;
-    if (c.lruNext !== null) c.lruNext.lruPrev = c.lruPrev;
-    else this.lruTail = c.lruPrev;
+    if (c.parked) {
+      if (c.lruPrev !== null) c.lruPrev.lruNext = c.lruNext;
+      else this.parkedHead = c.lruNext;
+      if (c.lruNext !== null) c.lruNext.lruPrev = c.lruPrev;
+      else this.parkedTail = c.lruPrev;
+      c.setParked(false);
+      this.parkedCount--;
+    } else {
+      if (c.lruPrev !== null) c.lruPrev.lruNext = c.lruNext;
+      else this.lruHead = c.lruNext;
+      if (c.lruNext !== null) c.lruNext.lruPrev = c.lruPrev;
+      else this.lruTail = c.lruPrev;
+    }
     c.lruPrev = c.lruNext = null;
   }
 
@@ -513,12 +562,13 @@ export class StreamPool {
   }
 
   /**
-   * Every live connection, least recently active first (a snapshot: safe to remove connections
+   * Every live connection, parked ones and then the rest, least recently active first (a snapshot: safe to remove connections
    * while going through it). O(n) and allocates an array of n: for reports and the end of input,
    * not for a per-packet or per-second path (idle flushes walk lruHead instead).
    */
   connections(): Connection[] {
     const all: Connection[] = [];
+    for (let c = this.parkedHead; c !== null; c = c.lruNext) all.push(c);
     for (let c = this.lruHead; c !== null; c = c.lruNext) all.push(c);
     return all;
   }

@@ -165,6 +165,8 @@ export interface HalfConnectionState {
   readonly conflicts: readonly Conflict[];
   /** Anomaly counters by STREAM_ANOMALY_NAMES index, or null while none was counted. */
   readonly counts: Float64Array | null;
+  /** Longest quiet period (capture seconds) after which this direction resumed its parked connection; 0 if none. */
+  readonly longestQuietSec: number;
   anomalyObject(): Record<string, number>;
 }
 

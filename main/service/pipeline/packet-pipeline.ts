@@ -7,7 +7,7 @@
  */
 import { PacketDecoder, Transport, type DecodedPacket } from '../../engine/decode';
 import type { CaptureFormatError, CapturedPacket, PacketSink } from '../../engine/formats';
-import { Assembler, StreamPool, type AssemblerContext, type AssemblerOptions, type CaptureInfo, type StreamFactory } from '../../engine/reassembly';
+import { Assembler, PIPELINE_PARK_SEC, StreamPool, type AssemblerContext, type AssemblerOptions, type CaptureInfo, type StreamFactory } from '../../engine/reassembly';
 import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
 
 export interface PipelineOptions {
@@ -46,7 +46,8 @@ export class PacketPipeline implements PacketSink {
   constructor(factory: StreamFactory, opts: PipelineOptions = {}) {
     this.idle = opts.idleSec ?? 600;
     this.wall = opts.clock === 'wall';
-    this.assembler = new Assembler(new StreamPool(factory), opts.assembler);
+    // Idle connections are parked, not cut: a packet that continues one resumes the same flow.
+    this.assembler = new Assembler(new StreamPool(factory), { parkSec: PIPELINE_PARK_SEC, ...opts.assembler });
   }
 
   packet(p: CapturedPacket): void {
