@@ -87,6 +87,32 @@ describe('ScatterGather', () => {
     expect(c2s[0]).toEqual({ text: 'GET /a\nHo', kept: 0, frames: [4, 4, 4, 4, 4, 4, 4, 4, 4] });
     expect(c2s[1]).toEqual({ text: 'Host: x\n', kept: 2, frames: [4, 4, 5, 5, 5, 5, 5, 5] });
   });
+
+  it('kept bytes are not glued across a gap: they are dropped, and the skip sits right before the chunk (gopacket TestKeepWithFlush)', () => {
+    const seen: { text: string; lengths: [number, number]; skip: number }[] = [];
+    class Line implements Stream {
+      accept() {
+        return true;
+      }
+      reassembledSG(sg: ScatterGather) {
+        const [n, kept] = sg.lengths();
+        const text = Buffer.from(sg.fetch(n)).toString();
+        seen.push({ text, lengths: [n, kept], skip: sg.info().skip });
+        const nl = text.lastIndexOf('\n');
+        if (nl + 1 < n && sg.info().dir === 0) sg.keepFrom(nl + 1);
+      }
+      reassemblyComplete() {
+        return true;
+      }
+    }
+    // "GET /a\nHo", keepFrom(7); the next 5 bytes are lost (acknowledged); "st: x\n" arrives
+    drive({ new: () => new Line() }, [...HS, { from: 'c', seq: 1, data: 'GET /a\nHo' }, { from: 's', seq: 1, ack: 15 }, { from: 'c', seq: 15, data: 'st: x\n' }]);
+    const c2s = seen.filter((s) => s.text);
+    expect(c2s).toEqual([
+      { text: 'GET /a\nHo', lengths: [9, 0], skip: 0 },
+      { text: 'st: x\n', lengths: [6, 0], skip: 5 },
+    ]);
+  });
 });
 
 describe('tcpassembly-style delivery', () => {

@@ -112,6 +112,29 @@ const cases: Case[] = [
     check: (r) => expect(r.conns[0].halves[0].gaps).toEqual([{ offset: 3, length: 6, cause: 'not-captured' }]),
   },
   {
+    name: 'bytes below a mid-stream start, seen after it (a late SYN with data): their own anomaly and a gap in front, not a retransmission',
+    steps: [c(10, 'WXYZ'), { from: 'c', seq: -1, flags: 'S', data: '0123456789' }, c(0, '0123456789'), c(14, 'more')],
+    end: false,
+    c2s: 'WXYZmore',
+    check: (r) => {
+      const h = r.conns[0].halves[0];
+      expect(h.gaps).toEqual([{ offset: 0, length: 10, cause: 'before-start' }]);
+      expect(h.anomalyObject()).toMatchObject({ 'before-start': 1, gap: 1, retransmission: 1 }); // the copy is a retransmission
+      expect(h.anomalyObject()).not.toHaveProperty('data-before-isn');
+    },
+  },
+  {
+    name: "a RST's payload below a mid-stream start is before-start too, the part at the start a retransmission",
+    steps: [c(10, 'WXYZ'), c(6, 'abcdWX', { flags: 'RA' })],
+    end: false,
+    c2s: 'WXYZ',
+    check: (r) => {
+      const h = r.conns[0].halves[0];
+      expect(h.gaps).toEqual([{ offset: 0, length: 4, cause: 'before-start' }]);
+      expect(h.anomalyObject()).toMatchObject({ 'before-start': 1, retransmission: 1, 'rst-with-data': 1 });
+    },
+  },
+  {
     name: 'mid-stream start: delivered at once, skip −1, flagged',
     steps: [c(100, 'MID'), c(103, 'DLE'), { from: 's', seq: 50, data: 'ok' }],
     end: false,

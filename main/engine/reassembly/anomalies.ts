@@ -19,13 +19,14 @@ export const STREAM_ANOMALY_NAMES = [
   'ignored-rst', // a RST outside the sequence window (e.g. injected): not honoured
   'unacked-dropped', // at a RST, buffered bytes beyond a hole the peer never acknowledged: dropped
   'resumed-after-idle', // a packet continued the connection after it was parked as idle
+  'before-start', // bytes below where a mid-stream direction began, seen after it began: never delivered (a gap)
 ] as const;
 
 export type StreamAnomalyName = (typeof STREAM_ANOMALY_NAMES)[number];
 export const SA = indexOf(STREAM_ANOMALY_NAMES);
 
 /** Why bytes were skipped. */
-export type GapCause = 'not-captured' | 'buffer-limit' | 'idle-flush' | 'end-of-input' | 'truncated';
+export type GapCause = 'not-captured' | 'buffer-limit' | 'idle-flush' | 'end-of-input' | 'truncated' | 'before-start';
 
 export interface Gap {
   /** Offset in the direction's delivered byte stream where the gap sits (bytes before it). */

@@ -424,6 +424,20 @@ export class Assembler {
       if (len > room) len = room;
     }
     let d = seqDiff(half.nextSeq, seq);
+    if (d < 0 && half.midStream) {
+      // A direction that began mid-stream: bytes below its first one were never delivered.
+      const below = seqDiff(seq, half.startSeq);
+      if (below > 0) {
+        const start = half.startSeq;
+        half.beforeStart(seq, Math.min(below, declared));
+        if (below >= declared) return;
+        off += below;
+        len = len > below ? len - below : 0;
+        declared -= below;
+        seq = start;
+        d = seqDiff(half.nextSeq, seq);
+      }
+    }
     if (d < 0) {
       // Starts before the next expected byte: some or all of it was delivered already.
       if (half.synSeen && seqDiff(seqAdd(seq, declared), seqAdd(half.isn, 1)) >= 0) {
@@ -572,10 +586,7 @@ export class Assembler {
   private deliver(conn: Connection, half: HalfConnection, buf: Uint8Array | null, off: number, len: number): void {
     const sg = this.sg;
     sg.reset(half.dir, half.startPending, half.pendingSkip);
-    if (half.keptLen > 0 && half.kept !== null) {
-      sg.add(half.kept, 0, half.keptLen, half.keptCi!, false);
-      sg.keptLen = half.keptLen;
-    }
+    this.putKept(half, sg);
     const pktSeq = half.nextSeq;
     if (buf !== null && len > 0) {
       sg.add(buf, off, len, this.ci, false);
@@ -625,6 +636,21 @@ export class Assembler {
     if (sg.inf.end) this.reachFin(conn, half, true);
   }
 
+  /**
+   * Puts the bytes the stream kept (keepFrom) in front of a delivery, when they are contiguous
+   * with it. Across a gap they are dropped, as gopacket does (its TestKeepWithFlush): glued to the
+   * bytes after the gap they would read as data that never existed (a line "Ho" + "st: x").
+   */
+  private putKept(half: HalfConnection, sg: ScatterGatherBuffer): void {
+    if (half.keptLen === 0 || half.kept === null) return;
+    if (half.pendingSkip !== 0) {
+      half.keptLen = 0;
+      return;
+    }
+    sg.add(half.kept, 0, half.keptLen, half.keptCi!, false);
+    sg.keptLen = half.keptLen;
+  }
+
   /** Page bytes [0, n) were covered by packet bytes buf[o…]: a conflict if they differ. */
   private compareCovered(half: HalfConnection, p: Page, buf: Uint8Array, o: number, n: number): void {
     const sg = this.sg;
@@ -661,11 +687,8 @@ export class Assembler {
     const sg = this.sg;
     sg.reset(half.dir, half.startPending, half.pendingSkip);
     sg.inf.end = true;
-    if (half.keptLen > 0 && half.kept !== null) {
-      sg.add(half.kept, 0, half.keptLen, half.keptCi!, false);
-      sg.keptLen = half.keptLen;
-      half.keptLen = 0;
-    }
+    this.putKept(half, sg);
+    half.keptLen = 0;
     conn.stream.reassembledSG(sg, this.ctx);
     sg.clear();
     half.ended = true;

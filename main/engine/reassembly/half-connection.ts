@@ -37,6 +37,7 @@ class HalfExtras {
   truncHoleSeq = 0;
   aheadAck = 0;
   quietSec = 0;
+  startSeq = 0;
   kept: Uint8Array | null = null;
   keptLen = 0;
   keptCi: CaptureInfo | null = null;
@@ -49,7 +50,7 @@ class HalfExtras {
 }
 
 // flag bits of HalfConnection.bits
-const STARTED = 1, SYN_SEEN = 2, ACK_KNOWN = 4, FIN_SEEN = 8, FIN_REACHED = 16, RST_SEEN = 32, ENDED = 64, START_PENDING = 128, TRUNC_HOLE = 256, AHEAD_ACK = 512;
+const STARTED = 1, SYN_SEEN = 2, ACK_KNOWN = 4, FIN_SEEN = 8, FIN_REACHED = 16, RST_SEEN = 32, ENDED = 64, START_PENDING = 128, TRUNC_HOLE = 256, AHEAD_ACK = 512, MID_STREAM = 1024;
 
 /**
  * Cost: a connection should cost what it uses, and most directions of a real capture (and every
@@ -272,7 +273,36 @@ export class HalfConnection implements HalfConnectionState {
     this.sentEnd = seq;
     this.startPending = true;
     this.pendingSkip = withSyn ? 0 : -1;
-    if (!withSyn) this.count(SA['missing-handshake']);
+    if (!withSyn) {
+      this.count(SA['missing-handshake']);
+      this.flag(MID_STREAM, true);
+      this.more().startSeq = seq;
+    }
+  }
+
+  /** The direction began without its SYN: startSeq is its first byte, anything below it was never delivered. */
+  get midStream(): boolean {
+    return (this.bits & MID_STREAM) !== 0;
+  }
+  /** Where a mid-stream direction began (lowered by beforeStart). */
+  get startSeq(): number {
+    return this.x === null ? 0 : this.x.startSeq;
+  }
+
+  /**
+   * `n` bytes from `seq` lie below where this mid-stream direction began: they arrived after the
+   * stream had started, so they are never delivered. Counted (`before-start`), recorded as a gap
+   * in front of the stream (offset 0), and the start moves down to `seq` so a copy of them later
+   * is a retransmission.
+   */
+  beforeStart(seq: number, n: number): void {
+    this.count(SA['before-start']);
+    this.count(SA.gap);
+    this.gapCount++;
+    this.gapBytes += n;
+    const list = (this.more().gapList ??= []);
+    if (list.length < MAX_GAPS_LISTED) list.unshift({ offset: 0, length: n, cause: 'before-start' });
+    this.more().startSeq = seq;
   }
 
   /** Skip bytes [nextSeq, seq) as a gap with `cause`. */
