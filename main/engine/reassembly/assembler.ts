@@ -34,7 +34,7 @@ import { Connection, StreamPool, type CloseReason, type Found } from './stream-p
 import { copyCaptureInfo, type AssemblerContext, type CaptureInfo, type FlushOptions, type NetFlow, type TCPFlowDirection, type TcpFlow, type TcpSegment } from './types';
 
 export interface AssemblerOptions {
-  /** Pages (PAGE_SIZE bytes each) one connection may hold for out-of-order data. */
+  /** Pages (PAGE_SIZE bytes each) of out-of-order data at which a connection skips its first hole (gopacket: reaching the limit flushes). */
   maxBufferedPagesPerConnection: number;
   /** Pages all connections of the pool may hold together (the pool's assemblers share them). */
   maxBufferedPagesTotal: number;
@@ -573,7 +573,7 @@ export class Assembler {
   /** Keeps the connection and the assembler within their page budgets (see the class comment). */
   private enforceBudget(conn: Connection, half: HalfConnection): void {
     const o = this.opts;
-    while (half.first !== null && (half.pages > o.maxBufferedPagesPerConnection || this.cache.used > o.maxBufferedPagesTotal)) {
+    while (half.first !== null && (half.pages >= o.maxBufferedPagesPerConnection || this.cache.used > o.maxBufferedPagesTotal)) {
       half.skipTo(half.first.seq, 'buffer-limit');
       this.deliver(conn, half, null, 0, 0);
     }
