@@ -61,8 +61,8 @@ export class FlowBatchWriter {
     n[o + QUIET] = Math.max(h0.longestQuietSec, h1.longestQuietSec);
     n[o + FIRST] = c.firstSec + c.firstNsec / 1e9;
     n[o + LAST] = c.lastSec + c.lastNsec / 1e9;
-    n[o + P0] = h0.packets;
-    n[o + P1] = h1.packets;
+    n[o + P0] = h0.packets + a.lateC2s;
+    n[o + P1] = h1.packets + a.lateS2c;
     n[o + B0] = h0.delivered;
     n[o + B1] = h1.delivered;
     n[o + G0] = h0.gapBytes;

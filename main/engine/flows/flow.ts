@@ -136,6 +136,9 @@ export class FlowAccumulator extends FlagHistory implements Stream {
   close: CloseReason | null = null;
   /** Consumers' own state for this flow (the app's row index). */
   tag: unknown = null;
+  /** Packets of each direction after the connection closed (its final ACK, late retransmissions), as the tombstone absorbed them. */
+  lateC2s = 0;
+  lateS2c = 0;
 
   constructor(private readonly owner: FlowFactory) {
     super();
@@ -443,7 +446,7 @@ export function flowOf(f: FlowAccumulator): Flow {
     server: c.server,
     firstSeen: c.firstSec + c.firstNsec / 1e9,
     lastSeen: c.lastSec + c.lastNsec / 1e9,
-    packets: { c2s: h0.packets, s2c: h1.packets },
+    packets: { c2s: h0.packets + f.lateC2s, s2c: h1.packets + f.lateS2c },
     bytes: { c2s: h0.delivered, s2c: h1.delivered },
     sha256: { c2s: f.digest(0), s2c: f.digest(1) },
     gaps: { c2s: h0.gapBytes, s2c: h1.gapBytes },

@@ -111,6 +111,8 @@ export class Assembler {
   readonly opts: AssemblerOptions;
   /** Told of each packet (the app's packet lists); null: nobody asks, nothing is spent. */
   observer: PacketObserver | null = null;
+  /** Told of each packet a tombstone absorbs (its closed connection's id, its direction, flags, payload length): `weft flows` counts them. */
+  afterClose: ((connId: number, dir: TCPFlowDirection, flags: number, payloadLength: number) => void) | null = null;
   private placedId = 0;
   private placedDir: TCPFlowDirection = 0;
   readonly cache: PageCache;
@@ -185,6 +187,7 @@ export class Assembler {
         this.placedId = owner >>> 1;
         this.placedDir = f.fromA === ((owner & 1) === 1) ? 0 : 1;
         judged.bits = AFTER_CLOSE;
+        if (this.afterClose !== null) this.afterClose(this.placedId, this.placedDir, flags, seg.payloadLength);
         return;
       }
       if (pureSyn) pool.unbury(netFlow.ipVersion, netFlow.src, t.srcPort, netFlow.dst, t.dstPort, f);

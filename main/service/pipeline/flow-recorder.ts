@@ -3,9 +3,9 @@
  * completes, handed to `onFlow` and then forgotten — a closed connection keeps nothing here.
  * Hashes are node's sha256 (NODE_HASHES). `--follow N` keeps connection N's deliveries.
  */
-import { FlowFactory, flowJson, flowOf, jsonInput, type Flow, type FlowAccumulator } from '../../engine/flows';
+import { AfterCloseWindow, FlowFactory, flowJson, flowOf, jsonInput, type Flow, type FlowAccumulator } from '../../engine/flows';
 import type { Assembler, TCPFlowDirection } from '../../engine/reassembly';
-import type { CaptureFormatError } from '../../engine/formats';
+import type { CaptureFormatError, CapturedPacket } from '../../engine/formats';
 import { copyBytes } from '../../engine/util/bytes';
 import type { ReadOptions } from '../../sources/capture-source';
 import { accumulatorFacts, type FlowPredicate } from './flow-query';
@@ -68,21 +68,25 @@ export class FlowPipeline extends PacketPipeline {
     const follow = opts.follow;
     if (follow !== undefined) this.followed = [];
     factory.payloadOfPacket = () => this.last?.payloadLength ?? 0;
+    // FIN and RST closes are reported once their packets after the close are in (AfterCloseWindow)
+    this.assembler.afterClose = (id, dir, flags, payload) => this.late.packet(id, dir, flags, payload, this.assembler.now);
+    const report = (a: FlowAccumulator) => {
+      this.flows++;
+      if (opts.filter && !opts.filter(accumulatorFacts(a))) {
+        // not shown: give back the bytes that were waiting to be hashed elsewhere
+        if (factory.deferDigests) for (const d of [0, 1] as const) a.digestOrBytes(d, () => {});
+        return;
+      }
+      this.kept++;
+      const f = typeof sink === 'function' || (a.id === follow && !('batch' in sink)) ? flowOf(a) : null;
+      if (a.id === follow) this.followedRecord = f;
+      if (typeof sink === 'function') sink(f!);
+      else if ('batch' in sink) sink.batch(a);
+      else sink.json(flowJson(jsonInput(a)));
+    };
+    this.late = new AfterCloseWindow(report);
     factory.listener = {
-      complete: (a) => {
-        this.flows++;
-        if (opts.filter && !opts.filter(accumulatorFacts(a))) {
-          // not shown: give back the bytes that were waiting to be hashed elsewhere
-          if (factory.deferDigests) for (const d of [0, 1] as const) a.digestOrBytes(d, () => {});
-          return;
-        }
-        this.kept++;
-        const f = typeof sink === 'function' || (a.id === follow && !('batch' in sink)) ? flowOf(a) : null;
-        if (a.id === follow) this.followedRecord = f;
-        if (typeof sink === 'function') sink(f!);
-        else if ('batch' in sink) sink.batch(a);
-        else sink.json(flowJson(jsonInput(a)));
-      },
+      complete: (a) => this.late.closed(a),
       delivery:
         follow === undefined
           ? undefined
@@ -95,6 +99,24 @@ export class FlowPipeline extends PacketPipeline {
               this.followed!.push({ dir: info.dir, bytes: copyBytes(sg.fetch(n)), skip: info.skip, frame: ci.frame, tsSec: ci.tsSec, tsNsec: ci.tsNsec });
             },
     };
+  }
+
+  private readonly late: AfterCloseWindow;
+
+  override packet(p: CapturedPacket): void {
+    super.packet(p);
+    const now = p.tsSec + p.tsNsec / 1e9;
+    if (this.late.next <= now) this.late.advance(now);
+  }
+
+  override tick(nowSec = Date.now() / 1000): void {
+    super.tick(nowSec);
+    this.late.advance(nowSec);
+  }
+
+  override end(): void {
+    super.end();
+    this.late.advance(Infinity);
   }
 }
 

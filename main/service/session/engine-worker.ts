@@ -39,6 +39,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   // every packet of every connection, as the engine judged it (the packet list, the graphs)
   const packets = new PacketLog(spool.dir);
   pipe.assembler.observer = packets;
+  pipe.assembler.afterClose = (id, dir, flags, payload) => recorder.afterClose(id, dir, flags, payload, pipe.assembler.now);
   const layouts = new Layouts(spool);
   recorder.factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
   const jobs = new JobRegistry();

@@ -16,7 +16,7 @@
  */
 import { addAnomalies, type FlowAccumulator } from '../../engine/flows';
 import { grownTo } from '../../engine/util/bytes';
-import type { Conflict, Gap } from '../../engine/reassembly';
+import type { Conflict, Gap, TCPFlowDirection } from '../../engine/reassembly';
 import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
 import { flowKey } from '../export/export';
 import type { FlowTimeline } from '../../ipc/contract';
@@ -116,6 +116,15 @@ export class FlowTable {
     this.ipVersion = grownTo(this.ipVersion, n);
     this.sha = grownTo(this.sha, n * 64);
     this.cap = this.firstSeen.length;
+  }
+
+  /** A packet of connection `id` after its close (its final ACK): one more in its row. */
+  packetAfterClose(id: number, dir: TCPFlowDirection): void {
+    const i = id - 1;
+    if (i < 0 || i >= this.size) return;
+    if (dir === 0) this.pk0[i]++;
+    else this.pk1[i]++;
+    this.version++;
   }
 
   /** Copies an open (or just completed) connection's counters into its row. */

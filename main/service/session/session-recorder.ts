@@ -4,7 +4,7 @@
  * It is the FlowFactory's listener: the flow model (main/engine/flows) is the same the CLI uses,
  * so a row and `weft flows` agree field for field.
  */
-import { FlowFactory, type FlowAccumulator } from '../../engine/flows';
+import { AfterCloseWindow, FlowFactory, type FlowAccumulator } from '../../engine/flows';
 import type { TCPFlowDirection } from '../../engine/reassembly';
 import { NODE_HASHES } from '../pipeline/hashes';
 import type { Spool } from './spool';
@@ -15,6 +15,10 @@ export class SessionRecorder {
   readonly table = new FlowTable();
   /** Connections that changed since the last delta (each once). */
   private dirty: FlowAccumulator[] = [];
+  /** Which packets after a close count in a row, as `weft flows` counts them (AfterCloseWindow). */
+  private readonly late = new AfterCloseWindow(() => {});
+  /** Rows whose packet counts grew after their close since the last delta. */
+  private lateChanged = 0;
 
   constructor(readonly spool: Spool) {
     const touch = (f: FlowAccumulator) => {
@@ -35,13 +39,23 @@ export class SessionRecorder {
         complete: (f) => {
           this.table.complete(f);
           f.tag = null; // already final: a later refresh would change nothing
+          this.late.closed(f);
         },
       },
     });
   }
 
+  /** A packet a tombstone absorbed (Assembler.afterClose): into its row's count while its window is open. */
+  afterClose(id: number, dir: TCPFlowDirection, flags: number, payloadLength: number, now: number): void {
+    if (this.late.packet(id, dir, flags, payloadLength, now) === null) return;
+    this.table.packetAfterClose(id, dir);
+    this.lateChanged++;
+  }
+
   /** Brings the rows that changed up to date; returns how many did. */
   takeChanged(): number {
+    const late = this.lateChanged;
+    this.lateChanged = 0;
     const d = this.dirty;
     this.dirty = [];
     for (const f of d) {
@@ -49,6 +63,6 @@ export class SessionRecorder {
       f.tag = null;
       this.table.refresh(f);
     }
-    return d.length;
+    return d.length + late;
   }
 }
