@@ -28,19 +28,18 @@ async function accumulate(file: string, pendingBudget?: number): Promise<{ json:
     json.push(flowJson(jsonInput(a)));
     flows.push(flowOf(a));
   });
-  const factory = new FlowFactory({ hashes: NODE_HASHES, pendingBudget, listener: { complete: (a: FlowAccumulator) => late.closed(a) } });
+  const factory = new FlowFactory({ hashes: NODE_HASHES, pendingBudget, listener: { complete: (a: FlowAccumulator) => late.closed(a, pipe.packets) } });
   const pipe = new PacketPipeline(factory);
   factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
-  pipe.assembler.afterClose = (id, d, flags, payload) => late.packet(id, d, flags, payload, pipe.assembler.now);
+  pipe.assembler.afterClose = (id, d, flags, payload) => late.packet(id, d, flags, payload, pipe.assembler.now, pipe.packets);
   await readCaptureFile(file, {
     packet: (p) => {
       pipe.packet(p);
-      const now = p.tsSec + p.tsNsec / 1e9;
-      if (late.next <= now) late.advance(now);
+      late.advance(p.tsSec + p.tsNsec / 1e9, pipe.packets);
     },
   });
   pipe.end();
-  late.advance(Infinity);
+  late.advance(Infinity, Infinity);
   return { json, flows, factory };
 }
 

@@ -3,4 +3,4 @@ export { FlagHistory, connState } from './flag-history';
 export { FirstBytes, FIRST_BYTES, DETECT_BYTES } from './first-bytes';
 export { flowJson, jsonInput, type FlowJsonInput } from './flow-json';
 export { FlowBatchWriter, readBatch, type FlowBatch } from './flow-batch';
-export { AfterCloseWindow, LINGER_SEC } from './after-close';
+export { AfterCloseWindow, LINGER_PACKETS, LINGER_SEC } from './after-close';

@@ -69,7 +69,7 @@ export class FlowPipeline extends PacketPipeline {
     if (follow !== undefined) this.followed = [];
     factory.payloadOfPacket = () => this.last?.payloadLength ?? 0;
     // FIN and RST closes are reported once their packets after the close are in (AfterCloseWindow)
-    this.assembler.afterClose = (id, dir, flags, payload) => this.late.packet(id, dir, flags, payload, this.assembler.now);
+    this.assembler.afterClose = (id, dir, flags, payload) => this.late.packet(id, dir, flags, payload, this.assembler.now, this.packets);
     const report = (a: FlowAccumulator) => {
       this.flows++;
       if (opts.filter && !opts.filter(accumulatorFacts(a))) {
@@ -86,7 +86,7 @@ export class FlowPipeline extends PacketPipeline {
     };
     this.late = new AfterCloseWindow(report);
     factory.listener = {
-      complete: (a) => this.late.closed(a),
+      complete: (a) => this.late.closed(a, this.packets),
       delivery:
         follow === undefined
           ? undefined
@@ -105,18 +105,17 @@ export class FlowPipeline extends PacketPipeline {
 
   override packet(p: CapturedPacket): void {
     super.packet(p);
-    const now = p.tsSec + p.tsNsec / 1e9;
-    if (this.late.next <= now) this.late.advance(now);
+    this.late.advance(p.tsSec + p.tsNsec / 1e9, this.packets);
   }
 
   override tick(nowSec = Date.now() / 1000): void {
     super.tick(nowSec);
-    this.late.advance(nowSec);
+    this.late.advance(nowSec, this.packets);
   }
 
   override end(): void {
     super.end();
-    this.late.advance(Infinity);
+    this.late.advance(Infinity, Infinity);
   }
 }
 

@@ -40,6 +40,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   const packets = new PacketLog(spool.dir);
   pipe.assembler.observer = packets;
   pipe.assembler.afterClose = (id, dir, flags, payload) => recorder.afterClose(id, dir, flags, payload, pipe.assembler.now);
+  recorder.packetNo = () => pipe.packets;
   const layouts = new Layouts(spool);
   recorder.factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
   const jobs = new JobRegistry();

@@ -19,6 +19,8 @@ export class SessionRecorder {
   private readonly late = new AfterCloseWindow(() => {});
   /** Rows whose packet counts grew after their close since the last delta. */
   private lateChanged = 0;
+  /** The capture's packet count (the pipeline's), for the after-close windows. */
+  packetNo: () => number = () => 0;
 
   constructor(readonly spool: Spool) {
     const touch = (f: FlowAccumulator) => {
@@ -39,7 +41,7 @@ export class SessionRecorder {
         complete: (f) => {
           this.table.complete(f);
           f.tag = null; // already final: a later refresh would change nothing
-          this.late.closed(f);
+          this.late.closed(f, this.packetNo());
         },
       },
     });
@@ -47,7 +49,7 @@ export class SessionRecorder {
 
   /** A packet a tombstone absorbed (Assembler.afterClose): into its row's count while its window is open. */
   afterClose(id: number, dir: TCPFlowDirection, flags: number, payloadLength: number, now: number): void {
-    if (this.late.packet(id, dir, flags, payloadLength, now) === null) return;
+    if (this.late.packet(id, dir, flags, payloadLength, now, this.packetNo()) === null) return;
     this.table.packetAfterClose(id, dir);
     this.lateChanged++;
   }
