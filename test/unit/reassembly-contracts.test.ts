@@ -60,53 +60,43 @@ function drive(factory: ConstructorParameters<typeof StreamPool>[0], steps: Step
 
 const HS: Step[] = HANDSHAKE.map((s) => ({ ...s, seq: s.flags === 'S' ? 0 : s.flags === 'SA' ? 0 : 1 }));
 
+/** A line protocol's stream: `seen` looks at each delivery, then the unterminated tail is kept (keepFrom). */
+function lineStream(seen: (sg: ScatterGather, text: string) => void): Stream {
+  return {
+    accept: () => true,
+    reassembledSG(sg: ScatterGather) {
+      const [n] = sg.lengths();
+      const text = Buffer.from(sg.fetch(n)).toString();
+      seen(sg, text);
+      const nl = text.lastIndexOf('\n');
+      if (nl + 1 < n && sg.info().dir === 0) sg.keepFrom(nl + 1);
+    },
+    reassemblyComplete: () => true,
+  };
+}
+
 describe('ScatterGather', () => {
   it('keepFrom carries bytes into the next delivery; captureInfo names the frame of any byte', () => {
     const seen: { text: string; kept: number; frames: number[] }[] = [];
-    class Line implements Stream {
-      accept() {
-        return true;
-      }
-      reassembledSG(sg: ScatterGather) {
+    const line = () =>
+      lineStream((sg, text) => {
         const [n, kept] = sg.lengths();
-        const text = Buffer.from(sg.fetch(n)).toString();
         seen.push({ text, kept, frames: [...Array(n).keys()].map((i) => sg.captureInfo(i).frame) });
         // outside the delivery there is no packet to name: it fails as keepFrom does (it used to give the last one)
         expect(() => sg.captureInfo(n)).toThrow(RangeError);
         expect(() => sg.captureInfo(-1)).toThrow(RangeError);
-        // a line protocol: keep the unterminated tail
-        const nl = text.lastIndexOf('\n');
-        if (nl + 1 < n && sg.info().dir === 0) sg.keepFrom(nl + 1);
-      }
-      reassemblyComplete() {
-        return true;
-      }
-    }
-    drive({ new: () => new Line() }, [...HS, { from: 'c', seq: 1, data: 'GET /a\nHo' }, { from: 'c', seq: 10, data: 'st: x\n' }]);
+      });
+    drive({ new: line }, [...HS, { from: 'c', seq: 1, data: 'GET /a\nHo' }, { from: 'c', seq: 10, data: 'st: x\n' }]);
     const c2s = seen.filter((s) => s.text);
     expect(c2s[0]).toEqual({ text: 'GET /a\nHo', kept: 0, frames: [4, 4, 4, 4, 4, 4, 4, 4, 4] });
     expect(c2s[1]).toEqual({ text: 'Host: x\n', kept: 2, frames: [4, 4, 5, 5, 5, 5, 5, 5] });
   });
 
   it('kept bytes are not glued across a gap: they are dropped, and the skip sits right before the chunk (gopacket TestKeepWithFlush)', () => {
-    const seen: { text: string; lengths: [number, number]; skip: number }[] = [];
-    class Line implements Stream {
-      accept() {
-        return true;
-      }
-      reassembledSG(sg: ScatterGather) {
-        const [n, kept] = sg.lengths();
-        const text = Buffer.from(sg.fetch(n)).toString();
-        seen.push({ text, lengths: [n, kept], skip: sg.info().skip });
-        const nl = text.lastIndexOf('\n');
-        if (nl + 1 < n && sg.info().dir === 0) sg.keepFrom(nl + 1);
-      }
-      reassemblyComplete() {
-        return true;
-      }
-    }
+    const seen: { text: string; lengths: number[]; skip: number }[] = [];
+    const line = () => lineStream((sg, text) => seen.push({ text, lengths: [...sg.lengths()], skip: sg.info().skip }));
     // "GET /a\nHo", keepFrom(7); the next 5 bytes are lost (acknowledged); "st: x\n" arrives
-    drive({ new: () => new Line() }, [...HS, { from: 'c', seq: 1, data: 'GET /a\nHo' }, { from: 's', seq: 1, ack: 15 }, { from: 'c', seq: 15, data: 'st: x\n' }]);
+    drive({ new: line }, [...HS, { from: 'c', seq: 1, data: 'GET /a\nHo' }, { from: 's', seq: 1, ack: 15 }, { from: 'c', seq: 15, data: 'st: x\n' }]);
     const c2s = seen.filter((s) => s.text);
     expect(c2s).toEqual([
       { text: 'GET /a\nHo', lengths: [9, 0], skip: 0 },
