@@ -62,7 +62,3 @@ const names: Record<number, string> = {
 export function linkTypeName(t: number): string {
   return names[t] ?? `linktype-${t}`;
 }
-
-export function isSupportedLinkType(t: number): boolean {
-  return t in names;
-}
