@@ -21,6 +21,7 @@
  * and III), VXLAN (UDP 4789), Geneve (6081), GTP-U (2152), Teredo (3544), IP-in-IP and 6in4.
  */
 import { u16be, u32be } from '../util/bytes';
+import { LinkType } from '../formats/linktypes';
 import type { CapturedPacket } from '../formats/types';
 import { DA, DecodeAnomalies } from './anomalies';
 import { DEFAULT_DEFRAG, Defragmenter, type DefragOptions } from './defrag';
@@ -89,7 +90,7 @@ export class PacketDecoder {
     o.reset(p.linkType);
     o.buf = p.buf;
     this.now = p.tsSec;
-    if (p.linkType === 1) this.ethernet(p.buf, p.offset, p.offset + p.capLen);
+    if (p.linkType === LinkType.ETHERNET) this.ethernet(p.buf, p.offset, p.offset + p.capLen);
     else this.link(p.linkType, p.buf, p.offset, p.offset + p.capLen);
     return o;
   }
@@ -106,80 +107,80 @@ export class PacketDecoder {
   private link(lt: number, b: Uint8Array, off: number, end: number): void {
     const avail = end - off;
     switch (lt) {
-      case 1: // Ethernet
+      case LinkType.ETHERNET: // Ethernet
         return this.ethernet(b, off, end);
-      case 0: // BSD null: address family in the capturing host's byte order
-      case 108: {
+      case LinkType.NULL: // BSD null: address family in the capturing host's byte order
+      case LinkType.LOOP: {
         // loop: network byte order
         if (avail < 4) return this.an(DA['truncated-link-header']);
         let fam: number;
-        if (lt === 108) fam = u32be(b, off);
+        if (lt === LinkType.LOOP) fam = u32be(b, off);
         else fam = b[off] === 0 && b[off + 1] === 0 ? u32be(b, off) : b[off] | (b[off + 1] << 8);
         if (fam === 2) return this.ipv4(b, off + 4, end);
         if (fam === 10 || fam === 23 || fam === 24 || fam === 28 || fam === 30) return this.ipv6(b, off + 4, end);
         return this.an(DA['non-ip']);
       }
-      case 101:
-      case 12:
-      case 14:
+      case LinkType.RAW:
+      case LinkType.RAW_OPENBSD:
+      case LinkType.RAW_BSDOS:
         return this.rawIp(b, off, end);
-      case 228:
+      case LinkType.IPV4:
         return this.ipv4(b, off, end);
-      case 229:
+      case LinkType.IPV6:
         return this.ipv6(b, off, end);
-      case 113: // Linux SLL: 16-byte header, protocol at 14
+      case LinkType.LINUX_SLL: // Linux SLL: 16-byte header, protocol at 14
         if (avail < 16) return this.an(DA['truncated-link-header']);
         return this.sllProtocol(u16be(b, off + 2), u16be(b, off + 14), b, off + 16, end);
-      case 276: // Linux SLL2: 20-byte header, protocol at 0, ARPHRD type at 8
+      case LinkType.LINUX_SLL2: // Linux SLL2: 20-byte header, protocol at 0, ARPHRD type at 8
         if (avail < 20) return this.an(DA['truncated-link-header']);
         return this.sllProtocol(u16be(b, off + 8), u16be(b, off), b, off + 20, end);
-      case 50: // PPP in HDLC-like framing, or Cisco PPP with HDLC framing (address 0x0F / 0x8F)
+      case LinkType.PPP_HDLC: // PPP in HDLC-like framing, or Cisco PPP with HDLC framing (address 0x0F / 0x8F)
         if (avail >= 1 && (b[off] === 0x0f || b[off] === 0x8f)) return this.ciscoHdlc(b, off, end);
         return this.ppp(b, off, end, true);
-      case 9:
+      case LinkType.PPP:
         return this.ppp(b, off, end, true);
-      case 51: // PPPoE session payload (no Ethernet header)
+      case LinkType.PPP_ETHER: // PPPoE session payload (no Ethernet header)
         return this.pppoeSession(b, off, end);
-      case 104: // Cisco HDLC: address, control, ethertype
+      case LinkType.C_HDLC: // Cisco HDLC: address, control, ethertype
         return this.ciscoHdlc(b, off, end);
-      case 109: // OpenBSD enc: address family (host order), SPI, flags
+      case LinkType.ENC: // OpenBSD enc: address family (host order), SPI, flags
         if (avail < 12) return this.an(DA['truncated-link-header']);
         return this.rawIp(b, off + 12, end);
-      case 117: {
+      case LinkType.PFLOG: {
         // OpenBSD/FreeBSD pflog: header length (word-aligned) first, address family second
         if (avail < 4) return this.an(DA['truncated-link-header']);
         const h = (b[off] + 3) & ~3;
         if (h < 4 || h > avail) return this.an(DA['truncated-link-header']);
         return this.rawIp(b, off + h, end);
       }
-      case 10: // FDDI: frame control, destination, source, then 802.2 LLC
+      case LinkType.FDDI: // FDDI: frame control, destination, source, then 802.2 LLC
         if (avail < 13) return this.an(DA['truncated-link-header']);
         return this.llc(b, off + 13, end);
-      case 7:
-      case 129:
-        return this.next(arcnetIpStart(b, off, end, lt === 129), b, end, 'ip');
-      case 105:
+      case LinkType.ARCNET_BSD:
+      case LinkType.ARCNET_LINUX:
+        return this.next(arcnetIpStart(b, off, end, lt === LinkType.ARCNET_LINUX), b, end, 'ip');
+      case LinkType.IEEE802_11:
         return this.wlan(b, off, end);
-      case 127:
+      case LinkType.RADIOTAP:
         return this.next(radiotapEnd(b, off, end), b, end, 'wlan');
-      case 119:
-      case 163:
+      case LinkType.PRISM:
+      case LinkType.AVS:
         return this.next(prismEnd(b, off, end), b, end, 'wlan');
-      case 192: {
+      case LinkType.PPI: {
         const h = ppiHeader(b, off, end);
         if (typeof h === 'number') return this.next(h, b, end, 'ip');
-        if (h.linkType === 192) return this.an(DA['unsupported-link-type']);
+        if (h.linkType === LinkType.PPI) return this.an(DA['unsupported-link-type']);
         return this.link(h.linkType, b, h.next, end);
       }
-      case 239: {
+      case LinkType.NFLOG: {
         const r = nflogPayload(b, off, end, this.span);
         if (r < 0) return this.next(r, b, end, 'ip');
         return this.rawIp(b, this.span[0], this.span[1]);
       }
-      case 242: // IP over InfiniBand: a 40-byte GRH or destination-address pseudo-header, then RFC 4391's type and reserved bytes
+      case LinkType.IPOIB: // IP over InfiniBand: a 40-byte GRH or destination-address pseudo-header, then RFC 4391's type and reserved bytes
         if (avail < 44) return this.an(DA['truncated-link-header']);
         return this.ethertype(u16be(b, off + 40), b, off + 44, end);
-      case 178: {
+      case LinkType.JUNIPER_ETHER: {
         const p = juniperStart(b, off, end, this.juniper);
         if (p < 0 || this.juniper.noL2) return this.next(p, b, end, 'ip');
         return this.ethernet(b, p, end);
