@@ -15,6 +15,7 @@ import { serveCommand } from './serve';
 import { captureCommand, devicesCommand, sniffCommand } from './capture';
 import { exportCommand } from './export';
 import { messagesCommand, pluginsCommand } from './messages';
+import { selfTestCommand } from './selftest';
 
 declare const WEFT_VERSION: string | undefined;
 const VERSION = typeof WEFT_VERSION === 'string' ? WEFT_VERSION : 'dev';
@@ -59,6 +60,9 @@ Usage:
   weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json]
                                             live, one line per protocol message (go-sniffer
                                             style); the plugin's BPF filter unless -f is given
+  weft selftest [--json]                    reassembles the real captures shipped with Weft and
+                                            compares every direction with tshark's stored
+                                            reassembly (exit 1 if one differs)
   weft serve [--port N] [--host H] [--max-connections N] [FILE…]
                                             the app in a browser: prints a URL with a token
                                             (default 127.0.0.1:7878; POST /pcap {"path": …} queues
@@ -145,6 +149,11 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       }
       const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow, maxConnections, filter: a.values.filter as string | undefined }, out, err);
       return failures ? 2 : 0;
+    }
+    case 'selftest': {
+      const a = parse(rest, { json: { type: 'boolean' } });
+      if (a.positionals.length > 0) throw new UsageError('selftest takes no FILE: it reads the captures shipped with Weft');
+      return selfTestCommand(!!a.values.json, out, err);
     }
     case 'plugins': {
       const a = parse(rest, { json: { type: 'boolean' } });

@@ -2,6 +2,8 @@
  * The `weft` command as users run it: the built bundle through bin/weft.cjs, in a child process.
  */
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectedReal, MALFORMED, REAL } from '../helpers/fixtures';
@@ -9,7 +11,10 @@ import { expectedReal, MALFORMED, REAL } from '../helpers/fixtures';
 const BIN = join(__dirname, '..', '..', 'bin', 'weft.cjs');
 
 function weft(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return weftWith({}, ...args);
+}
+function weftWith(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -26,6 +31,41 @@ describe('weft CLI', () => {
       const r = weft(...args);
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/^weft: .+\nTry 'weft --help'\.\n$/);
+    }
+  });
+
+  it('selftest: every direction of the shipped captures against tshark, one row each, and a verdict', () => {
+    const r = weft('selftest');
+    expect(r.code).toBe(0);
+    const rows = r.out.split('\n').filter((l) => /^(real|coverage|synthetic) /.test(l));
+    const expected = Object.values(expectedReal()).reduce((n, e) => n + 2 * e.connections.length, 0);
+    expect(rows.filter((l) => l.startsWith('real ')).length).toBe(expected);
+    expect(rows.filter((l) => / ok$/.test(l)).length).toBe(rows.length - 1);
+    expect(r.out).toMatch(/known: zeek-tcp-rst-inject\.pcap 1\.2\.0\.2:2527 → 1\.2\.0\.3:6649 c2s: policy/);
+    expect(r.out).toMatch(new RegExp(`\\n${rows.length} directions: ${rows.length - 1} byte-exact with tshark, 1 known difference .*, 0 failed\\n$`));
+    const j = JSON.parse(weft('selftest', '--json').out);
+    expect([j.failed, j.known, j.match]).toEqual([0, 1, rows.length - 1]);
+  });
+
+  it('selftest fails, naming the direction, when Weft and the stored expectation disagree', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-selftest-'));
+    try {
+      mkdirSync(join(dir, 'real'));
+      const file = 'zeek-http-get.pcap';
+      copyFileSync(join(REAL, file), join(dir, 'real', file));
+      const exp = { [file]: expectedReal()[file] };
+      exp[file].connections[0].sha256_s2c = '0'.repeat(64);
+      writeFileSync(join(dir, 'real', 'EXPECTED.json'), JSON.stringify(exp));
+      const r = weftWith({ WEFT_SELFTEST_DIR: dir }, 'selftest');
+      expect(r.code).toBe(1);
+      expect(r.out).toMatch(/zeek-http-get\.pcap .* s2c .* DIFFERS\n/);
+      expect(r.out).toMatch(/2 directions: 1 byte-exact with tshark, 0 known differences .*, 1 failed/);
+      // a folder without captures is passed over for the next place (here the source tree's)
+      const none = weftWith({ WEFT_SELFTEST_DIR: join(dir, 'nothing') }, 'selftest');
+      expect(none.code).toBe(0);
+      expect(none.out).toContain(`from ${join(__dirname, '..', 'fixtures')}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
