@@ -25,6 +25,7 @@ const api = {
   flowTimeline: (req: Req<'flowTimeline'>) => ipcRenderer.invoke('weft:flowTimeline', req),
   listRecent: (req: Req<'listRecent'>) => ipcRenderer.invoke('weft:listRecent', req),
   newSession: (req: Req<'newSession'>) => ipcRenderer.invoke('weft:newSession', req),
+  selfTest: (req: Req<'selfTest'>) => ipcRenderer.invoke('weft:selfTest', req),
   readRows: (req: Req<'readRows'>) => ipcRenderer.invoke('weft:readRows', req),
   readPackets: (req: Req<'readPackets'>) => ipcRenderer.invoke('weft:readPackets', req),
   findFrame: (req: Req<'findFrame'>) => ipcRenderer.invoke('weft:findFrame', req),

@@ -81,6 +81,7 @@ function start(): void {
           },
           openRecent: (p) => void open(p),
           exportFlows: () => win.webContents.send('weft:menu', 'export'),
+          selfTest: () => win.webContents.send('weft:menu', 'selftest'),
           quit: () => app.quit(),
         }),
       ),

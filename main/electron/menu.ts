@@ -1,10 +1,11 @@
-/** The native menu: File > Open…, Open Recent, Export…, Quit (and the standard Edit/View roles). */
+/** The native menu: File > Open…, Open Recent, Export…, Quit; Help > Self-test (and the standard Edit/View roles). */
 import type { MenuItemConstructorOptions } from 'electron';
 
 export interface MenuActions {
   open(): void;
   openRecent(path: string): void;
   exportFlows(): void;
+  selfTest(): void;
   quit(): void;
   recent: string[];
 }
@@ -29,6 +30,8 @@ export function menuTemplate(a: MenuActions): MenuItemConstructorOptions[] {
     },
     { role: 'editMenu' },
     { role: 'viewMenu' },
+    // opens the page's self-test dialog: the shipped captures against tshark
+    { label: 'Help', submenu: [{ label: 'Self-test…', click: () => a.selfTest() }] },
   ];
 }
 

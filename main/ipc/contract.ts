@@ -357,6 +357,7 @@ export const guards = {
   }>,
   listRecent: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   newSession: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
+  selfTest: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   readPackets: ((v): v is PacketRange => isObj(v) && Object.keys(v).length === 3 && isInt(v.id, 1) && isInt(v.from) && isInt(v.count, 0, 50_000)) as Guard<PacketRange>,
   findFrame: ((v): v is FrameQuery => isObj(v) && isInt(v.frame, 1, 0xffffffff) && (v.prefer === undefined || isInt(v.prefer, 1)) && Object.keys(v).every((k) => k === 'frame' || k === 'prefer')) as Guard<FrameQuery>,
   setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
@@ -369,6 +370,34 @@ export const guards = {
     v.filter.length < 4096 &&
     (v.write === undefined || (typeof v.write === 'string' && v.write.length > 0 && v.write.length < 4096))) as Guard<CaptureRequest>,
 };
+
+/** One direction of the self-test (main/service/selftest.ts): Weft's reassembly against tshark's stored one. */
+export interface SelfTestRow {
+  set: string;
+  file: string;
+  client: string;
+  server: string;
+  dir: 'c2s' | 's2c';
+  tsharkBytes: number;
+  /** Weft's bytes for the direction; -1 when Weft found no such connection. */
+  weftBytes: number;
+  /** Packets of the connection: tshark's frames and Weft's (both directions). */
+  tsharkPackets: number;
+  weftPackets: number;
+  verdict: 'match' | 'known' | 'differs' | 'missing';
+  /** Why a known difference differs (KNOWN-DIFFERENCES.md). */
+  reason?: string;
+}
+
+export interface SelfTestReport {
+  /** Where the captures were read from. */
+  root: string;
+  captures: number;
+  rows: SelfTestRow[];
+  match: number;
+  known: number;
+  failed: number;
+}
 
 /** Every request channel: its name, payload guard, and result type. */
 export interface Channels {
@@ -398,6 +427,8 @@ export interface Channels {
   listRecent: { req: Record<string, never>; res: string[] };
   /** Closes every file and capture of the session and starts an empty one. */
   newSession: { req: Record<string, never>; res: null };
+  /** Reassembles the captures shipped with Weft and compares every direction with tshark's (Help › Self-test). */
+  selfTest: { req: Record<string, never>; res: SelfTestReport };
   /** A page of a flow's packets (the packet list, the graphs). */
   readPackets: { req: PacketRange; res: PacketPage };
   /** Which flow frame N belongs to, and where among its packets ("go to frame"). */

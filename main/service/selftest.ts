@@ -11,34 +11,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SelfTestReport, SelfTestRow } from '../ipc/contract';
 import { runFlows, type Flow } from './pipeline/flow-recorder';
 
-export interface SelfTestRow {
-  set: string;
-  file: string;
-  client: string;
-  server: string;
-  dir: 'c2s' | 's2c';
-  tsharkBytes: number;
-  /** Weft's bytes for the direction; -1 when Weft found no such connection. */
-  weftBytes: number;
-  /** Packets of the connection: tshark's frames and Weft's (both directions), on the c2s row. */
-  tsharkPackets: number;
-  weftPackets: number;
-  verdict: 'match' | 'known' | 'differs' | 'missing';
-  /** Why a known difference differs (KNOWN-DIFFERENCES.md). */
-  reason?: string;
-}
-
-export interface SelfTestResult {
-  /** Where the captures were read from. */
-  root: string;
-  captures: number;
-  rows: SelfTestRow[];
-  match: number;
-  known: number;
-  failed: number;
-}
+export type { SelfTestReport as SelfTestResult, SelfTestRow } from '../ipc/contract';
 
 /** The fixture sets, by folder name, in the order they are run. */
 export const SELFTEST_SETS = ['real', 'coverage', 'synthetic'] as const;
@@ -80,7 +56,7 @@ export function knownDifferences(root: string): Map<string, string> {
  * Runs the self-test over `sets` under `root`. Each expected connection is matched to Weft's
  * flow with the same endpoints (either way round) nearest its first packet's time.
  */
-export async function selfTest(root: string, sets: readonly string[] = SELFTEST_SETS, onCapture?: (set: string, file: string) => void): Promise<SelfTestResult> {
+export async function selfTest(root: string, sets: readonly string[] = SELFTEST_SETS, onCapture?: (set: string, file: string) => void): Promise<SelfTestReport> {
   const known = knownDifferences(root);
   const rows: SelfTestRow[] = [];
   let captures = 0;

@@ -589,6 +589,33 @@ describe('the app in Chromium', () => {
     await page.fill('[data-testid=filter]', '');
   });
 
+  it('Help › Self-test: the shipped captures against tshark, from the "?" help; the one known difference with its reason', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    // out of any field (where '?' is typed rather than heard)
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press('?');
+    await page.click('[data-testid=selftest-open]');
+    const verdict = page.locator('[data-testid=selftest-verdict]');
+    await expect.poll(() => verdict.textContent(), { timeout: 30_000 }).toMatch(/failed$/);
+    const n = Object.values(expectedReal()).reduce((k, e) => k + 2 * e.connections.length, 0);
+    const text = (await verdict.textContent())!;
+    const [, total, match, known, failed] = /^(\d+) directions of \d+ captures: (\d+) byte-exact with tshark, (\d+) known differences?, (\d+) failed$/.exec(text)!.map(Number);
+    expect(total).toBeGreaterThan(n); // the real set, and the link-layer sets beside it
+    expect([failed, known, match]).toEqual([0, 1, total - 1]);
+    // only what is not byte-exact is listed at first: the RST-injection direction, with its reason
+    const listed = page.locator('[data-testid=selftest] tbody tr');
+    await expect.poll(() => listed.count()).toBe(1);
+    expect(await listed.first().getAttribute('data-verdict')).toBe('known');
+    expect(await listed.first().textContent()).toContain('zeek-tcp-rst-inject.pcap');
+    expect(await listed.first().locator('.reason').textContent()).toMatch(/in-window RST closes the connection at once/);
+    await page.locator('[data-testid=selftest-all]').check();
+    await expect.poll(() => listed.count()).toBe(total);
+    expect(await page.locator('[data-testid=selftest] tbody tr[data-verdict=match]').count()).toBe(total - 1);
+    await page.screenshot({ path: join(SHOTS, 'selftest.png') });
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('[data-testid=selftest]').count()).toBe(0);
+  });
+
   it('the capture timeline: drag across it and the table keeps the flows that started in that span', async () => {
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.fill('[data-testid=filter]', '');

@@ -37,7 +37,7 @@ describe('contract, preload and main agree', () => {
     const { registerIpc } = await import('../../main/electron/ipc');
     const session = Object.create(Session.prototype) as InstanceType<typeof Session>;
     registerIpc({ handle: (ch: string, fn: never) => h.handlers.set(ch, fn), removeHandler: () => {} } as never, session, 'file:///app/index.html');
-    expect(CHANNELS.length).toBe(19);
+    expect(CHANNELS.length).toBe(20);
     for (const name of CHANNELS) {
       expect(typeof guards[name]).toBe('function');
       expect(typeof (Session.prototype as unknown as Record<string, unknown>)[name]).toBe('function');
@@ -95,9 +95,9 @@ describe('the window', () => {
     expect(openHandler!({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
   });
 
-  it('has File > Open…, Open Recent, Export… and Quit; takes capture files from the command line', async () => {
+  it('has File > Open…, Open Recent, Export… and Quit, Help > Self-test…; takes capture files from the command line', async () => {
     const { menuTemplate, captureArgs } = await import('../../main/electron/menu');
-    const acts = { open: vi.fn(), openRecent: vi.fn(), exportFlows: vi.fn(), quit: vi.fn(), recent: ['/a.pcap'] };
+    const acts = { open: vi.fn(), openRecent: vi.fn(), exportFlows: vi.fn(), selfTest: vi.fn(), quit: vi.fn(), recent: ['/a.pcap'] };
     const file = menuTemplate(acts)[0].submenu as { label?: string; click?: () => void; submenu?: { label: string; click: () => void }[] }[];
     expect(file.filter((i) => i.label).map((i) => i.label)).toEqual(['Open…', 'Open Recent', 'Export…', 'Quit']);
     file[0].click!();
@@ -108,6 +108,10 @@ describe('the window', () => {
     expect(exp.enabled).not.toBe(false);
     exp.click();
     expect(acts.exportFlows).toHaveBeenCalled();
+    const help = menuTemplate(acts).find((m) => m.label === 'Help')!.submenu as { label: string; click: () => void }[];
+    expect(help.map((i) => i.label)).toEqual(['Self-test…']);
+    help[0].click();
+    expect(acts.selfTest).toHaveBeenCalled();
     expect(captureArgs(['.', '--inspect', '/x/a.pcap', 'b.PCAPNG', 'notes.txt'])).toEqual(['/x/a.pcap', 'b.PCAPNG']);
   });
 });

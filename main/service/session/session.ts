@@ -14,6 +14,7 @@ import { isPcapMagic, isPcapngMagic } from '../../engine/formats';
 import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
 import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
 import type { RecentFiles } from '../recent';
+import { selfTest, selfTestRoot } from '../selftest';
 
 
 export class Session {
@@ -226,6 +227,13 @@ export class Session {
   /** Flows started and active over time (the timeline above the flows table). */
   flowTimeline(req: Channels['flowTimeline']['req']): Promise<Result<Channels['flowTimeline']['res']>> {
     return this.ask((reqId) => ({ t: 'timeline', reqId, bins: req.bins, filter: req.filter }));
+  }
+
+  /** Help › Self-test: the shipped captures against tshark's stored reassembly (main/service/selftest.ts). */
+  async selfTest(_req: Channels['selfTest']['req'] = {}): Promise<Result<Channels['selfTest']['res']>> {
+    const root = selfTestRoot();
+    if (root === null) return { ok: false, error: 'no self-test captures found beside the app (selftest/) or in the source tree (test/fixtures/); set WEFT_SELFTEST_DIR to a folder holding real/EXPECTED.json' };
+    return { ok: true, value: await selfTest(root) };
   }
 
   /** The files opened lately, newest first (kept between runs). */

@@ -23,6 +23,7 @@ const ALL: Record<ChannelName, true> = {
   flowTimeline: true,
   listRecent: true,
   newSession: true,
+  selfTest: true,
   readPackets: true,
   findFrame: true,
 };
