@@ -123,9 +123,26 @@ export interface ScatterGather {
 }
 
 export interface Stream {
+  /**
+   * Every packet of the connection, before the assembler handles it; false makes it ignore the
+   * packet (counted in `stats.ignoredByStream`). `tcp` is the decoder's reused header: read it
+   * now. `nextSeq` is the next byte the assembler expects in `dir`, as an int32 (the engine's
+   * form: `seqWire(nextSeq)` gives the wire's unsigned value; meaningless before the direction
+   * started). `start` is a box the stream may set: `start.value = true` on a packet without SYN
+   * makes the direction start at this packet's sequence number (gopacket's `*start`; it arrives
+   * true on a SYN). Packets a tombstone absorbs after the close never get here.
+   */
   accept(tcp: TcpHeader, ci: CaptureInfo, dir: TCPFlowDirection, nextSeq: number, start: { value: boolean }, ctx: AssemblerContext): boolean;
+  /**
+   * Bytes of one direction in sequence order (see the file comment); `sg` and its views are
+   * reused after the call: copy what you keep, or keepFrom().
+   */
   reassembledSG(sg: ScatterGather, ctx: AssemblerContext): void;
-  /** `reason` says why (our addition; gopacket's Stream has no such argument). */
+  /**
+   * The connection ended, once (see the file comment); `reason` says why (our addition;
+   * gopacket's Stream has no such argument). true: forget it now; false: keep seeing its packets
+   * through accept() until a flush removes it.
+   */
   reassemblyComplete(ctx: AssemblerContext, reason: CloseReason): boolean;
   /**
    * Called once, right after the factory, with the connection's engine state (half-connections
@@ -174,6 +191,12 @@ export interface HalfConnectionState {
 export type CloseReason = 'fin' | 'rst' | 'idle' | 'end-of-input' | 'limit';
 
 export interface StreamFactory {
+  /**
+   * A new connection's Stream, on its first packet. `netFlow`, `tcpFlow` and `tcp` are REUSED
+   * (the decoder's packet, the assembler's one TcpFlow): read what you need now, never keep them.
+   * `netFlow.src` is the first packet's sender, which `tcpFlow.senderIsClient` says is the client
+   * or the server (the direction rules are in DESIGN.md).
+   */
   "new"(netFlow: NetFlow, tcpFlow: TcpFlow, tcp: TcpHeader, ctx: AssemblerContext): Stream;
 }
 
