@@ -11,6 +11,7 @@
  * `weft flows` 80 % slower there; even 2 s for RST closes cost 10 % (docs/decisions.md). Memory is fixed: a slot per connection id
  * modulo SLOTS (a newer flow on a taken slot ends the older's window) and a ring of deadlines.
  */
+import { TcpFlags } from '../decode/layers';
 import type { TCPFlowDirection } from '../reassembly';
 import type { FlowAccumulator } from './flow';
 
@@ -54,7 +55,7 @@ export class AfterCloseWindow {
     if (dir === 0) a.lateC2s++;
     else a.lateS2c++;
     // a FIN close's final ACK (acknowledges the last FIN, carries nothing): the flow is whole
-    if (a.close === 'fin' && (flags & 0x17) === 0x10 && payloadLength === 0) {
+    if (a.close === 'fin' && (flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST | TcpFlags.ACK)) === TcpFlags.ACK && payloadLength === 0) {
       this.slots[s] = null;
       this.done(a);
     }

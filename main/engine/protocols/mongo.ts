@@ -19,23 +19,14 @@ import { option, type Direction, type DirectionParser, type ParserHost, type Pro
 const MAX_MESSAGE = 48_000_000; // the server's maxMessageSizeBytes
 const MAX_GARBAGE = 64 * 1024;
 
-export const OPCODES: Record<number, string> = {
-  1: 'OP_REPLY',
-  2001: 'OP_UPDATE',
-  2002: 'OP_INSERT',
-  2004: 'OP_QUERY',
-  2005: 'OP_GET_MORE',
-  2006: 'OP_DELETE',
-  2007: 'OP_KILL_CURSORS',
-  2010: 'OP_COMMAND',
-  2011: 'OP_COMMANDREPLY',
-  2012: 'OP_COMPRESSED',
-  2013: 'OP_MSG',
-};
+/** MongoDB wire protocol opcodes, by name. */
+export const OP = { REPLY: 1, UPDATE: 2001, INSERT: 2002, QUERY: 2004, GET_MORE: 2005, DELETE: 2006, KILL_CURSORS: 2007, COMMAND: 2010, COMMANDREPLY: 2011, COMPRESSED: 2012, MSG: 2013 } as const;
+/** Opcode → its name as the protocol documents it (OP_MSG, …). */
+export const OPCODES: Record<number, string> = Object.fromEntries(Object.entries(OP).map(([name, code]) => [code, `OP_${name}`]));
 const COMPRESSORS = ['noop', 'snappy', 'zlib', 'zstd'];
-const REPLIES = new Set([1, 2011]);
+const REPLIES = new Set<number>([OP.REPLY, OP.COMMANDREPLY]);
 /** Opcodes only clients send. */
-const REQUESTS = new Set([2001, 2002, 2004, 2005, 2006, 2007, 2010]);
+const REQUESTS = new Set<number>([OP.UPDATE, OP.INSERT, OP.QUERY, OP.GET_MORE, OP.DELETE, OP.KILL_CURSORS, OP.COMMAND]);
 
 /** A BSON document's bytes, as captured (`complete` false when cut at `keep` or by a gap). */
 export interface MongoDocument {
@@ -123,7 +114,7 @@ export function readMongoBody(opCode: number, body: Uint8Array): MongoBody {
     }
   };
   switch (opCode) {
-    case 2013: {
+    case OP.MSG: {
       const flags = c.uint(4);
       r.flags = flags;
       r.checksum = (flags & 1) !== 0;
@@ -152,7 +143,7 @@ export function readMongoBody(opCode: number, body: Uint8Array): MongoBody {
       }
       break;
     }
-    case 2004: {
+    case OP.QUERY: {
       r.flags = c.uint(4);
       r.namespace = c.cstring();
       c.uint(8); // numberToSkip, numberToReturn
@@ -160,7 +151,7 @@ export function readMongoBody(opCode: number, body: Uint8Array): MongoBody {
       if (r.namespace.endsWith('.$cmd')) r.command = r.documents[0];
       break;
     }
-    case 1: {
+    case OP.REPLY: {
       r.flags = c.uint(4);
       r.cursorId = c.int64Text();
       c.uint(4); // startingFrom
@@ -168,24 +159,24 @@ export function readMongoBody(opCode: number, body: Uint8Array): MongoBody {
       docs();
       break;
     }
-    case 2010: {
+    case OP.COMMAND: {
       r.database = c.cstring();
       r.commandName = c.cstring();
       docs();
       r.command = r.documents[0]; // the arguments, then metadata (as servers send it), then input documents
       break;
     }
-    case 2011:
+    case OP.COMMANDREPLY:
       docs();
       r.command = r.documents[0]; // the reply, then metadata, then output documents
       break;
-    case 2001:
-    case 2002:
-    case 2005:
-    case 2006: {
+    case OP.UPDATE:
+    case OP.INSERT:
+    case OP.GET_MORE:
+    case OP.DELETE: {
       c.uint(4); // zero (flags for OP_INSERT)
       r.namespace = c.cstring();
-      if (opCode === 2005) {
+      if (opCode === OP.GET_MORE) {
         c.uint(4);
         r.cursorId = c.int64Text();
       } else {
@@ -224,9 +215,9 @@ export function mongoSummary(opCode: number, body: MongoBody, reply: boolean): s
     const n = get('n');
     const cursor = get('cursor');
     const batch = cursor instanceof Uint8Array ? topLevel(cursor).find((e) => e.name === 'firstBatch' || e.name === 'nextBatch')?.value : undefined;
-    const count = opCode === 1 ? (body.numberReturned ?? body.documents.length) : batch instanceof Uint8Array ? topLevel(batch, Infinity).length : undefined;
+    const count = opCode === OP.REPLY ? (body.numberReturned ?? body.documents.length) : batch instanceof Uint8Array ? topLevel(batch, Infinity).length : undefined;
     const docs = count !== undefined ? ` ${count} document${count === 1 ? '' : 's'}` : '';
-    const head = ok !== undefined ? 'ok' : opCode === 1 ? '' : 'reply';
+    const head = ok !== undefined ? 'ok' : opCode === OP.REPLY ? '' : 'reply';
     return `${head}${docs}${n !== undefined ? ` n=${n}` : ''}`.trim();
   }
   const name = body.commandName ?? OPCODES[opCode]?.slice(3).toLowerCase() ?? `opcode ${opCode}`;
@@ -278,7 +269,7 @@ class MongoParser implements DirectionParser {
     const f: Record<string, unknown> = { opCode: OPCODES[opCode], requestID, responseTo, length: total };
     if (damaged || frame.length < total) f.incomplete = true;
     let body: Uint8Array | null = frame.subarray(16);
-    if (opCode === 2012) {
+    if (opCode === OP.COMPRESSED) {
       const c = new Cursor(body);
       const original = c.uint(4);
       const size = c.uint(4);
@@ -349,15 +340,15 @@ export const mongoPlugin: ProtocolPlugin = {
       return s.length > 0 && s.every((x) => x > 0x20 && x < 0x7f) && (!dot || s.includes(0x2e) || z < 0);
     };
     switch (op) {
-      case 2013:
+      case OP.MSG:
         return (int32(first, 16) & ~0x10003) === 0 && (first[20] === 0 ? docAt(21) : first[20] === 1);
-      case 1:
+      case OP.REPLY:
         return int32(first, 16) < 16 && int32(first, 32) <= (len - 36) / 5 && (int32(first, 32) === 0 || docAt(36));
-      case 2011:
+      case OP.COMMANDREPLY:
         return docAt(16);
-      case 2010:
+      case OP.COMMAND:
         return name(16, false);
-      case 2012:
+      case OP.COMPRESSED:
         return OPCODES[int32(first, 16)] !== undefined && first[24] <= 3;
       default:
         return int32(first, 16) < 256 && name(20, true); // flags or zero, then db.collection

@@ -24,7 +24,7 @@
  * for the hole that segment itself fills (docs/decisions.md, "Acknowledged holes"); FIN takes effect at
  * its sequence position; RST closes at once; mid-stream starts deliver at once with skip −1.
  */
-import type { TcpHeader } from '../decode/layers';
+import { TcpFlags, type TcpHeader } from '../decode/layers';
 import { SA, type GapCause } from './anomalies';
 import { HalfConnection, isUnused, judged, pageEnd } from './half-connection';
 import { PAGE_SIZE, type PageCache, type Page } from './page-cache';
@@ -73,10 +73,7 @@ export const PIPELINE_PARK_SEC = 3 * 3600;
 /** How far (bytes) a packet's sequence or acknowledgement number may sit from where its parked connection left off. */
 const RESUME_WINDOW = 1 << 20;
 
-const FIN = 0x01;
-const SYN = 0x02;
-const RST = 0x04;
-const ACK = 0x10;
+const { FIN, SYN, RST, ACK } = TcpFlags;
 
 /** Counters over the assembler's life (gopacket: TCPAssemblyStats, plus ours). */
 export interface AssemblerStats {

@@ -11,14 +11,11 @@
  * Neither is used by the Assembler itself; they report, the Stream decides (return false from
  * accept() to make the assembler ignore the packet).
  */
-import type { TcpHeader } from '../decode/layers';
+import { TcpFlags, type TcpHeader } from '../decode/layers';
 import { seqDiff } from './sequence';
 import type { TCPFlowDirection } from './types';
 
-const FIN = 0x01;
-const SYN = 0x02;
-const RST = 0x04;
-const ACK = 0x10;
+const { FIN, SYN, RST, ACK } = TcpFlags;
 
 export type TcpState = 'closed' | 'syn-sent' | 'syn-received' | 'established' | 'closing' | 'closed-fin' | 'reset';
 
