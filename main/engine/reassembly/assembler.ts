@@ -27,7 +27,8 @@
 import { TcpFlags, type TcpHeader } from '../decode/layers';
 import { SA, type GapCause } from './anomalies';
 import { HalfConnection, isUnused, judged, pageEnd } from './half-connection';
-import { PAGE_SIZE, type PageCache, type Page } from './page-cache';
+import type { PageCache, Page } from './page-cache';
+import { insertSegment, type OverlapPolicy } from './segments';
 import { ScatterGatherBuffer } from './scatter-gather';
 import { seqAdd, seqDiff } from './sequence';
 import { Connection, StreamPool, type CloseReason, type Found } from './stream-pool';
@@ -39,7 +40,7 @@ export interface AssemblerOptions {
   /** Pages all connections of the pool may hold together (the pool's assemblers share them). */
   maxBufferedPagesTotal: number;
   /** Overlap policy for bytes still buffered: the first copy wins, or the last. */
-  overlapPolicy: 'first' | 'last';
+  overlapPolicy: OverlapPolicy;
   /** Bytes of recently delivered data kept per direction to spot conflicting retransmissions (0: off). */
   deliveredWindow: number;
   /** Capture seconds a FIN/RST-closed connection's key absorbs late packets. */
@@ -423,151 +424,78 @@ export class Assembler {
       declared = room;
       if (len > room) len = room;
     }
-    let d = seqDiff(half.nextSeq, seq);
-    if (d < 0 && half.midStream) {
-      // A direction that began mid-stream: bytes below its first one were never delivered.
-      const below = seqDiff(seq, half.startSeq);
-      if (below > 0) {
-        const start = half.startSeq;
-        half.beforeStart(seq, Math.min(below, declared));
-        if (below >= declared) return;
-        off += below;
-        len = len > below ? len - below : 0;
-        declared -= below;
-        seq = start;
-        d = seqDiff(half.nextSeq, seq);
-      }
-    }
-    if (d < 0) {
-      // Starts before the next expected byte: some or all of it was delivered already.
-      if (half.synSeen && seqDiff(seqAdd(seq, declared), seqAdd(half.isn, 1)) >= 0) {
-        half.count(SA['data-before-isn']); // wholly before the first byte after the SYN
-        return;
-      }
-      const over = Math.min(-d, len);
-      half.checkDelivered(seq, buf, off, over, this.ci.frame);
-      if (-d >= declared) {
-        half.count(SA.retransmission);
-        return;
-      }
-      half.count(SA.overlap);
-      if (-d >= len) return; // the captured part was all delivered; the rest is a truncation hole
-      off += -d;
-      len -= -d;
-      declared += d;
-      seq = half.nextSeq;
-      d = 0;
-    }
-    if (d > 0) {
-      const beforePages = half.first === null || seqDiff(seq, half.first.seq) >= 0;
-      if (!beforePages) {
-        // Holes below the pages that precede this segment may have been acknowledged.
-        this.skipAckedHoles(conn, half, seq);
-        d = seqDiff(half.nextSeq, seq);
-      }
-      if (d > 0 && (half.first === null || seqDiff(seq, half.first.seq) >= 0) && this.opts.skipAcknowledgedHoles && ((half.ackKnown && seqDiff(seq, half.peerAck) >= 0) || (half.aheadAckKnown && half.aheadAck === seq))) {
-        // The hole right before this segment was acknowledged: skip just that part, the segment
-        // itself fills what follows.
-        half.skipTo(seq, 'not-captured');
-        d = 0;
+    // Once round, or again when delivering acknowledged pages moved nextSeq past the segment's start.
+    for (;;) {
+      let d = seqDiff(half.nextSeq, seq);
+      if (d < 0 && half.midStream) {
+        // A direction that began mid-stream: bytes below its first one were never delivered.
+        const below = seqDiff(seq, half.startSeq);
+        if (below > 0) {
+          const start = half.startSeq;
+          half.beforeStart(seq, Math.min(below, declared));
+          if (below >= declared) return;
+          off += below;
+          len = len > below ? len - below : 0;
+          declared -= below;
+          seq = start;
+          d = seqDiff(half.nextSeq, seq);
+        }
       }
       if (d < 0) {
-        // Delivering acknowledged pages moved nextSeq past this segment's start: start over.
-        this.data(conn, half, seq, seg, declared);
-        return;
+        // Starts before the next expected byte: some or all of it was delivered already.
+        if (half.synSeen && seqDiff(seqAdd(seq, declared), seqAdd(half.isn, 1)) >= 0) {
+          half.count(SA['data-before-isn']); // wholly before the first byte after the SYN
+          return;
+        }
+        const over = Math.min(-d, len);
+        half.checkDelivered(seq, buf, off, over, this.ci.frame);
+        if (-d >= declared) {
+          half.count(SA.retransmission);
+          return;
+        }
+        half.count(SA.overlap);
+        if (-d >= len) return; // the captured part was all delivered; the rest is a truncation hole
+        off += -d;
+        len -= -d;
+        declared += d;
+        seq = half.nextSeq;
+        d = 0;
       }
       if (d > 0) {
-        half.count(SA['out-of-order']);
-        this.insert(half, seq, buf, off, len, this.ci);
-        if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
-        this.enforceBudget(conn, half);
-        return;
+        const beforePages = half.first === null || seqDiff(seq, half.first.seq) >= 0;
+        if (!beforePages) {
+          // Holes below the pages that precede this segment may have been acknowledged.
+          this.skipAckedHoles(conn, half, seq);
+          d = seqDiff(half.nextSeq, seq);
+        }
+        if (d > 0 && (half.first === null || seqDiff(seq, half.first.seq) >= 0) && this.opts.skipAcknowledgedHoles && ((half.ackKnown && seqDiff(seq, half.peerAck) >= 0) || (half.aheadAckKnown && half.aheadAck === seq))) {
+          // The hole right before this segment was acknowledged: skip just that part, the segment
+          // itself fills what follows.
+          half.skipTo(seq, 'not-captured');
+          d = 0;
+        }
+        // Delivering acknowledged pages moved nextSeq past this segment's start: look again.
+        if (d < 0) continue;
+        if (d > 0) {
+          half.count(SA['out-of-order']);
+          insertSegment(half, this.cache, this.opts.overlapPolicy, seq, buf, off, len, this.ci);
+          if (this.cache.used > this.stats.pagesHighWater) this.stats.pagesHighWater = this.cache.used;
+          if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
+          this.enforceBudget(conn, half);
+          return;
+        }
       }
+      // In order: the whole segment is delivered from the packet. Buffered bytes it overlaps give
+      // way (as in tshark's Follow and Linux's receive queue); deliver() compares them for conflicts.
+      if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
+      this.deliver(conn, half, buf, off, len);
+      return;
     }
-    // In order: the whole segment is delivered from the packet. Buffered bytes it overlaps give
-    // way (as in tshark's Follow and Linux's receive queue); deliver() compares them for conflicts.
-    if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
-    this.deliver(conn, half, buf, off, len);
   }
 
   private noteTruncation(half: HalfConnection, holeSeq: number): void {
     half.truncHole = true;
     half.truncHoleSeq = holeSeq;
-  }
-
-  /**
-   * Copies [seq, seq+len) into pages, applying the overlap policy against pages already held.
-   * Pages stay sorted and never overlap.
-   */
-  private insert(half: HalfConnection, seq: number, buf: Uint8Array, off: number, len: number, ci: CaptureInfo): void {
-    if (len <= 0) return;
-    const last = this.opts.overlapPolicy === 'last';
-    let cur = seq;
-    const end = seqAdd(seq, len);
-    let prev: Page | null = null;
-    let p = half.first;
-    // skip pages wholly before cur
-    while (p !== null && seqDiff(pageEnd(p), cur) >= 0) {
-      prev = p;
-      p = p.next;
-    }
-    let overlapped = false;
-    while (seqDiff(cur, end) > 0) {
-      if (p === null || seqDiff(end, p.seq) >= 0) {
-        prev = this.addPages(half, prev, p, cur, buf, off + seqDiff(seq, cur), seqDiff(cur, end), ci);
-        break;
-      }
-      if (seqDiff(cur, p.seq) > 0) {
-        const n = seqDiff(cur, p.seq);
-        prev = this.addPages(half, prev, p, cur, buf, off + seqDiff(seq, cur), n, ci);
-        cur = p.seq;
-      }
-      // cur is inside p: the overlap [cur, min(end, pageEnd(p)))
-      const pe = pageEnd(p);
-      const stop = seqDiff(end, pe) < 0 ? pe : end;
-      const n = seqDiff(cur, stop);
-      const po = seqDiff(p.seq, cur);
-      const bo = off + seqDiff(seq, cur);
-      overlapped = true;
-      for (let i = 0; i < n; i++) {
-        if (p.bytes[po + i] !== buf[bo + i]) {
-          half.recordConflict(seqAdd(cur, i), p.bytes, po + i, buf, bo + i, n - i, ci.frame);
-          break;
-        }
-      }
-      if (last) p.bytes.set(buf.subarray(bo, bo + n), po);
-      p.overlapped = true;
-      cur = stop;
-      prev = p;
-      p = p.next;
-    }
-    if (overlapped) half.count(SA.overlap);
-  }
-
-  /** Inserts pages holding n bytes of buf[o…] at sequence s between prev and next. Returns the last page. */
-  private addPages(half: HalfConnection, prev: Page | null, next: Page | null, s: number, buf: Uint8Array, o: number, n: number, ci: CaptureInfo): Page | null {
-    let seq = s;
-    let left = n;
-    let at = o;
-    while (left > 0) {
-      const p = this.cache.get();
-      const take = left < PAGE_SIZE ? left : PAGE_SIZE;
-      p.bytes.set(buf.subarray(at, at + take), 0);
-      p.seq = seq;
-      p.len = take;
-      copyCaptureInfo(p.ci, ci);
-      if (prev === null) half.first = p;
-      else prev.next = p;
-      p.next = next;
-      prev = p;
-      half.pages++;
-      half.bufferedBytes += take;
-      seq = seqAdd(seq, take);
-      at += take;
-      left -= take;
-    }
-    if (this.cache.used > this.stats.pagesHighWater) this.stats.pagesHighWater = this.cache.used;
-    return prev;
   }
 
   /** Keeps the connection and the assembler within their page budgets (see the class comment). */
