@@ -529,10 +529,7 @@ export class Assembler {
       if (buf !== null && len > 0 && skipIn > 0) this.compareCovered(half, p, buf, off + seqDiff(pktSeq, p.seq), Math.min(skipIn, p.len));
       if (seqDiff(half.nextSeq, pe) > 0) {
         sg.add(p.bytes, skipIn, p.len - skipIn, p.ci, true);
-        if (p.overlapped) {
-          sg.st.overlapBytes += p.len - skipIn;
-          sg.st.overlapPackets++;
-        }
+        if (p.overlapped) sg.noteOverlap(p.len - skipIn);
         half.remember(p.bytes, skipIn, p.len - skipIn, pe);
         half.nextSeq = pe;
       }
@@ -540,11 +537,9 @@ export class Assembler {
     }
     const toFree = half.first;
     half.first = p;
-    if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) {
-      sg.inf.end = true;
-    }
-    const n = sg.total - sg.keptLen;
-    if (sg.total > 0 && (n > 0 || sg.inf.end)) {
+    if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) sg.markEnd();
+    const n = sg.newBytes;
+    if (sg.total > 0 && (n > 0 || sg.ends)) {
       half.startPending = false;
       half.pendingSkip = 0;
       half.delivered += n;
@@ -561,7 +556,7 @@ export class Assembler {
       this.cache.release(q);
       q = nx;
     }
-    if (sg.inf.end) this.reachFin(conn, half, true);
+    if (sg.ends) this.reachFin(conn, half, true);
   }
 
   /**
@@ -575,15 +570,12 @@ export class Assembler {
       half.keptLen = 0;
       return;
     }
-    sg.add(half.kept, 0, half.keptLen, half.keptCi!, false);
-    sg.keptLen = half.keptLen;
+    sg.addKept(half.kept, half.keptLen, half.keptCi!);
   }
 
   /** Page bytes [0, n) were covered by packet bytes buf[o…]: a conflict if they differ. */
   private compareCovered(half: HalfConnection, p: Page, buf: Uint8Array, o: number, n: number): void {
-    const sg = this.sg;
-    sg.st.overlapBytes += n;
-    sg.st.overlapPackets++;
+    this.sg.noteOverlap(n);
     half.count(SA.overlap);
     for (let i = 0; i < n; i++) {
       if (p.bytes[i] !== buf[o + i]) {
@@ -614,7 +606,7 @@ export class Assembler {
   private deliverEnd(conn: Connection, half: HalfConnection): void {
     const sg = this.sg;
     sg.reset(half.dir, half.startPending, half.pendingSkip);
-    sg.inf.end = true;
+    sg.markEnd();
     this.putKept(half, sg);
     half.keptLen = 0;
     conn.stream.reassembledSG(sg, this.ctx);

@@ -71,6 +71,32 @@ export class ScatterGatherBuffer implements ScatterGather {
     } else this.st.packets++;
   }
 
+  /** Puts bytes a stream kept (keepFrom) in front of the delivery: they count in lengths()[1], not as new bytes. */
+  addKept(buf: Uint8Array, len: number, ci: CaptureInfo): void {
+    this.add(buf, 0, len, ci, false);
+    this.keptLen = len;
+  }
+
+  /** Bytes of this delivery that were not carried over by keepFrom. */
+  get newBytes(): number {
+    return this.total - this.keptLen;
+  }
+
+  /** This delivery ends its direction (its FIN reached, a close). */
+  markEnd(): void {
+    this.inf.end = true;
+  }
+
+  get ends(): boolean {
+    return this.inf.end;
+  }
+
+  /** `n` bytes of the delivery overlapped bytes seen before (for stats()). */
+  noteOverlap(n: number): void {
+    this.st.overlapBytes += n;
+    this.st.overlapPackets++;
+  }
+
   /** Drops the references to chunk and pages once the delivery is over. */
   clear(): void {
     for (let i = 0; i < this.count; i++) this.bufs[i] = EMPTY;
