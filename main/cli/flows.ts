@@ -1,6 +1,7 @@
 import { compileFilter } from '../service/pipeline/flow-query';
 import { JsonOffload } from '../service/pipeline/json-offload';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
+import type { UdpFlow } from '../engine/flows';
 import { formatTime, humanBytes } from './format';
 import { UsageError, type BufferedOut } from './io';
 import { printable } from '../engine/util/printable';
@@ -35,6 +36,8 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
         },
     {
       idleSec: a.idleSec,
+      // UDP conversations beside the connections (not with --follow, which shows one TCP stream)
+      udp: a.follow !== undefined ? undefined : offload ? (u) => offload.addLine(JSON.stringify(u)) : a.json ? (u) => out.line(JSON.stringify(u)) : (u) => out.line(udpRow(u)),
       assembler: { overlapPolicy: a.policy, maxConnections: a.maxConnections },
       follow: a.follow,
       filter: a.filter ? filterOf(a.filter) : undefined,
@@ -51,7 +54,10 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
       return r.errors.length + 1;
     }
     printFollow(f.record, f.deliveries, out);
-  } else if (table) out.line(`${a.filter ? `${r.kept} of ` : ''}${r.flows} connection${r.flows === 1 ? '' : 's'}${a.filter ? ' shown' : ''}, ${r.tcpPackets} TCP packets of ${r.packets}`);
+  } else if (table) {
+    const udp = r.udpConversations === 0 ? '' : `, ${a.filter ? `${r.udpKept} of ` : ''}${r.udpConversations} UDP conversation${r.udpConversations === 1 ? '' : 's'}`;
+    out.line(`${a.filter ? `${r.kept} of ` : ''}${r.flows} connection${r.flows === 1 ? '' : 's'}${udp}${a.filter ? ' shown' : ''}, ${r.tcpPackets} TCP packets of ${r.packets}`);
+  }
   return r.errors.length;
 }
 
@@ -66,6 +72,21 @@ function filterOf(expr: string) {
 
 export function header(): string {
   return ['#'.padStart(5), 'client'.padEnd(28), 'server'.padEnd(28), 'proto'.padEnd(6), 'packets'.padStart(11), 'bytes c2s'.padStart(10), 'bytes s2c'.padStart(10), 'gaps'.padStart(7), 'close'.padEnd(12), 'anomalies'].join(' ');
+}
+
+/** A UDP conversation as a table row: the TCP columns, with "udp" for the state's column's neighbours. */
+export function udpRow(u: UdpFlow): string {
+  return [
+    String(u.id).padStart(5),
+    u.client.padEnd(28),
+    u.server.padEnd(28),
+    (u.protocol ?? 'udp').padEnd(6),
+    `${u.packets.c2s}/${u.packets.s2c}`.padStart(11),
+    String(u.bytes.c2s).padStart(10),
+    String(u.bytes.s2c).padStart(10),
+    '-'.padStart(7),
+    `udp ${u.close}`.padEnd(12),
+  ].join(' ');
 }
 
 export function row(f: Flow): string {

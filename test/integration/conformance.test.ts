@@ -32,7 +32,7 @@ describe('link layers and encapsulations match tshark', async () => {
   });
 
   it('every synthetic framing (IPoIB, 802.11 bare/PPI/Prism/AVS, ERSPAN I/III, MPLS pseudowire, PBB, FabricPath, LOOP, ENC, PFLOG, ARCNET, Juniper, Teredo, …) is byte-exact', () => {
-    expect(synthetic.length).toBe(2 * Object.keys(expectedIn(SYNTHETIC)).length);
+    expect(synthetic.length).toBe(2 * Object.values(expectedIn(SYNTHETIC)).reduce((n, e) => n + e.connections.length, 0));
     expect(synthetic.length).toBeGreaterThanOrEqual(48);
     expect(synthetic.filter((r) => r.verdict !== 'match')).toEqual([]);
   });

@@ -28,6 +28,9 @@ const STRIDE = C1 + A;
 const CLOSES: readonly CloseReason[] = ['fin', 'rst', 'idle', 'end-of-input', 'limit'];
 const LETTERS = 'SHADFRshadfr';
 const EXTRA_GAPS0 = 0, EXTRA_GAPS1 = 1, EXTRA_SHA0 = 2, EXTRA_SHA1 = 3;
+/** An entry that is a line written as it is (a UDP conversation), in its place among the flows: its ID is LINE. */
+const EXTRA_LINE = 0;
+const LINE = -1;
 
 export interface FlowBatch {
   count: number;
@@ -47,7 +50,7 @@ export class FlowBatchWriter {
 
   /** Bytes held (numbers and waiting bytes), to decide when to hand the batch over. */
   get size(): number {
-    return this.count * STRIDE * 8 + this.bytesLen;
+    return this.count * STRIDE * 8 + this.bytesLen + this.lineBytes;
   }
 
   add(a: FlowAccumulator): void {
@@ -105,6 +108,16 @@ export class FlowBatchWriter {
     }
   }
 
+  /** A line to write as it is, in its place among the flows (a UDP conversation's JSON). */
+  addLine(line: string): void {
+    const i = this.count++;
+    if ((i + 1) * STRIDE > this.nums.length) this.nums = grownTo(this.nums, (i + 1) * STRIDE);
+    this.nums[i * STRIDE + ID] = LINE;
+    this.extras.push(i, EXTRA_LINE, line);
+    this.lineBytes += line.length;
+  }
+  private lineBytes = 0;
+
   /** The batch so far (its arrays are the caller's now: transfer them), and a fresh one begun. */
   take(): FlowBatch {
     const b: FlowBatch = { count: this.count, nums: this.nums.subarray(0, this.count * STRIDE), bytes: this.bytes.subarray(0, this.bytesLen), bytesLen: this.bytesLen, extras: this.extras };
@@ -113,12 +126,16 @@ export class FlowBatchWriter {
     this.bytesLen = 0;
     this.extras = [];
     this.count = 0;
+    this.lineBytes = 0;
     return b;
   }
 }
 
-/** Reads a batch back as FlowJsonInputs (the writing thread), hashing the waiting bytes. `fn` gets one reused object. */
-export function readBatch(b: FlowBatch, hashes: HashHost, fn: (f: FlowJsonInput) => void): void {
+/**
+ * Reads a batch back as FlowJsonInputs (the writing thread), hashing the waiting bytes. `fn` gets
+ * one reused object; `line` the lines added as they are (addLine), each in its place.
+ */
+export function readBatch(b: FlowBatch, hashes: HashHost, fn: (f: FlowJsonInput) => void, line: (l: string) => void = () => {}): void {
   const n = b.nums;
   const extra = new Map<number, string>();
   for (let k = 0; k < b.extras.length; k += 3) extra.set((b.extras[k] as number) * 4 + (b.extras[k + 1] as number), b.extras[k + 2] as string);
@@ -126,8 +143,14 @@ export function readBatch(b: FlowBatch, hashes: HashHost, fn: (f: FlowJsonInput)
   const c1 = new Float64Array(A);
   const f: FlowJsonInput = { id: 0, client: '', server: '', firstSeen: 0, lastSeen: 0, packets0: 0, packets1: 0, bytes0: 0, bytes1: 0, sha0: '', sha1: '', gaps0: 0, gaps1: 0, close: '', quietSec: 0, inferred: false, counts0: null, counts1: null, gapList0: '[]', gapList1: '[]', conflicts: 0, protocol: null, ipVersion: 4, vlan: null, history: '', connState: '' };
   let at = 0;
+  const lines = new Map<number, string>();
+  for (let k = 0; k < b.extras.length; k += 3) if (b.nums[(b.extras[k] as number) * STRIDE + ID] === LINE) lines.set(b.extras[k] as number, b.extras[k + 2] as string);
   for (let i = 0; i < b.count; i++) {
     const o = i * STRIDE;
+    if (n[o + ID] === LINE) {
+      line(lines.get(i)!);
+      continue;
+    }
     const v = n[o + IPV];
     f.id = n[o + ID];
     f.client = endpointOfWords(v, n[o + CW], n[o + CW + 1], n[o + CW + 2], n[o + CW + 3], n[o + CPORT]);

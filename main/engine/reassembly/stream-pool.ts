@@ -576,4 +576,9 @@ export class StreamPool {
   newId(): number {
     return this.nextId;
   }
+
+  /** Takes the next id for something that is not a TCP connection (a UDP conversation): one id space, in order of first packet. */
+  takeId(): number {
+    return this.nextId++;
+  }
 }

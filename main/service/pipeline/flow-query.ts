@@ -21,7 +21,7 @@
  * a filter that silently matches nothing.
  */
 import { endpointHost, endpointPort } from '../../engine/decode/addr';
-import type { Flow, FlowAccumulator } from '../../engine/flows';
+import type { Flow, FlowAccumulator, UdpFlow } from '../../engine/flows';
 import { STREAM_ANOMALY_NAMES } from '../../engine/reassembly';
 import type { FlowQuery, FlowState } from '../../ipc/contract';
 
@@ -96,6 +96,26 @@ export function accumulatorFacts(a: FlowAccumulator): FlowFacts {
       const i = (STREAM_ANOMALY_NAMES as readonly string[]).indexOf(n);
       return i < 0 ? 0 : (h0.counts?.[i] ?? 0) + (h1.counts?.[i] ?? 0);
     },
+  };
+}
+
+/** A UDP conversation read as FlowFacts (no gaps, conflicts or anomalies; never inferred). */
+export function udpFacts(u: UdpFlow): FlowFacts {
+  return {
+    id: u.id,
+    client: u.client,
+    server: u.server,
+    protocol: u.protocol,
+    state: u.close,
+    directionInferred: false,
+    packets: u.packets.c2s + u.packets.s2c,
+    bytesC2s: u.bytes.c2s,
+    bytesS2c: u.bytes.s2c,
+    duration: u.lastSeen - u.firstSeen,
+    start: u.firstSeen,
+    gapBytes: 0,
+    conflicts: 0,
+    anomaly: () => 0,
   };
 }
 

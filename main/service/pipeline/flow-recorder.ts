@@ -3,12 +3,12 @@
  * completes, handed to `onFlow` and then forgotten — a closed connection keeps nothing here.
  * Hashes are node's sha256 (NODE_HASHES). `--follow N` keeps connection N's deliveries.
  */
-import { AfterCloseWindow, FlowFactory, flowJson, flowOf, jsonInput, type Flow, type FlowAccumulator } from '../../engine/flows';
+import { AfterCloseWindow, FlowFactory, flowJson, flowOf, jsonInput, UdpTable, udpFlowOf, type Flow, type FlowAccumulator, type UdpFlow } from '../../engine/flows';
 import type { Assembler, TCPFlowDirection } from '../../engine/reassembly';
 import type { CaptureFormatError, CapturedPacket } from '../../engine/formats';
 import { copyBytes } from '../../engine/util/bytes';
 import type { ReadOptions } from '../../sources/capture-source';
-import { accumulatorFacts, type FlowPredicate } from './flow-query';
+import { accumulatorFacts, udpFacts, type FlowPredicate } from './flow-query';
 import { NODE_HASHES } from './hashes';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
@@ -29,6 +29,8 @@ export interface FlowRunOptions extends PipelineOptions {
   filter?: FlowPredicate;
   /** Connection id whose delivered bytes are kept for display (weft flows --follow). */
   follow?: number;
+  /** Where UDP conversations go as they end (kept only when given; the filter applies to them too). */
+  udp?: (u: UdpFlow) => void;
   read?: ReadOptions;
 }
 
@@ -36,6 +38,9 @@ export interface FlowRunResult {
   packets: number;
   tcpPackets: number;
   flows: number;
+  /** UDP conversations ended (when opts.udp was given), and of them those the filter kept. */
+  udpConversations: number;
+  udpKept: number;
   /** Flows the filter kept (all without one). */
   kept: number;
   errors: CaptureFormatError[];
@@ -58,6 +63,9 @@ export class FlowPipeline extends PacketPipeline {
   /** Connections completed so far, and of them those the filter kept. */
   flows = 0;
   kept = 0;
+  /** UDP conversations ended so far, and of them those the filter kept. */
+  udpConversations = 0;
+  udpKept = 0;
   /** --follow: the followed connection's deliveries and, once complete, its Flow. */
   followed: Delivery[] | null = null;
   followedRecord: Flow | null = null;
@@ -85,6 +93,20 @@ export class FlowPipeline extends PacketPipeline {
       else sink.json(flowJson(jsonInput(a)));
     };
     this.late = new AfterCloseWindow(report);
+    const onUdp = opts.udp;
+    if (onUdp)
+      this.udp = new UdpTable({
+        hashes: NODE_HASHES,
+        nextId: () => this.assembler.pool.takeId(),
+        maxConversations: opts.assembler?.maxConnections,
+        complete: (c) => {
+          this.udpConversations++;
+          const u = udpFlowOf(c, NODE_HASHES);
+          if (opts.filter && !opts.filter(udpFacts(u))) return;
+          this.udpKept++;
+          onUdp(u);
+        },
+      });
     factory.listener = {
       complete: (a) => this.late.closed(a, this.packets),
       delivery:
@@ -132,6 +154,8 @@ export async function runFlows(files: string[], sink: FlowSink, opts: FlowRunOpt
     tcpPackets: pipe.tcpPackets,
     flows: pipe.flows,
     kept: pipe.kept,
+    udpConversations: pipe.udpConversations,
+    udpKept: pipe.udpKept,
     errors,
     followed: opts.follow !== undefined ? { record: pipe.followedRecord, deliveries: pipe.followed ?? [] } : null,
     assembler: pipe.assembler,

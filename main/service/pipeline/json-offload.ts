@@ -40,6 +40,17 @@ export class JsonOffload {
   add(a: FlowAccumulator): void {
     if (this.closed) return;
     this.batch.add(a);
+    this.sendIfFull();
+  }
+
+  /** A line written as it is, in its place among the flows (a UDP conversation's JSON). */
+  addLine(line: string): void {
+    if (this.closed) return;
+    this.batch.addLine(line);
+    this.sendIfFull();
+  }
+
+  private sendIfFull(): void {
     if (this.batch.size < BATCH) return;
     this.send();
     // blocking: the worker's messages cannot reach this thread meanwhile, so a dead worker is

@@ -34,16 +34,16 @@ parentPort.on('message', (b: FlowBatch) => {
   try {
     if (state[1] === 0) {
       let used = 0;
-      readBatch(b, NODE_HASHES, (f) => {
-        const line = flowJson(f);
+      const put = (line: string) => {
         if (used + line.length + 1 > out.length) {
           writeAll(out, used);
           used = 0;
           if (line.length + 1 > out.length) out = Buffer.allocUnsafe(line.length + 1);
         }
-        used += out.write(line, used, 'latin1'); // flows' JSON is ASCII
+        used += out.write(line, used, 'latin1'); // flows' JSON is ASCII (UDP conversations' too)
         out[used++] = 10;
-      });
+      };
+      readBatch(b, NODE_HASHES, (f) => put(flowJson(f)), put);
       writeAll(out, used);
     }
   } catch (e) {

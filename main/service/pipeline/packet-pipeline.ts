@@ -6,6 +6,7 @@
  * `weft flows`, `weft messages`, `weft capture`, `weft sniff` and the app's engine all run it.
  */
 import { PacketDecoder, Transport, type DecodedPacket } from '../../engine/decode';
+import type { UdpTable } from '../../engine/flows';
 import type { CaptureFormatError, CapturedPacket, PacketSink } from '../../engine/formats';
 import { Assembler, PIPELINE_PARK_SEC, StreamPool, type AssemblerContext, type AssemblerOptions, type CaptureInfo, type StreamFactory } from '../../engine/reassembly';
 import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
@@ -55,8 +56,8 @@ export class PacketPipeline implements PacketSink {
     this.bytes += p.capLen;
     const d: DecodedPacket = this.decoder.decode(p);
     this.last = d;
-    if (d.transport !== Transport.TCP) return;
-    this.tcpPackets++;
+    const t = d.transport;
+    if (t !== Transport.TCP && (t !== Transport.UDP || this.udp === null)) return;
     const ci = this.ctx.ci;
     ci.tsSec = p.tsSec;
     ci.tsNsec = p.tsNsec;
@@ -64,20 +65,34 @@ export class PacketPipeline implements PacketSink {
     ci.capLen = p.capLen;
     ci.origLen = p.origLen;
     if (!this.wall && p.tsSec >= this.nextFlush) {
-      if (this.nextFlush !== -Infinity) this.assembler.flushCloseOlderThan(p.tsSec + p.tsNsec / 1e9 - this.idle);
+      if (this.nextFlush !== -Infinity) this.flushIdle(p.tsSec + p.tsNsec / 1e9 - this.idle);
       this.nextFlush = p.tsSec + 1;
     }
+    if (t === Transport.UDP) {
+      this.udp!.packet(d, ci);
+      return;
+    }
+    this.tcpPackets++;
     this.assembler.assemble(d, d, this.ctx);
+  }
+
+  /** UDP conversations (weft flows lists them beside the TCP connections); null: not kept. */
+  udp: UdpTable | null = null;
+
+  private flushIdle(before: number): void {
+    this.assembler.flushCloseOlderThan(before);
+    this.udp?.flushIdle(before);
   }
 
   /** Live: closes connections idle on the wall clock (call from a timer). */
   tick(nowSec = Date.now() / 1000): void {
-    this.assembler.flushCloseOlderThan(nowSec - this.idle);
+    this.flushIdle(nowSec - this.idle);
   }
 
   /** End of input: every connection completes. */
   end(): void {
     this.assembler.flushAll();
+    this.udp?.end();
   }
 }
 
