@@ -27,6 +27,8 @@ export interface FlowRow {
   conflicts: number;
   sha256: { c2s: string; s2c: string } | null;
   protocol: string | null;
+  /** A TCP connection or a UDP conversation (its stream is its datagrams' payloads; it has no packet list yet). */
+  transport: 'tcp' | 'udp';
 }
 
 export interface SessionStats {

@@ -680,4 +680,25 @@ describe('the app in Chromium', () => {
     expect(await page.locator('[data-testid=new-session]').count()).toBe(0);
     await page.fill('[data-testid=filter]', '');
   });
+
+  it('UDP conversations are rows beside the connections: proto:udp, their transport or protocol shown, their datagrams as the stream', async () => {
+    const file = join(ROOT, 'test', 'fixtures', 'synthetic', 's-udp-conversations.pcap');
+    const job = await session.openCapture({ path: file });
+    if (!job.ok) throw new Error(job.error);
+    await session.whenIdle();
+    await page.fill('[data-testid=filter]', 'proto:udp');
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(7);
+    const protos = await page.locator('[data-testid=flows] .row .cell.proto').allTextContents();
+    expect(protos.filter((p) => p === 'dns')).toHaveLength(2);
+    expect(protos).toContain('quic');
+    expect(protos.filter((p) => p === 'udp')).toHaveLength(4);
+    // the syslog conversation: its two datagrams, one after the other, in the stream pane
+    await page.fill('[data-testid=filter]', 'proto:udp port:514');
+    await expect.poll(() => rows().count()).toBe(1);
+    await rows().first().click();
+    const stream = page.locator('[data-testid=stream]');
+    await expect.poll(async () => (await stream.locator('pre.run').allTextContents()).join(''), { timeout: 10_000 }).toContain('weft: syslog one way<13>Dec  1 12:00:01 host weft: and again');
+    await page.screenshot({ path: join(SHOTS, 'udp.png') });
+    await page.fill('[data-testid=filter]', '');
+  });
 });

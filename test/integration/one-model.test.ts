@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FlowRow } from '../../main/ipc/contract';
 import { runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
-import { compileFilter, flowFacts } from '../../main/service/pipeline/flow-query';
+import { compileFilter, flowFacts, udpFacts } from '../../main/service/pipeline/flow-query';
+import type { UdpFlow } from '../../main/engine/flows';
 import { Session } from '../../main/service/session/session';
 import { ChildProcessHost } from '../../main/service/hosts/child-host';
 import { REAL } from '../helpers/fixtures';
@@ -34,6 +35,28 @@ function asRow(f: Flow): Omit<FlowRow, 'id'> {
     conflicts: f.conflicts,
     sha256: f.sha256,
     protocol: f.protocol,
+    transport: 'tcp',
+  };
+}
+
+/** A UDP conversation as the table shows it. */
+function asUdpRow(u: UdpFlow): Omit<FlowRow, 'id'> {
+  return {
+    client: u.client,
+    server: u.server,
+    ipVersion: u.ipVersion,
+    firstSeen: u.firstSeen,
+    lastSeen: u.lastSeen,
+    packets: u.packets,
+    bytes: u.bytes,
+    gaps: { c2s: 0, s2c: 0 },
+    state: u.close,
+    directionInferred: false,
+    anomalies: {},
+    conflicts: 0,
+    sha256: u.sha256,
+    protocol: u.protocol,
+    transport: 'udp',
   };
 }
 
@@ -45,7 +68,8 @@ describe('the CLI and the app see the same flows', () => {
     for (const c of captures) {
       const file = join(REAL, c);
       const records: Flow[] = [];
-      await runFlows([file], (f) => records.push(f));
+      const udp: UdpFlow[] = [];
+      await runFlows([file], (f) => records.push(f), { udp: (u) => udp.push(u) });
       const s = new Session(new ChildProcessHost({ spoolParent: tmp }));
       try {
         await s.openCapture({ path: file });
@@ -53,23 +77,24 @@ describe('the CLI and the app see the same flows', () => {
         const page = await s.queryFlows({ offset: 0, limit: 10_000 });
         if (!page.ok) throw new Error(page.error);
         const rows = page.value.rows;
-        expect(rows.map((r) => r.id), c).toEqual(records.map((f) => f.id).sort((a, b) => a - b));
-        const byId = new Map(records.map((f) => [f.id, f]));
+        expect(rows.map((r) => r.id), c).toEqual([...records, ...udp].map((f) => f.id).sort((a, b) => a - b));
+        const byId = new Map<number, Omit<FlowRow, 'id'>>([...records.map((f) => [f.id, asRow(f)] as const), ...udp.map((u) => [u.id, asUdpRow(u)] as const)]);
         for (const r of rows) {
           const { id, ...row } = r;
-          expect(row, `${c} #${id}`).toEqual(asRow(byId.get(id)!));
+          expect(row, `${c} #${id}`).toEqual(byId.get(id));
           compared++;
         }
         // the table's filter and sort agree with the same filter over the records
-        for (const filter of ['has:gap', 'has:retransmission', 'state:rst', '!state:fin', 'proto:http', 'port:80', 'has:inferred']) {
+        for (const filter of ['has:gap', 'has:retransmission', 'state:rst', '!state:fin', 'proto:http', 'port:80', 'has:inferred', 'proto:udp', 'proto:tcp']) {
           const q = await s.queryFlows({ offset: 0, limit: 10_000, filter });
           if (!q.ok) throw new Error(q.error);
-          const want = records.filter((f) => compileFilter(filter)(flowFacts(f))).map((f) => f.id).sort((a, b) => a - b);
+          const keep = compileFilter(filter);
+          const want = [...records.filter((f) => keep(flowFacts(f))), ...udp.filter((u) => keep(udpFacts(u)))].map((f) => f.id).sort((a, b) => a - b);
           expect(q.value.rows.map((r) => r.id), `${c} ${filter}`).toEqual(want);
         }
         const sorted = await s.queryFlows({ offset: 0, limit: 10_000, sort: { key: 'bytesS2c', dir: 'desc' } });
         if (!sorted.ok) throw new Error(sorted.error);
-        const want = [...records].sort((a, b) => b.bytes.s2c - a.bytes.s2c || a.id - b.id).map((f) => f.id);
+        const want = [...records, ...udp].sort((a, b) => b.bytes.s2c - a.bytes.s2c || a.id - b.id).map((f) => f.id);
         expect(sorted.value.rows.map((r) => r.id), c).toEqual(want);
       } finally {
         await s.close();

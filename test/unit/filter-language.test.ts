@@ -12,6 +12,7 @@ const flow = (id: number, o: Partial<Omit<FlowFacts, 'anomaly'>> & { anomalies?:
   client: '10.0.0.1:40000',
   server: '10.0.0.2:80',
   protocol: null,
+  transport: 'tcp',
   state: 'fin' as FlowState,
   directionInferred: false,
   packets: 10,
@@ -34,6 +35,14 @@ const FLOWS: FlowFacts[] = [
 ];
 
 const keeps = (expr: string) => FLOWS.filter(compileFilter(expr)).map((f) => f.id);
+
+describe('filter language: transports', () => {
+  it('proto:tcp and proto:udp pick the transport; proto:dns the protocol, whatever the transport', () => {
+    const both = [flow(1, { protocol: 'http' }), flow(2, { transport: 'udp', protocol: 'dns', server: '10.0.0.2:53' }), flow(3, { transport: 'udp' })];
+    const ids = (e: string) => both.filter(compileFilter(e)).map((f) => f.id);
+    expect([ids('proto:udp'), ids('proto:tcp'), ids('proto:dns'), ids('proto:udp and proto:none'), ids('not proto:udp')]).toEqual([[2, 3], [1], [2], [3], [1]]);
+  });
+});
 
 describe('filter language', () => {
   const good: [string, number[]][] = [

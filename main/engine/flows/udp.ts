@@ -76,6 +76,10 @@ export interface UdpTableOptions {
   /** Open conversations at most; past it the least recently active ends (`limit`). */
   maxConversations?: number;
   detectors?: UdpDetector[];
+  /** A conversation's first datagram (before it is counted). */
+  opened?: (c: UdpConversation) => void;
+  /** Each datagram once counted, with its payload (a view, valid during the call). */
+  datagram?: (c: UdpConversation, dir: 0 | 1, payload: Uint8Array, ci: CaptureInfo) => void;
   complete: (c: UdpConversation) => void;
 }
 
@@ -125,6 +129,7 @@ export class UdpTable {
       if (this.open.size >= this.max) this.end('limit', 1);
       const senderIsServer = sp < 1024 && dp >= 1024;
       c = new UdpConversation(this.o.nextId(), key, d.ipVersion, d.vlan, senderIsServer ? dst : src, senderIsServer ? src : dst, ci.tsSec, ci.tsNsec);
+      this.o.opened?.(c);
     } else this.open.delete(key); // to the end: the most recently active
     this.open.set(key, c);
     const dir: 0 | 1 = c.client === src ? 0 : 1;
@@ -139,6 +144,7 @@ export class UdpTable {
       }
     }
     c.add(dir, payload, ci, this.o.hashes);
+    this.o.datagram?.(c, dir, payload, ci);
   }
 
   /** Ends the conversations quiet since before `t` (capture or wall seconds). */

@@ -34,6 +34,8 @@ export interface FlowFacts {
   readonly client: string;
   readonly server: string;
   readonly protocol: string | null;
+  /** The transport: a TCP connection or a UDP conversation (`proto:tcp`, `proto:udp`). */
+  readonly transport: 'tcp' | 'udp';
   readonly state: FlowState;
   readonly directionInferred: boolean;
   readonly packets: number;
@@ -57,6 +59,7 @@ export function flowFacts(f: Flow): FlowFacts {
     client: f.client,
     server: f.server,
     protocol: f.protocol,
+    transport: 'tcp',
     state: f.close,
     directionInferred: f.directionInferred,
     packets: f.packets.c2s + f.packets.s2c,
@@ -83,6 +86,7 @@ export function accumulatorFacts(a: FlowAccumulator): FlowFacts {
       return c.server;
     },
     protocol: a.protocol,
+    transport: 'tcp',
     state: a.close ?? 'open',
     directionInferred: c.directionInferred,
     packets: h0.packets + h1.packets,
@@ -106,6 +110,7 @@ export function udpFacts(u: UdpFlow): FlowFacts {
     client: u.client,
     server: u.server,
     protocol: u.protocol,
+    transport: 'udp',
     state: u.close,
     directionInferred: false,
     packets: u.packets.c2s + u.packets.s2c,
@@ -145,7 +150,7 @@ export class FilterError extends Error {
 /** The short help the app shows under the filter box and `weft flows --help` prints. */
 export const FILTER_HELP =
   'terms side by side must all hold; or, not, ( ): has:gap has:retransmission … state:open|fin|rst|idle|end-of-input|limit|closed ' +
-  'port:80 ip:10.0.0.0/8 proto:http|none; bytes > 1M, c2s, s2c, packets < 10, duration >= 2s, rate > 10M (bit/s), start >= 1700000000 (s since 1970), gaps, conflicts, port == 443, id; other words: client/server text';
+  'port:80 ip:10.0.0.0/8 proto:http|none|tcp|udp; bytes > 1M, c2s, s2c, packets < 10, duration >= 2s, rate > 10M (bit/s), start >= 1700000000 (s since 1970), gaps, conflicts, port == 443, id; other words: client/server text';
 
 interface Token {
   t: 'word' | 'op' | '(' | ')';
@@ -279,6 +284,7 @@ function keyTerm(key: string, val: string, at: number): FlowPredicate {
       return (r) => test(endpointHost(r.client)) || test(endpointHost(r.server));
     }
     default:
+      if (val === 'tcp' || val === 'udp') return (r) => r.transport === val;
       return (r) => (val === 'none' ? r.protocol === null : r.protocol === val);
   }
 }

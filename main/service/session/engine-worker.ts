@@ -21,6 +21,8 @@ import { SessionRecorder } from './session-recorder';
 import { Spool } from './spool';
 import { PacketLog } from './packet-log';
 import { Layouts, marksOfDirection } from './stream-layout';
+import { UdpTable } from '../../engine/flows';
+import { NODE_HASHES } from '../pipeline/hashes';
 
 export interface Port {
   postMessage(m: FromWorker): void;
@@ -39,6 +41,23 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   // every packet of every connection, as the engine judged it (the packet list, the graphs)
   const packets = new PacketLog(spool.dir);
   pipe.assembler.observer = packets;
+  // UDP conversations: rows of the same table (one id space), their datagrams' payloads in the spool
+  let udpChanged = 0;
+  pipe.udp = new UdpTable({
+    hashes: NODE_HASHES,
+    nextId: () => pipe.assembler.pool.takeId(),
+    maxConversations: pipe.assembler.opts.maxConnections,
+    opened: (c) => table.openUdp(c),
+    datagram: (c, dir, payload, ci) => {
+      if (payload.length > 0) spool.append(c.id, dir, payload, 0, payload.length, ci.frame, ci.tsSec, ci.tsNsec);
+      table.udpDatagram(c);
+      udpChanged++;
+    },
+    complete: (c) => {
+      table.completeUdp(c, c.digest(0, NODE_HASHES), c.digest(1, NODE_HASHES));
+      udpChanged++;
+    },
+  });
   pipe.assembler.afterClose = (id, dir, flags, payload) => recorder.afterClose(id, dir, flags, payload, pipe.assembler.now);
   recorder.packetNo = () => pipe.packets;
   const layouts = new Layouts(spool);
@@ -49,7 +68,8 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   const rate = new Rate();
 
   const sendDelta = () => {
-    const rows = recorder.takeChanged();
+    const rows = recorder.takeChanged() + udpChanged;
+    udpChanged = 0;
     stats.packets = pipe.packets;
     stats.bytes = pipe.bytes;
     stats.tcpPackets = pipe.tcpPackets;

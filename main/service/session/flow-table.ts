@@ -14,7 +14,7 @@
  * into the columns for the rows that changed); a completed row keeps only numbers and the sparse
  * entries, never the connection's objects.
  */
-import { addAnomalies, type FlowAccumulator } from '../../engine/flows';
+import { addAnomalies, type FlowAccumulator, type UdpConversation } from '../../engine/flows';
 import { grownTo } from '../../engine/util/bytes';
 import type { Conflict, Gap, TCPFlowDirection } from '../../engine/reassembly';
 import type { FlowPage, FlowQuery, FlowRow, FlowState } from '../../ipc/contract';
@@ -29,6 +29,8 @@ export interface Marks {
 }
 
 const INFERRED = 1;
+/** The row is a UDP conversation. */
+const UDP = 2;
 
 function marksOf(gaps: readonly Gap[], conflicts: readonly Conflict[]): Marks {
   return {
@@ -154,15 +156,19 @@ export class FlowTable {
   }
 
   setProtocol(f: FlowAccumulator, name: string): void {
+    this.nameProtocol(f.id - 1, name);
+    this.version++;
+  }
+
+  private nameProtocol(i: number, name: string): void {
     let p = this.protoIndex.get(name);
     if (p === undefined) {
       p = this.protoNames.length;
       this.protoNames.push(name);
       this.protoIndex.set(name, p);
     }
-    this.proto[f.id - 1] = p;
+    this.proto[i] = p;
     this.protocols[name] = (this.protocols[name] ?? 0) + 1;
-    this.version++;
   }
 
   /** The connection ended: its row keeps its final numbers, digests and marks; the connection is let go. */
@@ -180,9 +186,49 @@ export class FlowTable {
     this.version++;
   }
 
-  /** Open connections. */
+  /** A row for a UDP conversation's first datagram (its counters follow in udpDatagram). */
+  openUdp(c: UdpConversation): void {
+    const i = c.id - 1;
+    if (i >= this.cap) this.growTo(i + 1);
+    if (i >= this.size) this.size = i + 1;
+    this.client[i] = c.client;
+    let srv = this.servers.get(c.server);
+    if (srv === undefined) this.servers.set(c.server, (srv = c.server));
+    this.server[i] = srv;
+    this.ipVersion[i] = c.ipVersion;
+    this.firstSeen[i] = c.firstSec + c.firstNsec / 1e9;
+    this.flags[i] = UDP;
+    this.openUdpCount++;
+    this.version++;
+  }
+
+  /** A UDP conversation's datagram: its row's counters (and protocol, once named). */
+  udpDatagram(c: UdpConversation): void {
+    const i = c.id - 1;
+    this.lastSeen[i] = c.lastSec + c.lastNsec / 1e9;
+    this.pk0[i] = c.packets0;
+    this.pk1[i] = c.packets1;
+    this.by0[i] = c.bytes0;
+    this.by1[i] = c.bytes1;
+    if (c.protocol !== null && this.proto[i] === 0) this.nameProtocol(i, c.protocol);
+    this.version++;
+  }
+
+  /** A UDP conversation ended: its state and digests. */
+  completeUdp(c: UdpConversation, sha0: string, sha1: string): void {
+    const i = c.id - 1;
+    this.state[i] = STATE_ORDER.indexOf(c.close!);
+    for (const [d, hex] of [sha0, sha1].entries())
+      for (let b = 0, o = i * 64 + d * 32; b < 32; b++) this.sha[o + b] = (nibble(hex.charCodeAt(2 * b)) << 4) | nibble(hex.charCodeAt(2 * b + 1));
+    this.openUdpCount--;
+    this.version++;
+  }
+
+  private openUdpCount = 0;
+
+  /** Open connections and UDP conversations. */
   get openCount(): number {
-    return this.live.size;
+    return this.live.size + this.openUdpCount;
   }
 
   has(id: number): boolean {
@@ -230,6 +276,7 @@ export class FlowTable {
       conflicts: this.conflicts[i],
       sha256: st === 'open' ? null : { c2s: this.hex(i, 0), s2c: this.hex(i, 1) },
       protocol: this.protoNames[this.proto[i]],
+      transport: this.flags[i] & UDP ? 'udp' : 'tcp',
     };
   }
 
@@ -409,6 +456,9 @@ export class FlowTable {
       },
       get directionInferred() {
         return (t.flags[this.i] & INFERRED) !== 0;
+      },
+      get transport(): 'tcp' | 'udp' {
+        return t.flags[this.i] & UDP ? 'udp' : 'tcp';
       },
       get gapBytes() {
         return t.gp0[this.i] + t.gp1[this.i];
