@@ -2,6 +2,7 @@ import { compileFilter } from '../service/pipeline/flow-query';
 import { JsonOffload } from '../service/pipeline/json-offload';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
 import type { UdpFlow } from '../engine/flows';
+import type { OverlapPolicy } from '../engine/reassembly';
 import { formatTime, humanBytes } from './format';
 import { UsageError, type BufferedOut } from './io';
 import { printable } from '../engine/util/printable';
@@ -9,7 +10,7 @@ import { printable } from '../engine/util/printable';
 export interface FlowsArgs {
   files: string[];
   json: boolean;
-  policy: 'first' | 'last';
+  policy: OverlapPolicy;
   idleSec: number;
   follow?: number;
   maxConnections?: number;
@@ -18,7 +19,7 @@ export interface FlowsArgs {
 }
 
 /**
- * `weft flows FILE… [--json] [--policy first|last] [--idle S] [--follow N]`. Flows are printed as
+ * `weft flows FILE… [--json] [--policy P] [--idle S] [--follow N]`. Flows are printed as
  * they complete (so output starts before a large file is read). Returns the number of damaged files.
  */
 export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: BufferedOut): Promise<number> {

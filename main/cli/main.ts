@@ -3,6 +3,7 @@
  * one-line message on bad input (the file, the byte offset, what to do), after printing
  * everything that was good.
  */
+import { OVERLAP_POLICIES, type OverlapPolicy } from '../engine/reassembly';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ASSEMBLER_OPTIONS } from '../engine/reassembly';
 import { SourceError } from '../sources/capture-source';
@@ -26,7 +27,7 @@ Usage:
   weft info FILE… [--json]                  format, link types, packets, times, anomalies, errors
   weft packets FILE [--json] [--limit N]    one line per packet (time, link, addresses, TCP flags,
                                             seq/ack, payload length)
-  weft flows FILE… [--json] [--filter EXPR] [--policy first|last] [--idle SECONDS] [--max-connections N]
+  weft flows FILE… [--json] [--filter EXPR] [--policy P] [--idle SECONDS] [--max-connections N]
                                             one row (or JSON object) per TCP connection: endpoints,
                                             packets, bytes and sha256 per direction, gaps, close,
                                             anomalies; files are read in order as one capture;
@@ -35,6 +36,10 @@ Usage:
                                             --filter keeps the flows an expression matches (the
                                             app's filter language: port:80 or port:21, bytes > 1M,
                                             duration >= 2s, ip:10.0.0.0/8, not state:fin, ( ) …);
+                                            --policy: which copy of overlapping bytes stands:
+                                            first (default), last, or the target's: linux,
+                                            old-linux, bsd, bsd-right, windows, vista, solaris,
+                                            hpux10, hpux11, irix, macos
                                             a connection quiet for --idle S (default 600) is
                                             parked: its buffers go, and a packet continuing it
                                             resumes the same flow (quietSec); one parked for 3 h
@@ -138,8 +143,8 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       const a = parse(rest, { json: { type: 'boolean' }, policy: { type: 'string' }, idle: { type: 'string' }, follow: { type: 'string' }, 'max-connections': { type: 'string' }, filter: { type: 'string' } });
       if (a.positionals.length === 0) throw new UsageError('flows needs at least one FILE');
       const maxConnections = maxConnectionsOf(a.values['max-connections'] as string | undefined);
-      const policy = a.values.policy ?? 'first';
-      if (policy !== 'first' && policy !== 'last') throw new UsageError(`--policy is first or last, not '${policy}'`);
+      const policy = (a.values.policy ?? 'first') as OverlapPolicy;
+      if (!(OVERLAP_POLICIES as readonly string[]).includes(policy)) throw new UsageError(`--policy is one of ${OVERLAP_POLICIES.join(', ')}, not '${policy}'`);
       const idle = a.values.idle === undefined ? 600 : Number(a.values.idle);
       if (!(idle > 0)) throw new UsageError(`--idle needs a positive number of seconds, not '${a.values.idle}'`);
       let follow: number | undefined;

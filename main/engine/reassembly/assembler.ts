@@ -28,7 +28,7 @@ import { TcpFlags, type TcpHeader } from '../decode/layers';
 import { SA, type GapCause } from './anomalies';
 import { HalfConnection, isUnused, judged, pageEnd } from './half-connection';
 import type { PageCache, Page } from './page-cache';
-import { insertSegment, type OverlapPolicy } from './segments';
+import { insertSegment, targetBased, type OverlapPolicy } from './segments';
 import { ScatterGatherBuffer } from './scatter-gather';
 import { seqAdd, seqDiff } from './sequence';
 import { Connection, StreamPool, type CloseReason, type Found } from './stream-pool';
@@ -39,7 +39,7 @@ export interface AssemblerOptions {
   maxBufferedPagesPerConnection: number;
   /** Pages all connections of the pool may hold together (the pool's assemblers share them). */
   maxBufferedPagesTotal: number;
-  /** Overlap policy for bytes still buffered: the first copy wins, or the last. */
+  /** Overlap policy for bytes still buffered: the first copy wins, the last, or a target OS's rule (segments.ts). */
   overlapPolicy: OverlapPolicy;
   /** Bytes of recently delivered data kept per direction to spot conflicting retransmissions (0: off). */
   deliveredWindow: number;
@@ -485,9 +485,16 @@ export class Assembler {
           return;
         }
       }
+      if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
+      if (half.first !== null && seqDiff(half.first.seq, seqAdd(seq, len)) > 0 && targetBased(this.opts.overlapPolicy)) {
+        // A target-based policy decides the overlap with held bytes for this segment too: it
+        // goes into the pages under the policy, and the pages are delivered from here.
+        insertSegment(half, this.cache, this.opts.overlapPolicy, seq, buf, off, len, this.ci);
+        this.deliver(conn, half, null, 0, 0);
+        return;
+      }
       // In order: the whole segment is delivered from the packet. Buffered bytes it overlaps give
       // way (as in tshark's Follow and Linux's receive queue); deliver() compares them for conflicts.
-      if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
       this.deliver(conn, half, buf, off, len);
       return;
     }

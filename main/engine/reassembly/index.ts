@@ -10,3 +10,4 @@ export { TCPSimpleFSM, TCPOptionCheck, type TcpState, type TCPSimpleFSMOptions, 
 export { tcpassemblyFactory, type Reassembly, type ReassemblyStream, type ReassemblyStreamFactory } from './tcpassembly';
 export { ReaderStreamFactory, type ReaderConnection } from './reader-streams';
 export { CompletedStreamTracker, type CompletedStream, type CompletedDirection, type CompletedStreamOptions } from './completed';
+export { OVERLAP_POLICIES, newWins, targetBased, type OverlapPolicy } from './segments';

@@ -24,6 +24,9 @@ export class Page {
   readonly ci: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
   /** Segment was flagged as a retransmission-in-buffer (for stats). */
   overlapped = false;
+  /** Sequence range of the segment that brought these bytes (the target-based overlap policies compare segments, not pages). */
+  segSeq = 0;
+  segEnd = 0;
 }
 
 export class PageCache {
