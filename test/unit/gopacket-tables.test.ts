@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TcpHeader } from '../../main/engine/decode';
-import { Assembler, StreamPool, type AssemblerContext, type CaptureInfo, type ScatterGather, type Stream } from '../../main/engine/reassembly';
+import { Assembler, StreamPool, TCPOptionCheck, TCPSimpleFSM, type AssemblerContext, type CaptureInfo, type ScatterGather, type Stream, type TCPSimpleFSMOptions } from '../../main/engine/reassembly';
 
 interface Step {
   seq: number;
@@ -363,5 +363,81 @@ describe("gopacket's reassembly tables, replayed through Weft", () => {
     expect(CASES.length).toBe(20);
     expect(same).toBe(10);
     for (const c of CASES.filter((c) => c.verdict !== 'same')) expect(c.verdict).toMatch(/DESIGN\.md|decisions\.md|gopacket|tshark/);
+  });
+});
+
+/**
+ * gopacket reassembly/tcpcheck_test.go: the simple state machine and the option check, packet by
+ * packet (accepted or not), with their verdicts.
+ */
+describe("gopacket's tcpcheck tables, replayed through Weft's checks", () => {
+  interface P {
+    flags: string;
+    sport: number;
+    dport: number;
+    seq: number;
+    ack: number;
+    len?: number;
+  }
+  const header = (p: P) => {
+    const t = new TcpHeader();
+    t.srcPort = p.sport;
+    t.dstPort = p.dport;
+    t.seq = p.seq;
+    t.ack = p.ack;
+    t.flags = p.flags.split('').reduce((f, c) => f | ({ S: 2, A: 16, F: 1, R: 4 } as Record<string, number>)[c], 0);
+    t.setOptions(new Uint8Array(0), 0, 0);
+    return t;
+  };
+  /** gopacket's harness: the first packet's source port is the client's. */
+  const fsm = (packets: P[], opts: TCPSimpleFSMOptions = {}) => {
+    const m = new TCPSimpleFSM(opts);
+    return packets.map((p) => m.checkState(header(p), p.sport === packets[0].sport ? 0 : 1));
+  };
+  const C = { sport: 54842, dport: 53 };
+  const S = { sport: 53, dport: 54842 };
+  const DNS: P[] = [
+    { ...C, flags: 'S', seq: 374511116, ack: 0 },
+    { ...S, flags: 'SA', seq: 3465787765, ack: 374511117 },
+    { ...C, flags: 'A', seq: 374511117, ack: 3465787766 },
+    { ...C, flags: 'A', seq: 374511117, ack: 3465787766, len: 33 },
+    { ...S, flags: 'A', seq: 3465787766, ack: 374511150 },
+    { ...S, flags: 'A', seq: 3465787766, ack: 374511150, len: 1460 },
+    { ...C, flags: 'A', seq: 374511150, ack: 3465789226 },
+  ];
+
+  it('TestCheckFSM: a whole DNS-over-TCP exchange is accepted, packet by packet (as gopacket)', () => {
+    expect(fsm(DNS)).toEqual([true, true, true, true, true, true, true]);
+  });
+
+  it('TestCheckFSMmissingSYNACK: after a SYN, the client ACK without a SYN-ACK is refused (as gopacket)', () => {
+    expect(fsm([DNS[0], DNS[2], DNS[3]])).toEqual([true, false, false]);
+  });
+
+  it('TestCheckFSMmissingSYN: a connection picked up mid-stream is refused, or accepted with supportMissingEstablishment (as gopacket)', () => {
+    const mid: P[] = [
+      { ...C, flags: 'A', seq: 12, ack: 1012, len: 1 },
+      { ...S, flags: 'A', seq: 1012, ack: 13, len: 1 },
+      { ...S, flags: 'A', seq: 1013, ack: 13, len: 1 },
+    ];
+    for (const val of [false, true]) expect(fsm(mid, { supportMissingEstablishment: val })).toEqual([val, val, val]);
+  });
+
+  it('TestCheckOptions: packets without options all pass; the retransmission gopacket refuses passes (differs by choice)', () => {
+    // gopacket's TCPOptionCheck also judges the sequence number against nextSeq and refuses a
+    // retransmission of reassembled data; Weft's checks the options only (MSS, window scale,
+    // PAWS) — retransmissions are the assembler's to count, never a reason to refuse a packet.
+    const check = new TCPOptionCheck();
+    const seqs: [P, number, 0 | 1, boolean][] = [
+      [{ sport: 53, dport: 54842, flags: '', seq: 3465787765, ack: 374511119 }, 0, 1, true],
+      [{ sport: 35721, dport: 80, flags: '', seq: 374511116, ack: 0 }, 3, 0, true],
+      [{ sport: 54842, dport: 53, flags: 'A', seq: 374511119, ack: 3465787766 }, 3, 0, true],
+      [{ sport: 54842, dport: 53, flags: 'A', seq: 374511132, ack: 3465787766 }, 3, 0, true],
+      [{ sport: 54842, dport: 53, flags: 'A', seq: 374511119, ack: 3465787766 }, 3, 0, false], // gopacket: refused
+    ];
+    const gopacket = seqs.map(([, , , g]) => g);
+    const weft = seqs.map(([p, len, dir]) => check.accept(header(p), len, dir) === null);
+    expect(weft).toEqual([true, true, true, true, true]);
+    expect(weft).not.toEqual(gopacket);
   });
 });
