@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TcpHeader } from '../../main/engine/decode';
-import { Assembler, StreamPool, TCPOptionCheck, TCPSimpleFSM, type AssemblerContext, type CaptureInfo, type ScatterGather, type Stream, type TCPSimpleFSMOptions } from '../../main/engine/reassembly';
+import { Assembler, StreamPool, tcpassemblyFactory, TCPOptionCheck, TCPSimpleFSM, type AssemblerContext, type CaptureInfo, type ScatterGather, type Stream, type TCPSimpleFSMOptions } from '../../main/engine/reassembly';
 
 interface Step {
   seq: number;
@@ -440,4 +440,104 @@ describe("gopacket's tcpcheck tables, replayed through Weft's checks", () => {
     expect(weft).toEqual([true, true, true, true, true]);
     expect(weft).not.toEqual(gopacket);
   });
+});
+
+/**
+ * gopacket tcpassembly/assembly_test.go: the older chunk contract (tcpassemblyFactory here),
+ * where each Assemble call hands the stream a list of pieces — the packet's and each page's —
+ * compared piece by piece.
+ */
+describe("gopacket's tcpassembly tables, replayed through tcpassemblyFactory", () => {
+  interface Piece {
+    bytes: number[];
+    skip?: number;
+    start?: boolean;
+  }
+  const big = new Array(1900 * 3).fill(0).map((_, i) => i & 0xff);
+  const pages = [big.slice(0, 1900), big.slice(1900, 3800), big.slice(3800)];
+  const TABLES: { name: string; steps: Step[]; gopacket: Piece[][]; weft?: Piece[][]; verdict: string }[] = [
+    {
+      name: 'TestReorder',
+      steps: [{ seq: 1001, data: [1, 2, 3] }, { seq: 1004, data: [2, 2, 3] }, { seq: 1010, data: [4, 2, 3] }, { seq: 1007, data: [3, 2, 3] }, { seq: 1016, data: [2, 2, 3] }, { seq: 1019, data: [3, 2, 3] }, { seq: 1013, data: [1, 2, 3] }],
+      gopacket: [[], [], [], [{ bytes: [1, 2, 3], skip: -1 }, { bytes: [2, 2, 3] }, { bytes: [3, 2, 3] }, { bytes: [4, 2, 3] }], [], [], [{ bytes: [1, 2, 3] }, { bytes: [2, 2, 3] }, { bytes: [3, 2, 3] }]],
+      weft: [[{ bytes: [1, 2, 3], skip: -1, start: true }], [{ bytes: [2, 2, 3] }], [], [{ bytes: [3, 2, 3] }, { bytes: [4, 2, 3] }], [], [], [{ bytes: [1, 2, 3] }, { bytes: [2, 2, 3] }, { bytes: [3, 2, 3] }]],
+      verdict: 'a mid-stream start is delivered at once (DESIGN.md); gopacket waits for the hole before it',
+    },
+    {
+      name: 'TestMaxPerSkip',
+      steps: [{ seq: 1000, syn: true, data: [1, 2, 3] }, { seq: 1007, data: [3, 2, 3] }, { seq: 1010, data: [4, 2, 3] }, { seq: 1013, data: [5, 2, 3] }, { seq: 1016, data: [6, 2, 3] }],
+      gopacket: [[{ bytes: [1, 2, 3], start: true }], [], [], [], [{ bytes: [3, 2, 3], skip: 3 }, { bytes: [4, 2, 3] }, { bytes: [5, 2, 3] }, { bytes: [6, 2, 3] }]],
+      verdict: 'same',
+    },
+    {
+      name: 'TestReorderFast',
+      steps: [{ seq: 1000, syn: true, data: [1, 2, 3] }, { seq: 1007, data: [3, 2, 3] }, { seq: 1004, data: [2, 2, 3] }],
+      gopacket: [[{ bytes: [1, 2, 3], start: true }], [], [{ bytes: [2, 2, 3] }, { bytes: [3, 2, 3] }]],
+      verdict: 'same',
+    },
+    {
+      name: 'TestOverlap',
+      steps: [{ seq: 1000, syn: true, data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0] }, { seq: 1007, data: [7, 8, 9, 0, 1, 2, 3, 4, 5] }, { seq: 1010, data: [0, 1, 2, 3, 4, 5, 6, 7] }],
+      gopacket: [[{ bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0], start: true }], [{ bytes: [1, 2, 3, 4, 5] }], [{ bytes: [6, 7] }]],
+      verdict: 'same',
+    },
+    {
+      name: 'TestBufferedOverlap',
+      steps: [{ seq: 1007, data: [7, 8, 9, 0, 1, 2, 3, 4, 5] }, { seq: 1010, data: [0, 1, 2, 3, 4, 5, 6, 7] }, { seq: 1000, syn: true, data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0] }],
+      gopacket: [[], [], [{ bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0], start: true }, { bytes: [1, 2, 3, 4, 5] }, { bytes: [6, 7] }]],
+      weft: [[{ bytes: [7, 8, 9, 0, 1, 2, 3, 4, 5], skip: -1, start: true }], [{ bytes: [6, 7] }], []],
+      verdict: "mid-stream start delivered at once (DESIGN.md); the late SYN's bytes lie below it ('before-start', docs/decisions.md)",
+    },
+    {
+      name: 'TestOverrun1',
+      steps: [{ seq: 0xffffffff, syn: true, data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0] }, { seq: 10, data: [1, 2, 3, 4] }],
+      gopacket: [[{ bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0], start: true }], [{ bytes: [1, 2, 3, 4] }]],
+      verdict: 'same',
+    },
+    {
+      name: 'TestOverrun2',
+      steps: [{ seq: 10, data: [1, 2, 3, 4] }, { seq: 0xffffffff, syn: true, data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0] }],
+      gopacket: [[], [{ bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 0], start: true }, { bytes: [1, 2, 3, 4] }]],
+      weft: [[{ bytes: [1, 2, 3, 4], skip: -1, start: true }], []],
+      verdict: "mid-stream start delivered at once (DESIGN.md); the SYN's bytes below it are 'before-start' (docs/decisions.md)",
+    },
+    {
+      name: 'TestCacheLargePacket',
+      steps: [{ seq: 1001, data: big }, { seq: 1000, syn: true, data: [] }],
+      gopacket: [[], [{ bytes: [], start: true }, { bytes: pages[0] }, { bytes: pages[1] }, { bytes: pages[2] }]],
+      weft: [[{ bytes: big, skip: -1, start: true }], []],
+      verdict: 'mid-stream start delivered at once, from the packet, in one piece (DESIGN.md)',
+    },
+  ];
+
+  for (const t of TABLES)
+    it(`${t.name}: ${t.verdict === 'same' ? "as gopacket's" : 'differs by choice'}`, () => {
+      const got: Piece[][] = [];
+      const f = tcpassemblyFactory({
+        new: () => ({
+          reassembled(rs) {
+            for (const r of rs) got[got.length - 1].push({ bytes: [...r.bytes], ...(r.skip !== 0 ? { skip: r.skip } : {}), ...(r.start ? { start: true } : {}) });
+          },
+          reassemblyComplete() {},
+        }),
+      });
+      const asm = new Assembler(new StreamPool(f), { maxBufferedPagesPerConnection: 4 });
+      const tcp = new TcpHeader();
+      const ci: CaptureInfo = { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+      for (const s of t.steps) {
+        got.push([]);
+        const data = Uint8Array.from(s.data);
+        Object.assign(tcp, { srcPort: 1, dstPort: 2, seq: s.seq >>> 0, ack: 0, flags: s.syn ? 0x02 : 0 });
+        tcp.setOptions(data, 0, 0);
+        ci.frame++;
+        asm.assemble({ ipVersion: 4, src: Uint8Array.of(1, 2, 3, 4), dst: Uint8Array.of(5, 6, 7, 8), vlan: -1 }, { tcp, buf: data, payloadOffset: 0, payloadLength: data.length, payloadCaptured: data.length }, { captureInfo: () => ci });
+      }
+      if (t.verdict === 'same') {
+        expect(t.weft).toBeUndefined();
+        expect(got).toEqual(t.gopacket);
+      } else {
+        expect(got).toEqual(t.weft);
+        expect(t.weft).not.toEqual(t.gopacket);
+      }
+    });
 });
