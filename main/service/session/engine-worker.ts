@@ -289,7 +289,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         const q = m.rows;
         if (!table.has(q.id)) return port.postMessage({ t: 'rows', reqId: m.reqId, error: `no connection ${q.id}` });
         return answer('rows', m.reqId, () => {
-          const l = layouts.get(q.id, q.view, q.wrap, () => [marksOfDirection(table.marksOf(q.id, 0)), marksOfDirection(table.marksOf(q.id, 1))]);
+          const l = layouts.get(q.id, q.view, q.wrap, () => [marksOfDirection(table.marksOf(q.id, 0)), marksOfDirection(table.marksOf(q.id, 1))], table.isUdp(q.id));
           const atRow = q.at ? l.rowOf(q.at.dir, q.at.offset) : null;
           // around the row asked for: a third of the page before it
           const from = atRow !== null && atRow >= 0 ? Math.max(0, atRow - Math.floor(q.count / 3)) : q.from;

@@ -252,6 +252,11 @@ export class FlowTable {
     return flowKey(this.client[i], this.server[i], this.firstSeen[i]);
   }
 
+  /** Row `id` is a UDP conversation. */
+  isUdp(id: number): boolean {
+    return (this.flags[id - 1] & UDP) !== 0;
+  }
+
   protocolOf(id: number): string | null {
     return this.protoNames[this.proto[id - 1]];
   }

@@ -51,11 +51,12 @@ export class Layouts {
   private readonly kept = new Map<string, StreamLayout>();
   constructor(private readonly spool: Spool) {}
 
-  get(id: number, view: RowView, wrap: number, marks: () => [Mark[], Mark[]]): StreamLayout {
+  /** `datagrams`: the flow is a UDP conversation, each datagram a turn of its own. */
+  get(id: number, view: RowView, wrap: number, marks: () => [Mark[], Mark[]], datagrams = false): StreamLayout {
     const key = `${id}:${view}:${view === 'hex' ? 16 : wrap}`;
     let l = this.kept.get(key);
     if (l) this.kept.delete(key);
-    else l = new StreamLayout(this.spool, id, view, wrap);
+    else l = new StreamLayout(this.spool, id, view, wrap, datagrams);
     this.kept.set(key, l);
     if (this.kept.size > 6) this.kept.delete(this.kept.keys().next().value!);
     l.update(marks());
@@ -88,6 +89,8 @@ export class StreamLayout {
     readonly view: RowView,
     /** Text: the widest row in bytes. */
     readonly wrap: number,
+    /** Every piece starts a turn (a UDP conversation's datagrams: a datagram's end is a boundary the reader must see). */
+    readonly datagrams = false,
   ) {}
 
   /** Rows laid out. */
@@ -150,7 +153,7 @@ export class StreamLayout {
   private addBytes(d: 0 | 1, s: number, e: number): void {
     if (e <= s) return;
     let b = this.n - 1;
-    if (b < 0 || this.kind[b] !== DATA || this.dir[b] !== d || this.end[b] !== s) {
+    if (b < 0 || this.kind[b] !== DATA || this.dir[b] !== d || this.end[b] !== s || this.datagrams) {
       // a new turn
       b = this.push(DATA, d, s, s);
       this.ref[b] = this.cpCount;
