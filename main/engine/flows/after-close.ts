@@ -1,21 +1,20 @@
 /**
- * The packets of a connection after it closed — its final ACK, a packet after a RST — are
- * absorbed by its tombstone (the Assembler tells `afterClose`); tshark counts them in the
- * conversation. AfterCloseWindow decides, the same way for `weft flows` and the app, until when
- * they count: a FIN-closed flow until its final ACK (an ACK with nothing in it), a RST-closed one
- * (or a FIN close whose final ACK does not come) for LINGER_SEC of capture time or LINGER_PACKETS
- * packets of the capture, whichever ends first; then `done` is told (the CLI reports the flow then).
+ * The packets of a connection after it closed — its final ACK, a duplicate of it, a packet after
+ * a RST — are absorbed by its tombstone (the Assembler tells `afterClose`); tshark counts them in
+ * the conversation. AfterCloseWindow decides, the same way for `weft flows` and the app, until
+ * when they count: for LINGER_SEC of capture time or LINGER_PACKETS packets of the capture after
+ * the close, whichever ends first; then `done` is told (the CLI reports the flow then).
  *
  * Holding every closed flow for the tombstone's whole time would count the rarer later packets
  * too, but kept tens of thousands of flows alive on captures of many small connections and made
- * `weft flows` 80 % slower there; even 2 s for RST closes cost 10 % (docs/decisions.md). Memory is fixed: a slot per connection id
- * modulo SLOTS (a newer flow on a taken slot ends the older's window) and a ring of deadlines.
+ * `weft flows` 80 % slower there; the packet bound keeps a busy capture to a few dozen flows
+ * waiting (docs/decisions.md). Memory is fixed: a slot per connection id modulo SLOTS (a newer
+ * flow on a taken slot ends the older's window) and a ring of deadlines.
  */
-import { TcpFlags } from '../decode/layers';
 import type { TCPFlowDirection } from '../reassembly';
 import type { FlowAccumulator } from './flow';
 
-/** Capture seconds, and packets of the capture, a RST-closed flow (or a FIN-closed one whose final ACK never comes) waits at most. */
+/** Capture seconds, and packets of the capture, a FIN- or RST-closed flow waits at most for its packets after the close. */
 export const LINGER_SEC = 2;
 export const LINGER_PACKETS = 256;
 const SLOTS = 1 << 16;
@@ -31,7 +30,7 @@ export class AfterCloseWindow {
 
   constructor(private readonly done: (a: FlowAccumulator) => void) {}
 
-  /** A flow completed at packet `packetNo` of the capture; FIN and RST closes wait for their packets after the close, others are done at once. */
+  /** A flow completed at packet `packetNo` of the capture; FIN and RST closes wait for their packets after the close, others (idle, end of input, limit) are done at once. */
   closed(a: FlowAccumulator, packetNo: number): void {
     if (a.close !== 'fin' && a.close !== 'rst') return this.done(a);
     const s = a.id & MASK;
@@ -54,11 +53,6 @@ export class AfterCloseWindow {
     if (a === null || a.id !== id) return null;
     if (dir === 0) a.lateC2s++;
     else a.lateS2c++;
-    // a FIN close's final ACK (acknowledges the last FIN, carries nothing): the flow is whole
-    if (a.close === 'fin' && (flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST | TcpFlags.ACK)) === TcpFlags.ACK && payloadLength === 0) {
-      this.slots[s] = null;
-      this.done(a);
-    }
     return a;
   }
 
