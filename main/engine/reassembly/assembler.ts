@@ -26,13 +26,13 @@
  */
 import { TcpFlags, type TcpHeader } from '../decode/layers';
 import { SA, type GapCause } from './anomalies';
-import { HalfConnection, isUnused, judged, pageEnd } from './half-connection';
-import type { PageCache, Page } from './page-cache';
+import { HalfConnection, isUnused, judged } from './half-connection';
+import type { PageCache } from './page-cache';
 import { insertSegment, targetBased, type OverlapPolicy } from './segments';
-import { ScatterGatherBuffer } from './scatter-gather';
+import { Delivery } from './delivery';
 import { seqAdd, seqDiff } from './sequence';
 import { Connection, StreamPool, type CloseReason, type Found } from './stream-pool';
-import { copyCaptureInfo, type AssemblerContext, type CaptureInfo, type FlushOptions, type NetFlow, type TCPFlowDirection, type TcpFlow, type TcpSegment } from './types';
+import { type AssemblerContext, type CaptureInfo, type FlushOptions, type NetFlow, type TCPFlowDirection, type TcpFlow, type TcpSegment } from './types';
 
 export interface AssemblerOptions {
   /** Pages (PAGE_SIZE bytes each) of out-of-order data at which a connection skips its first hole (gopacket: reaching the limit flushes). */
@@ -114,7 +114,8 @@ export class Assembler {
   private placedId = 0;
   private placedDir: TCPFlowDirection = 0;
   readonly cache: PageCache;
-  private readonly sg = new ScatterGatherBuffer();
+  /** Hands in-order bytes to the streams (delivery.ts). */
+  private readonly out: Delivery;
   private readonly start = { value: false };
   private readonly tcpFlow: TcpFlow = { clientPort: 0, serverPort: 0, senderIsClient: true };
   private ctx!: AssemblerContext;
@@ -133,6 +134,7 @@ export class Assembler {
     if (!(this.opts.maxConnections >= 1)) throw new RangeError('maxConnections must be at least 1: a table without a limit is how a SYN flood eats all memory');
     // The pages live with the pool: any assembler sharing it may deliver (and free) them.
     this.cache = pool.pageCache;
+    this.out = new Delivery(this.cache);
   }
 
   /**
@@ -154,6 +156,8 @@ export class Assembler {
     const t = seg.tcp;
     this.ctx = ctx;
     const ci = (this.ci = ctx.captureInfo());
+    this.out.ctx = ctx;
+    this.out.ci = ci;
     this.now = ci.tsSec + ci.tsNsec / 1e9;
     this.stats.packets++;
     const pool = this.pool;
@@ -250,7 +254,7 @@ export class Assembler {
       const end = seqAdd(dataSeq, flags & FIN ? declared + 1 : declared);
       if (seqDiff(half.sentEnd, end) > 0) half.sentEnd = end;
     }
-    if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) this.reachFin(conn, half);
+    if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) this.out.reachFin(conn, half);
     if (flags & RST) {
       this.finish(conn, 'rst');
       return;
@@ -406,7 +410,7 @@ export class Assembler {
         return;
       }
       half.skipTo(half.first.seq, 'not-captured');
-      this.deliver(conn, half, null, 0, 0);
+      this.out.deliver(conn, half, null, 0, 0);
     }
   }
 
@@ -490,12 +494,12 @@ export class Assembler {
         // A target-based policy decides the overlap with held bytes for this segment too: it
         // goes into the pages under the policy, and the pages are delivered from here.
         insertSegment(half, this.cache, this.opts.overlapPolicy, seq, buf, off, len, this.ci);
-        this.deliver(conn, half, null, 0, 0);
+        this.out.deliver(conn, half, null, 0, 0);
         return;
       }
       // In order: the whole segment is delivered from the packet. Buffered bytes it overlaps give
       // way (as in tshark's Follow and Linux's receive queue); deliver() compares them for conflicts.
-      this.deliver(conn, half, buf, off, len);
+      this.out.deliver(conn, half, buf, off, len);
       return;
     }
   }
@@ -510,138 +514,7 @@ export class Assembler {
     const o = this.opts;
     while (half.first !== null && (half.pages >= o.maxBufferedPagesPerConnection || this.cache.used > o.maxBufferedPagesTotal)) {
       half.skipTo(half.first.seq, 'buffer-limit');
-      this.deliver(conn, half, null, 0, 0);
-    }
-  }
-
-  /**
-   * Delivers kept bytes, then `buf[off, off+len)` (the in-order part of the current packet, if any),
-   * then every page that is now contiguous, in one ScatterGather.
-   */
-  private deliver(conn: Connection, half: HalfConnection, buf: Uint8Array | null, off: number, len: number): void {
-    const sg = this.sg;
-    sg.reset(half.dir, half.startPending, half.pendingSkip);
-    this.putKept(half, sg);
-    const pktSeq = half.nextSeq;
-    if (buf !== null && len > 0) {
-      sg.add(buf, off, len, this.ci, false);
-      half.remember(buf, off, len, seqAdd(half.nextSeq, len));
-      half.nextSeq = seqAdd(half.nextSeq, len);
-    }
-    // Pages now in order. Their bytes behind nextSeq were covered by this packet: compare, drop.
-    let p = half.first;
-    while (p !== null && seqDiff(half.nextSeq, p.seq) <= 0) {
-      const pe = pageEnd(p);
-      const skipIn = seqDiff(p.seq, half.nextSeq);
-      if (buf !== null && len > 0 && skipIn > 0) this.compareCovered(half, p, buf, off + seqDiff(pktSeq, p.seq), Math.min(skipIn, p.len));
-      if (seqDiff(half.nextSeq, pe) > 0) {
-        sg.add(p.bytes, skipIn, p.len - skipIn, p.ci, true);
-        if (p.overlapped) sg.noteOverlap(p.len - skipIn);
-        half.remember(p.bytes, skipIn, p.len - skipIn, pe);
-        half.nextSeq = pe;
-      }
-      p = p.next;
-    }
-    const toFree = half.first;
-    half.first = p;
-    if (half.finSeen && !half.finReached && half.nextSeq === half.finSeq) sg.markEnd();
-    const n = sg.newBytes;
-    if (sg.total > 0 && (n > 0 || sg.ends)) {
-      half.startPending = false;
-      half.pendingSkip = 0;
-      half.delivered += n;
-      half.keptLen = 0;
-      conn.stream.reassembledSG(sg, this.ctx);
-      if (sg.keep >= 0) this.keep(half, sg);
-    }
-    sg.clear();
-    // Return delivered pages to the cache only after the stream has seen them.
-    for (let q = toFree; q !== null && q !== p; ) {
-      const nx = q.next;
-      half.pages--;
-      half.bufferedBytes -= q.len;
-      this.cache.release(q);
-      q = nx;
-    }
-    if (sg.ends) this.reachFin(conn, half, true);
-  }
-
-  /**
-   * Puts the bytes the stream kept (keepFrom) in front of a delivery, when they are contiguous
-   * with it. Across a gap they are dropped, as gopacket does (its TestKeepWithFlush): glued to the
-   * bytes after the gap they would read as data that never existed (a line "Ho" + "st: x").
-   */
-  private putKept(half: HalfConnection, sg: ScatterGatherBuffer): void {
-    if (half.keptLen === 0 || half.kept === null) return;
-    if (half.pendingSkip !== 0) {
-      half.keptLen = 0;
-      return;
-    }
-    sg.addKept(half.kept, half.keptLen, half.keptCi!);
-  }
-
-  /** Page bytes [0, n) were covered by packet bytes buf[o…]: a conflict if they differ. */
-  private compareCovered(half: HalfConnection, p: Page, buf: Uint8Array, o: number, n: number): void {
-    this.sg.noteOverlap(n);
-    half.count(SA.overlap);
-    for (let i = 0; i < n; i++) {
-      if (p.bytes[i] !== buf[o + i]) {
-        half.recordConflict(seqAdd(p.seq, i), buf, o + i, p.bytes, i, n - i, p.ci.frame);
-        return;
-      }
-    }
-  }
-
-  private keep(half: HalfConnection, sg: ScatterGatherBuffer): void {
-    const n = sg.total - sg.keep;
-    if (n <= 0) return;
-    if (half.kept === null || half.kept.length < n) half.kept = new Uint8Array(Math.max(n, 2 * (half.kept?.length ?? 0), 256));
-    copyCaptureInfo((half.keptCi ??= { tsSec: 0, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 }), sg.captureInfo(sg.keep));
-    sg.copyInto(half.kept, sg.keep, n);
-    half.keptLen = n;
-  }
-
-  /** The FIN of `half` took effect. */
-  private reachFin(conn: Connection, half: HalfConnection, endDelivered = false): void {
-    if (half.finReached) return;
-    half.finReached = true;
-    if (!endDelivered && !half.ended) this.deliverEnd(conn, half);
-    half.ended = true;
-  }
-
-  /** An empty delivery that marks the end of a direction (for streams that wait for it). */
-  private deliverEnd(conn: Connection, half: HalfConnection): void {
-    const sg = this.sg;
-    sg.reset(half.dir, half.startPending, half.pendingSkip);
-    sg.markEnd();
-    this.putKept(half, sg);
-    half.keptLen = 0;
-    conn.stream.reassembledSG(sg, this.ctx);
-    sg.clear();
-    half.ended = true;
-  }
-
-  private dropUnacked(half: HalfConnection): void {
-    let p = half.first;
-    if (p === null || p.seq === half.nextSeq) return;
-    // holes below the peer's ACK were skipped when the ACK came; what is left waits on an unacked hole
-    half.first = null;
-    while (p !== null) {
-      const nx: Page | null = p.next;
-      half.droppedBytes += p.len;
-      half.pages--;
-      half.bufferedBytes -= p.len;
-      this.cache.release(p);
-      p = nx;
-    }
-    half.count(SA['unacked-dropped']);
-  }
-
-  /** Delivers everything `half` still buffers, skipping holes with `cause`. */
-  private drain(conn: Connection, half: HalfConnection, cause: GapCause): void {
-    while (half.first !== null) {
-      half.skipTo(half.first.seq, cause);
-      this.deliver(conn, half, null, 0, 0);
+      this.out.deliver(conn, half, null, 0, 0);
     }
   }
 
@@ -656,15 +529,15 @@ export class Assembler {
       // (tshark's Follow leaves them out too): drop them. Other closes deliver past the holes.
       if (reason === 'rst') {
         this.skipAckedHoles(conn, h, null);
-        this.dropUnacked(h);
+        this.out.dropUnacked(h);
       }
-      this.drain(conn, h, cause);
+      this.out.drain(conn, h, cause);
       if (h.finSeen && !h.finReached && seqDiff(h.nextSeq, h.finSeq) > 0 && h.started) {
         // Bytes before the FIN never came.
         h.recordGap(seqDiff(h.nextSeq, h.finSeq), cause);
         h.nextSeq = h.finSeq;
       }
-      if (!h.ended && (h.started || h.keptLen > 0)) this.deliverEnd(conn, h);
+      if (!h.ended && (h.started || h.keptLen > 0)) this.out.deliverEnd(conn, h);
       h.ended = true;
     }
     conn.completed = true;
@@ -702,8 +575,8 @@ export class Assembler {
         if (c.completed) pool.remove(c);
         else if (park) {
           // Idle: its memory goes (pages delivered past their holes), the connection waits.
-          this.drain(c, c.h0, 'idle-flush');
-          this.drain(c, c.h1, 'idle-flush');
+          this.out.drain(c, c.h0, 'idle-flush');
+          this.out.drain(c, c.h1, 'idle-flush');
           pool.park(c);
           parked++;
         } else {
@@ -712,8 +585,8 @@ export class Assembler {
           pool.remove(c);
         }
       } else if (!c.completed && (c.h0.first !== null || c.h1.first !== null)) {
-        this.drain(c, c.h0, 'idle-flush');
-        this.drain(c, c.h1, 'idle-flush');
+        this.out.drain(c, c.h0, 'idle-flush');
+        this.out.drain(c, c.h1, 'idle-flush');
         flushed++;
       }
       c = next;
