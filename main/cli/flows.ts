@@ -3,6 +3,7 @@ import { JsonOffload } from '../service/pipeline/json-offload';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
 import type { UdpFlow } from '../engine/flows';
 import type { OverlapPolicy } from '../engine/reassembly';
+import type { PolicyFor } from '../service/pipeline/host-policy';
 import { formatTime, humanBytes } from './format';
 import { UsageError, type BufferedOut } from './io';
 import { printable } from '../engine/util/printable';
@@ -11,6 +12,8 @@ export interface FlowsArgs {
   files: string[];
   json: boolean;
   policy: OverlapPolicy;
+  /** Per-host policies (--host-policy), or null. */
+  policyFor?: PolicyFor | null;
   idleSec: number;
   follow?: number;
   maxConnections?: number;
@@ -39,7 +42,7 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
       idleSec: a.idleSec,
       // UDP conversations beside the connections (not with --follow, which shows one TCP stream)
       udp: a.follow !== undefined ? undefined : offload ? (u) => offload.addLine(JSON.stringify(u)) : a.json ? (u) => out.line(JSON.stringify(u)) : (u) => out.line(udpRow(u)),
-      assembler: { overlapPolicy: a.policy, maxConnections: a.maxConnections },
+      assembler: { overlapPolicy: a.policy, policyFor: a.policyFor ?? null, maxConnections: a.maxConnections },
       follow: a.follow,
       filter: a.filter ? filterOf(a.filter) : undefined,
       read: {

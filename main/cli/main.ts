@@ -3,6 +3,7 @@
  * one-line message on bad input (the file, the byte offset, what to do), after printing
  * everything that was good.
  */
+import { hostPolicies, type PolicyFor } from '../service/pipeline/host-policy';
 import { OVERLAP_POLICIES, type OverlapPolicy } from '../engine/reassembly';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ASSEMBLER_OPTIONS } from '../engine/reassembly';
@@ -27,7 +28,7 @@ Usage:
   weft info FILE… [--json]                  format, link types, packets, times, anomalies, errors
   weft packets FILE [--json] [--limit N]    one line per packet (time, link, addresses, TCP flags,
                                             seq/ack, payload length)
-  weft flows FILE… [--json] [--filter EXPR] [--policy P] [--idle SECONDS] [--max-connections N]
+  weft flows FILE… [--json] [--filter EXPR] [--policy P] [--host-policy NET=P]… [--idle SECONDS] [--max-connections N]
                                             one row (or JSON object) per TCP connection: endpoints,
                                             packets, bytes and sha256 per direction, gaps, close,
                                             anomalies; files are read in order as one capture;
@@ -39,7 +40,8 @@ Usage:
                                             --policy: which copy of overlapping bytes stands:
                                             first (default), last, or the target's: linux,
                                             old-linux, bsd, bsd-right, windows, vista, solaris,
-                                            hpux10, hpux11, irix, macos
+                                            hpux10, hpux11, irix, macos; --host-policy gives the
+                                            hosts of NET theirs (for the bytes they receive)
                                             a connection quiet for --idle S (default 600) is
                                             parked: its buffers go, and a packet continuing it
                                             resumes the same flow (quietSec); one parked for 3 h
@@ -140,7 +142,14 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       return failed ? 2 : 0;
     }
     case 'flows': {
-      const a = parse(rest, { json: { type: 'boolean' }, policy: { type: 'string' }, idle: { type: 'string' }, follow: { type: 'string' }, 'max-connections': { type: 'string' }, filter: { type: 'string' } });
+      const a = parseOrUsage(() =>
+        parseArgs({
+          args: rest,
+          allowPositionals: true,
+          strict: true,
+          options: { json: { type: 'boolean' }, policy: { type: 'string' }, 'host-policy': { type: 'string', multiple: true }, idle: { type: 'string' }, follow: { type: 'string' }, 'max-connections': { type: 'string' }, filter: { type: 'string' } },
+        } as const),
+      );
       if (a.positionals.length === 0) throw new UsageError('flows needs at least one FILE');
       const maxConnections = maxConnectionsOf(a.values['max-connections'] as string | undefined);
       const policy = (a.values.policy ?? 'first') as OverlapPolicy;
@@ -152,7 +161,13 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         follow = Number(a.values.follow);
         if (!Number.isInteger(follow) || follow < 1) throw new UsageError(`--follow needs a connection number (1, 2, …), not '${a.values.follow}'`);
       }
-      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow, maxConnections, filter: a.values.filter as string | undefined }, out, err);
+      let policyFor: PolicyFor | null;
+      try {
+        policyFor = hostPolicies(a.values['host-policy'] ?? []);
+      } catch (e) {
+        throw new UsageError(`--host-policy: ${(e as Error).message}`);
+      }
+      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, policyFor, idleSec: idle, follow, maxConnections, filter: a.values.filter as string | undefined }, out, err);
       return failures ? 2 : 0;
     }
     case 'selftest': {

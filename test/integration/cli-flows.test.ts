@@ -169,6 +169,41 @@ describe('weft flows', () => {
     ]);
   });
 
+  it('--policy and --host-policy: which copy of overlapping bytes stands is the receiving host\'s', () => {
+    const file = join(dir, 'overlap.pcap');
+    const parts: Uint8Array[] = [];
+    const w = new PcapWriter((c) => parts.push(c), { linkType: 1 });
+    const c2s = (seq: number, flags: number, data = '') => ether(0x0800, ipv4({}, tcp({ sport: 40000, dport: 80, seq, ack: 5001, flags }, text(data))));
+    const s2c = (seq: number, flags: number, data = '') => ether(0x0800, ipv4({ src: [10, 0, 0, 2], dst: [10, 0, 0, 1] }, tcp({ sport: 80, dport: 40000, seq, ack: 1001, flags }, text(data))));
+    let t = 0;
+    const put = (b: Uint8Array) => w.packet(1000, t++ * 1000, b);
+    put(ether(0x0800, ipv4({}, tcp({ sport: 40000, dport: 80, seq: 1000, flags: 0x02 }))));
+    put(s2c(5000, 0x12));
+    put(c2s(1001, 0x10));
+    // held "AAAA" at 3, then B's from 2 to 9 (starting before it, ending after), then "h" fills 1
+    put(c2s(1003, 0x18, 'AAAA'));
+    put(c2s(1002, 0x18, 'BBBBBBB'));
+    put(c2s(1001, 0x18, 'h'));
+    writeFileSync(file, Buffer.concat(parts));
+    const bytes = (...args: string[]) => {
+      const r = weft('flows', '--json', ...args, file);
+      expect(r.code).toBe(0);
+      const f = JSON.parse(r.out.trim().split('\n')[0]);
+      return [f.bytes.c2s, f.sha256.c2s];
+    };
+    const sha = (x: string) => createHash('sha256').update(x).digest('hex');
+    expect(bytes()).toEqual([8, sha('hBAAAABB')]); // first: the held A's stand
+    // the server (10.0.0.2) receives the client's bytes: its policy decides them
+    expect(bytes('--host-policy', '10.0.0.2=linux')).toEqual([8, sha('hBBBBBBB')]);
+    expect(bytes('--host-policy', '10.0.0.0/24=bsd-right', '--policy', 'linux')).toEqual([8, sha('hBAAAABB')]);
+    expect(bytes('--host-policy', '10.0.0.1=linux')).toEqual([8, sha('hBAAAABB')]); // the client's policy is for what it receives
+    expect(bytes('--policy', 'windows')).toEqual([8, sha('hBBBBBBB')]);
+    const bad = weft('flows', '--host-policy', '10.0.0.0/99=linux', file);
+    expect([bad.code, bad.err]).toEqual([2, expect.stringContaining("--host-policy: '10.0.0.0/99=linux': 10.0.0.0/99 is not an address or a network")]);
+    const unknown = weft('flows', '--policy', 'beos', file);
+    expect([unknown.code, unknown.err]).toEqual([2, expect.stringContaining("--policy is one of first, last, linux")]);
+  });
+
   it('detects the protocol by content, whatever the port', () => {
     const r = weft('flows', '--json', join(REAL, 'zeek-http-get.pcap'), join(REAL, 'zeek-redis-pipelining.pcap'));
     const flows = r.out.trim().split('\n').map((l) => JSON.parse(l));

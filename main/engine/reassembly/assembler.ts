@@ -41,6 +41,12 @@ export interface AssemblerOptions {
   maxBufferedPagesTotal: number;
   /** Overlap policy for bytes still buffered: the first copy wins, the last, or a target OS's rule (segments.ts). */
   overlapPolicy: OverlapPolicy;
+  /**
+   * The policy of the host receiving a direction (target-based reassembly: what that host's TCP
+   * keeps of overlapping bytes), when it is not `overlapPolicy`: given the connection and the
+   * direction, asked only when bytes overlap held ones. null: `overlapPolicy` for everyone.
+   */
+  policyFor: ((conn: Connection, dir: TCPFlowDirection) => OverlapPolicy | null) | null;
   /** Bytes of recently delivered data kept per direction to spot conflicting retransmissions (0: off). */
   deliveredWindow: number;
   /** Capture seconds a FIN/RST-closed connection's key absorbs late packets. */
@@ -61,6 +67,7 @@ export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
   maxBufferedPagesPerConnection: 4096, // ~7.4 MiB
   maxBufferedPagesTotal: 16384, // ~30 MiB
   overlapPolicy: 'first',
+  policyFor: null,
   deliveredWindow: 0,
   tombstoneSec: 120,
   skipAcknowledgedHoles: true,
@@ -308,6 +315,12 @@ export class Assembler {
     this.stats.connectionsResumed++;
   }
 
+  /** The overlap policy of the host that receives `half`'s bytes. */
+  private policyOf(conn: Connection, half: HalfConnection): OverlapPolicy {
+    const f = this.opts.policyFor;
+    return (f !== null ? f(conn, half.dir) : null) ?? this.opts.overlapPolicy;
+  }
+
   /**
    * Whether a RST would be honoured by the receiver (RFC 9293 §3.10.7.4, RFC 5961): its sequence
    * number lies at or just past what its sender has sent, or — before its sender has sent anything
@@ -482,7 +495,7 @@ export class Assembler {
         if (d < 0) continue;
         if (d > 0) {
           half.count(SA['out-of-order']);
-          insertSegment(half, this.cache, this.opts.overlapPolicy, seq, buf, off, len, this.ci);
+          insertSegment(half, this.cache, this.policyOf(conn, half), seq, buf, off, len, this.ci);
           if (this.cache.used > this.stats.pagesHighWater) this.stats.pagesHighWater = this.cache.used;
           if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
           this.enforceBudget(conn, half);
@@ -490,10 +503,10 @@ export class Assembler {
         }
       }
       if (len < declared) this.noteTruncation(half, seqAdd(seq, len));
-      if (half.first !== null && seqDiff(half.first.seq, seqAdd(seq, len)) > 0 && targetBased(this.opts.overlapPolicy)) {
+      if (half.first !== null && seqDiff(half.first.seq, seqAdd(seq, len)) > 0 && targetBased(this.policyOf(conn, half))) {
         // A target-based policy decides the overlap with held bytes for this segment too: it
         // goes into the pages under the policy, and the pages are delivered from here.
-        insertSegment(half, this.cache, this.opts.overlapPolicy, seq, buf, off, len, this.ci);
+        insertSegment(half, this.cache, this.policyOf(conn, half), seq, buf, off, len, this.ci);
         this.out.deliver(conn, half, null, 0, 0);
         return;
       }

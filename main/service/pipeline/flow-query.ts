@@ -249,7 +249,8 @@ function addressBytes(s: string): number[] | null {
 }
 
 /** A predicate for one endpoint address: equal to an address, or inside a network. */
-function ipTest(value: string, at: number): (host: string) => boolean {
+/** A test of a host address against an address or a network ("10.0.0.0/8"); a FilterError (at `at`) when `value` is neither. */
+export function ipTest(value: string, at: number): (host: string) => boolean {
   const [addr, bitsText] = value.split('/');
   const net = addressBytes(addr);
   const bits = bitsText === undefined ? (net ? net.length * 8 : 0) : Number(bitsText);
