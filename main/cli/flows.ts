@@ -4,6 +4,7 @@ import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-rec
 import type { UdpFlow } from '../engine/flows';
 import type { OverlapPolicy } from '../engine/reassembly';
 import type { PolicyFor } from '../service/pipeline/host-policy';
+import { replayPolicies, type PolicyReplay } from '../service/pipeline/replay';
 import { formatTime, humanBytes } from './format';
 import { UsageError, type BufferedOut } from './io';
 import { printable } from '../engine/util/printable';
@@ -16,6 +17,8 @@ export interface FlowsArgs {
   policyFor?: PolicyFor | null;
   idleSec: number;
   follow?: number;
+  /** With follow: replay the connection under every overlap policy and print how they differ. */
+  comparePolicies?: boolean;
   maxConnections?: number;
   /** Only the flows this filter keeps (the app's filter language). */
   filter?: string;
@@ -57,7 +60,8 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
       err.line(`weft: no connection ${a.follow} (the capture has ${r.flows})`);
       return r.errors.length + 1;
     }
-    printFollow(f.record, f.deliveries, out);
+    if (a.comparePolicies) printPolicies(f.record, await replayPolicies(a.files, f.record.client, f.record.server, f.record.firstSeen), out, a.json);
+    else printFollow(f.record, f.deliveries, out);
   } else if (table) {
     const udp = r.udpConversations === 0 ? '' : `, ${a.filter ? `${r.udpKept} of ` : ''}${r.udpConversations} UDP conversation${r.udpConversations === 1 ? '' : 's'}`;
     out.line(`${a.filter ? `${r.kept} of ` : ''}${r.flows} connection${r.flows === 1 ? '' : 's'}${udp}${a.filter ? ' shown' : ''}, ${r.tcpPackets} TCP packets of ${r.packets}`);
@@ -112,6 +116,17 @@ export function row(f: Flow): string {
 }
 
 /** Follow Stream: both directions in delivery order, turns marked, gaps as notes (not data). */
+/** What every overlap policy makes of a connection: the outcomes, then the ranges where they differ. */
+function printPolicies(f: Flow, r: PolicyReplay, out: BufferedOut, json: boolean): void {
+  if (json) return out.line(JSON.stringify({ id: f.id, client: f.client, server: f.server, ...r }));
+  out.line(`connection ${f.id}: client ${f.client}, server ${f.server}: ${r.outcomes.length === 1 ? 'every overlap policy gives the same bytes' : `${r.outcomes.length} different outcomes`}`);
+  for (const o of r.outcomes) out.line(`  ${o.policies.join(', ')}: client→server ${o.c2s.length} B ${o.c2s.sha256.slice(0, 16)}…, server→client ${o.s2c.length} B ${o.s2c.sha256.slice(0, 16)}…`);
+  for (const d of r.differences) {
+    out.line(`${d.dir === 'c2s' ? 'client→server' : 'server→client'} offset ${d.offset}, ${d.length} byte${d.length === 1 ? '' : 's'}:`);
+    for (const v of d.versions) out.line(`  ${v.policies.join(', ')}: ${printable(Uint8Array.from(v.bytes))}`);
+  }
+}
+
 function printFollow(f: Flow, ds: Delivery[], out: BufferedOut): void {
   out.line(`connection ${f.id}: client ${f.client}, server ${f.server}${f.directionInferred ? ' (direction guessed)' : ''}`);
   out.line(`bytes: client→server ${f.bytes.c2s} (${humanBytes(f.bytes.c2s)}), server→client ${f.bytes.s2c}; closed by ${f.close}`);

@@ -46,8 +46,11 @@ Usage:
                                             parked: its buffers go, and a packet continuing it
                                             resumes the same flow (quietSec); one parked for 3 h
                                             more ends as 'idle'
-  weft flows FILE… --follow N               connection N's bytes as text, client and server turns
-                                            marked (N from the table's # column)
+  weft flows FILE… --follow N [--compare-policies]
+                                            connection N's bytes as text, client and server turns
+                                            marked (N from the table's # column); with
+                                            --compare-policies, what every overlap policy makes of
+                                            it: the outcomes and the ranges where they differ
   weft plugins [--json]                     protocol plugins with their BPF filters, ports and
                                             options
   weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json] [--max-connections N]
@@ -147,7 +150,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           args: rest,
           allowPositionals: true,
           strict: true,
-          options: { json: { type: 'boolean' }, policy: { type: 'string' }, 'host-policy': { type: 'string', multiple: true }, idle: { type: 'string' }, follow: { type: 'string' }, 'max-connections': { type: 'string' }, filter: { type: 'string' } },
+          options: { json: { type: 'boolean' }, policy: { type: 'string' }, 'host-policy': { type: 'string', multiple: true }, idle: { type: 'string' }, follow: { type: 'string' }, 'compare-policies': { type: 'boolean' }, 'max-connections': { type: 'string' }, filter: { type: 'string' } },
         } as const),
       );
       if (a.positionals.length === 0) throw new UsageError('flows needs at least one FILE');
@@ -167,7 +170,8 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       } catch (e) {
         throw new UsageError(`--host-policy: ${(e as Error).message}`);
       }
-      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, policyFor, idleSec: idle, follow, maxConnections, filter: a.values.filter as string | undefined }, out, err);
+      if (a.values['compare-policies'] && follow === undefined) throw new UsageError('--compare-policies goes with --follow N: the connection to replay under every policy');
+      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, policyFor, idleSec: idle, follow, comparePolicies: !!a.values['compare-policies'], maxConnections, filter: a.values.filter as string | undefined }, out, err);
       return failures ? 2 : 0;
     }
     case 'selftest': {

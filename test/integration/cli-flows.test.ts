@@ -204,6 +204,28 @@ describe('weft flows', () => {
     expect([unknown.code, unknown.err]).toEqual([2, expect.stringContaining("--policy is one of first, last, linux")]);
   });
 
+  it('--compare-policies replays a connection under every overlap policy: each outcome is what weft flows --policy gives, the differing ranges split the policies', () => {
+    const file = join(REAL, 'zeek-tcp-reassembly.pcap'); // Zeek's test of conflicting retransmissions
+    const r = weft('flows', '--json', '--follow', '1', '--compare-policies', file);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.out) as { outcomes: { policies: string[]; c2s: { sha256: string } }[]; differences: { dir: string; offset: number; length: number; versions: { policies: string[]; bytes: number[] }[] }[] };
+    expect(rep.outcomes.flatMap((o) => o.policies).sort()).toEqual(['bsd', 'bsd-right', 'first', 'hpux10', 'hpux11', 'irix', 'last', 'linux', 'macos', 'old-linux', 'solaris', 'vista', 'windows']);
+    expect(rep.outcomes.length).toBeGreaterThan(2);
+    for (const policy of ['first', 'last', 'linux', 'solaris', 'vista']) {
+      const mine = JSON.parse(weft('flows', '--json', '--policy', policy, file).out.trim().split('\n')[0]);
+      expect(rep.outcomes.find((o) => o.policies.includes(policy))!.c2s.sha256, policy).toBe(mine.sha256.c2s);
+    }
+    expect(rep.differences.length).toBeGreaterThan(0);
+    for (const d of rep.differences) {
+      expect(d.versions.length).toBeGreaterThan(1);
+      expect(d.versions.flatMap((v) => v.policies)).toHaveLength(13);
+    }
+    const table = weft('flows', '--follow', '1', '--compare-policies', file).out;
+    expect(table).toMatch(/^connection 1: client 63\.193\.213\.194:2564, server 128\.3\.97\.175:80: \d+ different outcomes\n/);
+    expect(table).toMatch(/\nclient→server offset \d+, \d+ bytes:\n {2}\S/);
+    expect(weft('flows', '--compare-policies', file).err).toContain('--compare-policies goes with --follow N');
+  });
+
   it('detects the protocol by content, whatever the port', () => {
     const r = weft('flows', '--json', join(REAL, 'zeek-http-get.pcap'), join(REAL, 'zeek-redis-pipelining.pcap'));
     const flows = r.out.trim().split('\n').map((l) => JSON.parse(l));
