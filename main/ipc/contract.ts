@@ -360,6 +360,7 @@ export const guards = {
   listRecent: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   newSession: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   selfTest: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
+  comparePolicies: ((v): v is { id: number } => isObj(v) && Object.keys(v).length === 1 && isInt(v.id, 1)) as Guard<{ id: number }>,
   readPackets: ((v): v is PacketRange => isObj(v) && Object.keys(v).length === 3 && isInt(v.id, 1) && isInt(v.from) && isInt(v.count, 0, 50_000)) as Guard<PacketRange>,
   findFrame: ((v): v is FrameQuery => isObj(v) && isInt(v.frame, 1, 0xffffffff) && (v.prefer === undefined || isInt(v.prefer, 1)) && Object.keys(v).every((k) => k === 'frame' || k === 'prefer')) as Guard<FrameQuery>,
   setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
@@ -401,6 +402,31 @@ export interface SelfTestReport {
   failed: number;
 }
 
+/** A flow replayed under every overlap policy (main/service/pipeline/replay.ts). */
+export interface PolicyOutcome {
+  /** The policies that give these bytes (each policy is in one outcome). */
+  policies: string[];
+  c2s: { length: number; sha256: string };
+  s2c: { length: number; sha256: string };
+}
+export interface PolicyDifference {
+  dir: 'c2s' | 's2c';
+  /** Offset in the direction's delivered bytes, and how many bytes differ from there. */
+  offset: number;
+  length: number;
+  /** What each group of policies has there (at most 256 bytes shown). */
+  versions: { policies: string[]; bytes: number[] }[];
+  /** Up to 16 bytes on each side, the same under every policy (to read the range in its place). */
+  before: number[];
+  after: number[];
+}
+export interface PolicyReplay {
+  outcomes: PolicyOutcome[];
+  differences: PolicyDifference[];
+  /** The bytes compared stop here per direction: differences beyond are not listed. */
+  compared: { c2s: number; s2c: number };
+}
+
 /** Every request channel: its name, payload guard, and result type. */
 export interface Channels {
   openCapture: { req: { path: string }; res: Job };
@@ -431,6 +457,8 @@ export interface Channels {
   newSession: { req: Record<string, never>; res: null };
   /** Reassembles the captures shipped with Weft and compares every direction with tshark's (Help › Self-test). */
   selfTest: { req: Record<string, never>; res: SelfTestReport };
+  /** Flow `id` replayed under every overlap policy: what each target would have seen, where they differ. */
+  comparePolicies: { req: { id: number }; res: PolicyReplay };
   /** A page of a flow's packets (the packet list, the graphs). */
   readPackets: { req: PacketRange; res: PacketPage };
   /** Which flow frame N belongs to, and where among its packets ("go to frame"). */

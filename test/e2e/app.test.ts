@@ -681,6 +681,30 @@ describe('the app in Chromium', () => {
     await page.fill('[data-testid=filter]', '');
   });
 
+  it('overlap policies: a flow with conflicting retransmissions replayed under every policy, the differing ranges side by side', async () => {
+    const file = join(REAL, 'zeek-tcp-reassembly.pcap');
+    const job = await session.openCapture({ path: file });
+    if (!job.ok) throw new Error(job.error);
+    await session.whenIdle();
+    await page.fill('[data-testid=filter]', 'port:2564 has:conflict');
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(1);
+    await rows().first().click();
+    await page.click('[data-tab=policies]');
+    const pane = page.locator('[data-testid=policies]');
+    await expect.poll(() => pane.locator('[data-testid=policies-verdict]').textContent(), { timeout: 15_000 }).toMatch(/^\d+ different outcomes, \d+ ranges? where they differ\.$/);
+    const want = await session.comparePolicies({ id: Number(await rows().first().getAttribute('data-id')) });
+    if (!want.ok) throw new Error(want.error);
+    expect(await pane.locator('[data-testid=outcome]').count()).toBe(want.value.outcomes.length);
+    expect(await pane.locator('[data-testid=difference]').count()).toBe(want.value.differences.length);
+    // each differing range: one column per group of policies, the range itself marked
+    const first = pane.locator('[data-testid=difference]').first();
+    expect(await first.locator('.version').count()).toBe(want.value.differences[0].versions.length);
+    expect(await first.locator('mark').count()).toBe(want.value.differences[0].versions.length);
+    await page.screenshot({ path: join(SHOTS, 'policies.png') });
+    await page.click('[data-tab=stream]');
+    await page.fill('[data-testid=filter]', '');
+  });
+
   it('UDP conversations are rows beside the connections: proto:udp, their transport or protocol shown, their datagrams as the stream', async () => {
     const file = join(ROOT, 'test', 'fixtures', 'synthetic', 's-udp-conversations.pcap');
     const job = await session.openCapture({ path: file });

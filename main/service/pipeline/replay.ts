@@ -10,31 +10,11 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { formatEndpoint, PacketDecoder, Transport } from '../../engine/decode';
-import { Assembler, OVERLAP_POLICIES, StreamPool, type AssemblerContext, type CaptureInfo, type ConnectionState, type OverlapPolicy, type ScatterGather, type Stream } from '../../engine/reassembly';
+import { Assembler, OVERLAP_POLICIES, StreamPool, type AssemblerContext, type CaptureInfo, type ConnectionState, type ScatterGather, type Stream } from '../../engine/reassembly';
 import { readInputs } from './packet-pipeline';
 
-export interface PolicyOutcome {
-  /** The policies that give these bytes (each policy is in one outcome). */
-  policies: OverlapPolicy[];
-  c2s: { length: number; sha256: string };
-  s2c: { length: number; sha256: string };
-}
-
-export interface PolicyDifference {
-  dir: 'c2s' | 's2c';
-  /** Offset in the direction's delivered bytes, and how many bytes differ from there. */
-  offset: number;
-  length: number;
-  /** What each group of policies has there. */
-  versions: { policies: OverlapPolicy[]; bytes: number[] }[];
-}
-
-export interface PolicyReplay {
-  outcomes: PolicyOutcome[];
-  differences: PolicyDifference[];
-  /** The bytes compared stop here per direction (maxBytes): differences beyond are not listed. */
-  compared: { c2s: number; s2c: number };
-}
+export type { PolicyOutcome, PolicyDifference, PolicyReplay } from '../../ipc/contract';
+import type { PolicyDifference, PolicyOutcome, PolicyReplay } from '../../ipc/contract';
 
 /** Differing ranges listed at most, and bytes shown of each. */
 const MAX_DIFFERENCES = 200;
@@ -131,7 +111,8 @@ export async function replayPolicies(files: string[], client: string, server: st
           if (v) v.policies.push(OVERLAP_POLICIES[i]);
           else versions.push({ policies: [OVERLAP_POLICIES[i]], bytes: slice });
         });
-        differences.push({ dir: d === 0 ? 'c2s' : 's2c', offset: at, length: end - at, versions });
+        const b0 = bytes[0];
+        differences.push({ dir: d === 0 ? 'c2s' : 's2c', offset: at, length: end - at, versions, before: [...b0.subarray(Math.max(0, at - 16), at)], after: [...b0.subarray(end, end + 16)] });
       }
       at = -1;
     };

@@ -15,6 +15,7 @@ import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, 
 import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
 import type { RecentFiles } from '../recent';
 import { selfTest, selfTestRoot } from '../selftest';
+import { replayPolicies } from '../pipeline/replay';
 
 
 export class Session {
@@ -227,6 +228,26 @@ export class Session {
   /** Flows started and active over time (the timeline above the flows table). */
   flowTimeline(req: Channels['flowTimeline']['req']): Promise<Result<Channels['flowTimeline']['res']>> {
     return this.ask((reqId) => ({ t: 'timeline', reqId, bins: req.bins, filter: req.filter }));
+  }
+
+  /**
+   * Flow `id` replayed under every overlap policy (its packets read again from the session's
+   * files, main/service/pipeline/replay.ts): what each target host would have seen of it.
+   */
+  async comparePolicies(req: Channels['comparePolicies']['req']): Promise<Result<Channels['comparePolicies']['res']>> {
+    if (this.jobs.some((j) => j.kind === 'live')) return { ok: false, error: 'this session has a live capture, which cannot be read again: save it, then open the saved file to compare policies' };
+    const files = this.jobs.filter((j) => j.kind === 'file' && (j.state === 'done' || j.state === 'cancelled' || (j.state === 'failed' && j.packets > 0))).map((j) => j.path).filter((f) => existsSync(f));
+    if (files.length === 0) return { ok: false, error: 'no capture file to read the flow again from' };
+    const page = await this.queryFlows({ offset: 0, limit: 1, filter: `id == ${req.id}` });
+    if (!page.ok) return page;
+    const row = page.value.rows[0];
+    if (!row) return { ok: false, error: `no flow #${req.id}` };
+    if (row.transport !== 'tcp') return { ok: false, error: `flow #${req.id} is a UDP conversation: overlap policies are TCP's` };
+    try {
+      return { ok: true, value: await replayPolicies(files, row.client, row.server, row.firstSeen) };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
   }
 
   /** Help › Self-test: the shipped captures against tshark's stored reassembly (main/service/selftest.ts). */

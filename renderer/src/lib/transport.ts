@@ -24,6 +24,7 @@ const ALL: Record<ChannelName, true> = {
   listRecent: true,
   newSession: true,
   selfTest: true,
+  comparePolicies: true,
   readPackets: true,
   findFrame: true,
 };
