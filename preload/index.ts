@@ -27,6 +27,7 @@ const api = {
   newSession: (req: Req<'newSession'>) => ipcRenderer.invoke('weft:newSession', req),
   selfTest: (req: Req<'selfTest'>) => ipcRenderer.invoke('weft:selfTest', req),
   comparePolicies: (req: Req<'comparePolicies'>) => ipcRenderer.invoke('weft:comparePolicies', req),
+  setHostPolicies: (req: Req<'setHostPolicies'>) => ipcRenderer.invoke('weft:setHostPolicies', req),
   readRows: (req: Req<'readRows'>) => ipcRenderer.invoke('weft:readRows', req),
   readPackets: (req: Req<'readPackets'>) => ipcRenderer.invoke('weft:readPackets', req),
   findFrame: (req: Req<'findFrame'>) => ipcRenderer.invoke('weft:findFrame', req),

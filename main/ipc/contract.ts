@@ -361,6 +361,12 @@ export const guards = {
   newSession: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   selfTest: ((v): v is Record<string, never> => isObj(v) && Object.keys(v).length === 0) as Guard<Record<string, never>>,
   comparePolicies: ((v): v is { id: number } => isObj(v) && Object.keys(v).length === 1 && isInt(v.id, 1)) as Guard<{ id: number }>,
+  setHostPolicies: ((v): v is HostPolicies =>
+    isObj(v) &&
+    Object.keys(v).length === 1 &&
+    Array.isArray(v.rules) &&
+    v.rules.length <= 64 &&
+    v.rules.every((r: unknown) => isObj(r) && Object.keys(r).length === 2 && typeof r.net === 'string' && r.net.length > 0 && r.net.length <= 64 && typeof r.policy === 'string' && r.policy.length <= 16)) as Guard<HostPolicies>,
   readPackets: ((v): v is PacketRange => isObj(v) && Object.keys(v).length === 3 && isInt(v.id, 1) && isInt(v.from) && isInt(v.count, 0, 50_000)) as Guard<PacketRange>,
   findFrame: ((v): v is FrameQuery => isObj(v) && isInt(v.frame, 1, 0xffffffff) && (v.prefer === undefined || isInt(v.prefer, 1)) && Object.keys(v).every((k) => k === 'frame' || k === 'prefer')) as Guard<FrameQuery>,
   setLimits: ((v): v is Limits => isObj(v) && Object.keys(v).length === 1 && isInt(v.maxConnections, 1, 50_000_000)) as Guard<Limits>,
@@ -427,6 +433,11 @@ export interface PolicyReplay {
   compared: { c2s: number; s2c: number };
 }
 
+/** Per-host overlap policies: the hosts of `net` (an address or a network) keep overlapping bytes as `policy`'s TCP does. */
+export interface HostPolicies {
+  rules: { net: string; policy: string }[];
+}
+
 /** Every request channel: its name, payload guard, and result type. */
 export interface Channels {
   openCapture: { req: { path: string }; res: Job };
@@ -459,6 +470,8 @@ export interface Channels {
   selfTest: { req: Record<string, never>; res: SelfTestReport };
   /** Flow `id` replayed under every overlap policy: what each target would have seen, where they differ. */
   comparePolicies: { req: { id: number }; res: PolicyReplay };
+  /** The overlap policy of the hosts of each network (for what they receive), from now on; [] clears them. */
+  setHostPolicies: { req: HostPolicies; res: HostPolicies };
   /** A page of a flow's packets (the packet list, the graphs). */
   readPackets: { req: PacketRange; res: PacketPage };
   /** Which flow frame N belongs to, and where among its packets ("go to frame"). */

@@ -700,7 +700,29 @@ describe('the app in Chromium', () => {
     const first = pane.locator('[data-testid=difference]').first();
     expect(await first.locator('.version').count()).toBe(want.value.differences[0].versions.length);
     expect(await first.locator('mark').count()).toBe(want.value.differences[0].versions.length);
+    // per host: the server takes 'last' for what it receives; a file read from now on follows it
+    const form = pane.locator('[data-testid=host-policies]');
+    await form.locator('[data-testid=host-net]').first().fill('999.1.1.1');
+    await form.locator('[data-testid=host-apply]').click();
+    await expect.poll(() => form.locator('[data-testid=host-note]').textContent()).toMatch(/is not an address or a network/);
+    await form.locator('[data-testid=host-net]').first().fill('128.3.97.175');
+    await form.locator('[data-testid=host-policy]').first().selectOption('last');
+    await form.locator('[data-testid=host-apply]').click();
+    await expect.poll(() => form.locator('[data-testid=host-note]').textContent()).toBe('1 rule in force for what is read from now on');
     await page.screenshot({ path: join(SHOTS, 'policies.png') });
+    const last = want.value.outcomes.find((o) => o.policies.includes('last'))!.c2s.sha256;
+    const before = await session.queryFlows({ offset: 0, limit: 0 });
+    const again = await session.openCapture({ path: file });
+    if (!again.ok) throw new Error(again.error);
+    await session.whenIdle();
+    const rowsNow = await session.queryFlows({ offset: 0, limit: 10, filter: 'port:2564 has:conflict', sort: { key: 'id', dir: 'desc' } });
+    if (!rowsNow.ok || !before.ok) throw new Error('query failed');
+    expect(rowsNow.value.rows[0].id).toBeGreaterThan(before.value.total);
+    expect(rowsNow.value.rows[0].sha256!.c2s).toBe(last);
+    // cleared again, for the tests after this one (and the page's storage with it)
+    await form.locator('[data-testid=host-net]').first().fill('');
+    await form.locator('[data-testid=host-apply]').click();
+    await expect.poll(() => form.locator('[data-testid=host-note]').textContent()).toBe('no per-host rules: every host takes the default policy');
     await page.click('[data-tab=stream]');
     await page.fill('[data-testid=filter]', '');
   });

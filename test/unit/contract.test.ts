@@ -32,6 +32,7 @@ const cases: Record<string, { good: unknown[]; bad: unknown[] }> = {
   newSession: { good: [{}], bad: [{ keep: true }, null, []] },
   selfTest: { good: [{}], bad: [{ sets: ['real'] }, null, []] },
   comparePolicies: { good: [{ id: 1 }], bad: [{}, { id: 0 }, { id: 1, all: true }, null] },
+  setHostPolicies: { good: [{ rules: [] }, { rules: [{ net: '10.0.0.0/8', policy: 'linux' }] }], bad: [{}, { rules: [{ net: '' , policy: 'linux' }] }, { rules: [{ net: 'x', policy: 'linux', more: 1 }] }, { rules: 'linux' }] },
   readPackets: { good: [{ id: 1, from: 0, count: 100 }, { id: 9, from: 5000, count: 50_000 }], bad: [{ id: 0, from: 0, count: 1 }, { id: 1, from: -1, count: 1 }, { id: 1, from: 0, count: 50_001 }, { id: 1, from: 0 }, { id: 1, from: 0, count: 1, x: 1 }] },
   findFrame: { good: [{ frame: 1 }, { frame: 4_000_000 }, { frame: 9, prefer: 3 }], bad: [{ frame: 0 }, { frame: 1.5 }, {}, { frame: 1, id: 2 }, { frame: '3' }, { frame: 2, prefer: 0 }] },
   setLimits: { good: [{ maxConnections: 1 }, { maxConnections: 150_000 }], bad: [{ maxConnections: 0 }, { maxConnections: 1.5 }, {}, { maxConnections: 10, other: 1 }, { maxConnections: 1e9 }] },

@@ -37,7 +37,7 @@ describe('contract, preload and main agree', () => {
     const { registerIpc } = await import('../../main/electron/ipc');
     const session = Object.create(Session.prototype) as InstanceType<typeof Session>;
     registerIpc({ handle: (ch: string, fn: never) => h.handlers.set(ch, fn), removeHandler: () => {} } as never, session, 'file:///app/index.html');
-    expect(CHANNELS.length).toBe(21);
+    expect(CHANNELS.length).toBe(22);
     for (const name of CHANNELS) {
       expect(typeof guards[name]).toBe('function');
       expect(typeof (Session.prototype as unknown as Record<string, unknown>)[name]).toBe('function');

@@ -38,6 +38,7 @@ export type ToWorker =
   | { t: 'export'; id: number; request: Omit<ExportRequest, 'ids'> & { files: string[]; keys?: string[] } }
   | { t: 'live'; id: number; device: string; filter: string; write?: string }
   | { t: 'limits'; maxConnections: number }
+  | { t: 'policies'; rules: { net: string; policy: string }[] }
   | { t: 'search'; reqId: number; search: StreamSearch }
   | { t: 'packets'; reqId: number; range: PacketRange }
   | { t: 'rows'; reqId: number; rows: RowsRequest }

@@ -23,6 +23,7 @@ import { PacketLog } from './packet-log';
 import { Layouts, marksOfDirection } from './stream-layout';
 import { UdpTable } from '../../engine/flows';
 import { NODE_HASHES } from '../pipeline/hashes';
+import { hostPolicies } from '../pipeline/host-policy';
 
 export interface Port {
   postMessage(m: FromWorker): void;
@@ -304,6 +305,10 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       case 'limits':
         pipe.assembler.opts.maxConnections = m.maxConnections;
         jobs.changed = true;
+        return;
+      case 'policies':
+        // checked by the session already: what reaches here compiles
+        pipe.assembler.opts.policyFor = hostPolicies(m.rules.map((r) => `${r.net}=${r.policy}`));
         return;
       case 'query':
         return answer('query', m.reqId, () => table.query(m.query));

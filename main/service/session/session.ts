@@ -16,6 +16,7 @@ import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './e
 import type { RecentFiles } from '../recent';
 import { selfTest, selfTestRoot } from '../selftest';
 import { replayPolicies } from '../pipeline/replay';
+import { hostPolicies } from '../pipeline/host-policy';
 
 
 export class Session {
@@ -31,6 +32,7 @@ export class Session {
   private readonly idleWaiters: (() => void)[] = [];
   /** The connection limit set (a new session's engine gets it too). */
   private limit: number | null = null;
+  private hostRules: { net: string; policy: string }[] = [];
 
   constructor(
     private host: EngineHost,
@@ -225,6 +227,18 @@ export class Session {
     return { ok: true, value: { maxConnections: req.maxConnections } };
   }
 
+  /** Per-host overlap policies for what is read from now on (target-based reassembly); refused whole when a rule does not read. */
+  async setHostPolicies(req: Channels['setHostPolicies']['req']): Promise<Result<Channels['setHostPolicies']['res']>> {
+    try {
+      hostPolicies(req.rules.map((r) => `${r.net}=${r.policy}`));
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+    this.hostRules = req.rules.map((r) => ({ net: r.net.trim(), policy: r.policy }));
+    this.host.post({ t: 'policies', rules: this.hostRules });
+    return { ok: true, value: { rules: this.hostRules } };
+  }
+
   /** Flows started and active over time (the timeline above the flows table). */
   flowTimeline(req: Channels['flowTimeline']['req']): Promise<Result<Channels['flowTimeline']['res']>> {
     return this.ask((reqId) => ({ t: 'timeline', reqId, bins: req.bins, filter: req.filter }));
@@ -280,6 +294,7 @@ export class Session {
       this.host.post({ t: 'limits', maxConnections: this.limit });
       this.stats.maxConnections = this.limit;
     }
+    if (this.hostRules.length) this.host.post({ t: 'policies', rules: this.hostRules });
     await old.terminate();
     const d: SessionDelta = { changed: 1, flows: 0, stats: this.stats, jobs: [] };
     for (const l of this.listeners) l(d);

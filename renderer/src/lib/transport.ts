@@ -25,6 +25,7 @@ const ALL: Record<ChannelName, true> = {
   newSession: true,
   selfTest: true,
   comparePolicies: true,
+  setHostPolicies: true,
   readPackets: true,
   findFrame: true,
 };
