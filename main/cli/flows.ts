@@ -83,7 +83,7 @@ export function header(): string {
 }
 
 /** A UDP conversation as a table row: the TCP columns, with "udp" for the state's column's neighbours. */
-export function udpRow(u: UdpFlow): string {
+function udpRow(u: UdpFlow): string {
   return [
     String(u.id).padStart(5),
     u.client.padEnd(28),

@@ -1,6 +1,4 @@
 /** Small text helpers shared by CLI commands. */
-import { formatIP } from '../engine/decode';
-import type { DecodedPacket } from '../engine/decode';
 
 export function formatTime(sec: number, nsec: number): string {
   return `${sec}.${String(nsec).padStart(9, '0')}`;
@@ -31,12 +29,6 @@ export function tcpFlagString(flags: number): string {
   return s || 'none';
 }
 
-export function srcAddr(d: DecodedPacket): string {
-  return formatIP(d.ipVersion, d.src);
-}
-export function dstAddr(d: DecodedPacket): string {
-  return formatIP(d.ipVersion, d.dst);
-}
 export function hostPort(version: number, addr: string, port: number): string {
   return version === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
 }

@@ -9,7 +9,7 @@ import { CHANNELS, guards, type ChannelName } from '../ipc/contract';
 import type { Session } from '../service/session/session';
 
 export const channelName = (name: ChannelName) => `weft:${name}`;
-export const DELTA_CHANNEL = 'weft:delta';
+const DELTA_CHANNEL = 'weft:delta';
 
 export function isTrustedSender(e: IpcMainInvokeEvent, appUrl: string): boolean {
   const url = e.senderFrame?.url ?? '';

@@ -483,9 +483,6 @@ export interface Channels {
 export type ChannelName = keyof Channels;
 export const CHANNELS = Object.keys(guards) as ChannelName[];
 
-/** The event channel main pushes to the renderer. */
-export const DELTA_EVENT = 'sessionDelta' as const;
-
 /** What the renderer talks to: the preload API under Electron, a WebSocket client under weft serve. */
 export type WeftApi = { [K in ChannelName]: (req: Channels[K]['req']) => Promise<Result<Channels[K]['res']>> } & {
   onDelta(listener: (d: SessionDelta) => void): () => void;

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 
 const MAX = 12;
 
-export function defaultRecentFile(): string {
+function defaultRecentFile(): string {
   const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return join(base, 'weft', 'recent.json');
 }

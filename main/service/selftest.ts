@@ -17,7 +17,7 @@ import { runFlows, type Flow } from './pipeline/flow-recorder';
 export type { SelfTestReport as SelfTestResult, SelfTestRow } from '../ipc/contract';
 
 /** The fixture sets, by folder name, in the order they are run. */
-export const SELFTEST_SETS = ['real', 'coverage', 'synthetic'] as const;
+const SELFTEST_SETS = ['real', 'coverage', 'synthetic'] as const;
 
 interface Expected {
   connections: { client: string; server: string; first_ts: string; packets: number; bytes_c2s: number; bytes_s2c: number; sha256_c2s: string; sha256_s2c: string }[];

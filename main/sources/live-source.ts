@@ -77,7 +77,7 @@ function loadCap(): CapModule {
 }
 
 /** cap's link type names → LINKTYPE_* numbers. */
-export function linkTypeOf(name: string): number {
+function linkTypeOf(name: string): number {
   switch (name) {
     case 'NULL':
       return 0;
@@ -110,12 +110,6 @@ export function listDevices(): DeviceInfo[] {
     loopback: (d.flags ?? '').includes('LOOPBACK') || d.name === 'lo' || d.name.startsWith('lo'),
     up: (d.flags ?? '').includes('UP') || d.addresses.length > 0,
   }));
-}
-
-/** The first device that is up, has an address and is not loopback; else the first one. */
-export function defaultDevice(): string | null {
-  const devs = listDevices();
-  return (devs.find((d) => !d.loopback && d.addresses.length > 0) ?? devs[0])?.name ?? null;
 }
 
 export class LiveCapture {

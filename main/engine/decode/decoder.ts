@@ -679,7 +679,7 @@ function hex16(a: Uint8Array): string {
 }
 
 /** One's-complement sum over the IPv4 header; 0 when the checksum is right. */
-export function ipv4HeaderChecksum(b: Uint8Array, off: number, len: number): number {
+function ipv4HeaderChecksum(b: Uint8Array, off: number, len: number): number {
   let sum = 0;
   for (let i = 0; i < len; i += 2) sum += (b[off + i] << 8) | b[off + i + 1];
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);

@@ -5,8 +5,8 @@
  * can exceed that only with a larger snaplen (BIG TCP, USB, D-Bus), so a record may be as large as
  * the file's snaplen, capped at {@link MAX_RECORD_HARD_LIMIT}.
  */
-export const MAX_RECORD_STANDARD = 262_144;
-export const MAX_RECORD_HARD_LIMIT = 64 * 1024 * 1024;
+const MAX_RECORD_STANDARD = 262_144;
+const MAX_RECORD_HARD_LIMIT = 64 * 1024 * 1024;
 /** pcapng blocks larger than this are treated as damage (tshark's limit is ~128 MiB). */
 export const MAX_BLOCK_LENGTH = 128 * 1024 * 1024;
 

@@ -21,7 +21,7 @@ import { MAX_BLOCK_LENGTH } from './limits';
 import { resolutionFromOption, splitTimestamp, type SecNsec, type TsResolution } from './timestamp';
 import { newCapturedPacket, type InterfaceInfo, type PacketSink, type ReaderAnomalies } from './types';
 
-export const PCAPNG_SHB = 0x0a0d0d0a;
+const PCAPNG_SHB = 0x0a0d0d0a;
 const BOM = 0x1a2b3c4d;
 const BOM_SWAPPED = 0x4d3c2b1a;
 

@@ -48,11 +48,6 @@ export function packetBytes(p: CapturedPacket): Uint8Array {
   return p.buf.subarray(p.offset, p.offset + p.capLen);
 }
 
-/** Capture time as float seconds (loses sub-microsecond precision on current dates). */
-export function packetTime(p: CapturedPacket): number {
-  return p.tsSec + p.tsNsec / 1e9;
-}
-
 export interface InterfaceInfo {
   /** Global interface index (see CapturedPacket.ifIndex). */
   index: number;

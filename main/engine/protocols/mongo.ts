@@ -205,7 +205,7 @@ export function readMongoBody(opCode: number, body: Uint8Array): MongoBody {
 }
 
 /** The line for a request (`insert shop.orders`) or a reply (`ok n=1`, `error: …`). */
-export function mongoSummary(opCode: number, body: MongoBody, reply: boolean): string {
+function mongoSummary(opCode: number, body: MongoBody, reply: boolean): string {
   if (reply) {
     const doc = body.command ?? body.documents[0];
     const els = doc ? topLevel(doc.bytes) : [];
@@ -313,7 +313,7 @@ class MongoParser implements DirectionParser {
 }
 
 /** The body's fields for a message record (documents stay bytes until the service decodes them). */
-export function bodyFields(b: MongoBody): Record<string, unknown> {
+function bodyFields(b: MongoBody): Record<string, unknown> {
   const f: Record<string, unknown> = {};
   for (const k of ['flags', 'checksum', 'moreToCome', 'commandName', 'database', 'collection', 'namespace', 'cursorId', 'numberReturned'] as const) if (b[k] !== undefined) f[k] = b[k];
   f.documents = b.documents;

@@ -29,9 +29,6 @@ export type TCPFlowDirection = 0 | 1;
 export function reverse(d: TCPFlowDirection): TCPFlowDirection {
   return (d ^ 1) as TCPFlowDirection;
 }
-export function directionName(d: TCPFlowDirection): 'c2s' | 's2c' {
-  return d === 0 ? 'c2s' : 's2c';
-}
 
 /** Where a packet came from: the capture metadata carried along with its bytes. */
 export interface CaptureInfo {

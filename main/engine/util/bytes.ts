@@ -30,13 +30,6 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Lower-case hex of bytes, for reports. */
-export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-  return s;
-}
-
 /**
  * A copy of `b[start, end)` that owns its memory. Not `b.slice()`: on a Node Buffer (live capture
  * hands out one reused Buffer; stdin yields Buffers) slice returns a view, not a copy.

@@ -147,11 +147,6 @@ export class FilterError extends Error {
   }
 }
 
-/** The short help the app shows under the filter box and `weft flows --help` prints. */
-export const FILTER_HELP =
-  'terms side by side must all hold; or, not, ( ): has:gap has:retransmission … state:open|fin|rst|idle|end-of-input|limit|closed ' +
-  'port:80 ip:10.0.0.0/8 proto:http|none|tcp|udp; bytes > 1M, c2s, s2c, packets < 10, duration >= 2s, rate > 10M (bit/s), start >= 1700000000 (s since 1970), gaps, conflicts, port == 443, id; other words: client/server text';
-
 interface Token {
   t: 'word' | 'op' | '(' | ')';
   v: string;

@@ -12,7 +12,7 @@ import { finishFields, jsonSafe, PARSER_HOST } from '../pipeline/message-content
 import type { Provenance, Spool } from './spool';
 
 /** Parse at most this much of each direction, and return at most this many messages. */
-export const MESSAGE_LIMITS = { bytes: 64 * 1024 * 1024, messages: 20_000 };
+const MESSAGE_LIMITS = { bytes: 64 * 1024 * 1024, messages: 20_000 };
 
 interface Piece extends Provenance {
   dir: 0 | 1;
