@@ -30,6 +30,7 @@ import { HalfConnection, isUnused, judged } from './half-connection';
 import type { PageCache } from './page-cache';
 import { insertSegment, targetBased, type OverlapPolicy } from './segments';
 import { Delivery } from './delivery';
+import { flushEverything, flushIdle, type FlushCounts, type Flushing } from './flushing';
 import { seqAdd, seqDiff } from './sequence';
 import { Connection, StreamPool, type CloseReason, type Found } from './stream-pool';
 import { type AssemblerContext, type CaptureInfo, type FlushOptions, type NetFlow, type TCPFlowDirection, type TcpFlow, type TcpSegment } from './types';
@@ -123,6 +124,8 @@ export class Assembler {
   readonly cache: PageCache;
   /** Hands in-order bytes to the streams (delivery.ts). */
   private readonly out: Delivery;
+  /** What the flushes work on (flushing.ts). */
+  private readonly flushing: Flushing;
   private readonly start = { value: false };
   private readonly tcpFlow: TcpFlow = { clientPort: 0, serverPort: 0, senderIsClient: true };
   private ctx!: AssemblerContext;
@@ -142,6 +145,14 @@ export class Assembler {
     // The pages live with the pool: any assembler sharing it may deliver (and free) them.
     this.cache = pool.pageCache;
     this.out = new Delivery(this.cache);
+    this.flushing = {
+      pool: this.pool,
+      cache: this.cache,
+      opts: this.opts,
+      now: () => this.now,
+      finish: (c, why) => this.finish(c, why),
+      drain: (c, h, cause) => this.out.drain(c, h, cause),
+    };
   }
 
   /**
@@ -572,69 +583,18 @@ export class Assembler {
    * (a once-a-second flush over 150,000 open connections would otherwise visit them all). Capture
    * time that goes backwards can leave an idle connection behind a busier one until a later flush.
    */
-  flushWithOptions(o: FlushOptions): { flushed: number; closed: number; parked: number } {
-    let flushed = 0;
-    let closed = 0;
-    let parked = 0;
-    const pool = this.pool;
-    const park = this.opts.parkSec > 0;
-    const bound = Math.max(o.t, o.tc);
-    let c = pool.lruHead;
-    while (c !== null) {
-      const last = c.lastSec + c.lastNsec / 1e9;
-      if (last >= bound) break;
-      const next: Connection | null = c.lruNext;
-      if (last < o.tc) {
-        if (c.completed) pool.remove(c);
-        else if (park) {
-          // Idle: its memory goes (pages delivered past their holes), the connection waits.
-          this.out.drain(c, c.h0, 'idle-flush');
-          this.out.drain(c, c.h1, 'idle-flush');
-          pool.park(c);
-          parked++;
-        } else {
-          this.finish(c, 'idle');
-          closed++;
-          pool.remove(c);
-        }
-      } else if (!c.completed && (c.h0.first !== null || c.h1.first !== null)) {
-        this.out.drain(c, c.h0, 'idle-flush');
-        this.out.drain(c, c.h1, 'idle-flush');
-        flushed++;
-      }
-      c = next;
-    }
-    // Parked past their park: nothing continued them, they end as idle (in the order they went quiet).
-    const expired = o.tc - this.opts.parkSec;
-    while (pool.parkedHead !== null && pool.parkedHead.lastSec + pool.parkedHead.lastNsec / 1e9 < expired) {
-      const p = pool.parkedHead;
-      this.finish(p, 'idle');
-      closed++;
-      pool.remove(p);
-    }
-    pool.sweepTombstones(this.now);
-    this.cache.trim();
-    return { flushed, closed, parked };
+  flushWithOptions(o: FlushOptions): FlushCounts {
+    return flushIdle(this.flushing, o);
   }
 
   /** Parks (or, with parkSec 0, closes) every connection idle since before `t` (capture seconds). */
-  flushCloseOlderThan(t: number): { flushed: number; closed: number; parked: number } {
+  flushCloseOlderThan(t: number): FlushCounts {
     return this.flushWithOptions({ t, tc: t });
   }
 
   /** End of input: delivers everything and completes every connection, in order of first packet. Returns how many closed. */
   flushAll(): number {
-    let closed = 0;
-    const all = this.pool.connections().sort((a, b) => a.id - b.id);
-    for (const c of all) {
-      if (!c.completed) {
-        this.finish(c, c.parked ? 'idle' : 'end-of-input');
-        closed++;
-      }
-      this.pool.remove(c);
-    }
-    this.cache.trim();
-    return closed;
+    return flushEverything(this.flushing);
   }
 
   /** Pages held now for out-of-order data. */
