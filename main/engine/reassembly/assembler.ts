@@ -231,12 +231,7 @@ export class Assembler {
     }
     if (conn.completed) return;
 
-    if (flags & ACK) {
-      // A segment that came ahead of its own direction's next byte was reordered by the capture:
-      // what it acknowledges beyond the peer's bytes seen so far is not evidence of lost bytes.
-      const ahead = seg.payloadLength > 0 && half.started && seqDiff(half.nextSeq, t.seq | 0) > 0;
-      this.acknowledged((peer = conn.half((dir ^ 1) as TCPFlowDirection)), t.ack | 0, !ahead);
-    }
+    if (flags & ACK) this.acknowledged((peer = conn.half((dir ^ 1) as TCPFlowDirection)), t.ack | 0, half, seg.payloadLength, t.seq | 0);
 
     // Sequence numbers are int32 inside the engine (see sequence.ts): no boxing on calls.
     const seq = t.seq | 0;
@@ -401,18 +396,21 @@ export class Assembler {
   }
 
   /**
-   * The peer acknowledged `ack` of `half`'s data. Taken only as far as `half` was seen to send:
+   * The peer (`sender`, whose segment of `len` bytes at `seq` carries it) acknowledged `ack` of
+   * `half`'s data. Taken only as far as `half` was seen to send:
    * acknowledgements of bytes not yet seen come from segments the capture reordered (a request
    * that really came later, acknowledging a whole response) or from the capture missing the tail,
    * and holes are judged by what is acknowledged once their bytes' neighbours were seen.
    */
-  private acknowledged(half: HalfConnection, ack: number, inOrder: boolean): void {
+  private acknowledged(half: HalfConnection, ack: number, sender: HalfConnection, len: number, seq: number): void {
     if (!half.started) return;
     if (seqDiff(half.sentEnd, ack) > 0) {
-      if (inOrder) half.noteAheadAck(ack);
+      // A segment that came ahead of its own direction's next byte was reordered by the capture:
+      // what it acknowledges beyond the peer's bytes seen so far is not evidence of lost bytes.
+      if (!(len > 0 && sender.started && seqDiff(sender.nextSeq, seq) > 0)) half.noteAheadAck(ack);
       ack = half.sentEnd;
     }
-    if (!half.ackKnown || seqDiff(half.peerAck, ack) > 0) {
+    if (seqDiff(half.peerAck, ack) > 0 || !half.ackKnown) {
       half.peerAck = ack;
       half.ackKnown = true;
     }
