@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AfterCloseWindow, FlowFactory, flowJson, flowOf, jsonInput, PENDING_PER_DIRECTION, type Flow, type FlowAccumulator } from '../../main/engine/flows';
+import { AfterCloseWindow, FlowBatchWriter, FlowFactory, flowJson, flowOf, jsonInput, PENDING_PER_DIRECTION, readBatch, sharedArena, type Flow, type FlowAccumulator } from '../../main/engine/flows';
 import { NODE_HASHES } from '../../main/service/pipeline/hashes';
 import { PacketPipeline } from '../../main/service/pipeline/packet-pipeline';
 import { readCaptureFile } from '../../main/sources/capture-source';
@@ -92,6 +92,46 @@ describe('weft flows --json on two threads', () => {
     }
     expect(outs.at(-1)!.trimEnd().split('\n')).toHaveLength(3000);
   }, 120_000);
+});
+
+describe('flow batches in shared memory', () => {
+  it('read back as flowJson of each flow, slot after slot and when a batch outgrows its slot', async () => {
+    const file = generated();
+    const expected = (await accumulate(file)).json;
+    // two slots small enough that every third batch outgrows its slot (fresh memory, as before)
+    const writer = new FlowBatchWriter(sharedArena(2, 4096));
+    const got: string[] = [];
+    let batches = 0;
+    let shared = 0;
+    let outgrown = 0;
+    const hand = () => {
+      const b = writer.take();
+      batches++;
+      if (b.nums.buffer instanceof SharedArrayBuffer && b.bytes.buffer instanceof SharedArrayBuffer) shared++;
+      else outgrown++;
+      readBatch(b, NODE_HASHES, (f) => got.push(flowJson(f)));
+    };
+    const late = new AfterCloseWindow((a: FlowAccumulator) => {
+      writer.add(a);
+      if (batches % 3 === 2 ? writer.count >= 40 : writer.size >= 4096) hand();
+    });
+    const factory = new FlowFactory({ hashes: NODE_HASHES, deferDigests: true, listener: { complete: (a: FlowAccumulator) => late.closed(a, pipe.packets) } });
+    const pipe = new PacketPipeline(factory);
+    factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
+    pipe.assembler.afterClose = (id, d, flags, payload) => late.packet(id, d, flags, payload, pipe.assembler.now, pipe.packets);
+    await readCaptureFile(file, {
+      packet: (p) => {
+        pipe.packet(p);
+        late.advance(p.tsSec + p.tsNsec / 1e9, pipe.packets);
+      },
+    });
+    pipe.end();
+    late.advance(Infinity, Infinity);
+    hand();
+    expect(got).toEqual(expected);
+    expect(shared).toBeGreaterThan(4);
+    expect(outgrown).toBeGreaterThan(0);
+  });
 });
 
 describe('hashing', () => {

@@ -1,8 +1,8 @@
 /**
  * Completed flows packed for another thread, which hashes their waiting bytes and writes their
  * JSON (`weft flows --json` uses the second core this way: on captures of many small connections,
- * hashing and writing JSON were a third of the run). A batch is three transferable pieces and no
- * object per flow:
+ * hashing and writing JSON were a third of the run). A batch is three pieces and no object per
+ * flow (the two arrays transferred, or in memory shared with the reader: sharedArena):
  *
  *   nums   Float64Array, STRIDE numbers a flow: id, times, counters, endpoints as address words,
  *          close, flags each side sent, Zeek's history letters (4 bits each), protocol, anomalies
@@ -16,7 +16,7 @@ import { PLUGINS } from '../protocols';
 import { STREAM_ANOMALY_NAMES, type CloseReason } from '../reassembly';
 import { grownTo } from '../util/bytes';
 import { connState } from './flag-history';
-import { EMPTY_SHA256, type FlowAccumulator, type HashHost } from './flow';
+import { EMPTY_SHA256, PENDING_PER_DIRECTION, type FlowAccumulator, type HashHost } from './flow';
 import type { FlowJsonInput } from './flow-json';
 
 const A = STREAM_ANOMALY_NAMES.length;
@@ -40,13 +40,42 @@ export interface FlowBatch {
   extras: (number | string)[];
 }
 
+/** Where a writer packs its next batch: fresh arrays, or a slot of memory shared with the reader. */
+export type BatchArena = (last: { nums: number; bytes: number }) => { nums: Float64Array; bytes: Uint8Array };
+
+/** The default arena: fresh arrays, as big as the last batch's (the caller transfers them). */
+const freshArena: BatchArena = (last) => ({ nums: new Float64Array(Math.max(STRIDE * 256, last.nums)), bytes: new Uint8Array(Math.max(1 << 16, last.bytes)) });
+
+/**
+ * `slots` pairs of arrays over SharedArrayBuffers, taken in turn, each big enough for a batch
+ * handed over at `batchBytes` (FlowBatchWriter.size): nothing is allocated, zeroed or transferred
+ * per batch (allocating them was a twentieth of `weft flows` on a capture of many small
+ * connections). A batch that outgrows its slot moves to fresh memory (grownTo) and is transferred
+ * as before. The reader must be done with a slot's batch before the writer comes back to it:
+ * at most `slots - 1` batches in flight.
+ */
+export function sharedArena(slots: number, batchBytes: number): BatchArena {
+  const flows = Math.ceil(batchBytes / (STRIDE * 8)) + 1;
+  const bytes = batchBytes + 2 * PENDING_PER_DIRECTION;
+  const all = Array.from({ length: slots }, () => ({
+    nums: new Float64Array(new SharedArrayBuffer(flows * STRIDE * 8)),
+    bytes: new Uint8Array(new SharedArrayBuffer(bytes)),
+  }));
+  let next = 0;
+  return () => all[next++ % slots];
+}
+
 /** Packs completed flows into batches (the assembling thread). */
 export class FlowBatchWriter {
-  private nums = new Float64Array(STRIDE * 256);
-  private bytes = new Uint8Array(1 << 16);
+  private nums: Float64Array;
+  private bytes: Uint8Array;
   private bytesLen = 0;
   private extras: (number | string)[] = [];
   count = 0;
+
+  constructor(private readonly arena: BatchArena = freshArena) {
+    ({ nums: this.nums, bytes: this.bytes } = arena({ nums: 0, bytes: 0 }));
+  }
 
   /** Bytes held (numbers and waiting bytes), to decide when to hand the batch over. */
   get size(): number {
@@ -118,11 +147,10 @@ export class FlowBatchWriter {
   }
   private lineBytes = 0;
 
-  /** The batch so far (its arrays are the caller's now: transfer them), and a fresh one begun. */
+  /** The batch so far (its arrays are the caller's now: transfer the ones not shared), and the next begun in the arena's next arrays. */
   take(): FlowBatch {
     const b: FlowBatch = { count: this.count, nums: this.nums.subarray(0, this.count * STRIDE), bytes: this.bytes.subarray(0, this.bytesLen), bytesLen: this.bytesLen, extras: this.extras };
-    this.nums = new Float64Array(Math.max(STRIDE * 256, this.nums.length));
-    this.bytes = new Uint8Array(Math.max(1 << 16, this.bytes.length));
+    ({ nums: this.nums, bytes: this.bytes } = this.arena({ nums: this.nums.length, bytes: this.bytes.length }));
     this.bytesLen = 0;
     this.extras = [];
     this.count = 0;

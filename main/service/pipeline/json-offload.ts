@@ -7,10 +7,11 @@
  *
  * Memory: a batch is handed over at BATCH bytes, and packing waits (blocking, on shared memory)
  * while IN_FLIGHT batches are not yet written — even in the middle of an input chunk, where a SYN
- * flood at the table's limit completes tens of thousands of connections.
+ * flood at the table's limit completes tens of thousands of connections. Batches are packed in
+ * IN_FLIGHT + 1 slots of shared memory taken in turn, so none is allocated or transferred.
  */
 import { Worker } from 'node:worker_threads';
-import { FlowBatchWriter, type FlowAccumulator } from '../../engine/flows';
+import { FlowBatchWriter, sharedArena, type FlowAccumulator } from '../../engine/flows';
 import { engineBundle } from '../hosts/child-host';
 
 const BATCH = 256 << 10;
@@ -19,7 +20,8 @@ const STALL_MS = 30_000;
 
 export class JsonOffload {
   private readonly worker: Worker;
-  private readonly batch = new FlowBatchWriter();
+  /** Batches are packed in IN_FLIGHT + 1 slots of shared memory: the one being packed and those in flight. */
+  private readonly batch = new FlowBatchWriter(sharedArena(IN_FLIGHT + 1, BATCH));
   /** [batches written, 1 if the reader went away / 2 if writing failed, heartbeat]: shared with the worker. */
   private readonly state = new Int32Array(new SharedArrayBuffer(12));
   private sent = 0;
@@ -71,7 +73,8 @@ export class JsonOffload {
     if (this.batch.count === 0) return;
     const b = this.batch.take();
     this.sent++;
-    this.worker.postMessage(b, [b.nums.buffer as ArrayBuffer, b.bytes.buffer as ArrayBuffer]);
+    const moved = [b.nums.buffer, b.bytes.buffer].filter((x): x is ArrayBuffer => !(x instanceof SharedArrayBuffer));
+    this.worker.postMessage(b, moved);
   }
 
   /** Sends what is left, waits until every line is written, and stops the worker. */
