@@ -1,6 +1,6 @@
 /**
  * gopacket's own reassembly test tables (google/gopacket reassembly/tcpassembly_test.go: the
- * ordering, overlap, overrun, page-cache, flush and keep tables), replayed through Weft's
+ * ordering, overlap, overrun, page-cache, flush, keep, FSM and memory tests), replayed through Weft's
  * Assembler the way gopacket's harness drives its own: one packet per step, no ACK flag, ports
  * 1 → 2 (2 → 1 for the other direction), four pages per connection, everything one Assemble call
  * delivers merged into one Reassembly (bytes joined; start and end or-ed; the skip kept).
@@ -540,4 +540,152 @@ describe("gopacket's tcpassembly tables, replayed through tcpassemblyFactory", (
         expect(t.weft).not.toEqual(t.gopacket);
       }
     });
+});
+
+/**
+ * The rest of gopacket reassembly/tcpassembly_test.go: the FSM tables, where a stream's accept()
+ * runs the simple state machine and counts the packets it let through (its reassemblyComplete
+ * keeps the connection), and the two memory tests, stated as what Weft's page cache holds.
+ */
+describe("gopacket's FSM and memory tests, through the Assembler", () => {
+  const C = { sport: 54842, dport: 53 };
+  const S = { sport: 53, dport: 54842 };
+  interface P {
+    from: typeof C;
+    flags: string;
+    seq: number;
+    ack: number;
+    len?: number;
+  }
+  const FLAG: Record<string, number> = { S: 0x02, A: 0x10, F: 0x01, R: 0x04 };
+  const CLIENT = Uint8Array.of(1, 2, 3, 4);
+  const SERVER = Uint8Array.of(5, 6, 7, 8);
+
+  /** gopacket's testFSM: the number of packets accepted after each step. */
+  function accepted(packets: P[]): number[] {
+    let nb = 0;
+    class Checked implements Stream {
+      private readonly fsm = new TCPSimpleFSM();
+      accept(tcp: TcpHeader, _ci: CaptureInfo, dir: 0 | 1) {
+        const ok = this.fsm.checkState(tcp, dir);
+        if (ok) nb++;
+        return ok;
+      }
+      reassembledSG() {}
+      reassemblyComplete() {
+        return false;
+      }
+    }
+    const asm = new Assembler(new StreamPool({ new: () => new Checked() }));
+    const ci: CaptureInfo = { tsSec: 1432538521, tsNsec: 0, frame: 0, capLen: 0, origLen: 0 };
+    const tcp = new TcpHeader();
+    return packets.map((p) => {
+      const data = new Uint8Array(p.len ?? 0);
+      tcp.srcPort = p.from.sport;
+      tcp.dstPort = p.from.dport;
+      tcp.seq = p.seq;
+      tcp.ack = p.ack;
+      tcp.flags = p.flags.split('').reduce((f, c) => f | FLAG[c], 0);
+      tcp.setOptions(data, 0, 0);
+      ci.frame++;
+      const fromClient = p.from === C;
+      asm.assemble({ ipVersion: 4, src: fromClient ? CLIENT : SERVER, dst: fromClient ? SERVER : CLIENT, vlan: -1 }, { tcp, buf: data, payloadOffset: 0, payloadLength: data.length, payloadCaptured: data.length }, { captureInfo: () => ci });
+      return nb;
+    });
+  }
+  const SYN: P = { from: C, flags: 'S', seq: 374511116, ack: 0 };
+  const SYNACK: P = { from: S, flags: 'SA', seq: 3465787765, ack: 374511117 };
+  const ACK: P = { from: C, flags: 'A', seq: 374511117, ack: 3465787766 };
+  const QUERY: P = { ...ACK, len: 33 };
+  const SACK: P = { from: S, flags: 'A', seq: 3465787766, ack: 374511150 };
+  const ANSWER: P = { ...SACK, len: 1460 };
+  const LAST: P = { from: C, flags: 'A', seq: 374511150, ack: 3465789226 };
+
+  it('TestFSMnormalFlow: every packet of a DNS-over-TCP exchange is accepted (as gopacket)', () => {
+    expect(accepted([SYN, SYNACK, ACK, QUERY, SACK, ANSWER, LAST])).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('TestFSMearlyRST: after the client resets the handshake, nothing more is accepted (as gopacket)', () => {
+    expect(accepted([SYN, SYNACK, { from: C, flags: 'R', seq: 374511117, ack: 3465787766 }, QUERY, SACK])).toEqual([1, 2, 3, 3, 3]);
+  });
+
+  it('TestFSMestablishedThenRST: after the server resets an established connection, nothing more is accepted (as gopacket)', () => {
+    expect(accepted([SYN, SYNACK, ACK, QUERY, { from: S, flags: 'R', seq: 3465787766, ack: 374511150 }, ANSWER, LAST])).toEqual([1, 2, 3, 4, 5, 5, 5]);
+  });
+
+  it('TestFSMmissingSYNACK: the client ACK and data without a SYN-ACK are refused (as gopacket)', () => {
+    expect(accepted([SYN, ACK, QUERY])).toEqual([1, 1, 1]);
+  });
+
+  /** A stream of 10-byte segments from 1 to 2 (gopacket's harness ports), every one delivered and counted. */
+  function counting() {
+    const seen = { bytes: 0 };
+    const asm = new Assembler(
+      new StreamPool({
+        new: () => ({
+          accept: () => true,
+          reassembledSG: (sg: ScatterGather) => void (seen.bytes += sg.lengths()[0]),
+          reassemblyComplete: () => true,
+        }),
+      }),
+    );
+    const ci: CaptureInfo = { tsSec: 1432538521, tsNsec: 590387000, frame: 0, capLen: 0, origLen: 0 };
+    const tcp = new TcpHeader();
+    const data = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 0);
+    const send = (from: 1 | 2, seq: number, ack: number, flags: number) => {
+      tcp.srcPort = from;
+      tcp.dstPort = from === 1 ? 2 : 1;
+      tcp.seq = seq >>> 0;
+      tcp.ack = ack >>> 0;
+      tcp.flags = flags;
+      tcp.setOptions(data, 0, 0);
+      ci.frame++;
+      asm.assemble({ ipVersion: 4, src: from === 1 ? CLIENT : SERVER, dst: from === 1 ? SERVER : CLIENT, vlan: -1 }, { tcp, buf: data, payloadOffset: 0, payloadLength: data.length, payloadCaptured: data.length }, { captureInfo: () => ci });
+    };
+    return { asm, seen, send, cache: asm.pool.pageCache };
+  }
+
+  it('TestMemoryShrink: pages held for 1,049 out-of-order segments go back after flushAll, and stay back when flushed every 50 (as gopacket, in pages)', () => {
+    const { asm, send, cache } = counting();
+    // a SYN at 999 with 10 bytes, then every segment one byte past where the last ended: always out of order
+    let seq = 999;
+    send(1, seq, 0, 0x02);
+    seq += 2 + 10;
+    for (let i = 1; i < 1050; i++, seq += 10) send(1, seq, 0, 0);
+    expect(cache.used).toBeGreaterThanOrEqual(1049);
+    const grown = cache.allocated;
+    asm.flushAll();
+    expect(cache.used).toBe(0);
+    cache.trim();
+    expect(cache.allocated).toBeLessThan(grown);
+    for (let i = 0; i < 2100; i++, seq += 10) {
+      send(1, seq, 0, 0);
+      if (i % 50 === 0) asm.flushAll();
+    }
+    asm.flushAll();
+    cache.trim();
+    expect(cache.used).toBe(0);
+    expect(cache.allocated).toBeLessThanOrEqual(256);
+    expect(cache.highWater).toBeLessThan(grown + 1);
+  });
+
+  it('TestFullyOrderedAndCompleteStreamDoesNotAlloc: 1,000 in-order segments each way take no page and deliver every byte (as gopacket)', () => {
+    const { asm, seen, send, cache } = counting();
+    send(1, 0, 0, 0x02);
+    send(2, 0, 0, 0x12);
+    let c2s = 1;
+    let s2c = 1;
+    let ack = 0;
+    const N = 1000;
+    for (let i = 0; i <= N; i++) {
+      c2s += 10;
+      s2c += 10;
+      ack += 10;
+      send(1, c2s, ack, 0x10);
+      send(2, s2c, ack, 0x10);
+    }
+    expect(cache.highWater).toBe(0);
+    expect(seen.bytes).toBe(10 * 2 * (N + 2));
+    asm.flushAll();
+  });
 });
