@@ -1,21 +1,40 @@
 /**
- * Zeek's conn.log `history` and `conn_state` from the TCP flags each side sent. Four numbers per
+ * Zeek's conn.log `history` and `conn_state` from the TCP flags each side sent. A few numbers per
  * connection: the flags seen from each side, which letters were written (a bit each), and the
- * history string itself, which grows only when a letter appears for the first time (at most 12
- * times in a connection's life) — nothing is allocated or case-converted per packet.
+ * history itself as base-16 digits (HISTORY_LETTERS' index of each letter, the first the lowest),
+ * which grow only when a letter appears for the first time (at most 12 in a connection's life) —
+ * nothing is allocated per packet, and the string is made only when asked for.
  */
 
 // letter bits: client S H A D F R in bits 0..5, server s h a d f r in bits 8..13
 const S = 0, H = 1, A = 2, D = 3, F = 4, R = 5;
-const LETTERS = 'SHADFR';
-const LOWER = 'shadfr';
+/** The history's letters: the client's in upper case, the server's in lower case. */
+export const HISTORY_LETTERS = 'SHADFRshadfr';
+
+/** The letters of a history held as digits (historyCode) and its length. */
+export function historyOf(code: number, length: number): string {
+  let h = '';
+  for (let k = 0; k < length; k++) {
+    h += HISTORY_LETTERS[code % 16];
+    code = Math.floor(code / 16);
+  }
+  return h;
+}
 
 export class FlagHistory {
-  history = '';
   /** Flags seen from the client (orig) and the server (resp). */
   flags0 = 0;
   flags1 = 0;
   private letters = 0;
+  /** The history as base-16 digits, the first letter the lowest (12 digits at most: exact in a double). */
+  historyCode = 0;
+  historyLength = 0;
+  private scale = 1;
+
+  /** Zeek's history letters, first occurrence each. */
+  get history(): string {
+    return historyOf(this.historyCode, this.historyLength);
+  }
 
   /** A packet from `dir` (0 client, 1 server) with TCP `flags` and `payload` bytes. */
   add(dir: 0 | 1, flags: number, payload: number): void {
@@ -33,7 +52,9 @@ export class FlagHistory {
     const bit = 1 << (l + (dir << 3));
     if (this.letters & bit) return;
     this.letters |= bit;
-    this.history += dir === 0 ? LETTERS[l] : LOWER[l];
+    this.historyCode += (l + 6 * dir) * this.scale;
+    this.scale *= 16;
+    this.historyLength++;
   }
 
   /** Zeek's conn_state from what each side sent. */

@@ -15,7 +15,7 @@ import { endpointOfWords } from '../decode/addr';
 import { PLUGINS } from '../protocols';
 import { STREAM_ANOMALY_NAMES, type CloseReason } from '../reassembly';
 import { grownTo } from '../util/bytes';
-import { connState } from './flag-history';
+import { connState, historyOf } from './flag-history';
 import { EMPTY_SHA256, PENDING_PER_DIRECTION, type FlowAccumulator, type HashHost } from './flow';
 import type { FlowJsonInput } from './flow-json';
 
@@ -26,7 +26,7 @@ const CLOSE = 13, LEN0 = 14, LEN1 = 15, HIST = 16, HISTLEN = 17, F0 = 18, F1 = 1
 const STRIDE = C1 + A;
 
 const CLOSES: readonly CloseReason[] = ['fin', 'rst', 'idle', 'end-of-input', 'limit'];
-const LETTERS = 'SHADFRshadfr';
+const PLUGIN_INDEX = new Map(PLUGINS.map((p, i) => [p.name, i]));
 const EXTRA_GAPS0 = 0, EXTRA_GAPS1 = 1, EXTRA_SHA0 = 2, EXTRA_SHA1 = 3;
 /** An entry that is a line written as it is (a UDP conversation), in its place among the flows: its ID is LINE. */
 const EXTRA_LINE = 0;
@@ -104,14 +104,11 @@ export class FlowBatchWriter {
     n[o + IPV] = c.ipVersion;
     n[o + VLAN] = c.vlan;
     n[o + CLOSE] = CLOSES.indexOf(a.close!);
-    let hist = 0;
-    const hs = a.history;
-    for (let k = hs.length - 1; k >= 0; k--) hist = hist * 16 + LETTERS.indexOf(hs[k]);
-    n[o + HIST] = hist;
-    n[o + HISTLEN] = hs.length;
+    n[o + HIST] = a.historyCode;
+    n[o + HISTLEN] = a.historyLength;
     n[o + F0] = a.flags0;
     n[o + F1] = a.flags1;
-    n[o + PROTO] = a.protocol === null ? -1 : PLUGINS.findIndex((p) => p.name === a.protocol);
+    n[o + PROTO] = a.protocol === null ? -1 : (PLUGIN_INDEX.get(a.protocol) ?? -1);
     const cw = c.clientAddressWords(); // a shared array: read before asking for the server's
     for (let k = 0; k < 4; k++) n[o + CW + k] = cw[k];
     const sw = c.serverAddressWords();
@@ -124,18 +121,27 @@ export class FlowBatchWriter {
     if (h1.counts !== null) n.set(h1.counts, o + C1);
     if (h0.gaps.length) this.extras.push(i, EXTRA_GAPS0, JSON.stringify(h0.gaps));
     if (h1.gaps.length) this.extras.push(i, EXTRA_GAPS1, JSON.stringify(h1.gaps));
-    for (const d of [0, 1] as const) {
-      let len = 0;
-      const hex = a.digestOrBytes(d, (b) => {
-        len = b.length;
-        if (this.bytesLen + len > this.bytes.length) this.bytes = grownTo(this.bytes, this.bytesLen + len);
-        this.bytes.set(b, this.bytesLen);
-        this.bytesLen += len;
-      });
-      n[o + (d === 0 ? LEN0 : LEN1)] = hex === null ? len : -1;
-      if (hex !== null && hex !== EMPTY_SHA256) this.extras.push(i, d === 0 ? EXTRA_SHA0 : EXTRA_SHA1, hex);
-    }
+    this.direction(a, i, 0, o + LEN0, EXTRA_SHA0);
+    this.direction(a, i, 1, o + LEN1, EXTRA_SHA1);
   }
+
+  /** A direction's waiting bytes (their length at `lenAt`), or its digest when known (an extra). */
+  private direction(a: FlowAccumulator, i: number, d: 0 | 1, lenAt: number, extra: number): void {
+    this.taken = 0;
+    const hex = a.digestOrBytes(d, this.takeBytes);
+    this.nums[lenAt] = hex === null ? this.taken : -1;
+    if (hex !== null && hex !== EMPTY_SHA256) this.extras.push(i, extra, hex);
+  }
+
+  private taken = 0;
+  /** Appends a direction's waiting bytes (one function for every flow). */
+  private readonly takeBytes = (b: Uint8Array): void => {
+    const len = b.length;
+    if (this.bytesLen + len > this.bytes.length) this.bytes = grownTo(this.bytes, this.bytesLen + len);
+    this.bytes.set(b, this.bytesLen);
+    this.bytesLen += len;
+    this.taken = len;
+  };
 
   /** A line to write as it is, in its place among the flows (a UDP conversation's JSON). */
   addLine(line: string): void {
@@ -215,13 +221,7 @@ export function readBatch(b: FlowBatch, hashes: HashHost, fn: (f: FlowJsonInput)
     f.protocol = p < 0 ? null : PLUGINS[p].name;
     f.ipVersion = v;
     f.vlan = n[o + VLAN] >= 0 ? n[o + VLAN] : null;
-    let hist = n[o + HIST];
-    let h = '';
-    for (let k = n[o + HISTLEN]; k > 0; k--) {
-      h += LETTERS[hist % 16];
-      hist = Math.floor(hist / 16);
-    }
-    f.history = h;
+    f.history = historyOf(n[o + HIST], n[o + HISTLEN]);
     f.connState = connState(n[o + F0], n[o + F1]);
     fn(f);
   }
