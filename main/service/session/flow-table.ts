@@ -39,10 +39,6 @@ function marksOf(gaps: readonly Gap[], conflicts: readonly Conflict[]): Marks {
   };
 }
 
-/** A lowercase hex digit's value. */
-function nibble(c: number): number {
-  return c <= 57 ? c - 48 : c - 87;
-}
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -176,15 +172,23 @@ export class FlowTable {
     this.refresh(f);
     const i = f.id - 1;
     this.state[i] = STATE_ORDER.indexOf(f.close!);
-    for (const d of [0, 1] as const) {
-      const hex = f.digest(d);
-      for (let b = 0, o = i * 64 + d * 32; b < 32; b++) this.sha[o + b] = (nibble(hex.charCodeAt(2 * b)) << 4) | nibble(hex.charCodeAt(2 * b + 1));
-    }
+    this.putDigest(i, 0, f.digest(0));
+    this.putDigest(i, 1, f.digest(1));
     const [h0, h1] = f.conn.halves;
     if (h0.gaps.length + h1.gaps.length + h0.conflicts.length + h1.conflicts.length > 0) this.marks.set(i, [marksOf(h0.gaps, h0.conflicts), marksOf(h1.gaps, h1.conflicts)]);
     this.live.delete(i);
     this.version++;
   }
+
+  /**
+   * Row `i`'s digest of direction `d`, from its 64 hex digits (decoded by Buffer.write into the
+   * rows' digest bytes; the view is remade when they grow).
+   */
+  private putDigest(i: number, d: 0 | 1, hex: string): void {
+    if (this.shaView === null || this.shaView.buffer !== this.sha.buffer) this.shaView = Buffer.from(this.sha.buffer, this.sha.byteOffset, this.sha.byteLength);
+    this.shaView.write(hex, i * 64 + d * 32, 32, 'hex');
+  }
+  private shaView: Buffer | null = null;
 
   /** A row for a UDP conversation's first datagram (its counters follow in udpDatagram). */
   openUdp(c: UdpConversation): void {
@@ -218,8 +222,8 @@ export class FlowTable {
   completeUdp(c: UdpConversation, sha0: string, sha1: string): void {
     const i = c.id - 1;
     this.state[i] = STATE_ORDER.indexOf(c.close!);
-    for (const [d, hex] of [sha0, sha1].entries())
-      for (let b = 0, o = i * 64 + d * 32; b < 32; b++) this.sha[o + b] = (nibble(hex.charCodeAt(2 * b)) << 4) | nibble(hex.charCodeAt(2 * b + 1));
+    this.putDigest(i, 0, sha0);
+    this.putDigest(i, 1, sha1);
     this.openUdpCount--;
     this.version++;
   }
