@@ -12,7 +12,16 @@ export async function serveCommand(a: { port: number; host: string; files: strin
   await session.setLimits({ maxConnections: a.maxConnections });
   // bundled as out/cli/weft.cjs: the renderer is built to out/renderer
   const rendererDir = join(__dirname, '..', 'renderer');
-  const srv = await startServer({ session, rendererDir, host: a.host, port: a.port });
+  let srv;
+  try {
+    srv = await startServer({ session, rendererDir, host: a.host, port: a.port });
+  } catch (e) {
+    // a port taken or an address not this machine's: one line, and nothing left behind (the spool goes with the session)
+    await session.close();
+    err.line(`weft: ${listenError(e as NodeJS.ErrnoException, a.host, a.port)}`);
+    await err.flush();
+    return 2;
+  }
   if (a.host !== '127.0.0.1' && a.host !== '::1' && a.host !== 'localhost')
     err.line(`weft: warning: listening on ${a.host}, not only on this machine; anyone who has the URL's token can read your captures`);
   out.line(`Weft is serving on ${srv.url}`);
@@ -30,4 +39,22 @@ export async function serveCommand(a: { port: number; host: string; files: strin
   await srv.close();
   await session.close();
   return 0;
+}
+
+/** Why listening failed, and what to do. */
+export function listenError(e: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is in use: choose another with --port N (--port 0 takes any free one)`;
+    case 'EACCES':
+      return `not allowed to listen on port ${port}: ports below 1024 need privileges; choose another with --port N`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${host}: it is not an address of this machine (--host 127.0.0.1 is this machine only)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return `cannot listen on ${host}: no such host (give an address of this machine, e.g. --host 127.0.0.1)`;
+    default:
+      return `cannot listen on ${host}:${port}: ${e.message}`;
+  }
 }

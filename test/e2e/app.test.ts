@@ -76,6 +76,15 @@ describe('the app in Chromium', () => {
     expect(await page.locator('[data-testid=files]').textContent()).toBe('zeek-irc-5k-line.pcap');
     expect(await page.locator('[data-testid=files]').getAttribute('title')).toBe(join(REAL, 'zeek-irc-5k-line.pcap'));
     await page.screenshot({ path: join(SHOTS, 'flows.png') });
+    // the token left the address bar (history, bookmarks, screenshots), and no cookie carries it
+    expect(page.url()).toBe(`http://127.0.0.1:${srv.port}/`);
+    expect(await page.context().cookies()).toEqual([]);
+  });
+
+  it('a reload keeps the session: the tab remembers its token', async () => {
+    await page.reload();
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(6);
+    expect(page.url()).toBe(`http://127.0.0.1:${srv.port}/`);
   });
 
   it('POST /pcap queues a file; a bad path shows the error in the UI', async () => {

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, open } from 'node:fs/promises';
 import { engineBundle } from '../hosts/child-host';
 import { isPcapMagic, isPcapngMagic } from '../../engine/formats';
 import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
@@ -18,6 +18,9 @@ import { selfTest, selfTestRoot } from '../selftest';
 import { replayPolicies } from '../pipeline/replay';
 import { hostPolicies } from '../pipeline/host-policy';
 
+
+/** Device lists and filter checks waiting (one runs at a time). */
+const PROBES_WAITING = 8;
 
 export class Session {
   /** Rows in the engine's flow table (the table itself lives with the engine; pages are asked for). */
@@ -79,7 +82,8 @@ export class Session {
     const path = req.path;
     let fh;
     try {
-      fh = await open(path, 'r');
+      // non-blocking: opening a FIFO with no writer would otherwise hold one of libuv's four threads until one comes
+      fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
@@ -170,18 +174,33 @@ export class Session {
     });
   }
 
-  /** Runs the cap probe in a process of its own (see cap-probe.ts) and returns its answer. */
+  /**
+   * Runs the cap probe in a process of its own (see cap-probe.ts) and returns its answer. One
+   * probe runs at a time; up to PROBES_WAITING wait their turn, more are refused (a client asking
+   * in a loop would otherwise start a process per request).
+   */
   private probe<T>(args: string[]): Promise<Result<T>> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [engineBundle('cap-probe.cjs'), ...args], { timeout: 10_000 }, (err, stdout) => {
-        try {
-          resolve(JSON.parse(stdout) as Result<T>);
-        } catch {
-          resolve({ ok: false, error: `live capture probe failed: ${err?.message ?? 'no answer'}` });
-        }
+    if (this.probesWaiting >= PROBES_WAITING) return Promise.resolve({ ok: false, error: 'too many device and filter checks waiting: try again in a moment' });
+    this.probesWaiting++;
+    const run = (): Promise<Result<T>> =>
+      new Promise((resolve) => {
+        execFile(process.execPath, [engineBundle('cap-probe.cjs'), ...args], { timeout: 10_000 }, (err, stdout) => {
+          try {
+            resolve(JSON.parse(stdout) as Result<T>);
+          } catch {
+            resolve({ ok: false, error: `live capture probe failed: ${err?.message ?? 'no answer'}` });
+          }
+        });
       });
-    });
+    const done = this.probes.then(run);
+    this.probes = done.then(
+      () => void this.probesWaiting--,
+      () => void this.probesWaiting--,
+    );
+    return done;
   }
+  private probes: Promise<void> = Promise.resolve();
+  private probesWaiting = 0;
 
   listDevices(_req: Channels['listDevices']['req'] = {}): Promise<Result<Device[]>> {
     return this.probe(['devices']);

@@ -31,11 +31,29 @@ const ALL: Record<ChannelName, true> = {
 };
 const NAMES = Object.keys(ALL) as ChannelName[];
 
-export function serveApi(base = location.origin): WeftApi {
+/**
+ * weft serve's token: taken from the address the page was opened with (`?token=`), kept for this
+ * tab in sessionStorage, and removed from the address bar (so it is not in the history, a
+ * bookmark or a screenshot). Sent as a header, never a cookie.
+ */
+export function serveToken(): string {
+  const url = new URL(location.href);
+  const t = url.searchParams.get('token');
+  if (t) {
+    sessionStorage.setItem('weft-token', t);
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+    return t;
+  }
+  return sessionStorage.getItem('weft-token') ?? '';
+}
+
+export function serveApi(base = location.origin, token = serveToken()): WeftApi {
   const listeners = new Set<(d: SessionDelta) => void>();
   let ws: WebSocket | null = null;
   const connect = () => {
-    ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws');
+    // a browser cannot set headers on a WebSocket: the token rides as a second subprotocol
+    ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws', ['weft', `weft-token.${token}`]);
     ws.onmessage = (ev) => {
       const m = JSON.parse(String(ev.data)) as { type: string; delta: SessionDelta };
       if (m.type === 'delta') for (const l of listeners) l(m.delta);
@@ -48,8 +66,9 @@ export function serveApi(base = location.origin): WeftApi {
   const api = {} as Record<string, unknown>;
   for (const name of NAMES) {
     api[name] = async (req: unknown): Promise<Result<unknown>> => {
+      if (!token) return { ok: false, error: 'no token: open the address weft serve printed (it ends in ?token=…)' };
       try {
-        const r = await fetch(`${base}/api/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req), credentials: 'same-origin' });
+        const r = await fetch(`${base}/api/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(req), credentials: 'omit' });
         return (await r.json()) as Result<unknown>;
       } catch (e) {
         return { ok: false, error: `cannot reach weft serve: ${(e as Error).message}` };
@@ -78,7 +97,7 @@ export function getApi(): WeftApi {
  */
 export async function uploadCapture(file: File, base = location.origin): Promise<Result<Job>> {
   try {
-    const r = await fetch(`${base}/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file, credentials: 'same-origin', headers: { 'content-type': 'application/octet-stream' } });
+    const r = await fetch(`${base}/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file, credentials: 'omit', headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${serveToken()}` } });
     const body = (await r.json()) as { job?: Job; error?: string };
     return r.ok && body.job ? { ok: true, value: body.job } : { ok: false, error: body.error ?? `upload failed (${r.status})` };
   } catch (e) {
