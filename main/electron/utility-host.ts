@@ -18,7 +18,16 @@ export class UtilityProcessHost implements EngineHost {
     this.child.on('message', fn);
   }
 
+  private stopping = false;
+
+  onExit(fn: (why: string) => void): void {
+    this.child.on('exit', (code) => {
+      if (!this.stopping) fn(`exit code ${code}`);
+    });
+  }
+
   async terminate(): Promise<void> {
+    this.stopping = true;
     this.child.postMessage({ t: 'stop' } satisfies ToWorker);
     await new Promise((r) => setTimeout(r, 200));
     this.child.kill();

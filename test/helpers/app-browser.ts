@@ -33,7 +33,7 @@ export async function startApp(opts: { spoolParent?: string } = {}): Promise<App
   // recent files in a folder of the test's own, never the user's configuration
   const recentDir = mkdtempSync(join(tmpdir(), 'weft-recent-'));
   const host = new ChildProcessHost(opts);
-  host.onExit((code, sig) => console.error('ENGINE EXIT', code, sig, new Date().toISOString()));
+  host.onExit((why) => console.error('ENGINE EXIT', why, new Date().toISOString()));
   const session = new Session(host, new RecentFiles(join(recentDir, 'recent.json')), () => new ChildProcessHost(opts));
   const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
   const browser = await launchChromium();

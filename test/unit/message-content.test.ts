@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { httpPlugin } from '../../main/engine/protocols';
-import { decodeBody } from '../../main/service/pipeline/message-content';
+import { decodeBody, FIELD_DEPTH, jsonSafe } from '../../main/service/pipeline/message-content';
 import { runMessages, type MessageRecord } from '../../main/service/pipeline/messages';
 import { writeConversationPcap } from '../helpers/conversation-pcap';
 
@@ -45,6 +45,43 @@ describe('HTTP content codings', () => {
     expect(bad.error).toMatch(/^gzip: /);
     const bin = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x81]);
     expect(decodeBody('gzip', gzipSync(bin), true)).toMatchObject({ base64: bin.toString('base64'), complete: true });
+  });
+
+  it('a body that decodes past 256 KiB is cut there, its text kept (gzip, deflate, br, and a bomb)', () => {
+    const long = Buffer.from(Array.from({ length: 30_000 }, (_, i) => `<p>line ${i}</p>\n`).join(''));
+    expect(long.length).toBeGreaterThan(256 * 1024);
+    for (const [coding, body] of [
+      ['gzip', gzipSync(long)],
+      ['deflate', deflateSync(long)],
+      ['br', brotliCompressSync(long)],
+    ] as [string, Buffer][]) {
+      const d = decodeBody(coding, body, true)!;
+      expect(d.error, coding).toBeUndefined();
+      expect(d.complete, coding).toBe(false);
+      expect(d.length, coding).toBeGreaterThan(200 * 1024);
+      expect(d.length, coding).toBeLessThanOrEqual(256 * 1024);
+      expect(long.toString().startsWith(d.text!), coding).toBe(true);
+    }
+    // 10 KB that would become 100 MB
+    const bomb = decodeBody('gzip', gzipSync(Buffer.alloc(100 << 20, 0x41)), true)!;
+    expect(bomb.error).toBeUndefined();
+    expect(bomb.text!.length).toBeGreaterThan(200 * 1024);
+    expect(bomb.text!.length).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  it('fields nested deeper than 64 levels are cut there, whatever the depth', () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const safe = jsonSafe({ reply: deep });
+    let d = 0;
+    let v: unknown = safe.reply;
+    while (Array.isArray(v)) {
+      v = v[0];
+      d++;
+    }
+    expect(d).toBe(FIELD_DEPTH - 1);
+    expect(v).toBe(`… nested deeper than ${FIELD_DEPTH} levels`);
+    expect(() => JSON.stringify(safe)).not.toThrow();
   });
 
   it('through a capture file: the response body decoded, the request paired', async () => {

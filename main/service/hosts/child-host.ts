@@ -4,8 +4,10 @@
  * cannot). Used by `weft serve`; the desktop app uses Electron's utilityProcess the same way.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SPOOL_PREFIX } from '../session/spool';
 import type { EngineHost, FromWorker, ToWorker } from '../session/engine-protocol';
 
 export function engineBundle(name: string): string {
@@ -18,12 +20,18 @@ export function engineBundle(name: string): string {
 
 export class ChildProcessHost implements EngineHost {
   private readonly child: ChildProcess;
+  private readonly spoolParent: string;
 
   constructor(opts: { spoolParent?: string } = {}) {
+    this.spoolParent = opts.spoolParent || tmpdir();
     this.child = fork(engineBundle('engine-child.cjs'), [], {
       env: { ...process.env, WEFT_SPOOL_PARENT: opts.spoolParent ?? '' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
+    });
+    // a crash or a kill leaves the engine's spool behind: remove it (a clean stop removes its own)
+    this.child.on('exit', (code) => {
+      if (code !== 0) this.removeSpool();
     });
   }
 
@@ -40,13 +48,27 @@ export class ChildProcessHost implements EngineHost {
     this.child.on('message', (m) => fn(m as FromWorker));
   }
 
-  /** Called if the engine process ends without being asked to (a crash). */
-  onExit(fn: (code: number | null, signal: string | null) => void): void {
-    this.child.on('exit', fn);
+  private stopping = false;
+
+  onExit(fn: (why: string) => void): void {
+    this.child.on('exit', (code, signal) => {
+      if (!this.stopping) fn(signal ? `killed by ${signal}` : `exit code ${code}`);
+    });
+  }
+
+  /** Removes the spool folder an engine that did not stop by itself left behind. */
+  private removeSpool(): void {
+    const mine = `${SPOOL_PREFIX}${this.child.pid}-`;
+    try {
+      for (const f of readdirSync(this.spoolParent)) if (f.startsWith(mine)) rmSync(join(this.spoolParent, f), { recursive: true, force: true });
+    } catch {
+      // the folder's parent is gone: nothing to remove
+    }
   }
 
   async terminate(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    this.stopping = true;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
     this.post({ t: 'stop' });
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);

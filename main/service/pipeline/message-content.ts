@@ -48,19 +48,60 @@ export function decodeBody(codings: string, body: Uint8Array, whole: boolean): D
   let data: Buffer = Buffer.from(body);
   let complete = whole;
   for (const c of list.reverse()) {
-    const opts = { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: DECODED_MAX };
+    const undo = coding(c);
+    if (undo === null) return null;
     try {
-      if (c === 'gzip' || c === 'x-gzip') data = gunzipSync(data, opts);
-      else if (c === 'deflate') data = data[0] !== undefined && (data[0] & 0x0f) === 8 && ((data[0] << 8) | (data[1] ?? 0)) % 31 === 0 ? inflateSync(data, opts) : inflateRawSync(data, opts);
-      else if (c === 'br') data = brotliDecompressSync(data, { finishFlush: constants.BROTLI_OPERATION_FLUSH, maxOutputLength: DECODED_MAX });
-      else return null;
+      const r = capped(undo, data);
+      data = r.data;
+      if (r.cut) complete = false;
     } catch (e) {
       return { encoding: list.reverse().join(', '), complete: false, length: 0, error: `${c}: ${(e as Error).message}` };
     }
-    if (data.length >= DECODED_MAX) complete = false;
   }
-  const text = utf8Text(data);
+  // a body cut short may end inside a character: its whole characters are still text
+  let text = utf8Text(data);
+  for (let k = 1; text === null && !complete && k <= 3 && k < data.length; k++) text = utf8Text(data.subarray(0, data.length - k));
   return { encoding: list.reverse().join(', '), complete, length: data.length, ...(text !== null ? { text } : { base64: data.toString('base64') }) };
+}
+
+type Undo = (data: Buffer, maxOutputLength: number) => Buffer;
+
+/** The function that undoes content coding `c` (flushing, not finishing), or null when unknown. */
+function coding(c: string): Undo | null {
+  const sync = { finishFlush: constants.Z_SYNC_FLUSH };
+  if (c === 'gzip' || c === 'x-gzip') return (d, max) => gunzipSync(d, { ...sync, maxOutputLength: max });
+  if (c === 'deflate') return (d, max) => (d[0] !== undefined && (d[0] & 0x0f) === 8 && ((d[0] << 8) | (d[1] ?? 0)) % 31 === 0 ? inflateSync(d, { ...sync, maxOutputLength: max }) : inflateRawSync(d, { ...sync, maxOutputLength: max }));
+  if (c === 'br') return (d, max) => brotliDecompressSync(d, { finishFlush: constants.BROTLI_OPERATION_FLUSH, maxOutputLength: max });
+  return null;
+}
+
+/**
+ * `undo` applied to `data`, its output cut at DECODED_MAX: zlib refuses (throws) rather than
+ * stopping at maxOutputLength, so past it the longest start of the input whose output fits is
+ * found by halving (output grows with input when flushing), and decoded instead.
+ */
+function capped(undo: Undo, data: Buffer): { data: Buffer; cut: boolean } {
+  try {
+    const out = undo(data, DECODED_MAX);
+    return { data: out, cut: out.length >= DECODED_MAX };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw e;
+  }
+  let lo = 0;
+  let hi = data.length;
+  let best: Buffer = Buffer.alloc(0);
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    try {
+      best = undo(data.subarray(0, mid), DECODED_MAX);
+      lo = mid;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE') hi = mid;
+      else lo = mid; // a start cut inside a header: take more
+    }
+  }
+  return { data: best, cut: true };
 }
 
 /** The bytes as text when they are valid UTF-8, else null. */
@@ -103,14 +144,22 @@ export function finishFields(protocol: string, fields: Record<string, unknown>):
   return fields;
 }
 
-/** Fields as JSON-safe data: bytes as base64 strings, everything else as it is. */
+/** Levels of nesting a message's fields keep: a Redis reply of arrays 1,500 deep (6 KB) overflowed the stack of every walk over it. */
+export const FIELD_DEPTH = 64;
+
+/**
+ * Fields as JSON-safe data: bytes as base64 strings, everything else as it is, at most
+ * FIELD_DEPTH levels deep (what lies deeper is one string saying so), so that no later walk —
+ * JSON, structured clone to another process, the page's tree — meets a deeper structure.
+ */
 export function jsonSafe(fields: Record<string, unknown>): Record<string, unknown> {
-  const walk = (v: unknown): unknown => {
+  const walk = (v: unknown, depth: number): unknown => {
     if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length).toString('base64');
     if (typeof v === 'bigint') return v.toString();
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    if (v && typeof v === 'object' && depth >= FIELD_DEPTH) return `… nested deeper than ${FIELD_DEPTH} levels`;
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, depth + 1)]));
     return v;
   };
-  return walk(fields) as Record<string, unknown>;
+  return walk(fields, 0) as Record<string, unknown>;
 }

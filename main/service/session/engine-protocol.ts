@@ -67,5 +67,7 @@ export type FromWorker =
 export interface EngineHost {
   post(msg: ToWorker): void;
   onMessage(fn: (msg: FromWorker) => void): void;
+  /** Called when the engine's process ends without being asked to (a crash, a kill). */
+  onExit(fn: (why: string) => void): void;
   terminate(): Promise<void>;
 }

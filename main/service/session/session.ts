@@ -19,6 +19,9 @@ import { replayPolicies } from '../pipeline/replay';
 import { hostPolicies } from '../pipeline/host-policy';
 
 
+/** How long a request waits for the engine's answer. */
+const ASK_TIMEOUT_MS = 60_000;
+
 /** Device lists and filter checks waiting (one runs at a time). */
 const PROBES_WAITING = 8;
 
@@ -43,8 +46,47 @@ export class Session {
     private readonly recent: RecentFiles | null = null,
     /** Makes a fresh engine for newSession (none: newSession is refused). */
     private readonly makeHost: (() => EngineHost) | null = null,
+    /** How long a request waits for the engine's answer (default ASK_TIMEOUT_MS). */
+    private readonly askTimeoutMs = ASK_TIMEOUT_MS,
   ) {
-    host.onMessage((m) => this.onWorker(m));
+    this.attach(host);
+  }
+
+  /** Listens to an engine host: its messages, and its end if nobody asked for it. */
+  private attach(host: EngineHost): void {
+    host.onMessage((m) => {
+      if (host === this.host) this.onWorker(m);
+    });
+    host.onExit((why) => {
+      if (host === this.host) this.engineLost(why);
+    });
+  }
+
+  /** Engine restarts after a crash (shown in the jobs that failed with it). */
+  engineRestarts = 0;
+
+  /**
+   * The engine's process ended on its own (a crash, the OOM killer, a kill): every request waiting
+   * for it fails with a clear error, the files it was reading fail (their flows went with it), a
+   * fresh engine takes over with this session's settings, and the page is told. Nothing hangs.
+   */
+  private engineLost(why: string): void {
+    const error = `the engine stopped (${why}); a new one was started — open the file again`;
+    for (const [, answer] of this.pending) answer({ ok: false, error: `the engine stopped (${why}) before answering; a new one was started: try again` });
+    this.pending.clear();
+    this.jobs = this.jobs.map((j) => (j.state === 'queued' || j.state === 'running' || j.state === 'paused' ? { ...j, state: 'failed', error } : j));
+    this.flows = 0;
+    this.stats = { ...emptyStats(), maxConnections: this.limit ?? emptyStats().maxConnections };
+    if (this.makeHost) {
+      this.engineRestarts++;
+      this.host = this.makeHost();
+      this.attach(this.host);
+      if (this.limit !== null) this.host.post({ t: 'limits', maxConnections: this.limit });
+      if (this.hostRules.length) this.host.post({ t: 'policies', rules: this.hostRules });
+    }
+    const d: SessionDelta = { changed: 1, flows: 0, stats: this.stats, jobs: this.jobs };
+    for (const l of this.listeners) l(d);
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private onWorker(m: FromWorker): void {
@@ -165,11 +207,19 @@ export class Session {
     return this.ask<FlowMessages>((reqId) => ({ t: 'messages', reqId, id: r.id }));
   }
 
-  /** Posts a request to the worker and resolves with its answer. */
+  /** Posts a request to the worker and resolves with its answer, or with an error after ASK_TIMEOUT_MS. */
   private ask<T>(make: (reqId: number) => ToWorker): Promise<Result<T>> {
     const reqId = this.nextReq++;
     return new Promise((resolve) => {
-      this.pending.set(reqId, (r) => resolve(r as Result<T>));
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(reqId)) return;
+        resolve({ ok: false, error: `the engine did not answer within ${this.askTimeoutMs / 1000} s (it may be busy with a large file): try again` });
+      }, this.askTimeoutMs);
+      timer.unref?.();
+      this.pending.set(reqId, (r) => {
+        clearTimeout(timer);
+        resolve(r as Result<T>);
+      });
       this.host.post(make(reqId));
     });
   }
@@ -305,7 +355,7 @@ export class Session {
     for (const [, answer] of this.pending) answer({ ok: false, error: 'the session was closed' });
     this.pending.clear();
     this.host = this.makeHost();
-    this.host.onMessage((m) => this.onWorker(m));
+    this.attach(this.host);
     this.flows = 0;
     this.jobs = [];
     this.stats = emptyStats();

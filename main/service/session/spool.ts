@@ -45,6 +45,9 @@ export interface Provenance {
   tsNsec: number;
 }
 
+/** A spool folder's name: this prefix, the engine process's id, a dash, random letters. */
+export const SPOOL_PREFIX = 'weft-session-';
+
 export class Spool {
   readonly dir: string;
   private readonly file: AppendFile;
@@ -67,7 +70,8 @@ export class Spool {
   private readonly lists = new Map<number, PieceList>();
 
   constructor(parent = tmpdir()) {
-    this.dir = mkdtempSync(join(parent, 'weft-session-'));
+    // named by the process, so that whoever started it can remove what a crash left behind (ChildProcessHost)
+    this.dir = mkdtempSync(join(parent, `${SPOOL_PREFIX}${process.pid}-`));
     this.file = new AppendFile(join(this.dir, 'spool.bin'));
   }
 
