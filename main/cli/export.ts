@@ -41,7 +41,7 @@ export async function exportCommand(a: ExportArgs, out: BufferedOut, err: Buffer
       ac.signal,
     );
     if (tty) process.stderr.write('\r\x1b[K');
-    for (const f of r.files) out.line(join(a.out, f));
+    for (const f of r.files) out.line(join(r.dir, f));
     for (const e of r.errors) err.line(`weft: warning: ${e}`);
     err.line(`weft: ${r.flows} flow${r.flows === 1 ? '' : 's'} exported (${formats.join(', ')}); manifest: ${r.manifest}`);
     return r.errors.length ? 2 : 0;

@@ -3,6 +3,7 @@
  * one-line message on bad input (the file, the byte offset, what to do), after printing
  * everything that was good.
  */
+import { VERSION } from '../service/version';
 import { hostPolicies, type PolicyFor } from '../service/pipeline/host-policy';
 import { OVERLAP_POLICIES, type OverlapPolicy } from '../engine/reassembly';
 import { parseArgs } from 'node:util';
@@ -19,8 +20,6 @@ import { exportCommand } from './export';
 import { messagesCommand, pluginsCommand } from './messages';
 import { selfTestCommand } from './selftest';
 
-declare const WEFT_VERSION: string | undefined;
-const VERSION = typeof WEFT_VERSION === 'string' ? WEFT_VERSION : 'dev';
 
 export const HELP = `weft ${VERSION} — read packet captures, reassemble TCP streams
 
@@ -73,10 +72,11 @@ Usage:
   weft selftest [--json]                    reassembles the real captures shipped with Weft and
                                             compares every direction with tshark's stored
                                             reassembly (exit 1 if one differs)
-  weft serve [--port N] [--host H] [--max-connections N] [FILE…]
+  weft serve [--port N] [--host H] [--max-connections N] [--out DIR] [FILE…]
                                             the app in a browser: prints a URL with a token
                                             (default 127.0.0.1:7878; POST /pcap {"path": …} queues
-                                            a file)
+                                            a file); exports and saved captures only inside
+                                            --out DIR (none without it)
   weft --help | --version
 
 FILE is a pcap (microsecond or nanosecond, either byte order) or pcapng file; - is standard input.
@@ -264,11 +264,11 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       );
     }
     case 'serve': {
-      const a = parse(rest, { port: { type: 'string' }, host: { type: 'string' }, 'max-connections': { type: 'string' } });
+      const a = parse(rest, { port: { type: 'string' }, host: { type: 'string' }, 'max-connections': { type: 'string' }, out: { type: 'string' } });
       const port = a.values.port === undefined ? 7878 : Number(a.values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port needs a port number, not '${a.values.port}'`);
       const maxConnections = maxConnectionsOf(a.values['max-connections'] as string | undefined);
-      return serveCommand({ port, host: String(a.values.host ?? '127.0.0.1'), files: a.positionals, maxConnections }, out, err);
+      return serveCommand({ port, host: String(a.values.host ?? '127.0.0.1'), files: a.positionals, maxConnections, outputRoot: a.values.out as string | undefined }, out, err);
     }
     default:
       throw new UsageError(`unknown command '${cmd}'`);

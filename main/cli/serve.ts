@@ -1,12 +1,18 @@
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { startServer } from '../server/serve';
 import { Session } from '../service/session/session';
 import { ChildProcessHost } from '../service/hosts/child-host';
 import { RecentFiles } from '../service/recent';
 import type { BufferedOut } from './io';
 
-/** `weft serve [--port N] [--host H] [--max-connections N] [FILE…]`: runs until interrupted. */
-export async function serveCommand(a: { port: number; host: string; files: string[]; maxConnections: number }, out: BufferedOut, err: BufferedOut): Promise<number> {
+/** `weft serve [--port N] [--host H] [--max-connections N] [--out DIR] [FILE…]`: runs until interrupted. */
+export async function serveCommand(a: { port: number; host: string; files: string[]; maxConnections: number; outputRoot?: string }, out: BufferedOut, err: BufferedOut): Promise<number> {
+  if (a.outputRoot !== undefined && !existsSync(a.outputRoot)) {
+    err.line(`weft: --out ${a.outputRoot}: no such folder (create it first: exports and saved captures go inside it)`);
+    await err.flush();
+    return 2;
+  }
   // opened files are remembered between runs; "new session" gets a fresh engine
   const session = new Session(new ChildProcessHost(), new RecentFiles(), () => new ChildProcessHost());
   await session.setLimits({ maxConnections: a.maxConnections });
@@ -14,7 +20,7 @@ export async function serveCommand(a: { port: number; host: string; files: strin
   const rendererDir = join(__dirname, '..', 'renderer');
   let srv;
   try {
-    srv = await startServer({ session, rendererDir, host: a.host, port: a.port });
+    srv = await startServer({ session, rendererDir, host: a.host, port: a.port, outputRoot: a.outputRoot && resolve(a.outputRoot) });
   } catch (e) {
     // a port taken or an address not this machine's: one line, and nothing left behind (the spool goes with the session)
     await session.close();

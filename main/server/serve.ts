@@ -25,11 +25,11 @@
  * if it stays behind for SLOW_CLIENT_MS.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { dirname, extname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { isPcapMagic, isPcapngMagic } from '../engine/formats';
 import { CHANNELS, guards, type ChannelName } from '../ipc/contract';
@@ -47,6 +47,11 @@ export interface ServeOptions {
   uploadDir?: string;
   /** Largest upload accepted, bytes (default 16 GiB). */
   maxUploadBytes?: number;
+  /**
+   * The only folder the server's clients may write into (exports, live captures saved), checked
+   * through real paths; none: the server writes nothing anywhere (uploads aside, in their own folder).
+   */
+  outputRoot?: string;
   /** How long a WebSocket client may stay behind on its deltas before it is cut off (default SLOW_CLIENT_MS). */
   slowClientMs?: number;
 }
@@ -94,6 +99,20 @@ export function safeUploadName(name: string): string {
   const base = name.split(/[/\\]/).pop() ?? '';
   const clean = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(0, 120);
   return clean || 'capture.pcap';
+}
+
+/**
+ * Why a client may not write at `path`, or null when it may: it must lie inside `root` once every
+ * link in the part that exists is followed (a link or `..` climbing out is refused).
+ */
+export function outsideRoot(root: string | undefined, path: string, what: string): string | null {
+  if (root === undefined) return `${what}: this server saves nothing (start weft serve with --out DIR to allow saving into DIR)`;
+  if (!isAbsolute(path)) return `${what}: give an absolute path inside ${root}`;
+  const realRoot = realpathSync(root);
+  let existing = resolve(path);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const real = join(realpathSync(existing), relative(existing, resolve(path)));
+  return real === realRoot || real.startsWith(realRoot + sep) ? null : `${what}: ${path} is outside ${root}, the only folder this server writes into (--out)`;
 }
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
@@ -296,6 +315,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         const body = await jsonBody(req, res);
         if (body === null) return;
         if (!(guards[name] as (v: unknown) => boolean)(body.value)) return json(res, 400, { ok: false, error: `bad request for ${name}` });
+        // writes go only where the server was told it may write
+        const v = body.value as { out?: string; write?: string };
+        const refused = name === 'exportFlows' ? outsideRoot(o.outputRoot, v.out!, 'export') : name === 'startCapture' && v.write ? outsideRoot(o.outputRoot, v.write, 'save to') : null;
+        if (refused !== null) return json(res, 403, { ok: false, error: refused });
         const handler = o.session[name].bind(o.session) as (v: unknown) => Promise<unknown>;
         return json(res, 200, await handler(body.value));
       }

@@ -15,6 +15,8 @@ export interface RingOptions {
   linkType: number;
   snapLen?: number;
   interfaceName?: string;
+  /** Never replace a file: one that exists already is an error (the app and weft serve; `weft capture -w` replaces, as tcpdump does). */
+  exclusive?: boolean;
 }
 
 export class PcapngFileWriter {
@@ -44,7 +46,12 @@ export class PcapngFileWriter {
   private openNext(): void {
     this.index++;
     const file = this.name();
-    this.fd = openSync(file, 'w');
+    try {
+      this.fd = openSync(file, this.o.exclusive ? 'wx' : 'w');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${file} exists already: choose another name (nothing is replaced)`);
+      throw new Error(`cannot write ${file}: ${(e as Error).message}`);
+    }
     this.files.push(file);
     this.fileBytes = 0;
     this.writer = new PcapngWriter((c) => this.put(c));

@@ -2,7 +2,7 @@
  * The app as a browser test sees it: a Session over the engine's child process, `weft serve`'s
  * server on a free port, and Debian's Chromium (headless, driven by playwright-core) on a page.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecentFiles } from '../../main/service/recent';
@@ -35,7 +35,10 @@ export async function startApp(opts: { spoolParent?: string } = {}): Promise<App
   const host = new ChildProcessHost(opts);
   host.onExit((why) => console.error('ENGINE EXIT', why, new Date().toISOString()));
   const session = new Session(host, new RecentFiles(join(recentDir, 'recent.json')), () => new ChildProcessHost(opts));
-  const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0 });
+  // the tests' exports and saved captures go to test-results/ (the screenshots' folder)
+  const outputRoot = join(ROOT, 'test-results');
+  mkdirSync(outputRoot, { recursive: true });
+  const srv = await startServer({ session, rendererDir: join(ROOT, 'out', 'renderer'), port: 0, outputRoot });
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => console.error('page error:', e));

@@ -45,7 +45,7 @@ describe('weft export --format har', () => {
       const requests: string[] = [];
       await runMessages([join(REAL, f)], (m) => m.kind === 'request' && requests.push(m.summary), [httpPlugin]);
       if (requests.length === 0) continue;
-      const out = join(tmp, 'real');
+      const out = join(tmp, 'real', f); // a folder each: an export into a folder with files goes into a new one inside it
       const r = weft('export', join(REAL, f), '--format', 'har', '--out', out);
       expect([0, 2]).toContain(r.code); // 2: a damaged capture, exported up to the damage
       const har = JSON.parse(readFileSync(join(out, f.replace(/\.(pcapng|pcap)$/, '.har')), 'utf8'));

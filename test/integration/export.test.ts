@@ -8,7 +8,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,30 @@ describe('export', () => {
     expect(short).toEqual([]);
     expect(checked).toBeGreaterThan(40);
   }, 120_000);
+
+  it('into a folder that holds files: a new folder of its own inside it, nothing there replaced', async () => {
+    const out = fresh();
+    mkdirSync(out);
+    writeFileSync(join(out, 'manifest.json'), 'mine');
+    writeFileSync(join(out, 'flows.csv'), 'mine too');
+    const file = join(REAL, 'zeek-http-get.pcap');
+    const a = await exportFlows({ files: [file], formats: ['csv', 'jsonl'], out });
+    const b = await exportFlows({ files: [file], formats: ['csv'], out });
+    expect(a.dir).toMatch(new RegExp(`^${out}/weft-export-\\d{8}-\\d{6}(-\\d+)?$`));
+    expect(b.dir).not.toBe(a.dir);
+    expect(readFileSync(join(out, 'manifest.json'), 'utf8')).toBe('mine');
+    expect(readFileSync(join(out, 'flows.csv'), 'utf8')).toBe('mine too');
+    expect(readdirSync(a.dir).sort()).toEqual(['flows.csv', 'flows.jsonl', 'manifest.json']);
+    expect(a.manifest).toBe(join(a.dir, 'manifest.json'));
+    // an empty or new folder is used as it is
+    const empty = fresh();
+    mkdirSync(empty);
+    expect((await exportFlows({ files: [file], formats: ['jsonl'], out: empty })).dir).toBe(empty);
+    const fresher = join(fresh(), 'made', 'here');
+    expect((await exportFlows({ files: [file], formats: ['jsonl'], out: fresher })).dir).toBe(fresher);
+    // a file is no folder
+    await expect(exportFlows({ files: [file], formats: ['jsonl'], out: join(out, 'manifest.json') })).rejects.toThrow(/is a file: give a folder/);
+  });
 
   it('raw files: tcpflow names, contents hash to the flow sha256, gaps only in the manifest', async () => {
     const file = join(REAL, 'zeek-tcp-reassembly.pcap');

@@ -6,13 +6,13 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { hostAllowed, startServer, type RunningServer } from '../../main/server/serve';
+import { hostAllowed, outsideRoot, startServer, type RunningServer } from '../../main/server/serve';
 import { ChildProcessHost } from '../../main/service/hosts/child-host';
 import { Session } from '../../main/service/session/session';
 import { REAL } from '../helpers/fixtures';
@@ -218,6 +218,42 @@ describe('weft serve against hostile clients', () => {
     await session.whenIdle();
     reader.close();
   }, 60_000);
+});
+
+describe('weft serve writes only inside its output root', () => {
+  it('without --out it saves nothing; with it, only inside (links and .. climbing out are refused)', async () => {
+    const exp = await post('/api/exportFlows', JSON.stringify({ formats: ['jsonl'], out: join(dir, 'x') }));
+    expect(exp.status).toBe(403);
+    expect((await exp.json()).error).toMatch(/this server saves nothing \(start weft serve with --out DIR/);
+    const live = await post('/api/startCapture', JSON.stringify({ device: 'lo', filter: '', write: '/etc/weft-test.pcapng' }));
+    expect(live.status).toBe(403);
+
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'inside'), { recursive: true });
+    symlinkSync('/etc', join(root, 'etc-link'));
+    expect(outsideRoot(root, join(root, 'inside', 'new', 'deeper'), 'export')).toBeNull();
+    expect(outsideRoot(root, join(root, 'a.pcapng'), 'save to')).toBeNull();
+    expect(outsideRoot(root, join(root, '..', 'escape'), 'export')).toMatch(/is outside/);
+    expect(outsideRoot(root, `${root}/inside/../../../etc/x`, 'export')).toMatch(/is outside/);
+    expect(outsideRoot(root, join(root, 'etc-link', 'passwd-copy'), 'export')).toMatch(/is outside/);
+    expect(outsideRoot(root, 'relative/path', 'export')).toMatch(/absolute path/);
+
+    // through HTTP, on a server given the root (and a file read, to have flows to export)
+    await session.openCapture({ path: join(REAL, 'zeek-http-get.pcap') });
+    await session.whenIdle();
+    const s2 = await startServer({ session, rendererDir: RENDERER, port: 0, outputRoot: root });
+    try {
+      const call = (body: unknown) => fetch(`http://127.0.0.1:${s2.port}/api/exportFlows`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${s2.token}` } });
+      expect((await call({ formats: ['jsonl'], out: join(root, 'etc-link', 'weft') })).status).toBe(403);
+      expect((await call({ formats: ['jsonl'], out: join(root, '..', '..', 'tmp-escape') })).status).toBe(403);
+      const ok = await call({ formats: ['jsonl'], out: join(root, 'inside', 'export-1') });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ ok: true });
+      await session.whenIdle();
+    } finally {
+      await s2.close();
+    }
+  });
 });
 
 describe('weft serve start-up errors', () => {

@@ -5,7 +5,7 @@
  * out; a Redis reply nested 1,500 deep (which crashed the engine) is read without harm.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,25 @@ describe('the session and its engine', () => {
       expect(Date.now() - t0).toBeLessThan(3000);
       process.kill(first.pid!, 'SIGCONT');
       expect((await session.queryFlows({ offset: 0, limit: 10 })).ok).toBe(true);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)('a live capture saved to a file that exists fails and leaves the file as it was', async () => {
+    const file = join(dir, 'precious.pcapng');
+    writeFileSync(file, 'precious');
+    const { session } = engineSession();
+    try {
+      const j = await session.startCapture({ device: 'lo', filter: 'tcp port 9', write: file });
+      expect(j.ok).toBe(true);
+      await expect
+        .poll(async () => {
+          const st = await session.getState();
+          return st.ok ? st.value.jobs.find((x) => x.kind === 'live')?.error : null;
+        })
+        .toMatch(/precious\.pcapng exists already: choose another name \(nothing is replaced\)/);
+      expect(readFileSync(file, 'utf8')).toBe('precious');
     } finally {
       await session.close();
     }

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,9 @@ describe('session service', () => {
       expect(job).toMatchObject({ kind: 'export', state: 'done', packets: 3 });
       expect(job!.files).toContain('manifest.json');
       expect(job!.files!.filter((f) => /^\d{3}\./.test(f)).length).toBe(6);
+      // the manifest names the version, as weft export's does (it said "dev")
+      const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+      expect(JSON.parse(readFileSync(join(job!.path, 'manifest.json'), 'utf8')).weft).toBe(pkg.version);
       expect(await s.exportFlows({ formats: ['raw'], out, ids: [9999] })).toEqual({ ok: false, error: 'no flow #9999 in this session' });
     });
   });

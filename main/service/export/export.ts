@@ -64,7 +64,9 @@ export interface ExportProgress {
 }
 
 export interface ExportResult {
-  /** Files written, relative to `out`. */
+  /** The folder written into: `out`, or a new folder inside it when `out` held files (exportFolder). */
+  dir: string;
+  /** Files written, relative to `dir`. */
   files: string[];
   flows: number;
   manifest: string;
@@ -247,8 +249,8 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
   const total = req.files.reduce((n, f) => n + (f === '-' ? 0 : sizeOf(f)), 0);
   const progress = (phase: ExportProgress['phase']): ReadOptions => ({ signal, onProgress: (p) => onProgress?.({ phase, bytesDone: p.bytesDone, bytesTotal: total }) });
 
-  mkdirSync(req.out, { recursive: true });
-  const stage = mkdtempSync(join(req.out, '.weft-export-'));
+  const { dir: dest, made } = exportFolder(req.out);
+  const stage = mkdtempSync(join(dest, '.weft-export-'));
   try {
     // pass 1: the flows
     const records: Flow[] = [];
@@ -363,12 +365,50 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     written.add('manifest.json');
     if (signal?.aborted) throw new ExportError('export cancelled');
     // all written: move into place
-    for (const name of written) renameSync(join(stage, name), join(req.out, name));
+    for (const name of written) renameSync(join(stage, name), join(dest, name));
     rmSync(stage, { recursive: true, force: true });
-    return { files: [...written].sort(), flows: records.length, manifest: join(req.out, 'manifest.json'), errors };
+    return { dir: dest, files: [...written].sort(), flows: records.length, manifest: join(dest, 'manifest.json'), errors };
   } catch (e) {
     rmSync(stage, { recursive: true, force: true });
+    if (made && dest !== req.out) rmdirQuiet(dest); // a folder of its own inside the one given
     throw e;
+  }
+}
+
+/**
+ * The folder an export writes into, which holds nothing else (and whether it was made for it):
+ * `out` when it is new or empty, else a new folder inside it, `weft-export-YYYYMMDD-HHMMSS` (-2, -3… when taken). An
+ * export never replaces a file (a manifest.json or flows.csv left there by someone else).
+ */
+export function exportFolder(out: string): { dir: string; made: boolean } {
+  let st;
+  try {
+    st = statSync(out);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ExportError(`${out}: ${(e as Error).message}`);
+    mkdirSync(out, { recursive: true });
+    return { dir: out, made: true };
+  }
+  if (!st.isDirectory()) throw new ExportError(`${out} is a file: give a folder to export into`);
+  if (readdirSync(out).length === 0) return { dir: out, made: false };
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  for (let n = 1; ; n++) {
+    const dir = join(out, `weft-export-${stamp}${n > 1 ? `-${n}` : ''}`);
+    try {
+      mkdirSync(dir);
+      return { dir, made: true };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ExportError(`cannot create ${dir}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Removes a folder this export made, if it is still empty. */
+function rmdirQuiet(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+  } catch {
+    // gone already
   }
 }
 

@@ -7,6 +7,7 @@
  * Runs as a child process (Node, `weft serve`) or as an Electron utility process; both
  * give it a port with postMessage / on('message').
  */
+import { VERSION } from '../version';
 import type { Job, SessionStats } from '../../ipc/contract';
 import { JobRegistry } from './jobs';
 import { Rate } from './rate';
@@ -149,7 +150,15 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
           pipe.packet(p);
         },
       });
-      if (write) writer = new PcapngFileWriter(write, { linkType: lc.linkType, interfaceName: device });
+      // the link type is known once the capture runs; a file that cannot be written stops it
+      if (write) {
+        try {
+          writer = new PcapngFileWriter(write, { linkType: lc.linkType, interfaceName: device, exclusive: true });
+        } catch (e) {
+          lc.stop();
+          throw e;
+        }
+      }
     } catch (e) {
       job.state = 'failed';
       job.error = e instanceof LiveCaptureError ? e.message : (e as Error).message;
@@ -223,7 +232,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         const signal = jobs.signal(job.id);
         // the export reads the files again, between this worker's other work (it yields per chunk)
         exportFlows(
-          { ...m.request, maxConnections: pipe.assembler.opts.maxConnections }, // the flows as the table has them
+          { ...m.request, maxConnections: pipe.assembler.opts.maxConnections, version: VERSION }, // the flows as the table has them
           (p) => {
             job.bytesDone = p.phase === 'flows' ? p.bytesDone / 2 : p.bytesTotal / 2 + p.bytesDone / 2;
             job.bytesTotal = p.bytesTotal;
@@ -233,6 +242,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         ).then(
           (r) => {
             job.state = 'done';
+            job.path = r.dir; // a folder that held files gets a new one inside it: say where
             job.files = r.files;
             job.error = r.errors.length ? r.errors.join('; ') : null; // damaged input: what came before it was exported
             job.packets = r.flows;
