@@ -114,8 +114,31 @@ function maxConnectionsOf(v: string | undefined): number {
   return n;
 }
 
+/** A command's part of HELP (its usage lines and what follows them), or null for no such command. */
+export function commandHelp(cmd: string): string | null {
+  const lines = HELP.split('\n');
+  const blocks: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith(`  weft ${cmd} `) && lines[i] !== `  weft ${cmd}`) continue;
+    const block = [lines[i]];
+    while (i + 1 < lines.length && /^ {3,}\S/.test(lines[i + 1]) && !lines[i + 1].startsWith('  weft ')) block.push(lines[++i]);
+    blocks.push(block.join('\n'));
+  }
+  if (blocks.length === 0) return null;
+  const footer = HELP.slice(HELP.indexOf('\nFILE is')).trim();
+  return `Usage:\n${blocks.join('\n')}\n\n${footer}`;
+}
+
 async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Promise<number> {
   const [cmd, ...rest] = argv;
+  // every command has its own help: its usage and options, not an "unknown option" from the parser
+  if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const h = commandHelp(cmd);
+    if (h !== null) {
+      out.line(h);
+      return 0;
+    }
+  }
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     out.line(HELP.trimEnd());
     const live = liveCaptureStatus();

@@ -26,6 +26,21 @@ describe('weft CLI', () => {
     expect(r.out).toContain('weft packets FILE');
   });
 
+  it('every command has its own --help (and -h): its usage and options, exit 0', () => {
+    const commands = [...weft('--help').out.matchAll(/^ {2}weft ([a-z]+) /gm)].map((m) => m[1]);
+    expect(new Set(commands).size).toBeGreaterThanOrEqual(11);
+    for (const c of new Set(commands)) {
+      for (const flag of ['--help', '-h']) {
+        const r = weft(c, flag);
+        expect({ c, flag, code: r.code, err: r.err }).toEqual({ c, flag, code: 0, err: '' });
+        expect(r.out).toMatch(new RegExp(`^Usage:\n {2}weft ${c}\\b`));
+        expect(r.out).toContain('Exit status:');
+      }
+    }
+    expect(weft('flows', '--help').out).toContain('--host-policy NET=P');
+    expect(weft('serve', '--help').out).toContain('--out DIR');
+  });
+
   it('unknown commands and bad flags exit 2 with a hint', () => {
     for (const args of [['frobnicate'], ['packets', join(REAL, 'zeek-http-get.pcap'), '--limit', 'x'], ['info'], ['info', '--nope', 'f']]) {
       const r = weft(...args);
