@@ -41,6 +41,24 @@ describe('weft CLI', () => {
     expect(weft('serve', '--help').out).toContain('--out DIR');
   });
 
+  it('npm start without Electronʼs binary says so and points to weft serve (no stack trace); with it, finds it', () => {
+    const start = join(__dirname, '..', '..', 'tools', 'start.mjs');
+    const empty = mkdtempSync(join(tmpdir(), 'weft-no-electron-'));
+    try {
+      const r = spawnSync(process.execPath, [start, '--check'], { encoding: 'utf8', env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: empty } });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^weft: the desktop app needs Electron's binary, which is not installed here/);
+      expect(r.stderr).toContain('npx weft serve');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      writeFileSync(join(empty, 'electron'), '#!/bin/sh\n', { mode: 0o755 });
+      const ok = spawnSync(process.execPath, [start, '--check'], { encoding: 'utf8', env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: empty } });
+      expect(ok.status).toBe(0);
+      expect(ok.stdout.trim()).toBe(join(empty, 'electron'));
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it('unknown commands and bad flags exit 2 with a hint', () => {
     for (const args of [['frobnicate'], ['packets', join(REAL, 'zeek-http-get.pcap'), '--limit', 'x'], ['info'], ['info', '--nope', 'f']]) {
       const r = weft(...args);
