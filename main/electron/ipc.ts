@@ -11,8 +11,11 @@ import type { Session } from '../service/session/session';
 export const channelName = (name: ChannelName) => `weft:${name}`;
 const DELTA_CHANNEL = 'weft:delta';
 
+/** The request came from our page itself: the top frame of the window (no iframe in it), at the app's address. */
 export function isTrustedSender(e: IpcMainInvokeEvent, appUrl: string): boolean {
-  const url = e.senderFrame?.url ?? '';
+  const frame = e.senderFrame;
+  if (!frame || frame.parent !== null) return false;
+  const url = frame.url ?? '';
   return url === appUrl || url.startsWith(appUrl + '#') || url.startsWith(appUrl + '?');
 }
 

@@ -3,14 +3,15 @@
  * enforces it). Thin on purpose: a hardened window, the native menu and dialogs, IPC registration,
  * and the engine in a utility process. Packet work never runs here.
  */
-import { app, BrowserWindow, dialog, ipcMain, Menu, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, shell } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { APP_SCHEME, APP_URL, appFile } from './app-protocol';
 import { Session } from '../service/session/session';
 import { RecentFiles } from '../service/recent';
 import { forwardDeltas, registerIpc } from './ipc';
 import { captureArgs, menuTemplate } from './menu';
-import { UtilityProcessHost } from './utility-host';
+import { UtilityProcessHost, utilityProbe } from './utility-host';
 
 export function windowOptions(preload: string): Electron.BrowserWindowConstructorOptions {
   return {
@@ -32,11 +33,14 @@ export function windowOptions(preload: string): Electron.BrowserWindowConstructo
   };
 }
 
-/** No navigation away from the app, no new windows, no webviews: links open in the browser. */
+/** No navigation away from the app (of the page or any frame), no new windows, no webviews: links open in the browser. */
 export function harden(contents: Electron.WebContents): void {
-  // the page needs no camera, microphone, notifications, geolocation…: every request is refused
+  // the page needs no camera, microphone, notifications, geolocation…: every request is refused,
+  // and every check for one answers no
   contents.session.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  contents.session.setPermissionCheckHandler(() => false);
   contents.on('will-navigate', (e) => e.preventDefault());
+  contents.on('will-frame-navigate', (e) => e.preventDefault());
   contents.on('will-attach-webview', (e) => e.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {
     if (/^https?:\/\//.test(url)) void shell.openExternal(url);
@@ -49,15 +53,20 @@ function start(): void {
   const out = join(__dirname, '..');
   // the same recent list as weft serve's, in the app's own folder; kept between runs
   const recentFiles = new RecentFiles(join(app.getPath('userData'), 'recent.json'));
-  const session = new Session(new UtilityProcessHost(join(out, 'cli')), recentFiles, () => new UtilityProcessHost(join(out, 'cli')));
-  const index = join(out, 'renderer', 'index.html');
-  const appUrl = pathToFileURL(index).href;
-  registerIpc(ipcMain, session, appUrl);
+  const cli = join(out, 'cli');
+  const session = new Session(new UtilityProcessHost(cli), recentFiles, () => new UtilityProcessHost(cli), undefined, utilityProbe(cli));
+  // the renderer through app://weft/, not file:// (where 'self' would be every local file)
+  const rendererDir = join(out, 'renderer');
+  protocol.handle(APP_SCHEME, (req) => {
+    const f = appFile(rendererDir, req.url);
+    return f === null ? new Response('not found', { status: 404 }) : net.fetch(pathToFileURL(f.path).href, { headers: { 'content-type': f.type } });
+  });
+  registerIpc(ipcMain, session, APP_URL);
   const win = new BrowserWindow(windowOptions(join(out, 'preload', 'index.cjs')));
   harden(win.webContents);
   forwardDeltas(session, win.webContents);
   win.once('ready-to-show', () => win.show());
-  void win.loadFile(index);
+  void win.loadURL(APP_URL);
 
   const open = async (path: string) => {
     const r = await session.openCapture({ path });
@@ -93,6 +102,8 @@ function start(): void {
   app.on('before-quit', () => void session.close());
 }
 
+// before the app is ready: app:// is a standard, secure scheme (fetch, CSP 'self' work on it)
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 app.on('web-contents-created', (_e, contents) => harden(contents));
 void app.whenReady().then(start);
 app.on('window-all-closed', () => app.quit());

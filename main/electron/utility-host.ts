@@ -33,3 +33,19 @@ export class UtilityProcessHost implements EngineHost {
     this.child.kill();
   }
 }
+
+/** The cap probe (device list, filter check) in a utility process: what it printed. */
+export function utilityProbe(bundleDir: string): (args: string[]) => Promise<string> {
+  return (args) =>
+    new Promise((resolve, reject) => {
+      const child = utilityProcess.fork(join(bundleDir, 'cap-probe.cjs'), args, { serviceName: 'Weft capture probe', stdio: 'pipe' });
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+      const timer = setTimeout(() => child.kill(), 10_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        if (out) resolve(out);
+        else reject(new Error(`it ended (code ${code}) without an answer`));
+      });
+    });
+}

@@ -23,6 +23,8 @@ vi.mock('electron', () => ({
   dialog: { showOpenDialog: vi.fn(), showMessageBox: vi.fn() },
   shell: { openExternal: vi.fn() },
   utilityProcess: { fork: vi.fn() },
+  protocol: { registerSchemesAsPrivileged: vi.fn(), handle: vi.fn() },
+  net: { fetch: vi.fn() },
 }));
 
 beforeEach(() => {
@@ -57,8 +59,11 @@ describe('contract, preload and main agree', () => {
     h.handlers.clear();
     registerIpc({ handle: (ch: string, fn: never) => h.handlers.set(ch, fn), removeHandler: () => {} } as never, session, 'file:///app/index.html');
     const q = h.handlers.get('weft:queryFlows')!;
-    const from = (url: string) => ({ senderFrame: { url } });
+    const from = (url: string) => ({ senderFrame: { url, parent: null } });
     expect(await q(from('https://evil.example/'), { offset: 0, limit: 10 })).toEqual({ ok: false, error: 'refused: the request did not come from the Weft window' });
+    // an iframe inside the page, even one at the app's own address, is not the page
+    expect(await q({ senderFrame: { url: 'file:///app/index.html', parent: {} } }, { offset: 0, limit: 10 })).toEqual({ ok: false, error: 'refused: the request did not come from the Weft window' });
+    expect(await q({ senderFrame: null }, { offset: 0, limit: 10 })).toEqual({ ok: false, error: 'refused: the request did not come from the Weft window' });
     expect(await q(from('file:///app/index.html'), { offset: -1, limit: 10 })).toEqual({ ok: false, error: 'bad request for queryFlows' });
     expect(await q(from('file:///app/index.html'), { offset: 0, limit: 10, sort: { key: 'evil', dir: 'asc' } })).toEqual({ ok: false, error: 'bad request for queryFlows' });
     expect(await q(from('file:///app/index.html#/x'), { offset: 0, limit: 10 })).toMatchObject({ ok: true });
@@ -78,13 +83,15 @@ describe('the window', () => {
     const on = new Map<string, (e: { preventDefault: () => void }) => void>();
     let openHandler: ((d: { url: string }) => { action: string }) | null = null;
     let permission: ((wc: unknown, p: string, cb: (ok: boolean) => void) => void) | null = null;
-    harden({ on: (ev: string, fn: never) => on.set(ev, fn), setWindowOpenHandler: (fn: never) => (openHandler = fn), session: { setPermissionRequestHandler: (fn: never) => (permission = fn) } } as never);
+    let check: ((...a: unknown[]) => boolean) | null = null;
+    harden({ on: (ev: string, fn: never) => on.set(ev, fn), setWindowOpenHandler: (fn: never) => (openHandler = fn), session: { setPermissionRequestHandler: (fn: never) => (permission = fn), setPermissionCheckHandler: (fn: never) => (check = fn) } } as never);
+    for (const p of ['media', 'clipboard-read', 'hid', 'serial']) expect(check!(null, p, 'app://weft', {})).toBe(false);
     for (const p of ['media', 'geolocation', 'notifications']) {
       const cb = vi.fn();
       permission!(null, p, cb);
       expect(cb).toHaveBeenCalledWith(false);
     }
-    for (const ev of ['will-navigate', 'will-attach-webview']) {
+    for (const ev of ['will-navigate', 'will-frame-navigate', 'will-attach-webview']) {
       const e = { preventDefault: vi.fn() };
       on.get(ev)!(e);
       expect(e.preventDefault).toHaveBeenCalled();
@@ -93,6 +100,20 @@ describe('the window', () => {
     const { shell } = await import('electron');
     expect(shell.openExternal).toHaveBeenCalledWith('https://example.org/');
     expect(openHandler!({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
+  });
+
+  it('is served from app://weft/, confined to the renderer folder (not file://, where self is every local file)', async () => {
+    const { appFile, APP_URL } = await import('../../main/electron/app-protocol');
+    expect(APP_URL).toBe('app://weft/index.html');
+    expect(appFile('/opt/weft/renderer', 'app://weft/index.html')).toEqual({ path: '/opt/weft/renderer/index.html', type: 'text/html; charset=utf-8' });
+    expect(appFile('/opt/weft/renderer', 'app://weft/assets/index-abc.js')).toEqual({ path: '/opt/weft/renderer/assets/index-abc.js', type: 'text/javascript; charset=utf-8' });
+    expect(appFile('/opt/weft/renderer', 'app://weft/')!.path).toBe('/opt/weft/renderer/index.html');
+    // climbing out lands inside the folder or nowhere
+    for (const climb of ['app://weft/../../etc/passwd', 'app://weft/%2e%2e/%2e%2e/etc/passwd', 'app://weft/assets/..%2f..%2f..%2fetc%2fpasswd']) {
+      const f = appFile('/opt/weft/renderer', climb);
+      expect(f === null || f.path.startsWith('/opt/weft/renderer/'), climb).toBe(true);
+    }
+    for (const bad of ['app://other/index.html', 'file:///etc/passwd', 'not a url']) expect(appFile('/opt/weft/renderer', bad), bad).toBeNull();
   });
 
   it('has File > Open…, Open Recent, Export… and Quit, Help > Self-test…; takes capture files from the command line', async () => {

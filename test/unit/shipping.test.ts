@@ -5,7 +5,7 @@
  * test run (CI included): each finding is named after the check it fails; there must be none.
  */
 import Ajv from 'ajv';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -25,15 +25,49 @@ describe('electron-builder.yml', () => {
     expect(validate({ ...config, linux: { ...config.linux, targett: 'deb' } })).toBe(false);
   });
 
-  it('names the app, keeps native addons out of the asar, builds AppImage, deb, dmg and nsis, grants capture rights in the deb', () => {
+  it('names the app, keeps native addons out of the asar, builds AppImage, deb, dmg and nsis', () => {
     expect(config).toMatchObject({ appId: 'org.weft.app', productName: 'Weft', mac: { target: 'dmg' }, win: { target: 'nsis' } });
     expect(config.asarUnpack).toContain('**/*.node');
     expect(config.linux.target).toEqual(['AppImage', 'deb']);
-    expect(config.deb.depends).toContain('libpcap0.8');
-    const script = read(config.deb.afterInstall);
-    expect(script).toMatch(/setcap cap_net_raw,cap_net_admin\+eip \/opt\/Weft\/weft/);
-    expect(statSync(join(ROOT, config.deb.afterInstall)).mode & 0o111).not.toBe(0);
     expect(JSON.parse(read('package.json')).scripts.dist).toMatch(/electron-builder/);
+  });
+
+  it("sets Electron's fuses: no ELECTRON_RUN_AS_NODE, NODE_OPTIONS or --inspect; only its own integrity-checked asar", () => {
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      enableCookieEncryption: true,
+    });
+    // the keys are electron-builder's own (a misspelt one would be dropped silently by the fuse flipper)
+    const types = read('node_modules/app-builder-lib/out/configuration.d.ts');
+    for (const k of Object.keys(config.electronFuses)) expect(types).toMatch(new RegExp(`\\b${k}\\?: boolean`));
+  });
+
+  it('grants no capture rights to the Electron binary: no setcap, no after-install script', () => {
+    expect(config.deb.afterInstall).toBeUndefined();
+    expect(JSON.stringify(config)).not.toMatch(/setcap|cap_net_raw/);
+  });
+
+  it("the deb's metadata: electron-builder's own dependencies kept and libpcap added, maintainer, homepage, icons", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const FpmTarget = (require('app-builder-lib/out/targets/FpmTarget') as { default: { prototype: { getDefaultDepends(t: string): string[] } } }).default;
+    const defaults = FpmTarget.prototype.getDefaultDepends.call({}, 'deb');
+    expect(defaults.length).toBeGreaterThan(5);
+    for (const d of defaults) expect(config.deb.depends).toContain(d);
+    expect(config.deb.depends).toContain('libpcap0.8');
+    const pkg = JSON.parse(read('package.json'));
+    expect(pkg.author.email).toMatch(/^[^@\s]+@[^@\s]+\.[a-z]+$/);
+    expect(pkg.homepage).toMatch(/^https:\/\//);
+    expect(config.linux.description.length).toBeGreaterThan(40);
+    // the icons are PNGs of the size their names say, 16 to 512
+    for (const size of [16, 32, 48, 64, 128, 256, 512]) {
+      const png = readFileSync(join(ROOT, config.linux.icon, `${size}x${size}.png`));
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([size, size]);
+    }
   });
 });
 

@@ -19,6 +19,13 @@ import { replayPolicies } from '../pipeline/replay';
 import { hostPolicies } from '../pipeline/host-policy';
 
 
+/** The cap probe in a Node process of its own (weft serve, tests): what it printed. */
+function nodeProbe(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [engineBundle('cap-probe.cjs'), ...args], { timeout: 10_000 }, (err, stdout) => (stdout || !err ? resolve(stdout) : reject(err)));
+  });
+}
+
 /** How long a request waits for the engine's answer. */
 const ASK_TIMEOUT_MS = 60_000;
 
@@ -48,6 +55,11 @@ export class Session {
     private readonly makeHost: (() => EngineHost) | null = null,
     /** How long a request waits for the engine's answer (default ASK_TIMEOUT_MS). */
     private readonly askTimeoutMs = ASK_TIMEOUT_MS,
+    /**
+     * Runs the cap probe with `args`, resolving with what it printed (default: a Node process; the
+     * desktop app gives a utility process, as its binary does not run scripts: RunAsNode is off).
+     */
+    private readonly runProbe: (args: string[]) => Promise<string> = nodeProbe,
   ) {
     this.attach(host);
   }
@@ -233,15 +245,16 @@ export class Session {
     if (this.probesWaiting >= PROBES_WAITING) return Promise.resolve({ ok: false, error: 'too many device and filter checks waiting: try again in a moment' });
     this.probesWaiting++;
     const run = (): Promise<Result<T>> =>
-      new Promise((resolve) => {
-        execFile(process.execPath, [engineBundle('cap-probe.cjs'), ...args], { timeout: 10_000 }, (err, stdout) => {
+      this.runProbe(args).then(
+        (stdout) => {
           try {
-            resolve(JSON.parse(stdout) as Result<T>);
+            return JSON.parse(stdout) as Result<T>;
           } catch {
-            resolve({ ok: false, error: `live capture probe failed: ${err?.message ?? 'no answer'}` });
+            return { ok: false, error: `live capture probe failed: it answered ${JSON.stringify(stdout.slice(0, 200))}` };
           }
-        });
-      });
+        },
+        (e: Error) => ({ ok: false, error: `live capture probe failed: ${e.message}` }),
+      );
     const done = this.probes.then(run);
     this.probes = done.then(
       () => void this.probesWaiting--,
