@@ -61,8 +61,17 @@ function start(): void {
     const f = appFile(rendererDir, req.url);
     return f === null ? new Response('not found', { status: 404 }) : net.fetch(pathToFileURL(f.path).href, { headers: { 'content-type': f.type } });
   });
-  registerIpc(ipcMain, session, APP_URL);
   const win = new BrowserWindow(windowOptions(join(out, 'preload', 'index.cjs')));
+  registerIpc(ipcMain, session, APP_URL, {
+    exportFolder: async (suggested) => {
+      const r = await dialog.showOpenDialog(win, { title: 'Export into folder', defaultPath: suggested || app.getPath('documents'), properties: ['openDirectory', 'createDirectory'] });
+      return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
+    },
+    saveCapture: async (suggested) => {
+      const r = await dialog.showSaveDialog(win, { title: 'Save the capture as', defaultPath: suggested || join(app.getPath('documents'), 'capture.pcapng'), filters: [{ name: 'pcapng', extensions: ['pcapng'] }] });
+      return r.canceled || !r.filePath ? null : r.filePath;
+    },
+  });
   harden(win.webContents);
   forwardDeltas(session, win.webContents);
   win.once('ready-to-show', () => win.show());

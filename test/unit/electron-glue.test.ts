@@ -71,6 +71,34 @@ describe('contract, preload and main agree', () => {
   });
 });
 
+describe('paths the app writes to', () => {
+  it("come from the main process's dialogs, the page's path only their suggestion; a cancelled dialog writes nothing", async () => {
+    const { registerIpc } = await import('../../main/electron/ipc');
+    const got: unknown[] = [];
+    const session = {
+      exportFlows: async (r: unknown) => (got.push(r), { ok: true, value: null }),
+      startCapture: async (r: unknown) => (got.push(r), { ok: true, value: null }),
+    } as never;
+    const suggested: string[] = [];
+    let answer: string | null = '/home/me/chosen';
+    h.handlers.clear();
+    registerIpc({ handle: (ch: string, fn: never) => h.handlers.set(ch, fn), removeHandler: () => {} } as never, session, 'app://weft/index.html', {
+      exportFolder: async (s) => (suggested.push(s), answer),
+      saveCapture: async (s) => (suggested.push(s), answer && `${answer}.pcapng`),
+    });
+    const from = { senderFrame: { url: 'app://weft/index.html', parent: null } };
+    await h.handlers.get('weft:exportFlows')!(from, { formats: ['jsonl'], out: '/etc' });
+    await h.handlers.get('weft:startCapture')!(from, { device: 'lo', filter: '', write: '/etc/passwd' });
+    // no file: nothing to choose
+    await h.handlers.get('weft:startCapture')!(from, { device: 'lo', filter: '' });
+    expect(suggested).toEqual(['/etc', '/etc/passwd']);
+    expect(got).toEqual([{ formats: ['jsonl'], out: '/home/me/chosen' }, { device: 'lo', filter: '', write: '/home/me/chosen.pcapng' }, { device: 'lo', filter: '' }]);
+    answer = null;
+    expect(await h.handlers.get('weft:exportFlows')!(from, { formats: ['jsonl'], out: '/etc' })).toEqual({ ok: false, error: 'export cancelled: no folder chosen' });
+    expect(got).toHaveLength(3);
+  });
+});
+
 describe('the window', () => {
   it('is isolated, sandboxed, without node integration or webviews', async () => {
     const { windowOptions } = await import('../../main/electron/main');
