@@ -17,6 +17,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, r
 import { basename, join } from 'node:path';
 import { endpointHost, endpointPort } from '../../engine/decode/addr';
 import type { DecodedPacket, TcpHeader } from '../../engine/decode/layers';
+import { DEFAULT_DEFRAG } from '../../engine/decode/defrag';
 import { copyBytes } from '../../engine/util/bytes';
 import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
 import { PcapngWriter, PcapWriter } from '../../engine/formats/writers';
@@ -154,8 +155,12 @@ class ExportStream implements Stream {
   }
 }
 
-/** Pass 2: the stream factory, the packet slice, and the files. */
-class ContentWriter implements StreamFactory {
+/** Fragment frames held for the slice: as many datagrams as the decoder holds, twice its bytes (frames carry their headers, and duplicates). */
+const HELD_DATAGRAMS = DEFAULT_DEFRAG.maxDatagrams;
+const HELD_FRAGMENT_BYTES = 2 * DEFAULT_DEFRAG.maxBytes;
+
+/** Pass 2: the stream factory, the packet slice, and the files. Exported for tests. */
+export class ContentWriter implements StreamFactory {
   private nextId = 1;
   currentConnection = -1;
   readonly files: Files;
@@ -187,6 +192,8 @@ class ContentWriter implements StreamFactory {
 
   /** IP fragments held by the decoder, by datagram, until the datagram completes (their frames are part of the flow). */
   private readonly fragments = new Map<string, { p: Frame; file: number; iface: InterfaceInfo | undefined }[]>();
+  /** Bytes of frames held in `fragments`: bounded like the decoder's own fragment store (a datagram the decoder gave up on is never completed here either). */
+  private fragmentBytes = 0;
 
   /** After a packet was assembled: keep its original frame if it belongs to a chosen connection. */
   frame(p: CapturedPacket, d: DecodedPacket | null, file: number, iface: InterfaceInfo | undefined): void {
@@ -194,18 +201,27 @@ class ContentWriter implements StreamFactory {
     const key = d && (d.fragmentHeld || d.reassembled) ? `${d.ipVersion} ${d.src.join('.')} ${d.dst.join('.')} ${d.ipId}` : '';
     if (d?.fragmentHeld) {
       let list = this.fragments.get(key);
-      if (!list) {
-        if (this.fragments.size >= 4096) this.fragments.delete(this.fragments.keys().next().value!);
-        this.fragments.set(key, (list = []));
-      }
+      if (!list) this.fragments.set(key, (list = []));
       list.push({ p: { ...p, buf: copyBytes(p.buf, p.offset, p.offset + p.capLen), offset: 0 }, file, iface });
+      this.fragmentBytes += p.capLen;
+      while (this.fragments.size > HELD_DATAGRAMS || this.fragmentBytes > HELD_FRAGMENT_BYTES) this.dropHeld(this.fragments.keys().next().value!);
       return;
     }
     const held = d?.reassembled ? this.fragments.get(key) : undefined;
-    if (held) this.fragments.delete(key);
+    if (held) this.dropHeld(key);
     if (!this.chosen.has(this.currentConnection)) return;
     for (const f of held ?? []) this.write(f.p, f.file, f.iface);
     this.write(p, file, iface);
+  }
+
+  private dropHeld(key: string): void {
+    for (const f of this.fragments.get(key) ?? []) this.fragmentBytes -= f.p.capLen;
+    this.fragments.delete(key);
+  }
+
+  /** Held fragment frames, for tests. */
+  get heldFragments(): { datagrams: number; bytes: number } {
+    return { datagrams: this.fragments.size, bytes: this.fragmentBytes };
   }
 
   private write(p: Frame, file: number, iface: InterfaceInfo | undefined): void {
