@@ -280,3 +280,42 @@ describe('weft serve start-up errors', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('weft-'))).toEqual([]);
   }, 40_000);
 });
+
+describe('weft serve and Ctrl-C', () => {
+  it('Ctrl-C signals the foreground process group: the engine is not in it, the server stops it in order (exit 0, nothing on stderr, no spool)', async () => {
+    for (let run = 0; run < 3; run++) {
+      // its own process group, as a shell gives a foreground job
+      const child = spawn(process.execPath, [WEFT, 'serve', '--port', '0', join(REAL, 'zeek-redis-large-requests-responses.pcap')], { detached: true, env: { ...process.env, TMPDIR: dir } });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      await new Promise<void>((resolve) => child.stdout.on('data', (d) => String(d).includes('Ctrl-C stops') && resolve()));
+      const engine = Number(execFileSync('pgrep', ['-P', String(child.pid), '-f', 'engine-child']).toString().trim());
+      const group = Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(engine)]).toString().trim());
+      expect(group).not.toBe(child.pid);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(err).toBe('');
+      expect(() => process.kill(engine, 0)).toThrow();
+      expect(readdirSync(dir).filter((f) => f.startsWith('weft-session-'))).toEqual([]);
+    }
+  }, 40_000);
+
+  it('an engine whose parent is killed outright exits by itself', async () => {
+    const child = spawn(process.execPath, [WEFT, 'serve', '--port', '0'], { env: { ...process.env, TMPDIR: dir } });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d) => String(d).includes('Ctrl-C stops') && resolve()));
+    const engine = Number(execFileSync('pgrep', ['-P', String(child.pid), '-f', 'engine-child']).toString().trim());
+    child.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    let alive = true;
+    while (alive && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        process.kill(engine, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+  }, 20_000);
+});

@@ -28,7 +28,13 @@ export class ChildProcessHost implements EngineHost {
       env: { ...process.env, WEFT_SPOOL_PARENT: opts.spoolParent ?? '' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
+      // a process group of its own: Ctrl-C in a terminal signals the foreground group, and the
+      // engine must not die before the parent stops it in order (answers, spool removed); if the
+      // parent dies, the IPC channel closes and the engine exits by itself
+      detached: process.platform !== 'win32',
     });
+    // a message posted as the engine dies fails with EPIPE: its exit is what the session handles
+    this.child.on('error', () => {});
     // a crash or a kill leaves the engine's spool behind: remove it (a clean stop removes its own)
     this.child.on('exit', (code) => {
       if (code !== 0) this.removeSpool();
