@@ -299,6 +299,18 @@ export interface SessionDelta {
   flows: number;
   stats: SessionStats;
   jobs: Job[];
+  /** Set once the engine has stopped on its own (a crash, a kill): how often, and why the last time. */
+  engine?: EngineNote;
+}
+
+/** The session's engine ended without being asked to; the page says so until dismissed. */
+export interface EngineNote {
+  /** Times a new engine was started after one stopped (the page shows each new one). */
+  restarts: number;
+  /** Why the last one ended: "killed by SIGKILL", "exit code 134". */
+  why: string;
+  /** Whether a new engine took over (the desktop app and weft serve always start one). */
+  restarted: boolean;
 }
 
 type Guard<T> = (v: unknown) => v is T;

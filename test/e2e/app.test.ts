@@ -757,4 +757,29 @@ describe('the app in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'udp.png') });
     await page.fill('[data-testid=filter]', '');
   });
+
+  it('the engine killed mid-load: the page says what happened, a new engine loads the next capture', async () => {
+    const big = join(REAL, 'zeek-redis-large-requests-responses.pcap');
+    const engines = () => execFileSync('pgrep', ['-P', String(process.pid), '-f', 'engine-child']).toString().trim().split('\n').map(Number);
+    await page.goto(srv.url);
+    await expect.poll(() => page.locator('[data-testid=flows]').isVisible()).toBe(true);
+    const before = engines();
+    expect(before).toHaveLength(1);
+    const job = await session.openCapture({ path: big });
+    if (!job.ok) throw new Error(job.error);
+    process.kill(before[0], 'SIGKILL');
+    const note = page.locator('[data-testid=engine-note]');
+    await expect.poll(() => note.isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await note.textContent()).toContain('The engine stopped (killed by SIGKILL) and a new one was started');
+    await page.screenshot({ path: join(SHOTS, 'engine-stopped.png') });
+    await expect.poll(() => engines().filter((p) => !before.includes(p)).length).toBe(1);
+    // dismissed, it stays away while nothing else happens; the next capture loads
+    await note.locator('button').click();
+    expect(await note.count()).toBe(0);
+    await page.fill('[data-testid=path]', join(REAL, 'zeek-irc-5k-line.pcap'));
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('[data-testid=flows] .row').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await session.whenIdle();
+    expect(await note.count()).toBe(0);
+  });
 });

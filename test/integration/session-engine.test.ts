@@ -48,6 +48,9 @@ describe('the session and its engine', () => {
       expect(j && j.state).toBe('failed');
       expect(j && j.error).toMatch(/the engine stopped \(killed by SIGKILL\); a new one was started — open the file again/);
       expect(session.engineRestarts).toBe(1);
+      // the page is told, in every delta and in the state a reloaded page asks for
+      const told = await session.getState();
+      expect(told.ok && told.value.engine).toEqual({ restarts: 1, why: 'killed by SIGKILL', restarted: true });
       // the dead engine's spool is gone
       await expect.poll(() => readdirSync(spool).filter((f) => f.startsWith(`weft-session-${pid}-`))).toEqual([]);
       // and the new engine works: the next capture loads, requests are answered

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { constants, open } from 'node:fs/promises';
 import { engineBundle } from '../hosts/child-host';
 import { isPcapMagic, isPcapngMagic } from '../../engine/formats';
-import type { Channels, Device, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
+import type { Channels, Device, EngineNote, FlowMessages, FlowPage, FlowQuery, Job, Result, SessionDelta, SessionStats, StreamChunk, StreamRange } from '../../ipc/contract';
 import { emptyStats, type EngineHost, type FromWorker, type ToWorker } from './engine-protocol';
 import type { RecentFiles } from '../recent';
 import { selfTest, selfTestRoot } from '../selftest';
@@ -76,6 +76,8 @@ export class Session {
 
   /** Engine restarts after a crash (shown in the jobs that failed with it). */
   engineRestarts = 0;
+  /** What the page is told about the last engine that stopped on its own (sent with every delta after it). */
+  private engineNote: EngineNote | undefined;
 
   /**
    * The engine's process ended on its own (a crash, the OOM killer, a kill): every request waiting
@@ -96,7 +98,8 @@ export class Session {
       if (this.limit !== null) this.host.post({ t: 'limits', maxConnections: this.limit });
       if (this.hostRules.length) this.host.post({ t: 'policies', rules: this.hostRules });
     }
-    const d: SessionDelta = { changed: 1, flows: 0, stats: this.stats, jobs: this.jobs };
+    this.engineNote = { restarts: this.engineRestarts, why, restarted: this.makeHost !== null };
+    const d: SessionDelta = { changed: 1, flows: 0, stats: this.stats, jobs: this.jobs, engine: this.engineNote };
     for (const l of this.listeners) l(d);
     for (const w of this.idleWaiters.splice(0)) w();
   }
@@ -106,7 +109,7 @@ export class Session {
       this.flows = m.flows;
       this.stats = m.stats;
       this.jobs = m.jobs;
-      const d: SessionDelta = { changed: m.changed, flows: m.flows, stats: m.stats, jobs: m.jobs };
+      const d: SessionDelta = { changed: m.changed, flows: m.flows, stats: m.stats, jobs: m.jobs, engine: this.engineNote };
       for (const l of this.listeners) l(d);
       if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
     } else if (m.t !== 'stopped') {
@@ -372,6 +375,7 @@ export class Session {
     this.flows = 0;
     this.jobs = [];
     this.stats = emptyStats();
+    this.engineNote = undefined;
     if (this.limit !== null) {
       this.host.post({ t: 'limits', maxConnections: this.limit });
       this.stats.maxConnections = this.limit;
@@ -384,7 +388,7 @@ export class Session {
   }
 
   async getState(_req: Channels['getState']['req'] = {}): Promise<Result<SessionDelta>> {
-    return { ok: true, value: { changed: 0, flows: this.flows, stats: this.stats, jobs: this.jobs } };
+    return { ok: true, value: { changed: 0, flows: this.flows, stats: this.stats, jobs: this.jobs, engine: this.engineNote } };
   }
 
   get flowCount(): number {

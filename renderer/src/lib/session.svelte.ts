@@ -3,7 +3,7 @@
  * and a version number that tells the flows table to fetch its visible page again. Rows are never
  * all held here: the table asks for the page it shows (paged queries), as raw state.
  */
-import type { Job, SessionDelta, SessionStats, WeftApi } from '../../../main/ipc/contract';
+import type { EngineNote, Job, SessionDelta, SessionStats, WeftApi } from '../../../main/ipc/contract';
 
 export class SessionState {
   stats = $state<SessionStats | null>(null);
@@ -13,6 +13,9 @@ export class SessionState {
   /** Bumped whenever rows changed: the table refetches its page. */
   version = $state(0);
   error = $state<string | null>(null);
+  /** The engine stopped on its own and was restarted: shown until dismissed (a later stop shows again). */
+  engineNote = $state<EngineNote | null>(null);
+  private dismissedRestarts = 0;
   private off: (() => void) | null = null;
 
   constructor(readonly api: WeftApi) {}
@@ -22,15 +25,27 @@ export class SessionState {
       this.stats = d.stats;
       this.jobs = d.jobs;
       this.history = [...this.history.slice(-59), d.stats.throughput];
+      this.noteEngine(d.engine);
       if (d.changed > 0) this.version++;
     });
     void this.api.getState({}).then((r) => {
       if (r.ok) {
         this.stats = r.value.stats;
         this.jobs = r.value.jobs;
+        this.noteEngine(r.value.engine);
         this.version++;
       }
     });
+  }
+
+  private noteEngine(n: EngineNote | undefined): void {
+    if (!n) this.engineNote = null;
+    else if (n.restarts > this.dismissedRestarts && (this.engineNote?.restarts !== n.restarts || this.engineNote.why !== n.why)) this.engineNote = n;
+  }
+
+  dismissEngineNote(): void {
+    this.dismissedRestarts = this.engineNote?.restarts ?? this.dismissedRestarts;
+    this.engineNote = null;
   }
 
   stop(): void {
