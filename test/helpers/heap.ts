@@ -6,6 +6,22 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
+/** Runs a full garbage collection (enabling gc through V8 flags when the process lacks --expose-gc). */
+export function collectGarbage(): void {
+  let gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+}
+
+/** Heap in use after a full collection: what is really retained. */
+export function retainedHeap(): number {
+  collectGarbage();
+  return getHeapStatistics().used_heap_size;
+}
+
 export function heapGrowth(run: (n: number) => void, small = 100_000, large = 1_000_000): { extraBytes: number; perOp: number } {
   let gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) {

@@ -6,8 +6,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mysqlPlugin, type ProtocolMessage } from '../../main/engine/protocols';
+import { MYSQL_MAX_COLUMNS, MYSQL_MAX_STATEMENTS } from '../../main/engine/protocols/mysql';
 import { captureMessages, feedConversation, feedInterleaved, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
+import { retainedHeap } from '../helpers/heap';
 
 const messages = (file: string) => captureMessages(join(REAL, file), [mysqlPlugin]);
 
@@ -262,5 +264,66 @@ describe('the real MySQL streams, cut anywhere', () => {
     const corpus = [...conversations.flatMap((t) => [0, 1].map((d) => Buffer.concat(t.filter(([x]) => x === d).map(([, b]) => b)))), ...session(true).map(([, b]) => b)];
     const n = fuzzPlugin(mysqlPlugin, corpus, 2000, 330633);
     expect(n).toBeGreaterThan(2000); // 3,355 measured
+  });
+
+  describe('bounded, whatever the peer sends', () => {
+    const flags = PROTOCOL_41 | SECURE | PLUGIN_AUTH | WITH_DB | DEPRECATE_EOF;
+    const start: [0 | 1, Uint8Array][] = [
+      [1, handshake(flags)],
+      [0, login(flags)],
+      [1, OK(2)],
+    ];
+
+    it(`a result set of 100,000 columns describes ${MYSQL_MAX_COLUMNS} and counts the rest; its rows are counted`, () => {
+      const n = 100_000;
+      const cols = Array.from({ length: n }, (_, i) => column((i + 2) & 255, `c${i}`, 0xfd));
+      const ms = feedConversation(mysqlPlugin, [
+        ...start,
+        [0, packet(0, [3], 'SELECT * FROM wide')],
+        // the count as a 3-byte length-encoded integer
+        [1, bytes(packet(1, [0xfd, n & 255, (n >> 8) & 255, n >> 16]), ...cols, packet(2, lenstr('x')), OK_EOF(3))],
+      ]);
+      const r = ms.find((m) => m.kind === 'response' && m.summary.startsWith(`${n} columns`))!;
+      expect(r.summary).toBe(`${n} columns, 1 row (QUERY)`);
+      expect((r.fields.columns as unknown[]).length).toBe(MYSQL_MAX_COLUMNS);
+      expect(r.fields.moreColumns).toBe(n - MYSQL_MAX_COLUMNS);
+      expect(r.fields.rows).toBe(1);
+    });
+
+    it(`prepared statements never closed: the newest ${MYSQL_MAX_STATEMENTS} are remembered`, () => {
+      const turns: [0 | 1, Uint8Array][] = [...start];
+      const n = MYSQL_MAX_STATEMENTS + 100;
+      for (let id = 1; id <= n; id++) {
+        turns.push([0, packet(0, [0x16], `SELECT ${id}`)], [1, packet(1, [0], u32(id), u16(0), u16(0), [0], u16(0))]);
+      }
+      turns.push([0, packet(0, [0x17], u32(1), [0], u32(1))], [1, OK(1)]);
+      turns.push([0, packet(0, [0x17], u32(n), [0], u32(1))], [1, OK(1)]);
+      const ms = feedConversation(mysqlPlugin, turns);
+      const execs = ms.filter((m) => m.kind === 'request' && m.summary.startsWith('STMT_EXECUTE'));
+      // the first was let go (read as one prepared before the capture), the last is known
+      expect(execs.map((m) => m.summary)).toEqual(['STMT_EXECUTE 1', `STMT_EXECUTE ${n} (SELECT ${n})`]);
+    });
+
+    it('a client whose server never answers: the requests waiting are bounded', () => {
+      const ps = mysqlPlugin.parsers();
+      let pos = 0;
+      for (const [dir, b] of start) {
+        ps[dir].push(b, pos);
+        pos += b.length;
+      }
+      const query = packet(0, [3], 'SELECT ' + 'x'.repeat(1000));
+      const heap = retainedHeap();
+      // 200 MB of queries the server never answers
+      const chunk = Buffer.concat(Array.from({ length: 1000 }, () => query));
+      let at = 0;
+      for (let i = 0; i < 200; i++) {
+        ps[0].push(chunk, at);
+        at += chunk.length;
+      }
+      // kept, they would hold over 200 MB; the queue lets the oldest go past 64 MiB of its estimate
+      const grew = retainedHeap() - heap;
+      expect(grew).toBeLessThan(80 * 1024 * 1024);
+      expect(ps[0].push(query, at)).toHaveLength(1); // and it still reads requests
+    });
   });
 });

@@ -5,8 +5,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { redisPlugin, type ProtocolMessage, type RespValue } from '../../main/engine/protocols';
+import { RESP_KEPT_VALUES, RESP_MAX_DEPTH } from '../../main/engine/protocols/redis';
 import { captureMessages, feedParser, fuzzPlugin, parsePluginCapture } from '../helpers/feed-parser';
 import { REAL } from '../helpers/fixtures';
+import { retainedHeap } from '../helpers/heap';
 
 const messages = (file: string) => captureMessages(join(REAL, file), [redisPlugin]);
 
@@ -160,5 +162,56 @@ describe('RESP', () => {
     expect(redisPlugin.detect(Buffer.from('*1\r\n$4\r\nPING\r\n'), 0)).toBe(true);
     expect(redisPlugin.detect(Buffer.from('+PONG\r\n'), 1)).toBe(true);
     expect(redisPlugin.detect(Buffer.from('GET / HTTP/1.1\r\n'), 0)).toBe(false);
+  });
+
+  it('a reply of 2,000,000 elements keeps 65,536 of them and counts the rest; the next reply is read as usual', () => {
+    const ps = redisPlugin.parsers();
+    const n = 2_000_000;
+    const body = Buffer.from(':1\r\n'.repeat(n));
+    const out = [...ps[1].push(Buffer.from(`*${n}\r\n`), 0)];
+    const heap = retainedHeap();
+    out.push(...ps[1].push(body, 12), ...ps[1].push(Buffer.from('+OK\r\n'), 12 + body.length));
+    const grew = retainedHeap() - heap;
+    expect(out.map((m) => m.summary)).toEqual([`array of ${n}`, 'OK']);
+    const v = out[0].fields.value as RespValue;
+    expect(v.items).toHaveLength(RESP_KEPT_VALUES);
+    expect(v.omitted).toBe(n - RESP_KEPT_VALUES);
+    expect(grew).toBeLessThan(32 * 1024 * 1024); // kept, the 2 M values would take over 100 MB
+  });
+
+  it('nested: the budget is per message, over every level', () => {
+    const ps = redisPlugin.parsers();
+    const inner = `*40000\r\n${':7\r\n'.repeat(40_000)}`;
+    const [m] = ps[1].push(Buffer.from(`*2\r\n${inner}${inner}`), 0);
+    const v = m.fields.value as RespValue;
+    expect(m.summary).toBe('array of 2');
+    expect(v.items).toHaveLength(2);
+    expect(v.items!.map((x) => [x.items!.length, x.omitted ?? 0])).toEqual([
+      [40_000, 0],
+      [RESP_KEPT_VALUES - 40_002, 40_000 - (RESP_KEPT_VALUES - 40_002)],
+    ]);
+  });
+
+  it('a command of 100,000 arguments: the summary says how many more', () => {
+    const ps = redisPlugin.parsers();
+    const cmd = `*100001\r\n$4\r\nDEL\r\n${'$1\r\nk\r\n'.repeat(100_000)}`;
+    const [m] = ps[0].push(Buffer.from(cmd.replace('$4\r\nDEL', '$3\r\nDEL')), 0);
+    expect(m.fields.command).toBe('DEL');
+    expect((m.fields.args as string[]).length).toBe(RESP_KEPT_VALUES - 1);
+    expect(m.summary.endsWith(`… (${100_001 - RESP_KEPT_VALUES} more arguments)`)).toBe(true);
+  });
+
+  it(`aggregates nested past ${RESP_MAX_DEPTH} levels stop the parser with a reason, in bounded memory`, () => {
+    const ps = redisPlugin.parsers();
+    const deep = Buffer.from('*1\r\n'.repeat(1_000_000));
+    const heap = retainedHeap();
+    expect(ps[1].push(deep, 0)).toEqual([]);
+    expect(retainedHeap() - heap).toBeLessThan(16 * 1024 * 1024);
+    expect(ps[1].stopped).toBe(`RESP aggregates nested deeper than ${RESP_MAX_DEPTH} levels`);
+    // what was read before a message that deep stays read
+    const ps2 = redisPlugin.parsers();
+    const out = ps2[1].push(Buffer.from('+OK\r\n' + '*1\r\n'.repeat(600)), 0);
+    expect(out.map((m) => m.summary)).toEqual(['OK']);
+    expect(ps2[1].stopped).not.toBeNull();
   });
 });

@@ -12,7 +12,7 @@
  */
 import { copyBytes } from '../util/bytes';
 import { appendBytes } from './bytes';
-import { Queue } from './queue';
+import { Queue, textCost } from './queue';
 import { option, type Direction, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from './types';
 
 const MAX_HEADER = 64 * 1024;
@@ -310,7 +310,7 @@ export const httpPlugin: ProtocolPlugin = {
   },
   options: [{ name: 'bodyPreview', description: 'bytes of each body kept (and decoded if gzip / deflate / br)', default: 4096, min: 0, max: 16 << 20 }],
   parsers(_host, options) {
-    const pairing: Pairing = { pending: new Queue() };
+    const pairing: Pairing = { pending: new Queue((r) => textCost(r.method, r.target)) };
     const preview = option(httpPlugin, options, 'bodyPreview');
     return [new HttpParser(0, pairing, preview), new HttpParser(1, pairing, preview)];
   },

@@ -17,7 +17,7 @@
 import { copyBytes } from '../util/bytes';
 import { Cursor } from './cursor';
 import { Framer, type FramingRules } from './framing';
-import { Queue } from './queue';
+import { Queue, textCost } from './queue';
 import { option, type Direction, type DirectionParser, type ProtocolMessage, type ProtocolPlugin } from './types';
 
 const MAX_GARBAGE = 64 * 1024;
@@ -62,6 +62,45 @@ interface Statement {
   paramTypes: { type: number; unsigned: boolean }[] | null;
 }
 
+/** Prepared statements a connection may hold (the server's own default, max_prepared_stmt_count, is 16,382 for all). */
+export const MYSQL_MAX_STATEMENTS = 16384;
+/** SQL text kept for them. */
+export const MYSQL_STATEMENT_BYTES = 32 * 1024 * 1024;
+/** Columns described per result set (MySQL's own limit on a table); more are counted. */
+export const MYSQL_MAX_COLUMNS = 4096;
+
+/**
+ * The connection's prepared statements, by id. Bounded: a capture that prepares without closing
+ * must not grow memory with the input; past either limit the oldest is forgotten, and executing
+ * it reads as a statement prepared before the capture began.
+ */
+class Statements {
+  private readonly byId = new Map<number, Statement>();
+  private bytes = 0;
+
+  get(id: number): Statement | undefined {
+    return this.byId.get(id);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  set(id: number, st: Statement): void {
+    this.delete(id);
+    this.byId.set(id, st);
+    this.bytes += st.sql?.length ?? 0;
+    while (this.byId.size > MYSQL_MAX_STATEMENTS || this.bytes > MYSQL_STATEMENT_BYTES) this.delete(this.byId.keys().next().value!);
+  }
+
+  delete(id: number): void {
+    const st = this.byId.get(id);
+    if (!st) return;
+    this.bytes -= st.sql?.length ?? 0;
+    this.byId.delete(id);
+  }
+}
+
 interface Command {
   code: number;
   name: string;
@@ -74,7 +113,7 @@ interface Conn {
   server: number | null; // capability flags from the handshake
   client: number | null; // from the login
   pending: Queue<Command>; // commands waiting for their response, oldest first
-  statements: Map<number, Statement>;
+  statements: Statements;
   /** TLS, compression, binlog: the rest of the connection is not MySQL packets we read. */
   handover: string | null;
   /** Options: bytes of a packet kept, rows of a result set kept. */
@@ -334,6 +373,8 @@ interface Reply {
   state: 'params' | 'params-eof' | 'columns' | 'columns-eof' | 'rows';
   left: number;
   columns: MysqlColumn[];
+  /** Columns past MYSQL_MAX_COLUMNS: counted, not described (their rows are counted, not decoded). */
+  moreColumns: number;
   rows: number;
   firstRows: unknown[][];
   binary: boolean;
@@ -418,7 +459,7 @@ class ServerParser extends PacketParser {
   }
 
   private start(start: number, command: Command | null, state: Reply['state'], left: number): Reply {
-    this.reply = { start, command, state, left, columns: [], rows: 0, firstRows: [], binary: false, statement: null, params: 0, later: 0 };
+    this.reply = { start, command, state, left, columns: [], moreColumns: 0, rows: 0, firstRows: [], binary: false, statement: null, params: 0, later: 0 };
     return this.reply;
   }
 
@@ -437,8 +478,10 @@ class ServerParser extends PacketParser {
       case 'params':
       case 'columns': {
         if (eof && r.left === Infinity) return this.finishFieldList(r, end);
-        const col = column(p, cap);
-        if (r.state === 'columns') r.columns.push(col);
+        if (r.state === 'columns') {
+          if (r.columns.length < MYSQL_MAX_COLUMNS) r.columns.push(column(p, cap));
+          else r.moreColumns++;
+        }
         if (--r.left > 0) return;
         if (r.state === 'params') {
           if (deprecateEof) return this.afterParams(r, end);
@@ -466,9 +509,10 @@ class ServerParser extends PacketParser {
           const status = deprecateEof ? ok(p, cap).status : new Cursor(p, 3).uint(2);
           this.reply = null;
           const f = this.replyFields(r);
-          return this.done(r.start, end, `${r.columns.length} column${r.columns.length === 1 ? '' : 's'}, ${r.rows} row${r.rows === 1 ? '' : 's'}`, f, r.command, status);
+          const cols = r.columns.length + r.moreColumns;
+          return this.done(r.start, end, `${cols} column${cols === 1 ? '' : 's'}, ${r.rows} row${r.rows === 1 ? '' : 's'}`, f, r.command, status);
         }
-        if (r.firstRows.length < this.conn.firstRows) r.firstRows.push(r.binary ? binaryRow(p, r.columns) : textRow(p, r.columns.length));
+        if (r.firstRows.length < this.conn.firstRows && r.moreColumns === 0) r.firstRows.push(r.binary ? binaryRow(p, r.columns) : textRow(p, r.columns.length));
         r.rows++;
       }
     }
@@ -482,17 +526,17 @@ class ServerParser extends PacketParser {
 
   private finishPrepare(r: Reply, end: number): void {
     this.reply = null;
-    const cols = r.columns.length;
+    const cols = r.columns.length + r.moreColumns;
     this.done(r.start, end, `statement ${r.statement} prepared: ${r.params} param${r.params === 1 ? '' : 's'}, ${cols} column${cols === 1 ? '' : 's'}`, { statement: r.statement, params: r.params, columns: r.columns }, r.command);
   }
 
   private finishFieldList(r: Reply, end: number): void {
     this.reply = null;
-    this.done(r.start, end, `${r.columns.length} columns`, { columns: r.columns }, r.command);
+    this.done(r.start, end, `${r.columns.length + r.moreColumns} columns`, { columns: r.columns, ...(r.moreColumns ? { moreColumns: r.moreColumns } : {}) }, r.command);
   }
 
   private replyFields(r: Reply): Record<string, unknown> {
-    return { columns: r.columns, rows: r.rows, firstRows: r.firstRows };
+    return { columns: r.columns, ...(r.moreColumns ? { moreColumns: r.moreColumns } : {}), rows: r.rows, firstRows: r.firstRows };
   }
 
   /** A response is complete; the command is answered unless more result sets follow. */
@@ -745,7 +789,7 @@ export const mysqlPlugin: ProtocolPlugin = {
   parsers(_host, options) {
     const keep = option(mysqlPlugin, options, 'keep');
     const firstRows = option(mysqlPlugin, options, 'firstRows');
-    const conn: Conn = { server: null, client: null, pending: new Queue(), statements: new Map(), handover: null, keep, firstRows };
+    const conn: Conn = { server: null, client: null, pending: new Queue((c) => textCost(c.name, c.sql)), statements: new Statements(), handover: null, keep, firstRows };
     return [new ClientParser(0, conn), new ServerParser(1, conn)];
   },
 };

@@ -16,6 +16,10 @@ import { option, type Direction, type DirectionParser, type ProtocolMessage, typ
 
 const MAX_LINE = 64 * 1024;
 const MAX_GARBAGE = 64 * 1024;
+/** Values kept per message, at every level: past it, elements are counted (`omitted`), not kept — a reply of millions of elements costs no more than one of 65,536. */
+export const RESP_KEPT_VALUES = 65536;
+/** Aggregates open at once: deeper is not RESP anyone sends (hiredis allows 7), and each level costs memory, so the parser stops. */
+export const RESP_MAX_DEPTH = 512;
 const dec = new TextDecoder('latin1');
 
 /** A RESP value as kept: type byte, and either scalar text or elements. */
@@ -26,11 +30,20 @@ export interface RespValue {
   /** Bulk length; -1 for a null bulk or a null array. */
   length?: number;
   items?: RespValue[];
+  /** Elements of an aggregate counted but not kept (past RESP_KEPT_VALUES in one message). */
+  omitted?: number;
+}
+
+/** Elements of an aggregate, kept or not. */
+function elements(v: RespValue): number {
+  return (v.items?.length ?? 0) + (v.omitted ?? 0);
 }
 
 interface Frame {
   value: RespValue;
   left: number;
+  /** Whether the aggregate itself is kept in its parent (it started within the message's budget). */
+  kept: boolean;
 }
 
 interface Pairing {
@@ -84,6 +97,8 @@ class RespParser implements DirectionParser {
   private line = new Uint8Array(256);
   private lineLen = 0;
   private stack: Frame[] = [];
+  /** Values kept in the message being read. */
+  private kept = 0;
   private bulkLeft = 0; // bytes of the current bulk still to come, CRLF included
   private bulk: RespValue | null = null;
   private msgStart = 0;
@@ -158,7 +173,11 @@ class RespParser implements DirectionParser {
       const v: RespValue = n < 0 ? { type, items: [], length: -1 } : { type, items: [] };
       const count = t === 37 || t === 124 ? 2 * n : n; // % and | hold pairs
       if (count <= 0) this.complete(v, out, end);
-      else this.stack.push({ value: v, left: count });
+      else if (this.stack.length >= RESP_MAX_DEPTH) {
+        this.stopped = `RESP aggregates nested deeper than ${RESP_MAX_DEPTH} levels`;
+        this.stack = [];
+        return;
+      } else this.stack.push({ value: v, left: count, kept: this.keep() });
     } else if (kind === SCALAR) this.complete({ type: String.fromCharCode(t), text: latin1(buf, s + 1, x) }, out, end);
     else if (kind === BLOB) {
       const n = integer(buf, s + 1, x);
@@ -180,17 +199,29 @@ class RespParser implements DirectionParser {
     this.resync = false;
   }
 
-  /** A value finished: add it to its parent, or emit it as a message at top level. */
-  private complete(v: RespValue, out: ProtocolMessage[], end: number): void {
+  /** Whether a value starting now fits in the message's budget (the top-level one always does). */
+  private keep(): boolean {
+    if (this.stack.length === 0) return true;
+    if (this.kept >= RESP_KEPT_VALUES) return false;
+    this.kept++;
+    return true;
+  }
+
+  /** A value finished: add it to its parent (or count it there, past the budget), or emit it as a message at top level. */
+  private complete(v: RespValue, out: ProtocolMessage[], end: number, kept = this.keep()): void {
     this.bulk = null;
     let value = v;
+    let keptValue = kept;
     while (this.stack.length > 0) {
       const f = this.stack[this.stack.length - 1];
-      f.value.items!.push(value);
+      if (keptValue) f.value.items!.push(value);
+      else f.value.omitted = (f.value.omitted ?? 0) + 1;
       if (--f.left > 0) return;
       this.stack.pop();
       value = f.value;
+      keptValue = f.kept;
     }
+    this.kept = 0;
     out.push(this.message(value, end));
   }
 
@@ -199,9 +230,10 @@ class RespParser implements DirectionParser {
     if (this.dir === 0) {
       const words = (v.items ?? []).map((x) => x.text ?? (x.length !== undefined ? `(${x.length} bytes)` : ''));
       const name = (words[0] ?? '').toUpperCase();
-      this.pairing.commands.push({ name, args: words.length - 1 });
+      this.pairing.commands.push({ name, args: words.length - 1 + (v.omitted ?? 0) });
       const args = words.slice(1);
-      return { kind: 'command', dir: 0, start, end, summary: [name, ...args.map((a) => (a.length > 40 ? a.slice(0, 40) + '…' : a))].join(' '), fields: { command: name, args, inline: v.type === 'inline' } };
+      const more = v.omitted ? ` … (${v.omitted} more arguments)` : '';
+      return { kind: 'command', dir: 0, start, end, summary: [name, ...args.map((a) => (a.length > 40 ? a.slice(0, 40) + '…' : a))].join(' ') + more, fields: { command: name, args, inline: v.type === 'inline', ...(v.omitted ? { omitted: v.omitted } : {}) } };
     }
     const kind = pubsubKind(v);
     const push = v.type === '>' || (kind !== null && DELIVERY.has(kind) && this.pairing.subscribed);
@@ -230,6 +262,7 @@ class RespParser implements DirectionParser {
   private junk(n: number): void {
     this.garbage += n;
     this.stack = [];
+    this.kept = 0;
     this.bulkLeft = 0;
     this.bulk = null;
     this.resync = true;
@@ -279,7 +312,7 @@ function describe(v: RespValue): string {
     default:
       if (v.length === -1) return 'null';
       // maps and attributes count their pairs
-      return `${v.type === '*' ? 'array' : v.type === '%' ? 'map' : v.type === '~' ? 'set' : v.type === '>' ? 'push' : 'attribute'} of ${v.type === '%' || v.type === '|' ? (v.items?.length ?? 0) / 2 : (v.items?.length ?? 0)}`;
+      return `${v.type === '*' ? 'array' : v.type === '%' ? 'map' : v.type === '~' ? 'set' : v.type === '>' ? 'push' : 'attribute'} of ${v.type === '%' || v.type === '|' ? elements(v) / 2 : elements(v)}`;
   }
 }
 
