@@ -5,19 +5,23 @@ import { MessagePipeline } from '../service/pipeline/messages';
 import type { PacketPipeline } from '../service/pipeline/packet-pipeline';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
 import { readCaptureStream } from '../sources/capture-source';
-import { LiveCapture, LiveCaptureError, listDevices, type LiveStats } from '../sources/live-source';
+import { LiveCaptureError, type CaptureVia, type LiveStats } from '../sources/live-source';
+import { listLiveDevices, openLive, parseVia } from '../sources/live';
+import { snaplenOf } from '../sources/dumpcap-source';
 import { header, row } from './flows';
 import { UsageError, type BufferedOut } from './io';
 import { messageLine, optionsOf } from './messages';
 
 /** `weft devices [--json]` */
-export function devicesCommand(json: boolean, out: BufferedOut, err: BufferedOut): number {
+export function devicesCommand(json: boolean, out: BufferedOut, err: BufferedOut, via?: string): number {
   try {
-    const devs = listDevices();
+    const devs = listLiveDevices(parseVia(via ?? process.env.WEFT_CAPTURE_VIA));
     if (json) for (const d of devs) out.line(JSON.stringify(d));
     else
-      for (const d of devs)
-        out.line(`${d.name.padEnd(18)} ${(d.up ? 'up' : 'down').padEnd(5)}${d.loopback ? 'loopback ' : ''}${d.addresses.join(' ')}${d.description ? `  (${d.description})` : ''}`);
+      for (const d of devs) {
+        const state = !d.up ? 'down' : d.running === false ? 'up, no carrier' : 'up';
+        out.line(`${d.name.padEnd(18)} ${state.padEnd(15)}${d.loopback ? 'loopback ' : ''}${d.addresses.join(' ')}${d.description ? `  (${d.description})` : ''}`);
+      }
     return 0;
   } catch (e) {
     if (e instanceof LiveCaptureError) {
@@ -38,8 +42,21 @@ export interface CaptureArgs {
   ringBytes?: number;
   ringFiles?: number;
   snaplen?: number;
+  promiscuous?: boolean;
+  via?: string;
   json: boolean;
   idleSec: number;
+}
+
+/** The summary line at the end of a live capture: what arrived, and what the kernel says it lost. */
+export function liveSummary(r: LiveStats, via: CaptureVia): string {
+  const lost =
+    via === 'dumpcap'
+      ? r.kernelDropped === null || r.kernelDropped === undefined
+        ? 'drops unknown (dumpcap did not report them)'
+        : `${r.kernelDropped} dropped by the kernel`
+      : `${r.dropped} dropped (cut: larger than the capture buffer; cap reports no kernel drops)`;
+  return `${r.received} packets received, ${r.processed} processed, ${lost} (via ${via})`;
 }
 
 /**
@@ -83,8 +100,8 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
     if (!a.json) out.line(header());
   });
   if (typeof r === 'number') return r;
-  (writer as PcapngFileWriter | null)?.close();
-  err.line(`weft: ${r.received} packets received, ${r.processed} processed, ${r.dropped} dropped (cut: larger than the capture buffer); ${pipe.flows} connections`);
+  (writer as PcapngFileWriter | null)?.close({ received: r.stats.received, kernelDropped: r.stats.kernelDropped, comment: `weft capture via ${r.via}` });
+  err.line(`weft: ${liveSummary(r.stats, r.via)}; ${pipe.flows} connections`);
   if (writer) err.line(`weft: saved ${(writer as PcapngFileWriter).packets} packets to ${(writer as PcapngFileWriter).files.join(', ')}`);
   return 0;
 }
@@ -98,6 +115,8 @@ export interface LiveArgs {
   write?: string;
   ringBytes?: number;
   ringFiles?: number;
+  promiscuous?: boolean;
+  via?: string;
 }
 
 /**
@@ -113,19 +132,34 @@ async function runLive(
   out: BufferedOut,
   err: BufferedOut,
   started: () => void,
-): Promise<LiveStats | number> {
-  const live = new LiveCapture({ device: a.device, filter: a.filter, snaplen: a.snaplen });
+): Promise<{ stats: LiveStats; via: CaptureVia } | number> {
+  const opts = { device: a.device, filter: a.filter, snaplen: a.snaplen, promiscuous: a.promiscuous };
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
+  let ended: LiveCaptureError | null = null;
+  let live;
   try {
-    live.start({
+    live = openLive(opts, parseVia(a.via ?? process.env.WEFT_CAPTURE_VIA));
+    const lv = live;
+    lv.onEnd = (e) => {
+      ended = e;
+      stop();
+    };
+    await lv.start({
       packet(p) {
         save(p);
         pipe.packet(p);
-        if (a.count !== undefined && live.stats.processed + 1 >= a.count) stop();
+        if (a.count !== undefined && lv.stats.processed + 1 >= a.count) stop();
       },
     });
-    if (a.write) opened(new PcapngFileWriter(a.write, { linkType: live.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles, interfaceName: a.device }));
+    if (a.write) {
+      try {
+        opened(new PcapngFileWriter(a.write, { linkType: lv.linkType, snapLen: lv.via === 'dumpcap' ? snaplenOf(opts) : 65535, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles, interfaceName: a.device }));
+      } catch (e) {
+        await lv.stop();
+        throw new LiveCaptureError('failed', (e as Error).message);
+      }
+    }
   } catch (e) {
     if (e instanceof LiveCaptureError) {
       err.line(`weft: ${e.message}`);
@@ -133,7 +167,7 @@ async function runLive(
     }
     throw e;
   }
-  err.line(`weft: capturing on ${a.device}${a.filter ? ` (${a.filter})` : ''}; Ctrl-C stops`);
+  err.line(`weft: capturing on ${a.device}${a.filter ? ` (${a.filter})` : ''} via ${live.via}; Ctrl-C stops`);
   started();
   await err.flush();
   const tick = setInterval(() => {
@@ -144,13 +178,15 @@ async function runLive(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await stopped;
-  live.stop();
+  // every packet the helper captured is read before the connections are closed
+  await live.stop();
   clearInterval(tick);
   if (timer) clearTimeout(timer);
   process.removeListener('SIGINT', stop);
   process.removeListener('SIGTERM', stop);
   pipe.end();
-  return live.stats;
+  if (ended) err.line(`weft: the capture ended by itself: ${(ended as LiveCaptureError).message}`);
+  return { stats: live.stats, via: live.via };
 }
 
 export interface SniffArgs {
@@ -162,6 +198,8 @@ export interface SniffArgs {
   json: boolean;
   idleSec: number;
   options: readonly string[];
+  via?: string;
+  promiscuous?: boolean;
 }
 
 /**
@@ -174,8 +212,8 @@ export async function sniffCommand(a: SniffArgs, out: BufferedOut, err: Buffered
   const plugin = pluginByName(a.plugin);
   if (!plugin) throw new UsageError(`no plugin '${a.plugin}' (weft plugins lists them)`);
   const pipe = new MessagePipeline((m) => out.line(messageLine(m, a.json)), [plugin], { clock: 'wall', idleSec: a.idleSec, byPort: true, pluginOptions: optionsOf(a.options) });
-  const r = await runLive({ device: a.device, filter: a.filter ?? plugin.bpf, durationSec: a.durationSec, count: a.count }, pipe, () => {}, () => {}, out, err, () => {});
+  const r = await runLive({ device: a.device, filter: a.filter ?? plugin.bpf, durationSec: a.durationSec, count: a.count, via: a.via, promiscuous: a.promiscuous }, pipe, () => {}, () => {}, out, err, () => {});
   if (typeof r === 'number') return r;
-  err.line(`weft: ${r.received} packets received, ${r.processed} processed, ${r.dropped} dropped (cut: larger than the capture buffer)`);
+  err.line(`weft: ${liveSummary(r.stats, r.via)}`);
   return 0;
 }

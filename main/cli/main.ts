@@ -60,11 +60,16 @@ Usage:
                                             transcript, pcap, pcapng (their original frames),
                                             jsonl (Zeek conn.log), csv, har; plus manifest.json;
                                             written whole or not at all
-  weft devices [--json]                     capture devices (name, up, loopback, addresses)
+  weft devices [--json] [--via P]            capture devices (name, up / running, loopback,
+                                            addresses)
   weft capture -i IFACE [-f BPF] [--duration S] [--count N] [--write F.pcapng]
-               [--ring-size MB --ring-files N] [--snaplen N] [--json] [--idle S]
-                                            live capture (libpcap): each flow printed as it
-                                            completes, optionally saved to pcapng
+               [--ring-size MB --ring-files N] [--snaplen N] [--no-promisc]
+               [--via auto|dumpcap|libpcap] [--json] [--idle S]
+                                            live capture: each flow printed as it completes,
+                                            optionally saved to pcapng; through dumpcap when it
+                                            is installed (it holds the capture rights, and
+                                            writes kernel timestamps and drop counts), else
+                                            libpcap in-process
   weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
   weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json]
                                             live, one line per protocol message (go-sniffer
@@ -223,8 +228,8 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       return exportCommand({ files: a.positionals, formats: v.format!, out: v.out!, filter: v.filter, flows: v.flows, version: VERSION, maxConnections: maxConnectionsOf(v['max-connections']) }, out, err);
     }
     case 'devices': {
-      const a = parse(rest, { json: { type: 'boolean' } });
-      return devicesCommand(!!a.values.json, out, err);
+      const a = parse(rest, { json: { type: 'boolean' }, via: { type: 'string' } });
+      return devicesCommand(!!a.values.json, out, err, a.values.via as string | undefined);
     }
     case 'capture': {
       const a = parseOrUsage(() => parseArgs({
@@ -254,6 +259,8 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           ringBytes: v['ring-size'] === undefined ? undefined : positive('ring-size', v['ring-size'], 1)! * 1e6,
           ringFiles: positive('ring-files', v['ring-files'], 1),
           snaplen: positive('snaplen', v.snaplen, 1),
+          promiscuous: !v['no-promisc'],
+          via: v.via,
           json: !!v.json,
           idleSec: positive('idle', v.idle, 1) ?? 600,
         },
@@ -281,6 +288,8 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           json: !!v.json,
           idleSec: positive('idle', v.idle, 1) ?? 600,
           options: v.option ?? [],
+          via: v.via,
+          promiscuous: !v['no-promisc'],
         },
         out,
         err,
@@ -306,6 +315,8 @@ const LIVE_OPTIONS = {
   count: { type: 'string' },
   json: { type: 'boolean' },
   idle: { type: 'string' },
+  via: { type: 'string' },
+  'no-promisc': { type: 'boolean', short: 'p' },
 } as const;
 
 /** An option's number, at least `min`; undefined when the option was not given. */

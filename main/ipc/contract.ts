@@ -69,6 +69,8 @@ export interface Job {
   error: string | null;
   /** An export's files, once written (relative to its folder). */
   files?: string[];
+  /** A live capture's counters: how it captures, packets dumpcap captured and Weft received, the kernel's drops (known when it stops, via dumpcap). */
+  live?: { via: 'dumpcap' | 'libpcap'; received: number; captured: number; kernelDropped: number | null };
 }
 
 /** Every export format (see main/service/export/export.ts). */
@@ -90,6 +92,8 @@ export interface Device {
   addresses: string[];
   loopback: boolean;
   up: boolean;
+  /** Up with a carrier (where known). */
+  running?: boolean;
 }
 
 /** A search in one direction of a flow: `pattern` is the bytes as lowercase hex. */
@@ -224,6 +228,10 @@ export interface CaptureRequest {
   filter: string;
   /** Save everything captured to this pcapng file (optional). */
   write?: string;
+  /** Promiscuous mode (default on). */
+  promiscuous?: boolean;
+  /** Bytes kept of each packet (default 262,144 through dumpcap). */
+  snaplen?: number;
 }
 
 export type SortKey = 'id' | 'client' | 'server' | 'protocol' | 'packets' | 'bytesC2s' | 'bytesS2c' | 'duration' | 'rate' | 'state' | 'firstSeen' | 'gaps';
@@ -389,7 +397,9 @@ export const guards = {
     v.device.length < 256 &&
     typeof v.filter === 'string' &&
     v.filter.length < 4096 &&
-    (v.write === undefined || (typeof v.write === 'string' && v.write.length > 0 && v.write.length < 4096))) as Guard<CaptureRequest>,
+    (v.write === undefined || (typeof v.write === 'string' && v.write.length > 0 && v.write.length < 4096)) &&
+    (v.promiscuous === undefined || typeof v.promiscuous === 'boolean') &&
+    (v.snaplen === undefined || (Number.isInteger(v.snaplen) && (v.snaplen as number) >= 1 && (v.snaplen as number) <= 262144))) as Guard<CaptureRequest>,
 };
 
 /** One direction of the self-test (main/service/selftest.ts): Weft's reassembly against tshark's stored one. */

@@ -29,6 +29,7 @@ export class PcapngFileWriter {
   private bufLen = 0;
   readonly files: string[] = [];
   packets = 0;
+  private readonly started = Date.now();
 
   constructor(
     private readonly path: string,
@@ -89,8 +90,21 @@ export class PcapngFileWriter {
     this.packets++;
   }
 
-  close(): void {
+  /** Closes the file; with `stats`, an Interface Statistics Block first (what the capture counted, what the kernel dropped). */
+  close(stats?: { received: number; kernelDropped?: number | null; comment?: string }): void {
     if (this.fd < 0) return;
+    if (stats) {
+      const now = Date.now();
+      const end = { sec: Math.floor(now / 1000), nsec: (now % 1000) * 1e6 };
+      const start = { sec: Math.floor(this.started / 1000), nsec: (this.started % 1000) * 1e6 };
+      this.writer!.statistics(this.iface, {
+        comment: stats.comment,
+        start,
+        end,
+        received: stats.received,
+        ...(stats.kernelDropped !== undefined && stats.kernelDropped !== null ? { interfaceDropped: stats.kernelDropped } : {}),
+      });
+    }
     this.flush();
     closeSync(this.fd);
     this.fd = -1;

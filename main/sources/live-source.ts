@@ -14,6 +14,7 @@
  */
 import type { CapturedPacket, PacketSink } from '../engine/formats';
 import { newCapturedPacket } from '../engine/formats';
+import { linkState } from './link-state';
 import { liveCaptureStatus } from './live-status';
 
 export interface DeviceInfo {
@@ -21,25 +22,52 @@ export interface DeviceInfo {
   description: string;
   addresses: string[];
   loopback: boolean;
+  /** Administratively up (IFF_UP). */
   up: boolean;
+  /** Up with a carrier: packets can flow (unknown for cap's list: then as `up`). */
+  running?: boolean;
 }
+
+/** How a live capture is taken: dumpcap as a helper holding the rights, or libpcap in this process. */
+export type CaptureVia = 'dumpcap' | 'libpcap';
 
 export interface LiveOptions {
   device: string;
   /** BPF filter (pcap-filter syntax); empty captures everything. */
   filter?: string;
-  /** Bytes kept of each packet (default 65535). */
+  /** Bytes kept of each packet, applied by the kernel (dumpcap: default 262,144 as tcpdump; cap: 65,535 at most). */
   snaplen?: number;
   /** libpcap's kernel buffer, bytes (default 16 MiB). */
   bufferSize?: number;
+  /** Promiscuous mode (default on, as dumpcap and tcpdump); cap always opens promiscuous. */
+  promiscuous?: boolean;
 }
 
 export interface LiveStats {
   received: number;
   processed: number;
-  /** Packets larger than the capture buffer (cut). cap 0.2.1 exposes no libpcap drop counter. */
+  /** Packets lost: the kernel's count (pcap_stats ps_drop) where known, else those cut by cap's buffer. */
   dropped: number;
   bytes: number;
+  /** The kernel's drop count (dumpcap reports it when the capture stops); null when not known. */
+  kernelDropped?: number | null;
+  /** Packets dumpcap reports captured so far (ahead of `received` by what is still in the pipe). */
+  captured?: number;
+}
+
+/** A running live capture, whichever way it is taken. */
+export interface LiveSource {
+  readonly via: CaptureVia;
+  readonly stats: LiveStats;
+  /** LINKTYPE_* of the device, known once started. */
+  linkType: number;
+  /** Starts; resolves once packets are being captured, rejects with a LiveCaptureError. */
+  start(sink: PacketSink): Promise<void>;
+  /** Stops; resolves once every packet captured has been delivered. */
+  stop(): Promise<void>;
+  readonly running: boolean;
+  /** Set by the consumer: the capture ended without stop() (the helper failed or was killed). */
+  onEnd: ((error: LiveCaptureError | null) => void) | null;
 }
 
 export type LiveErrorKind = 'unavailable' | 'permission' | 'no-device' | 'bad-filter' | 'failed';
@@ -108,13 +136,15 @@ export function listDevices(): DeviceInfo[] {
     description: d.description ?? '',
     addresses: d.addresses.map((a) => a.addr).filter(Boolean),
     loopback: (d.flags ?? '').includes('LOOPBACK') || d.name === 'lo' || d.name.startsWith('lo'),
-    up: (d.flags ?? '').includes('UP') || d.addresses.length > 0,
+    ...linkState(d.name),
   }));
 }
 
-export class LiveCapture {
-  readonly stats: LiveStats = { received: 0, processed: 0, dropped: 0, bytes: 0 };
+export class LiveCapture implements LiveSource {
+  readonly via = 'libpcap' as const;
+  readonly stats: LiveStats = { received: 0, processed: 0, dropped: 0, bytes: 0, kernelDropped: null };
   linkType = -1;
+  onEnd: ((error: LiveCaptureError | null) => void) | null = null;
   private cap: CapInstance | null = null;
   private readonly buffer: Buffer;
   private readonly bytes: Uint8Array;
@@ -128,8 +158,13 @@ export class LiveCapture {
     this.bytes = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   }
 
-  /** Opens the device and delivers packets to `sink` until stop(). Throws LiveCaptureError. */
-  start(sink: PacketSink): void {
+  /** Opens the device and delivers packets to `sink` until stop(). Rejects with LiveCaptureError. */
+  async start(sink: PacketSink): Promise<void> {
+    this.open(sink);
+  }
+
+  /** As start(), at once (throws LiveCaptureError). */
+  open(sink: PacketSink): void {
     const { Cap } = loadCap();
     const devs = Cap.deviceList();
     if (!devs.some((d) => d.name === this.opts.device))
@@ -171,7 +206,12 @@ export class LiveCapture {
     });
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
+    this.close();
+  }
+
+  /** As stop(), at once: cap delivers packets synchronously, so none is left to wait for. */
+  close(): void {
     if (!this.cap) return;
     this.cap.removeAllListeners('packet');
     this.cap.close();
@@ -194,13 +234,13 @@ const CLOSED: unknown[] = [];
 export function checkFilter(device: string, filter: string): string | null {
   const lc = new LiveCapture({ device, filter });
   try {
-    lc.start({ packet() {} });
+    lc.open({ packet() {} });
     return null;
   } catch (e) {
     if (e instanceof LiveCaptureError && e.kind === 'bad-filter') return e.message;
     throw e;
   } finally {
-    lc.stop();
+    lc.close();
   }
 }
 

@@ -99,12 +99,13 @@ describe('the session and its engine', () => {
     }
   });
 
-  it('a Redis reply nested 1,500 deep is read as messages, cut at 64 levels; the engine stays up', async () => {
+  it('Redis replies nested 500 and 1,500 deep: the first read as a message cut at 64 levels, the second stops the parser; the engine stays up', async () => {
     const file = join(dir, 'deep-redis.pcap');
-    const reply = Buffer.from('*1\r\n'.repeat(1500) + ':1\r\n');
     writeConversationPcap(file, [
       [0, Buffer.from('*1\r\n$4\r\nPING\r\n')],
-      [1, reply],
+      [1, Buffer.from('*1\r\n'.repeat(500) + ':1\r\n')],
+      [0, Buffer.from('*1\r\n$4\r\nPING\r\n')],
+      [1, Buffer.from('*1\r\n'.repeat(1500) + ':1\r\n')],
     ], [40000, 6379]);
     const { session } = engineSession();
     try {
@@ -117,6 +118,7 @@ describe('the session and its engine', () => {
       expect(m.ok).toBe(true);
       const text = JSON.stringify(m.ok && m.value);
       expect(text).toContain('nested deeper than 64 levels');
+      expect(m.ok && m.value.stopped).toEqual([null, 'RESP aggregates nested deeper than 512 levels']);
       expect(session.engineRestarts).toBe(0);
     } finally {
       await session.close();

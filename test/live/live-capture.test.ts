@@ -32,10 +32,10 @@ interface ChildResult {
   saved: Slim[];
 }
 
-function scenario(name: string): ChildResult {
+function scenario(name: string, via: string): ChildResult {
   if (!ETHTOOL) throw new Error('ethtool is needed to turn segmentation offload off in the test namespace: apt-get install ethtool');
   const setup = `ip link set lo mtu 16384 up && ${ETHTOOL} -K lo tso off gso off gro off >/dev/null 2>&1; exec "${process.execPath}" "${join(ROOT, 'out', 'cli', 'live-child.cjs')}" ${name}`;
-  const r = spawnSync('unshare', ['--net', 'sh', '-c', setup], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+  const r = spawnSync('unshare', ['--net', 'sh', '-c', setup], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, WEFT_CAPTURE_VIA: via } });
   if (r.status !== 0) throw new Error(`live-child ${name} failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -52,9 +52,11 @@ function check(flows: Slim[], r: ChildResult): void {
   }
 }
 
-describe.runIf(root)('live capture on lo', () => {
+// both ways of capturing: dumpcap as the helper holding the rights, and libpcap in-process (cap)
+for (const via of ['dumpcap', 'libpcap'] as const)
+describe.runIf(root)(`live capture on lo via ${via}`, () => {
   it("lists devices with lo as loopback; refuses bad filters with libpcap's message", () => {
-    const r = scenario('checks') as unknown as { devices: { name: string; loopback: boolean; up: boolean; addresses: string[] }[]; goodFilter: string | null; badFilter: string; noDevice: string };
+    const r = scenario('checks', via) as unknown as { devices: { name: string; loopback: boolean; up: boolean; addresses: string[] }[]; goodFilter: string | null; badFilter: string; noDevice: string };
     const lo = r.devices.find((d) => d.name === 'lo');
     expect(lo).toMatchObject({ loopback: true, up: true });
     expect(lo!.addresses).toContain('127.0.0.1');
@@ -65,7 +67,7 @@ describe.runIf(root)('live capture on lo', () => {
 
   for (const v of ['v4', 'v6']) {
     it(`text, random binary and a 10 MB transfer over IP${v}: byte-exact live and in the saved pcapng`, () => {
-      const r = scenario(`text-binary-big-${v}`);
+      const r = scenario(`text-binary-big-${v}`, via);
       expect(r.stats.dropped).toBe(0);
       check(r.flows, r);
       check(r.saved, r);
@@ -79,7 +81,7 @@ describe.runIf(root)('live capture on lo', () => {
   }
 
   it('a connection quiet for longer than the idle time is parked, not cut: one flow, client and server kept, the quiet recorded', () => {
-    const r = scenario('quiet') as unknown as { clientPort: number; expected: { c2s: string; s2c: string; bytes: { c2s: number; s2c: number } }; flows: (Slim & { server: string; quietSec: number; anomalies: Record<string, number> })[] };
+    const r = scenario('quiet', via) as unknown as { clientPort: number; expected: { c2s: string; s2c: string; bytes: { c2s: number; s2c: number } }; flows: (Slim & { server: string; quietSec: number; anomalies: Record<string, number> })[] };
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
     expect(f.client).toBe(`127.0.0.1:${r.clientPort}`);
@@ -90,16 +92,16 @@ describe.runIf(root)('live capture on lo', () => {
   }, 60_000);
 
   it('1,000 short connections', () => {
-    const r = scenario('short-1000');
+    const r = scenario('short-1000', via);
     expect(r.expected.length).toBe(1000);
     check(r.flows, r);
     check(r.saved, r);
   }, 150_000);
 
   it('weft sniff http: the CLI with its default filter prints each request and response live, gzip bodies decoded, joining a keep-alive connection mid-way', () => {
-    const r = scenario('sniff-http') as unknown as { code: number; stderr: string; page: string; messages: { kind: string; summary: string; protocol: string; fields: { decodedBody?: { text: string; complete: boolean } } }[] };
+    const r = scenario('sniff-http', via) as unknown as { code: number; stderr: string; page: string; messages: { kind: string; summary: string; protocol: string; fields: { decodedBody?: { text: string; complete: boolean } } }[] };
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/capturing on lo \(tcp port 80 or tcp port 8080 .*\)/);
+    expect(r.stderr).toMatch(new RegExp(`capturing on lo \\(tcp port 80 or tcp port 8080 .*\\) via ${via}`));
     expect(r.messages.map((m) => [m.protocol, m.kind, m.summary])).toEqual([
       ['http', 'request', 'GET /one HTTP/1.1'],
       ['http', 'response', 'HTTP/1.1 200 OK (GET /one)'],

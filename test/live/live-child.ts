@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FlowPipeline, runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
-import { checkFilter, LiveCapture, type LiveCaptureError, listDevices } from '../../main/sources/live-source';
+import type { LiveCaptureError } from '../../main/sources/live-source';
+import { checkLiveFilter, listLiveDevices, openLive } from '../../main/sources/live';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,8 +116,8 @@ async function quiet(): Promise<unknown> {
   const port = (srv.address() as AddressInfo).port;
   const flows: Flow[] = [];
   const pipe = new FlowPipeline((f) => flows.push(f), { clock: 'wall', idleSec: 1 });
-  const lc = new LiveCapture({ device: 'lo', filter: `tcp port ${port}` });
-  lc.start({ packet: (p) => pipe.packet(p) });
+  const lc = openLive({ device: 'lo', filter: `tcp port ${port}` });
+  await lc.start({ packet: (p) => pipe.packet(p) });
   const ticker = setInterval(() => pipe.tick(), 200);
   await sleep(100);
   const c = connect(port, host);
@@ -138,7 +139,7 @@ async function quiet(): Promise<unknown> {
   peer!.end();
   await sleep(300);
   clearInterval(ticker);
-  lc.stop();
+  await lc.stop();
   pipe.end();
   srv.close();
   const want = { c2s: Buffer.concat(parts.c2s), s2c: Buffer.concat(parts.s2c) };
@@ -155,14 +156,14 @@ async function run(scenario: string): Promise<unknown> {
   if (scenario === 'checks') {
     let noDevice = '';
     try {
-      new LiveCapture({ device: 'nosuchdev0' }).start({ packet() {} });
+      await openLive({ device: 'nosuchdev0' }).start({ packet() {} });
     } catch (e) {
       noDevice = `${(e as LiveCaptureError).kind}: ${(e as Error).message}`;
     }
     return {
-      devices: listDevices(),
-      goodFilter: checkFilter('lo', 'tcp port 80'),
-      badFilter: checkFilter('lo', 'tcp port nonsense'),
+      devices: listLiveDevices(),
+      goodFilter: checkLiveFilter('lo', 'tcp port 80'),
+      badFilter: checkLiveFilter('lo', 'tcp port nonsense'),
       noDevice,
     };
   }
@@ -204,11 +205,11 @@ async function run(scenario: string): Promise<unknown> {
   const port = (srv.address() as AddressInfo).port;
   const flows: Flow[] = [];
   const pipe = new FlowPipeline((f) => flows.push(f), { clock: 'wall' });
-  const lc = new LiveCapture({ device: 'lo', filter: `tcp port ${port}` });
+  const lc = openLive({ device: 'lo', filter: `tcp port ${port}` });
   const file = join(dir, 'saved.pcapng');
   let writer: PcapngFileWriter | null = null;
   let buffers = 0;
-  lc.start({
+  await lc.start({
     packet(p) {
       if (Buffer.isBuffer(p.buf)) buffers++;
       writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
@@ -224,7 +225,7 @@ async function run(scenario: string): Promise<unknown> {
     last = lc.stats.received;
     await sleep(250);
   }
-  lc.stop();
+  await lc.stop();
   pipe.end();
   writer.close();
   srv.close();

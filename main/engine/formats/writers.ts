@@ -99,6 +99,44 @@ export class PcapngWriter {
     v.setUint32(total - 4, total, true);
     this.write(b);
   }
+
+  /**
+   * Writes an Interface Statistics Block for `ifId` (at the end of a capture, as dumpcap does):
+   * the time, the capture's start and end, packets received by the capture and those the kernel
+   * dropped (isb_ifdrop for the interface, isb_osdrop for the capture's buffer), when known.
+   */
+  statistics(ifId: number, s: PcapngStatistics): void {
+    if (ifId < 0 || ifId >= this.interfaces) throw new RangeError(`no interface ${ifId}`);
+    const ts = (sec: number, nsec: number) => {
+      const units = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+      return concatBytes([u32(Number(units >> 32n)), u32(Number(units & 0xffffffffn))]);
+    };
+    const u64 = (n: number) => {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+      return b;
+    };
+    const opts: Uint8Array[] = [];
+    if (s.comment) opts.push(option(1, enc.encode(s.comment)));
+    if (s.start) opts.push(option(2, ts(s.start.sec, s.start.nsec)));
+    opts.push(option(3, ts(s.end.sec, s.end.nsec)));
+    if (s.received !== undefined) opts.push(option(4, u64(s.received)));
+    if (s.interfaceDropped !== undefined) opts.push(option(5, u64(s.interfaceDropped)));
+    if (s.osDropped !== undefined) opts.push(option(7, u64(s.osDropped)));
+    this.write(block(5, concatBytes([u32(ifId), ts(s.end.sec, s.end.nsec), ...opts, endOfOptions()])));
+  }
+}
+
+export interface PcapngStatistics {
+  comment?: string;
+  start?: { sec: number; nsec: number };
+  end: { sec: number; nsec: number };
+  /** isb_ifrecv: packets received. */
+  received?: number;
+  /** isb_ifdrop: packets the interface dropped (libpcap's ps_ifdrop / the kernel's ps_drop). */
+  interfaceDropped?: number;
+  /** isb_osdrop: packets the operating system dropped for lack of buffer. */
+  osDropped?: number;
 }
 
 function u16(n: number): Uint8Array {

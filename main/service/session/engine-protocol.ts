@@ -36,7 +36,7 @@ export type ToWorker =
   /** Flows named by what they are (flowKey), for an export of chosen rows. */
   | { t: 'keys'; reqId: number; ids: number[] }
   | { t: 'export'; id: number; request: Omit<ExportRequest, 'ids'> & { files: string[]; keys?: string[] } }
-  | { t: 'live'; id: number; device: string; filter: string; write?: string }
+  | { t: 'live'; id: number; device: string; filter: string; write?: string; promiscuous?: boolean; snaplen?: number }
   | { t: 'limits'; maxConnections: number }
   | { t: 'policies'; rules: { net: string; policy: string }[] }
   | { t: 'search'; reqId: number; search: StreamSearch }

@@ -13,7 +13,9 @@ import { JobRegistry } from './jobs';
 import { Rate } from './rate';
 import { readCaptureFile, SourceError } from '../../sources/capture-source';
 import { PcapngFileWriter } from '../../sources/capture-file-writer';
-import { LiveCapture, LiveCaptureError } from '../../sources/live-source';
+import { LiveCaptureError, type LiveSource } from '../../sources/live-source';
+import { openLive } from '../../sources/live';
+import { snaplenOf } from '../../sources/dumpcap-source';
 import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
 import { exportFlows } from '../export/export';
 import { flowMessages } from './flow-messages';
@@ -138,24 +140,38 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   }
 
   /** Live captures running, by job id. */
-  const lives = new Map<number, { lc: LiveCapture; writer: PcapngFileWriter | null; tick: ReturnType<typeof setInterval> }>();
+  const lives = new Map<number, { lc: LiveSource; writer: PcapngFileWriter | null; tick: ReturnType<typeof setInterval> }>();
+  /** Packets lost by captures that have stopped (those running add theirs). */
+  let endedDrops = 0;
+  const liveDrops = () => endedDrops + [...lives.values()].reduce((n, l) => n + l.lc.stats.dropped, 0);
 
-  function startLive(job: Job, device: string, filter: string, write?: string): void {
-    const lc = new LiveCapture({ device, filter });
+  /** Counters of a live capture, on its job (the app shows them while it runs). */
+  function liveCounters(job: Job, lc: LiveSource): void {
+    job.bytesDone = lc.stats.bytes;
+    job.packets = lc.stats.processed;
+    job.live = { via: lc.via, received: lc.stats.received, captured: lc.stats.captured ?? lc.stats.received, kernelDropped: lc.stats.kernelDropped ?? null };
+  }
+
+  async function startLive(job: Job, req: { device: string; filter: string; write?: string; promiscuous?: boolean; snaplen?: number }): Promise<void> {
+    const opts = { device: req.device, filter: req.filter, promiscuous: req.promiscuous, snaplen: req.snaplen };
     let writer: PcapngFileWriter | null = null;
+    let lc: LiveSource;
+    job.state = 'running';
     try {
-      lc.start({
+      lc = openLive(opts);
+      const source = lc;
+      await source.start({
         packet(p) {
           writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
           pipe.packet(p);
         },
       });
       // the link type is known once the capture runs; a file that cannot be written stops it
-      if (write) {
+      if (req.write) {
         try {
-          writer = new PcapngFileWriter(write, { linkType: lc.linkType, interfaceName: device, exclusive: true });
+          writer = new PcapngFileWriter(req.write, { linkType: source.linkType, snapLen: source.via === 'dumpcap' ? snaplenOf(opts) : 65535, interfaceName: req.device, exclusive: true });
         } catch (e) {
-          lc.stop();
+          await source.stop();
           throw e;
         }
       }
@@ -163,32 +179,41 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       job.state = 'failed';
       job.error = e instanceof LiveCaptureError ? e.message : (e as Error).message;
       jobs.changed = true;
+      sendDelta();
       return;
     }
-    job.state = 'running';
+    if (job.state !== 'running') {
+      // cancelled while starting
+      await lc.stop();
+      return;
+    }
+    // the helper stopped on its own (killed, device gone): the job says why
+    lc.onEnd = (e) => void stopLive(job.id, e?.message ?? 'the capture ended by itself');
     // live: connections go idle on the wall clock; counters follow the capture
     const tick = setInterval(() => {
       pipe.tick();
-      job.bytesDone = lc.stats.bytes;
-      job.packets = lc.stats.processed;
-      stats.drops = [...lives.values()].reduce((n, l) => n + l.lc.stats.dropped, 0);
+      liveCounters(job, lc);
+      stats.drops = liveDrops();
       jobs.changed = true;
     }, 250);
     lives.set(job.id, { lc, writer, tick });
     jobs.changed = true;
   }
 
-  function stopLive(id: number): void {
+  async function stopLive(id: number, error?: string): Promise<void> {
     const l = lives.get(id);
     if (!l) return;
-    l.lc.stop();
-    clearInterval(l.tick);
-    l.writer?.close();
     lives.delete(id);
+    clearInterval(l.tick);
+    // every packet the helper captured is delivered before the file and the connections close
+    await l.lc.stop();
+    l.writer?.close({ received: l.lc.stats.received, kernelDropped: l.lc.stats.kernelDropped, comment: `Weft live capture via ${l.lc.via}` });
     const job = jobs.get(id)!;
-    job.bytesDone = l.lc.stats.bytes;
-    job.packets = l.lc.stats.processed;
-    job.state = 'done';
+    liveCounters(job, l.lc);
+    endedDrops += l.lc.stats.dropped;
+    stats.drops = liveDrops();
+    job.state = error ? 'failed' : 'done';
+    job.error = error ?? null;
     // the capture is over: its connections complete now, as at the end of a file
     if (!running && lives.size === 0) pipe.end();
     jobs.changed = true;
@@ -219,7 +244,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   function handle(m: ToWorker): void {
     switch (m.t) {
       case 'live': {
-        startLive(jobs.add(m.id, 'live', `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`), m.device, m.filter, m.write);
+        void startLive(jobs.add(m.id, 'live', `live:${m.device}${m.filter ? ` (${m.filter})` : ''}`), m);
         return;
       }
       case 'open': {
@@ -256,7 +281,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         return;
       }
       case 'cancel': {
-        if (lives.has(m.id)) return stopLive(m.id);
+        if (lives.has(m.id)) return void stopLive(m.id);
         jobs.cancel(m.id);
         return;
       }
@@ -329,14 +354,15 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         return;
       }
       case 'stop':
-        for (const id of [...lives.keys()]) stopLive(id);
-        clearInterval(timer);
-        jobs.abortAll();
-        packets.close();
-        spool.dispose();
-        port.postMessage({ t: 'stopped' });
-        // In a process of its own, leave now (a live capture handle must not outlive it).
-        if (typeof process.send === 'function') setTimeout(() => process.exit(0), 50);
+        void Promise.all([...lives.keys()].map((id) => stopLive(id))).then(() => {
+          clearInterval(timer);
+          jobs.abortAll();
+          packets.close();
+          spool.dispose();
+          port.postMessage({ t: 'stopped' });
+          // In a process of its own, leave now (a live capture handle must not outlive it).
+          if (typeof process.send === 'function') setTimeout(() => process.exit(0), 50);
+        });
         return;
     }
   }

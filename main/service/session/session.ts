@@ -280,7 +280,7 @@ export class Session {
   async startCapture(req: Channels['startCapture']['req']): Promise<Result<Job>> {
     const job: Job = { id: this.nextJob++, kind: 'live', path: `live:${req.device}`, bytesDone: 0, bytesTotal: 0, packets: 0, state: 'queued', error: null };
     this.jobs = [...this.jobs, job];
-    this.host.post({ t: 'live', id: job.id, device: req.device, filter: req.filter, write: req.write });
+    this.host.post({ t: 'live', id: job.id, device: req.device, filter: req.filter, write: req.write, promiscuous: req.promiscuous, snaplen: req.snaplen });
     return { ok: true, value: job };
   }
 
