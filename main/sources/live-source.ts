@@ -127,7 +127,7 @@ function linkTypeOf(name: string): number {
 const PERMISSION_FIX =
   process.platform === 'win32'
     ? 'install Npcap and run Weft as an administrator'
-    : "run as root, or give Node the capture capabilities once: sudo setcap cap_net_raw,cap_net_admin+eip \"$(readlink -f \"$(command -v node)\")\"";
+    : "install dumpcap (sudo apt install wireshark-common, answer yes to letting non-root users capture, then sudo usermod -aG wireshark $USER and log in again): Weft captures through it and needs no rights itself; or run as root";
 
 export function listDevices(): DeviceInfo[] {
   const { Cap } = loadCap();

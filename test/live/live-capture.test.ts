@@ -6,8 +6,9 @@
  * Known payloads must come out byte-exact in the completed flows and in the saved pcapng read
  * back with our reader.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -32,9 +33,10 @@ interface ChildResult {
   saved: Slim[];
 }
 
-function scenario(name: string, via: string): ChildResult {
+function scenario(name: string, via: string, loopback: 'small-mtu' | 'as-is' = 'small-mtu'): ChildResult {
   if (!ETHTOOL) throw new Error('ethtool is needed to turn segmentation offload off in the test namespace: apt-get install ethtool');
-  const setup = `ip link set lo mtu 16384 up && ${ETHTOOL} -K lo tso off gso off gro off >/dev/null 2>&1; exec "${process.execPath}" "${join(ROOT, 'out', 'cli', 'live-child.cjs')}" ${name}`;
+  const lo = loopback === 'small-mtu' ? `ip link set lo mtu 16384 up && ${ETHTOOL} -K lo tso off gso off gro off >/dev/null 2>&1` : 'ip link set lo up';
+  const setup = `${lo}; exec "${process.execPath}" "${join(ROOT, 'out', 'cli', 'live-child.cjs')}" ${name}`;
   const r = spawnSync('unshare', ['--net', 'sh', '-c', setup], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, WEFT_CAPTURE_VIA: via } });
   if (r.status !== 0) throw new Error(`live-child ${name} failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -110,4 +112,72 @@ describe.runIf(root)(`live capture on lo via ${via}`, () => {
     ]);
     expect(r.messages[3].fields.decodedBody).toMatchObject({ complete: true, text: `/two?x=1\n${r.page}` });
   }, 60_000);
+});
+
+describe.runIf(root)('live capture beside tcpdump', () => {
+  it('through dumpcap: the same packets as tcpdump, kernel timestamps as close to its as a second tcpdump is, its original lengths (64 KiB+ frames), a file tshark reads without length warnings', () => {
+    type Match = { matched: number; sameMicro: number; sameLen: number; medianDeltaNs: number; maxDeltaNs: number };
+    const r = scenario('beside-tcpdump', 'dumpcap', 'as-is') as unknown as {
+      tcpdump: { packets: number; dropped: number };
+      weft: { packets: number; stats: { received: number; kernelDropped: number | null }; via: string } & Match;
+      control: { packets: number } & Match;
+      maxOrigLen: number;
+      tshark: { status: number; warnings: number };
+    };
+    console.log(`beside tcpdump: ${JSON.stringify(r)}`);
+    expect(r.weft.via).toBe('dumpcap');
+    expect(r.tcpdump.dropped).toBe(0);
+    expect(r.weft.stats.kernelDropped).toBe(0);
+    // every packet tcpdump saw, no more, no less, each with tcpdump's original length
+    expect(r.weft.packets).toBe(r.tcpdump.packets);
+    expect(r.weft.matched).toBe(r.weft.packets);
+    expect(r.weft.sameLen).toBe(r.weft.matched);
+    expect(r.maxOrigLen).toBeGreaterThan(65535); // frames bigger than cap could ever save
+    // Each capture socket is stamped by the kernel as it is handed the packet (libpcap's "host"
+    // time stamps): two tcpdumps differ by the time the first copy took. Weft's times are the
+    // kernel's as well — as close to tcpdump's as the second tcpdump's are, not userspace
+    // arrival times (cap's were 33 µs to 67 ms late).
+    expect(r.weft.maxDeltaNs).toBeLessThan(Math.max(4 * r.control.maxDeltaNs, 200_000));
+    expect(r.weft.medianDeltaNs).toBeLessThan(Math.max(4 * r.control.medianDeltaNs, 20_000));
+    expect(r.tshark).toEqual({ status: 0, warnings: 0 });
+  }, 120_000);
+});
+
+describe.runIf(root)('capture rights stay on dumpcap', () => {
+  const nobody = (env: Record<string, string>, seconds: number) => {
+    // weft as an unprivileged user in a namespace of its own; the traffic made by the test (as root)
+    const traffic = `const net=require('net');const s=net.createServer(c=>c.resume().on('end',()=>c.end('ok'))).listen(45692,'127.0.0.1',()=>{const c=net.connect(45692,'127.0.0.1',()=>c.end('x'.repeat(100000)));c.resume().on('close',()=>s.close())})`;
+    const vars = Object.entries(env).map(([k, v]) => `${k}='${v}'`).join(' ');
+    const script = `ip link set lo up; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp ${vars} "${process.execPath}" "${join(ROOT, 'bin', 'weft.cjs')}" capture -i lo -f 'tcp port 45692' --duration ${seconds} > "$OUT" 2> "$ERR" & W=$!; sleep 1; "${process.execPath}" -e "${traffic}"; wait $W; echo $? > "$RC"`;
+    const dir = mkdtempSync(join(tmpdir(), 'weft-rights-'));
+    const files = { OUT: join(dir, 'out'), ERR: join(dir, 'err'), RC: join(dir, 'rc') };
+    const r = spawnSync('unshare', ['--net', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...files } });
+    if (r.status !== 0) throw new Error(`namespace script failed: ${r.stderr}`);
+    const got = { code: Number(readFileSync(files.RC, 'utf8')), out: readFileSync(files.OUT, 'utf8'), err: readFileSync(files.ERR, 'utf8') };
+    rmSync(dir, { recursive: true, force: true });
+    return got;
+  };
+
+  it('an unprivileged user captures through a dumpcap that holds the rights, and is told how to get them when it does not', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-dumpcap-'));
+    chmodSync(dir, 0o755);
+    const withRights = join(dir, 'dumpcap');
+    const without = join(dir, 'dumpcap-plain');
+    copyFileSync('/usr/bin/dumpcap', withRights);
+    copyFileSync('/usr/bin/dumpcap', without);
+    // as Debian's wireshark-common does for the wireshark group
+    execFileSync('setcap', ['cap_net_raw,cap_net_admin+eip', withRights]);
+    try {
+      const ok = nobody({ WEFT_DUMPCAP: withRights }, 2);
+      expect(ok.err).toMatch(/capturing on lo \(tcp port 45692\) via dumpcap/);
+      expect(ok.code).toBe(0);
+      expect(ok.out).toMatch(/127\.0\.0\.1:45692 .* 100000 +2 +0 fin/);
+      const refused = nobody({ WEFT_DUMPCAP: without }, 1);
+      expect(refused.code).toBe(2);
+      expect(refused.err).toMatch(/cannot capture on lo: You do not have permission to capture on device "lo"/);
+      expect(refused.err).toMatch(/Fix: add yourself to the 'wireshark' group/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

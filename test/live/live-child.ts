@@ -5,14 +5,14 @@
  * snaplen, and the host's loopback sends 64 KiB segments that would be cut (correctly reported
  * as `truncated` gaps, but then not byte-exact).
  *
- *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http | quiet)
+ *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http | quiet | beside-tcpdump)
  *
  * cap is only ever loaded here, in a child process: a cap handle whose open() failed crashes the
  * process that owns it when it is torn down, which must not be the test runner.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Agent, createServer as createHttpServer, get as httpGet } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FlowPipeline, runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
+import { readCaptureFile } from '../../main/sources/capture-source';
 import type { LiveCaptureError } from '../../main/sources/live-source';
 import { checkLiveFilter, listLiveDevices, openLive } from '../../main/sources/live';
 
@@ -150,8 +151,98 @@ async function quiet(): Promise<unknown> {
   };
 }
 
+/** Every packet of a capture file: its bytes' digest, time (ns since the epoch) and original length. */
+async function framesOf(file: string): Promise<{ key: string; ns: bigint; origLen: number }[]> {
+  const out: { key: string; ns: bigint; origLen: number }[] = [];
+  await readCaptureFile(file, {
+    packet(p) {
+      out.push({ key: sha(Buffer.from(p.buf.subarray(p.offset, p.offset + p.capLen))), ns: BigInt(p.tsSec) * 1_000_000_000n + BigInt(p.tsNsec), origLen: p.origLen });
+    },
+  });
+  return out;
+}
+
+/**
+ * tcpdump and Weft capturing the same traffic on the same loopback at once — 64 KiB+ frames
+ * (the namespace's loopback keeps its 65,536 MTU and its offloads), a 4 MB transfer and short
+ * exchanges — and each saving a file: the packets are matched by their bytes and their times
+ * and original lengths compared. Weft's file is also read back by tshark for length warnings.
+ */
+async function besideTcpdump(): Promise<unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-beside-'));
+  const host = '127.0.0.1';
+  const srv = await server(host, (req) => Buffer.concat([Buffer.from('got '), Buffer.from(String(req.length))]));
+  const port = (srv.address() as AddressInfo).port;
+  const theirs = join(dir, 'tcpdump.pcap');
+  const control = join(dir, 'tcpdump-2.pcap');
+  const ours = join(dir, 'weft.pcapng');
+  // a second tcpdump is the control: how closely two captures of the same packets agree at all
+  const start = async (file: string) => {
+    const t = spawn('tcpdump', ['-i', 'lo', '-s', '262144', '-B', '65536', '--time-stamp-precision=nano', '--immediate-mode', '-w', file, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const said = { text: '' };
+    t.stderr.on('data', (d) => (said.text += d));
+    await new Promise<void>((resolve, reject) => {
+      t.stderr.on('data', () => said.text.includes('listening on') && resolve());
+      t.on('exit', (c) => reject(new Error(`tcpdump exited ${c}: ${said.text}`)));
+    });
+    return { t, said };
+  };
+  const [first, second] = [await start(theirs), await start(control)];
+  const lc = openLive({ device: 'lo', filter: `tcp port ${port}` });
+  let writer: PcapngFileWriter | null = null;
+  await lc.start({ packet: (p) => writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen) });
+  writer = new PcapngFileWriter(ours, { linkType: lc.linkType, snapLen: 262144, interfaceName: 'lo' });
+  await sleep(200);
+  await exchange(host, port, randomBytes(4 * 1024 * 1024));
+  for (let i = 0; i < 20; i++) await exchange(host, port, Buffer.from(`short ${i}`));
+  await sleep(500);
+  await lc.stop();
+  writer.close({ received: lc.stats.received, kernelDropped: lc.stats.kernelDropped });
+  for (const x of [first, second]) {
+    x.t.removeAllListeners('exit');
+    x.t.kill('SIGINT');
+  }
+  await Promise.all([first, second].map((x) => new Promise((r) => (x.t.exitCode !== null ? r(null) : x.t.once('exit', r)))));
+  const tcpdumpErr = first.said.text;
+  srv.close();
+  const [a, b, c] = [await framesOf(theirs), await framesOf(ours), await framesOf(control)];
+  /** Packets of `other` matched to `base` by their bytes: how many, how many at the same µs, same original length, and |Δt| in ns. */
+  const compare = (other: typeof a) => {
+    const byKey = new Map<string, { ns: bigint; origLen: number }[]>();
+    for (const f of a) byKey.set(f.key, [...(byKey.get(f.key) ?? []), f]);
+    let matched = 0;
+    let sameMicro = 0;
+    let sameLen = 0;
+    const deltasNs: number[] = [];
+    for (const f of other) {
+      const g = byKey.get(f.key)?.shift();
+      if (!g) continue;
+      matched++;
+      if (g.ns / 1000n === f.ns / 1000n) sameMicro++;
+      if (g.origLen === f.origLen) sameLen++;
+      deltasNs.push(Math.abs(Number(f.ns - g.ns)));
+    }
+    deltasNs.sort((x, y) => x - y);
+    return { matched, sameMicro, sameLen, medianDeltaNs: deltasNs[deltasNs.length >> 1] ?? 0, maxDeltaNs: deltasNs[deltasNs.length - 1] ?? 0 };
+  };
+  const mine = compare(b);
+  const theirsToo = compare(c);
+  const tshark = spawnSync('tshark', ['-r', ours, '-V'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const warnings = (tshark.stdout.match(/exceeds packet length|Malformed Packet/g) ?? []).length;
+  const result = {
+    tcpdump: { packets: a.length, dropped: Number(/(\d+) packets? dropped by kernel/.exec(tcpdumpErr)?.[1] ?? -1) },
+    weft: { packets: b.length, stats: lc.stats, via: lc.via, ...mine },
+    control: { packets: c.length, ...theirsToo },
+    maxOrigLen: Math.max(...b.map((f) => f.origLen)),
+    tshark: { status: tshark.status, warnings },
+  };
+  rmSync(dir, { recursive: true, force: true });
+  return result;
+}
+
 async function run(scenario: string): Promise<unknown> {
   if (scenario === 'sniff-http') return sniffHttp();
+  if (scenario === 'beside-tcpdump') return besideTcpdump();
   if (scenario === 'quiet') return quiet();
   if (scenario === 'checks') {
     let noDevice = '';

@@ -58,6 +58,8 @@ describe('electron-builder.yml', () => {
     expect(defaults.length).toBeGreaterThan(5);
     for (const d of defaults) expect(config.deb.depends).toContain(d);
     expect(config.deb.depends).toContain('libpcap0.8');
+    // dumpcap holds the capture rights, not the app
+    expect(config.deb.recommends).toEqual(['wireshark-common']);
     const pkg = JSON.parse(read('package.json'));
     expect(pkg.author.email).toMatch(/^[^@\s]+@[^@\s]+\.[a-z]+$/);
     expect(pkg.homepage).toMatch(/^https:\/\//);
