@@ -345,6 +345,8 @@ describe('the app in Chromium', () => {
     await expect.poll(() => stream.textContent(), { timeout: 10_000 }).toContain('third line');
     expect(await stream.textContent()).toContain('echo:second line');
     await page.screenshot({ path: join(SHOTS, 'live.png') });
+    // dumpcap captures (it is installed here), and the status bar says so
+    expect(await page.locator('[data-testid=live-job]').textContent()).toMatch(/^capturing on lo \(tcp port \d+\) via dumpcap: \d+ packets/);
     await new Promise<void>((r) => {
       c.on('close', () => r());
       c.end();
@@ -352,6 +354,27 @@ describe('the app in Chromium', () => {
     await new Promise((r) => setTimeout(r, 500));
     await page.click('[data-testid=capture-toggle]');
     await expect.poll(() => page.locator('[data-testid=capture-toggle]').textContent(), { timeout: 5000 }).toContain('Capture');
+    // once stopped, the kernel's own drop count
+    await expect.poll(() => page.locator('[data-testid=live-done]').textContent(), { timeout: 5000 }).toMatch(/^captured \d+ packets on lo \(tcp port \d+\) via dumpcap: 0 dropped by the kernel$/);
+    await page.screenshot({ path: join(SHOTS, 'live-stopped.png') });
+    // and the saved file ends with an Interface Statistics Block: received as counted, 0 dropped
+    const bytesSaved = readFileSync(saved);
+    let isb: { recv: bigint; drop: bigint } | null = null;
+    for (let at = 0; at + 12 <= bytesSaved.length; at += bytesSaved.readUInt32LE(at + 4)) {
+      if (bytesSaved.readUInt32LE(at) !== 5) continue;
+      const end = at + bytesSaved.readUInt32LE(at + 4) - 4;
+      isb = { recv: -1n, drop: -1n };
+      for (let o = at + 20; o + 4 <= end; ) {
+        const code = bytesSaved.readUInt16LE(o);
+        const len = bytesSaved.readUInt16LE(o + 2);
+        if (code === 4) isb.recv = bytesSaved.readBigUInt64LE(o + 4);
+        if (code === 5) isb.drop = bytesSaved.readBigUInt64LE(o + 4);
+        if (code === 0) break;
+        o += 4 + ((len + 3) & ~3);
+      }
+    }
+    expect(isb && isb.recv).toBeGreaterThan(0n);
+    expect(isb && isb.drop).toBe(0n);
     srv.close();
     // the saved capture holds the whole conversation
     const flows: Flow[] = [];
