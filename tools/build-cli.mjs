@@ -18,7 +18,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   sourcemap: 'linked',
-  external: ['cap', 'electron', 'playwright-core'],
+  external: ['electron', 'playwright-core'],
   define: { WEFT_VERSION: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });

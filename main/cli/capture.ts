@@ -50,12 +50,7 @@ export interface CaptureArgs {
 
 /** The summary line at the end of a live capture: what arrived, and what the kernel says it lost. */
 export function liveSummary(r: LiveStats, via: CaptureVia): string {
-  const lost =
-    via === 'dumpcap'
-      ? r.kernelDropped === null || r.kernelDropped === undefined
-        ? 'drops unknown (dumpcap did not report them)'
-        : `${r.kernelDropped} dropped by the kernel`
-      : `${r.dropped} dropped (cut: larger than the capture buffer; cap reports no kernel drops)`;
+  const lost = r.kernelDropped === null || r.kernelDropped === undefined ? 'drops unknown (dumpcap did not report them)' : `${r.kernelDropped} dropped by the kernel`;
   return `${r.received} packets received, ${r.processed} processed, ${lost} (via ${via})`;
 }
 

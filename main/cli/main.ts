@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_ASSEMBLER_OPTIONS } from '../engine/reassembly';
 import { SourceError } from '../sources/capture-source';
 import { liveCaptureStatus } from '../sources/live-status';
+import { findDumpcap } from '../sources/dumpcap-source';
 import { infoCommand } from './info';
 import { BufferedOut, UsageError, type CliIO } from './io';
 import { packetsCommand } from './packets';
@@ -146,8 +147,9 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
   }
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     out.line(HELP.trimEnd());
+    const dumpcap = findDumpcap();
     const live = liveCaptureStatus();
-    out.line(live.available ? 'Live capture: available (libpcap).' : `Live capture: ${live.reason.replace(/^live capture /, '')}.\n  Fix: ${live.fix}`);
+    out.line(`Live capture: ${dumpcap ? `through ${dumpcap}` : 'no dumpcap (sudo apt install wireshark-common)'}; in-process: ${live.available ? 'available (libpcap)' : `${live.reason.replace(/^in-process capture /, '')}.\n  Fix: ${live.fix}`}`);
     return 0;
   }
   if (cmd === '--version' || cmd === '-V') {

@@ -1,21 +1,18 @@
 /**
- * Live capture through the `cap` package (libpcap).
+ * Live capture in this process, through Weft's own libpcap binding (native/weft-pcap, Node-API):
+ * libpcap's packet header is kept (the kernel's time stamp, in nanoseconds where libpcap offers
+ * them; captured and original length), the kernel applies the snaplen (262,144 unless set),
+ * promiscuous mode is a switch, and pcap_stats gives the kernel's drop counters while capturing.
+ * This process needs the capture rights itself (root, or a container that has them); without
+ * them, capture through dumpcap (dumpcap-source.ts) — live.ts chooses.
  *
- * cap reuses ONE buffer for every packet and gives neither a timestamp nor the original length:
- * each packet is handed to the sink synchronously inside cap's event (the sink must finish with
- * it before returning, as with file sources) and stamped with its arrival time from a monotonic
- * clock anchored to wall time (performance.timeOrigin + performance.now(): microseconds, never
- * going backwards).
- *
- * What cap 0.2.1 does not offer, and what we do instead (docs/decisions.md): it always opens in
- * promiscuous mode with a 65,535-byte snaplen (our `snaplen` option truncates after capture) and
- * has no pcap_stats, so "dropped" counts only packets our buffer could not hold; received and
- * processed are counted here.
+ * Packets arrive in batches (one JavaScript call per libpcap dispatch, records copied into one
+ * reused buffer) and are handed to the sink synchronously, as views of that buffer: the sink must
+ * finish with a packet before it returns (copies of it are plain Uint8Array slices).
  */
 import type { CapturedPacket, PacketSink } from '../engine/formats';
 import { newCapturedPacket } from '../engine/formats';
-import { linkState } from './link-state';
-import { liveCaptureStatus } from './live-status';
+import { liveCaptureStatus, loadPcapBinding, type PcapBinding } from './live-status';
 
 export interface DeviceInfo {
   name: string;
@@ -24,7 +21,7 @@ export interface DeviceInfo {
   loopback: boolean;
   /** Administratively up (IFF_UP). */
   up: boolean;
-  /** Up with a carrier: packets can flow (unknown for cap's list: then as `up`). */
+  /** Up with a carrier: packets can flow. */
   running?: boolean;
 }
 
@@ -35,11 +32,11 @@ export interface LiveOptions {
   device: string;
   /** BPF filter (pcap-filter syntax); empty captures everything. */
   filter?: string;
-  /** Bytes kept of each packet, applied by the kernel (dumpcap: default 262,144 as tcpdump; cap: 65,535 at most). */
+  /** Bytes kept of each packet, applied by the kernel (default 262,144, as tcpdump and dumpcap). */
   snaplen?: number;
   /** libpcap's kernel buffer, bytes (default 16 MiB). */
   bufferSize?: number;
-  /** Promiscuous mode (default on, as dumpcap and tcpdump); cap always opens promiscuous. */
+  /** Promiscuous mode (default on, as dumpcap and tcpdump). */
   promiscuous?: boolean;
 }
 
@@ -83,45 +80,10 @@ export class LiveCaptureError extends Error {
   }
 }
 
-interface CapInstance {
-  open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
-  close(): void;
-  on(ev: 'packet', fn: (nbytes: number, trunc: boolean) => void): void;
-  removeAllListeners(ev?: string): void;
-  setMinBytes?: (n: number) => void;
-}
-interface CapModule {
-  Cap: {
-    new (): CapInstance;
-    deviceList(): { name: string; description?: string; addresses: { addr: string }[]; flags?: string }[];
-    findDevice(ip?: string): string | undefined;
-  };
-}
-
-function loadCap(): CapModule {
+function loadBinding(): PcapBinding {
   const status = liveCaptureStatus();
   if (!status.available) throw new LiveCaptureError('unavailable', status.reason, status.fix);
-  return require('cap') as CapModule;
-}
-
-/** cap's link type names → LINKTYPE_* numbers. */
-function linkTypeOf(name: string): number {
-  switch (name) {
-    case 'NULL':
-      return 0;
-    case 'ETHERNET':
-      return 1;
-    case 'IEEE802_11_RADIO':
-      return 127;
-    case 'LINKTYPE_LINUX_SLL':
-      return 113;
-    case 'RAW':
-      return 101;
-    default: {
-      const m = /Unknown linktype (\d+)/.exec(name);
-      return m ? Number(m[1]) : -1;
-    }
-  }
+  return loadPcapBinding();
 }
 
 const PERMISSION_FIX =
@@ -129,34 +91,42 @@ const PERMISSION_FIX =
     ? 'install Npcap and run Weft as an administrator'
     : "install dumpcap (sudo apt install wireshark-common, answer yes to letting non-root users capture, then sudo usermod -aG wireshark $USER and log in again): Weft captures through it and needs no rights itself; or run as root";
 
+/** pcap_findalldevs's flags. */
+const IF_LOOPBACK = 0x1;
+const IF_UP = 0x2;
+const IF_RUNNING = 0x4;
+
 export function listDevices(): DeviceInfo[] {
-  const { Cap } = loadCap();
-  return Cap.deviceList().map((d) => ({
-    name: d.name,
-    description: d.description ?? '',
-    addresses: d.addresses.map((a) => a.addr).filter(Boolean),
-    loopback: (d.flags ?? '').includes('LOOPBACK') || d.name === 'lo' || d.name.startsWith('lo'),
-    ...linkState(d.name),
-  }));
+  return loadBinding()
+    .devices()
+    .map((d) => ({
+      name: d.name,
+      description: d.description,
+      addresses: d.addresses,
+      loopback: (d.flags & IF_LOOPBACK) !== 0,
+      up: (d.flags & IF_UP) !== 0,
+      running: (d.flags & IF_RUNNING) !== 0,
+    }));
 }
+
+/** Bytes of the batch buffer libpcap's packets are copied into (several snaplen-sized packets). */
+const BATCH_BYTES = 4 << 20;
+/** Header of a record in the batch: seconds (low, high), nanoseconds, caplen, len. */
+const RECORD_HEADER = 20;
 
 export class LiveCapture implements LiveSource {
   readonly via = 'libpcap' as const;
-  readonly stats: LiveStats = { received: 0, processed: 0, dropped: 0, bytes: 0, kernelDropped: null };
+  readonly stats: LiveStats = { received: 0, processed: 0, dropped: 0, bytes: 0, kernelDropped: 0 };
   linkType = -1;
   onEnd: ((error: LiveCaptureError | null) => void) | null = null;
-  private cap: CapInstance | null = null;
-  private readonly buffer: Buffer;
-  private readonly bytes: Uint8Array;
+  /** 'nano' or 'micro': what libpcap delivers on this device. */
+  precision: 'nano' | 'micro' = 'micro';
+  private handle: unknown = null;
+  private binding: PcapBinding | null = null;
   private readonly pkt: CapturedPacket = newCapturedPacket();
-  private readonly snaplen: number;
+  private statsTimer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly opts: LiveOptions) {
-    this.snaplen = Math.max(1, Math.min(opts.snaplen ?? 65535, 262144));
-    this.buffer = Buffer.alloc(262144);
-    // packets are views of this: a plain Uint8Array, so a consumer's slice() copies (Buffer's is a view)
-    this.bytes = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
-  }
+  constructor(private readonly opts: LiveOptions) {}
 
   /** Opens the device and delivers packets to `sink` until stop(). Rejects with LiveCaptureError. */
   async start(sink: PacketSink): Promise<void> {
@@ -165,70 +135,82 @@ export class LiveCapture implements LiveSource {
 
   /** As start(), at once (throws LiveCaptureError). */
   open(sink: PacketSink): void {
-    const { Cap } = loadCap();
-    const devs = Cap.deviceList();
-    if (!devs.some((d) => d.name === this.opts.device))
-      throw new LiveCaptureError('no-device', `no capture device '${this.opts.device}'`, `pick one of: ${devs.map((d) => d.name).join(', ')} (weft devices)`);
-    const c = new Cap();
-    let lt: string;
+    const b = loadBinding();
+    const o = this.opts;
+    let h: unknown;
     try {
-      lt = c.open(this.opts.device, this.opts.filter ?? '', this.opts.bufferSize ?? 16 * 1024 * 1024, this.buffer);
+      h = b.open({ device: o.device, filter: o.filter ?? '', snaplen: Math.max(1, Math.min(o.snaplen ?? 262144, 262144)), promiscuous: o.promiscuous !== false, bufferSize: o.bufferSize ?? 16 << 20, timeoutMs: 100 });
     } catch (e) {
-      // no close() here: cap crashes when a handle that failed to open is closed (nor collected)
-      CLOSED.push(c);
-      throw classify(e as Error, this.opts, () => opensWithoutFilter(Cap, this.opts, this.buffer));
+      throw classify(e as Error & { code?: string }, o, () => b.devices().map((d) => d.name));
     }
-    c.setMinBytes?.(0);
-    this.linkType = linkTypeOf(lt);
-    this.cap = c;
+    this.binding = b;
+    this.handle = h;
+    this.linkType = b.linkType(h);
+    this.precision = b.precision(h);
+    const batch = new ArrayBuffer(BATCH_BYTES);
+    // packets are views of this: a plain Uint8Array, so a consumer's slice() copies (Buffer's is a view)
+    const bytes = new Uint8Array(batch);
+    const words = new Uint32Array(batch);
     const p = this.pkt;
-    const origin = performance.timeOrigin;
+    const st = this.stats;
     let frame = 0;
-    c.on('packet', (nbytes: number, trunc: boolean) => {
-      const st = this.stats;
-      st.received++;
-      if (trunc) st.dropped++;
-      const ms = origin + performance.now();
-      const sec = Math.floor(ms / 1000);
-      p.frame = ++frame;
-      p.tsSec = sec;
-      p.tsNsec = Math.round((ms - sec * 1000) * 1e6);
-      p.ifIndex = 0;
-      p.linkType = this.linkType;
-      p.buf = this.bytes;
-      p.offset = 0;
-      p.capLen = Math.min(nbytes, this.snaplen);
-      p.origLen = nbytes;
-      p.fileOffset = -1;
-      st.bytes += nbytes;
-      sink.packet(p);
-      st.processed++;
+    b.start(h, batch, (records: number) => {
+      let at = 0;
+      for (let i = 0; i < records; i++) {
+        const w = at >>> 2;
+        const capLen = words[w + 3];
+        p.frame = ++frame;
+        p.tsSec = words[w] + words[w + 1] * 2 ** 32;
+        p.tsNsec = words[w + 2];
+        p.ifIndex = 0;
+        p.linkType = this.linkType;
+        p.buf = bytes;
+        p.offset = at + RECORD_HEADER;
+        p.capLen = capLen;
+        p.origLen = words[w + 4];
+        p.fileOffset = -1;
+        st.received++;
+        st.bytes += p.origLen;
+        sink.packet(p);
+        st.processed++;
+        at += RECORD_HEADER + ((capLen + 3) & ~3);
+      }
     });
+    // the kernel's counters, while capturing (pcap_stats is one getsockopt)
+    this.statsTimer = setInterval(() => this.readKernelStats(), 250);
+    this.statsTimer.unref?.();
+  }
+
+  /** Reads the kernel's drop counters now. */
+  readKernelStats(): void {
+    if (!this.binding || this.handle === null) return;
+    try {
+      const [, drop, ifdrop] = this.binding.stats(this.handle);
+      this.stats.kernelDropped = drop + ifdrop;
+      this.stats.dropped = drop + ifdrop;
+    } catch {
+      // closed meanwhile
+    }
   }
 
   async stop(): Promise<void> {
     this.close();
   }
 
-  /** As stop(), at once: cap delivers packets synchronously, so none is left to wait for. */
+  /** As stop(), at once: packets are delivered as they are read, so none is left to wait for. */
   close(): void {
-    if (!this.cap) return;
-    this.cap.removeAllListeners('packet');
-    this.cap.close();
-    // A closed cap handle must never be garbage collected: its native destructor, run by a later
-    // GC, crashed the engine process with SIGSEGV (seen seconds after a live capture stopped, at
-    // random: whenever V8 collected it). Each one kept costs a few hundred bytes.
-    CLOSED.push(this.cap);
-    this.cap = null;
+    if (!this.binding || this.handle === null) return;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+    this.readKernelStats();
+    this.binding.close(this.handle);
+    this.handle = null;
   }
 
   get running(): boolean {
-    return this.cap !== null;
+    return this.handle !== null;
   }
 }
-
-/** Closed cap handles, kept from the garbage collector (see LiveCapture.stop). */
-const CLOSED: unknown[] = [];
 
 /** Checks a BPF filter by opening the device with it; returns libpcap's message, or null. */
 export function checkFilter(device: string, filter: string): string | null {
@@ -244,26 +226,19 @@ export function checkFilter(device: string, filter: string): string | null {
   }
 }
 
-/** libpcap's filter messages vary ("syntax error", "unknown port …"): a filter is at fault when
- * the same device opens without it. */
-function opensWithoutFilter(Cap: CapModule['Cap'], o: LiveOptions, buffer: Buffer): boolean {
-  if (!o.filter) return false;
-  const c = new Cap();
-  try {
-    c.open(o.device, '', 65536, buffer);
-  } catch {
-    CLOSED.push(c);
-    return false;
-  }
-  c.close();
-  CLOSED.push(c);
-  return true;
-}
-
-function classify(e: Error, o: LiveOptions, filterAtFault: () => boolean): LiveCaptureError {
+/** The binding's error as a LiveCaptureError: its `code` says which. */
+function classify(e: Error & { code?: string }, o: LiveOptions, devices: () => string[]): LiveCaptureError {
   const msg = e.message;
-  if (/permission|not permitted|EPERM|socket:/i.test(msg)) return new LiveCaptureError('permission', `cannot capture on ${o.device}: ${msg}`, PERMISSION_FIX);
-  if (/no such device|doesn't exist/i.test(msg)) return new LiveCaptureError('no-device', `no capture device '${o.device}': ${msg}`);
-  if (filterAtFault()) return new LiveCaptureError('bad-filter', `bad capture filter '${o.filter}': ${msg}`);
-  return new LiveCaptureError('failed', `cannot capture on ${o.device}: ${msg}`);
+  switch (e.code) {
+    case 'permission':
+      return new LiveCaptureError('permission', `cannot capture on ${o.device}: ${msg}`, PERMISSION_FIX);
+    case 'no-device':
+      return new LiveCaptureError('no-device', `no capture device '${o.device}'`, `pick one of: ${devices().join(', ')} (weft devices)`);
+    case 'bad-filter':
+      return new LiveCaptureError('bad-filter', `bad capture filter '${o.filter}': ${msg}`);
+    case 'down':
+      return new LiveCaptureError('failed', `cannot capture on ${o.device}: it is down`, `bring it up: sudo ip link set ${o.device} up`);
+    default:
+      return new LiveCaptureError('failed', `cannot capture on ${o.device}: ${msg}`);
+  }
 }

@@ -3,9 +3,10 @@
  *
  * `auto` (the default) uses dumpcap when it is installed, as Wireshark does: the rights are on
  * dumpcap alone, and it writes what the kernel saw (kernel timestamps in nanoseconds, original
- * lengths, the kernel's drop count). Without dumpcap, libpcap in this process through the
- * optional `cap` binding (it needs the rights itself, stamps packets on arrival, and cuts them
- * at 65,535 bytes). `WEFT_CAPTURE_VIA=dumpcap|libpcap` or `--via` choose one.
+ * lengths, the kernel's drop count). Without dumpcap, libpcap in this process through Weft's
+ * optional binding (native/weft-pcap: the same kernel timestamps and lengths, and the kernel's
+ * drop counters while capturing; this process needs the rights itself).
+ * `WEFT_CAPTURE_VIA=dumpcap|libpcap` or `--via` choose one.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { DumpcapCapture, dumpcapDevices, dumpcapError, findDumpcap, SyncPipeReader } from './dumpcap-source';
@@ -27,8 +28,8 @@ export function resolveVia(choice: ViaChoice = parseVia(process.env.WEFT_CAPTURE
   if (liveCaptureStatus().available) return 'libpcap';
   throw new LiveCaptureError(
     'unavailable',
-    'live capture unavailable: neither dumpcap nor the libpcap binding (cap) is installed',
-    "install dumpcap (sudo apt install wireshark-common; it holds the capture rights, so Weft needs none), or libpcap-dev and then 'npm rebuild cap'",
+    'live capture unavailable: neither dumpcap nor the libpcap binding is installed',
+    "install dumpcap (sudo apt install wireshark-common; it holds the capture rights, so Weft needs none), or libpcap-dev and then 'npm run build:native'",
   );
 }
 

@@ -88,11 +88,16 @@ const nobodyCanRead =
   spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', join(__dirname, '..', '..', 'out', 'cli', 'weft.cjs')]).status === 0;
 
 describe.runIf(nobodyCanRead)('without capture privileges', () => {
-  it('weft capture says it is not permitted and how to fix it', () => {
-    // drop to nobody for this one command (setpriv is in util-linux)
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'capture', '-i', 'lo', '--duration', '1'], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/cannot capture on lo: .*(not permitted|permission)/i);
-    expect(r.stderr).toMatch(/Fix: run as root, or give Node the capture capabilities once: sudo setcap cap_net_raw,cap_net_admin\+eip/);
+  it('weft capture says it is not permitted and how to fix it, either way of capturing', () => {
+    // drop to nobody for this one command (setpriv is in util-linux); this machine's dumpcap has no rights of its own
+    const capture = (via: string) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'capture', '-i', 'lo', '--duration', '1', '--via', via], { encoding: 'utf8' });
+    const inProcess = capture('libpcap');
+    expect(inProcess.status).toBe(2);
+    expect(inProcess.stderr).toMatch(/cannot capture on lo: .*(not permitted|permission)/i);
+    expect(inProcess.stderr).toMatch(/Fix: install dumpcap \(sudo apt install wireshark-common.*usermod -aG wireshark/);
+    const helper = capture('dumpcap');
+    expect(helper.status).toBe(2);
+    expect(helper.stderr).toMatch(/cannot capture on lo: You do not have permission to capture on device "lo"/);
+    expect(helper.stderr).toMatch(/Fix: add yourself to the 'wireshark' group/);
   });
 });

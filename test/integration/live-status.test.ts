@@ -1,16 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { liveCaptureStatus } from '../../main/sources/live-status';
+import { addonPath, liveCaptureStatus, loadPcapBinding } from '../../main/sources/live-status';
 
-describe('live capture availability', () => {
-  it('is available here (libpcap-dev is installed and cap built)', () => {
+describe('in-process live capture availability', () => {
+  it('is available here (libpcap-dev is installed and the binding built): libpcap answers', () => {
     expect(liveCaptureStatus()).toEqual({ available: true, reason: '', fix: '' });
+    expect(loadPcapBinding().libVersion()).toMatch(/^libpcap version \d+\.\d+/);
+    expect(loadPcapBinding().devices().map((d) => d.name)).toContain('lo');
   });
 
-  it('explains a missing cap build and how to fix it', () => {
-    // The loader stands for a machine where `npm install` skipped the optional cap build.
-    const s = liveCaptureStatus((id) => require(`./no-such-module-${id}`));
+  it('explains a binding that was not built and how to fix it', () => {
+    // a machine where `npm install` found no libpcap headers: the addon is missing
+    const s = liveCaptureStatus(() => loadPcapBinding('/nonexistent/weft_pcap.node'));
     expect(s.available).toBe(false);
-    expect(s.reason).toBe('live capture unavailable: libpcap not found (the cap module was not built)');
-    expect(s.fix).toMatch(/libpcap-dev.*npm rebuild cap/);
+    expect(s.reason).toBe('in-process capture unavailable: the libpcap binding was not built (libpcap not found when installing)');
+    expect(s.fix).toMatch(/libpcap-dev.*npm run build:native.*wireshark-common/);
+  });
+
+  it('is looked for outside app.asar in the packaged app', () => {
+    expect(addonPath({ WEFT_PCAP_ADDON: '/x/y.node' })).toBe('/x/y.node');
+    expect(addonPath({})).toMatch(/native\/weft-pcap\/build\/Release\/weft_pcap\.node$/);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Live capture on `lo` with real sockets on the test's own ports (root or CAP_NET_RAW needed;
- * this machine and CI run as root). Each scenario runs in live-child.ts inside a private network
- * namespace (unshare --net: our own loopback, nothing else sees it) with segmentation offload off
- * and a 16 KiB MTU, because cap always captures with a 65,535-byte snaplen (see live-child.ts).
+ * this machine and CI run as root), both ways: through dumpcap and in-process (Weft's libpcap
+ * binding). Each scenario runs in live-child.ts inside a private network namespace (unshare
+ * --net: our own loopback, nothing else sees it); most with segmentation offload off and a
+ * 16 KiB MTU (many segments), the one beside tcpdump with the loopback as it comes (64 KiB+ frames).
  * Known payloads must come out byte-exact in the completed flows and in the saved pcapng read
  * back with our reader.
  */
@@ -115,24 +116,25 @@ describe.runIf(root)(`live capture on lo via ${via}`, () => {
 });
 
 describe.runIf(root)('live capture beside tcpdump', () => {
-  it('through dumpcap: the same packets as tcpdump, kernel timestamps as close to its as a second tcpdump is, its original lengths (64 KiB+ frames), a file tshark reads without length warnings', () => {
+  for (const via of ['dumpcap', 'libpcap'] as const)
+  it(`via ${via}: the same packets as tcpdump, kernel timestamps as close to its as a second tcpdump is, its original lengths (64 KiB+ frames), a file tshark reads without length warnings`, () => {
     type Match = { matched: number; sameMicro: number; sameLen: number; medianDeltaNs: number; maxDeltaNs: number };
-    const r = scenario('beside-tcpdump', 'dumpcap', 'as-is') as unknown as {
+    const r = scenario('beside-tcpdump', via, 'as-is') as unknown as {
       tcpdump: { packets: number; dropped: number };
       weft: { packets: number; stats: { received: number; kernelDropped: number | null }; via: string } & Match;
       control: { packets: number } & Match;
       maxOrigLen: number;
       tshark: { status: number; warnings: number };
     };
-    console.log(`beside tcpdump: ${JSON.stringify(r)}`);
-    expect(r.weft.via).toBe('dumpcap');
+    console.log(`beside tcpdump via ${via}: ${JSON.stringify(r)}`);
+    expect(r.weft.via).toBe(via);
     expect(r.tcpdump.dropped).toBe(0);
     expect(r.weft.stats.kernelDropped).toBe(0);
     // every packet tcpdump saw, no more, no less, each with tcpdump's original length
     expect(r.weft.packets).toBe(r.tcpdump.packets);
     expect(r.weft.matched).toBe(r.weft.packets);
     expect(r.weft.sameLen).toBe(r.weft.matched);
-    expect(r.maxOrigLen).toBeGreaterThan(65535); // frames bigger than cap could ever save
+    expect(r.maxOrigLen).toBeGreaterThan(65535); // frames bigger than cap (the old binding) could ever save
     // Each capture socket is stamped by the kernel as it is handed the packet (libpcap's "host"
     // time stamps): two tcpdumps differ by the time the first copy took. Weft's times are the
     // kernel's as well — as close to tcpdump's as the second tcpdump's are, not userspace

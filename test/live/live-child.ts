@@ -1,14 +1,11 @@
 /**
  * Runs live-capture scenarios on `lo` and prints what came out, as JSON. Started by
- * live-capture.test.ts inside a private network namespace (unshare --net) whose loopback has
- * segmentation offload off and a 16 KiB MTU: cap (libpcap) always captures with a 65,535-byte
- * snaplen, and the host's loopback sends 64 KiB segments that would be cut (correctly reported
- * as `truncated` gaps, but then not byte-exact).
+ * live-capture.test.ts inside a private network namespace (unshare --net), the way of capturing
+ * chosen by WEFT_CAPTURE_VIA (dumpcap or libpcap in-process).
  *
  *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http | quiet | beside-tcpdump)
  *
- * cap is only ever loaded here, in a child process: a cap handle whose open() failed crashes the
- * process that owns it when it is torn down, which must not be the test runner.
+ * Capture runs only here, in a child process in the namespace, never in the test runner.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -149,7 +149,9 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   function liveCounters(job: Job, lc: LiveSource): void {
     job.bytesDone = lc.stats.bytes;
     job.packets = lc.stats.processed;
-    job.live = { via: lc.via, received: lc.stats.received, captured: lc.stats.captured ?? lc.stats.received, kernelDropped: lc.stats.kernelDropped ?? null };
+    // in-process, the kernel's drops are read while capturing; dumpcap reports them when it stops
+    const known = lc.via === 'libpcap' || lc.stats.kernelDropped !== null;
+    job.live = { via: lc.via, received: lc.stats.received, captured: lc.stats.captured ?? lc.stats.received, kernelDropped: known ? (lc.stats.kernelDropped ?? 0) : null };
   }
 
   async function startLive(job: Job, req: { device: string; filter: string; write?: string; promiscuous?: boolean; snaplen?: number }): Promise<void> {
