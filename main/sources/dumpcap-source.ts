@@ -236,6 +236,11 @@ export class DumpcapCapture implements LiveSource {
   get running(): boolean {
     return this.child !== null && !this.stopping;
   }
+
+  /** dumpcap's process id while it runs (for measuring it). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 }
 
 function deviceNames(exe: string): string[] {
