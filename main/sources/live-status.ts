@@ -31,9 +31,9 @@ export interface PcapBinding {
  * Where the addon is: $WEFT_PCAP_ADDON, else native/weft-pcap/build/Release under the project
  * (two folders up from both main/sources and out/cli), outside app.asar in the packaged app.
  */
-export function addonPath(env: NodeJS.ProcessEnv = process.env): string {
+export function addonPath(env: NodeJS.ProcessEnv = process.env, here = __dirname): string {
   if (env.WEFT_PCAP_ADDON) return env.WEFT_PCAP_ADDON;
-  return join(__dirname, '..', '..', 'native', 'weft-pcap', 'build', 'Release', 'weft_pcap.node').replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2');
+  return join(here, '..', '..', 'native', 'weft-pcap', 'build', 'Release', 'weft_pcap.node').replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2');
 }
 
 const loaded = new Map<string, PcapBinding>();

@@ -19,5 +19,7 @@ describe('in-process live capture availability', () => {
   it('is looked for outside app.asar in the packaged app', () => {
     expect(addonPath({ WEFT_PCAP_ADDON: '/x/y.node' })).toBe('/x/y.node');
     expect(addonPath({})).toMatch(/native\/weft-pcap\/build\/Release\/weft_pcap\.node$/);
+    // the engine bundle inside the package: app.asar/out/cli
+    expect(addonPath({}, '/opt/Weft/resources/app.asar/out/cli')).toBe('/opt/Weft/resources/app.asar.unpacked/native/weft-pcap/build/Release/weft_pcap.node');
   });
 });

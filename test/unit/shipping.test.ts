@@ -5,7 +5,9 @@
  * test run (CI included): each finding is named after the check it fails; there must be none.
  */
 import Ajv from 'ajv';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -127,4 +129,25 @@ describe('hardening audit (electronegativity-style checks on the shell)', () => 
     expect(bad[2].test("ipcRenderer.invoke(channel, req)")).toBe(true);
     expect(bad[2].test("ipcRenderer.invoke('weft:openCapture', req)")).toBe(false);
   });
+
+  it('the packaged layout: the libpcap binding lands outside app.asar, where the engine looks for it', () => {
+    const addon = join(ROOT, 'native', 'weft-pcap', 'build', 'Release', 'weft_pcap.node');
+    expect(existsSync(addon)).toBe(true); // built by npm install (libpcap-dev is installed here)
+    // electron-builder's dir target with a stand-in Electron (the real one cannot be downloaded):
+    // it lays out resources/ and then fails at the fuses, which need the real binary
+    const dir = mkdtempSync(join(tmpdir(), 'weft-pack-'));
+    try {
+      mkdirSync(join(dir, 'electron'));
+      writeFileSync(join(dir, 'electron', 'electron'), '#!/bin/sh\n');
+      chmodSync(join(dir, 'electron', 'electron'), 0o755);
+      writeFileSync(join(dir, 'electron', 'version'), '45.4.1');
+      const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'electron-builder', 'cli.js'), '--linux', 'dir', `-c.electronDist=${join(dir, 'electron')}`, '-c.npmRebuild=false', `-c.directories.output=${join(dir, 'out')}`], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+      const resources = join(dir, 'out', 'linux-unpacked', 'resources');
+      expect(existsSync(join(resources, 'app.asar')), r.stdout + r.stderr).toBe(true);
+      // the engine bundle is app.asar/out/cli/*.cjs: two folders up, then native/… in app.asar.unpacked
+      expect(existsSync(join(resources, 'app.asar.unpacked', 'native', 'weft-pcap', 'build', 'Release', 'weft_pcap.node'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
