@@ -8,7 +8,7 @@
  * back with our reader.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -178,6 +178,54 @@ describe.runIf(root)('capture rights stay on dumpcap', () => {
       expect(refused.code).toBe(2);
       expect(refused.err).toMatch(/cannot capture on lo: You do not have permission to capture on device "lo"/);
       expect(refused.err).toMatch(/Fix: add yourself to the 'wireshark' group/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('the app too: weft serve run by an unprivileged user starts a capture through dumpcap, its flows in the table', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-app-rights-'));
+    chmodSync(dir, 0o777);
+    const dumpcap = join(dir, 'dumpcap');
+    copyFileSync('/usr/bin/dumpcap', dumpcap);
+    execFileSync('setcap', ['cap_net_raw,cap_net_admin+eip', dumpcap]);
+    // the page's part, as the browser would do it: the API with the URL's token
+    const driver = join(dir, 'driver.cjs');
+    writeFileSync(
+      driver,
+      `const fs = require('fs'), net = require('net');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+(async () => {
+  let url = null;
+  for (let i = 0; i < 100 && !url; i++) { await sleep(100); url = (/(http:\\/\\/127\\.0\\.0\\.1:\\d+)\\/\\?token=(\\w+)/.exec(fs.readFileSync(process.argv[2], 'utf8')) || null); }
+  if (!url) throw new Error('weft serve did not start');
+  const call = async (ch, body) => (await fetch(url[1] + '/api/' + ch, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + url[2] }, body: JSON.stringify(body) })).json();
+  const job = await call('startCapture', { device: 'lo', filter: 'tcp port 45693' });
+  await sleep(1500);
+  const srv = net.createServer((c) => c.resume().on('end', () => c.end('ok'))).listen(45693, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  await new Promise((r) => { const c = net.connect(45693, '127.0.0.1', () => c.end('x'.repeat(50000))); c.resume().on('close', r); });
+  srv.close();
+  await sleep(800);
+  await call('cancelJob', { id: job.value.id });
+  await sleep(800);
+  const state = await call('getState', {});
+  const flows = await call('queryFlows', { offset: 0, limit: 10 });
+  process.stdout.write(JSON.stringify({ job, state: state.value.jobs, flows: flows.value.rows.map((r) => ({ client: r.client, server: r.server, bytes: r.bytes, state: r.state })) }));
+})().catch((e) => { process.stdout.write(JSON.stringify({ error: String(e) })); });
+`,
+    );
+    const weft = join(ROOT, 'bin', 'weft.cjs');
+    const script = `ip link set lo up; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=${dir} TMPDIR=${dir} WEFT_DUMPCAP=${dumpcap} "${process.execPath}" "${weft}" serve --port 0 > ${dir}/serve.out 2> ${dir}/serve.err & S=$!; "${process.execPath}" ${driver} ${dir}/serve.out; kill -INT $S; wait $S`;
+    try {
+      const r = spawnSync('unshare', ['--net', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+      const got = JSON.parse(r.stdout) as { error?: string; job: { ok: boolean }; state: { kind: string; state: string; error: string | null; live?: { via: string; kernelDropped: number | null } }[]; flows: { client: string; server: string; bytes: { c2s: number; s2c: number }; state: string }[] };
+      expect(got.error, readFileSync(join(dir, 'serve.err'), 'utf8')).toBeUndefined();
+      expect(got.job.ok).toBe(true);
+      const live = got.state.find((j) => j.kind === 'live')!;
+      expect(live).toMatchObject({ state: 'done', error: null, live: { via: 'dumpcap', kernelDropped: 0 } });
+      expect(got.flows).toHaveLength(1);
+      expect(got.flows[0]).toMatchObject({ server: '127.0.0.1:45693', bytes: { c2s: 50000, s2c: 2 }, state: 'fin' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
