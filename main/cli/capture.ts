@@ -149,7 +149,7 @@ async function runLive(
     });
     if (a.write) {
       try {
-        opened(new PcapngFileWriter(a.write, { linkType: lv.linkType, snapLen: lv.via === 'dumpcap' ? snaplenOf(opts) : 65535, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles, interfaceName: a.device }));
+        opened(new PcapngFileWriter(a.write, { linkType: lv.linkType, snapLen: snaplenOf(opts), maxFileBytes: a.ringBytes, maxFiles: a.ringFiles, interfaceName: a.device }));
       } catch (e) {
         await lv.stop();
         throw new LiveCaptureError('failed', (e as Error).message);

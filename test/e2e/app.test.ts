@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../main/server/serve';
 import type { Session } from '../../main/service/session/session';
 import { ROOT, startApp, type App } from '../helpers/app-browser';
+import { readAll } from '../helpers/read-all';
 import { expectedReal, REAL } from '../helpers/fixtures';
 import { PacketDecoder, Transport, formatEndpoint } from '../../main/engine/decode';
 import { readCaptureFile } from '../../main/sources/capture-source';
@@ -321,6 +322,9 @@ describe('the app in Chromium', () => {
     await page.fill('[data-testid=bpf]', `tcp port ${port}`);
     await expect.poll(() => page.locator('[data-testid=bpf-error]').count(), { timeout: 5000 }).toBe(0);
     await page.fill('[data-testid=save-to]', saved);
+    // not promiscuous, 200 bytes of each packet (the lines are shorter than that)
+    await page.locator('[data-testid=promiscuous]').uncheck();
+    await page.fill('[data-testid=snaplen]', '200');
     await page.click('[data-testid=capture-toggle]');
     if (await page.locator('[data-testid=capture-more]').count()) await page.click('[data-testid=capture-more]');
     await expect.poll(() => page.locator('[data-testid=capture-toggle]').textContent(), { timeout: 5000 }).toContain('Stop');
@@ -375,6 +379,10 @@ describe('the app in Chromium', () => {
     }
     expect(isb && isb.recv).toBeGreaterThan(0n);
     expect(isb && isb.drop).toBe(0n);
+    // the snaplen asked for is the interface's (and no packet is longer)
+    const packets = readAll(new Uint8Array(bytesSaved));
+    expect(packets.interfaces[0].snapLen).toBe(200);
+    expect(Math.max(...packets.packets.map((p) => p.data.length))).toBeLessThanOrEqual(200);
     srv.close();
     // the saved capture holds the whole conversation
     const flows: Flow[] = [];

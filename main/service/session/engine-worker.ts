@@ -171,7 +171,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       // the link type is known once the capture runs; a file that cannot be written stops it
       if (req.write) {
         try {
-          writer = new PcapngFileWriter(req.write, { linkType: source.linkType, snapLen: source.via === 'dumpcap' ? snaplenOf(opts) : 65535, interfaceName: req.device, exclusive: true });
+          writer = new PcapngFileWriter(req.write, { linkType: source.linkType, snapLen: snaplenOf(opts), interfaceName: req.device, exclusive: true });
         } catch (e) {
           await source.stop();
           throw e;
