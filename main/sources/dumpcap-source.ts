@@ -17,7 +17,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { CaptureFormatError, CaptureReader, type PacketSink } from '../engine/formats';
 import { linkState } from './link-state';
-import { LiveCaptureError, type DeviceInfo, type LiveOptions, type LiveSource, type LiveStats } from './live-source';
+import { LIVE_BUFFER_BYTES, LiveCaptureError, type DeviceInfo, type LiveOptions, type LiveSource, type LiveStats } from './live-source';
 
 /** The dumpcap to use: $WEFT_DUMPCAP, else the first on PATH (and the usual system folders). */
 export function findDumpcap(env: NodeJS.ProcessEnv = process.env): string | null {
@@ -42,7 +42,7 @@ function executable(p: string): boolean {
 
 /** dumpcap's command line for a capture to standard output. */
 export function dumpcapArgs(o: LiveOptions): string[] {
-  const args = ['-Z', 'none', '-i', o.device, '-s', String(snaplenOf(o)), '-B', String(Math.max(1, Math.round((o.bufferSize ?? 16 << 20) / (1 << 20))))];
+  const args = ['-Z', 'none', '-i', o.device, '-s', String(snaplenOf(o)), '-B', String(Math.max(1, Math.round((o.bufferSize ?? LIVE_BUFFER_BYTES) / (1 << 20))))];
   if (o.promiscuous === false) args.push('-p');
   if (o.filter) args.push('-f', o.filter);
   args.push('-w', '-', '-n');

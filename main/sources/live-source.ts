@@ -25,6 +25,13 @@ export interface DeviceInfo {
   running?: boolean;
 }
 
+/**
+ * The kernel's capture buffer, either way: 32 MiB (tcpdump's and dumpcap's own default is 2) —
+ * a burst on a fast link or loopback (10 MB in a few milliseconds) must fit while the reader is
+ * busy; a loaded machine once dropped 6 packets of one through dumpcap with 16.
+ */
+export const LIVE_BUFFER_BYTES = 32 << 20;
+
 /** How a live capture is taken: dumpcap as a helper holding the rights, or libpcap in this process. */
 export type CaptureVia = 'dumpcap' | 'libpcap';
 
@@ -34,7 +41,7 @@ export interface LiveOptions {
   filter?: string;
   /** Bytes kept of each packet, applied by the kernel (default 262,144, as tcpdump and dumpcap). */
   snaplen?: number;
-  /** libpcap's kernel buffer, bytes (default 16 MiB). */
+  /** libpcap's kernel buffer, bytes (default LIVE_BUFFER_BYTES). */
   bufferSize?: number;
   /** Promiscuous mode (default on, as dumpcap and tcpdump). */
   promiscuous?: boolean;
@@ -139,7 +146,7 @@ export class LiveCapture implements LiveSource {
     const o = this.opts;
     let h: unknown;
     try {
-      h = b.open({ device: o.device, filter: o.filter ?? '', snaplen: Math.max(1, Math.min(o.snaplen ?? 262144, 262144)), promiscuous: o.promiscuous !== false, bufferSize: o.bufferSize ?? 16 << 20, timeoutMs: 100 });
+      h = b.open({ device: o.device, filter: o.filter ?? '', snaplen: Math.max(1, Math.min(o.snaplen ?? 262144, 262144)), promiscuous: o.promiscuous !== false, bufferSize: o.bufferSize ?? LIVE_BUFFER_BYTES, timeoutMs: 100 });
     } catch (e) {
       throw classify(e as Error & { code?: string }, o, () => b.devices().map((d) => d.name));
     }

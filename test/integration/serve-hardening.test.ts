@@ -179,9 +179,11 @@ describe('weft serve against hostile clients', () => {
   });
 
   it('device checks are run one at a time, a flood of them refused past eight waiting', async () => {
-    const answers = await Promise.all(Array.from({ length: 20 }, () => post('/api/checkFilter', JSON.stringify({ device: 'lo', filter: 'tcp port 1' })).then((r) => r.json())));
+    // 60 at once: one runs, eight wait, the rest are refused (a few more are taken when a check
+    // ends before the last requests arrive, as on a loaded machine)
+    const answers = await Promise.all(Array.from({ length: 60 }, () => post('/api/checkFilter', JSON.stringify({ device: 'lo', filter: 'tcp port 1' })).then((r) => r.json())));
     const refused = answers.filter((a) => !a.ok && /too many/.test(a.error)).length;
-    expect(refused).toBeGreaterThanOrEqual(11);
+    expect(refused).toBeGreaterThanOrEqual(30);
     expect(answers.filter((a) => a.ok).length).toBeGreaterThanOrEqual(1);
     // the queue empties: a later check runs
     expect((await (await post('/api/checkFilter', JSON.stringify({ device: 'lo', filter: 'tcp' }))).json()).ok).toBe(true);

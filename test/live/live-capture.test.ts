@@ -8,7 +8,7 @@
  * back with our reader.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -145,14 +145,26 @@ describe.runIf(root)('live capture beside tcpdump', () => {
   }, 120_000);
 });
 
+/**
+ * The built CLI copied where an unprivileged user can read it (the checkout may be in a folder
+ * only root can enter, as a clean clone in mktemp's is): out/ and bin/ are all it needs.
+ */
+function portableWeft(dir: string): string {
+  cpSync(join(ROOT, 'out'), join(dir, 'out'), { recursive: true });
+  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+  return join(dir, 'bin', 'weft.cjs');
+}
+
 describe.runIf(root)('capture rights stay on dumpcap', () => {
   const nobody = (env: Record<string, string>, seconds: number) => {
     // weft as an unprivileged user in a namespace of its own; the traffic made by the test (as root)
     const traffic = `const net=require('net');const s=net.createServer(c=>c.resume().on('end',()=>c.end('ok'))).listen(45692,'127.0.0.1',()=>{const c=net.connect(45692,'127.0.0.1',()=>c.end('x'.repeat(100000)));c.resume().on('close',()=>s.close())})`;
     const vars = Object.entries(env).map(([k, v]) => `${k}='${v}'`).join(' ');
-    const script = `ip link set lo up; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp ${vars} "${process.execPath}" "${join(ROOT, 'bin', 'weft.cjs')}" capture -i lo -f 'tcp port 45692' --duration ${seconds} > "$OUT" 2> "$ERR" & W=$!; sleep 1; "${process.execPath}" -e "${traffic}"; wait $W; echo $? > "$RC"`;
     const dir = mkdtempSync(join(tmpdir(), 'weft-rights-'));
-    const files = { OUT: join(dir, 'out'), ERR: join(dir, 'err'), RC: join(dir, 'rc') };
+    chmodSync(dir, 0o755);
+    const weft = portableWeft(dir);
+    const script = `ip link set lo up; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp ${vars} "${process.execPath}" "${weft}" capture -i lo -f 'tcp port 45692' --duration ${seconds} > "$OUT" 2> "$ERR" & W=$!; sleep 1; "${process.execPath}" -e "${traffic}"; wait $W; echo $? > "$RC"`;
+    const files = { OUT: join(dir, 'stdout.txt'), ERR: join(dir, 'stderr.txt'), RC: join(dir, 'status.txt') };
     const r = spawnSync('unshare', ['--net', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...files } });
     if (r.status !== 0) throw new Error(`namespace script failed: ${r.stderr}`);
     const got = { code: Number(readFileSync(files.RC, 'utf8')), out: readFileSync(files.OUT, 'utf8'), err: readFileSync(files.ERR, 'utf8') };
@@ -215,7 +227,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 })().catch((e) => { process.stdout.write(JSON.stringify({ error: String(e) })); });
 `,
     );
-    const weft = join(ROOT, 'bin', 'weft.cjs');
+    const weft = portableWeft(dir);
     const script = `ip link set lo up; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=${dir} TMPDIR=${dir} WEFT_DUMPCAP=${dumpcap} "${process.execPath}" "${weft}" serve --port 0 > ${dir}/serve.out 2> ${dir}/serve.err & S=$!; "${process.execPath}" ${driver} ${dir}/serve.out; kill -INT $S; wait $S`;
     try {
       const r = spawnSync('unshare', ['--net', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
