@@ -67,10 +67,9 @@ Usage:
                [--ring-size MB --ring-files N] [--snaplen N] [--no-promisc]
                [--via auto|dumpcap|libpcap] [--json] [--idle S]
                                             live capture: each flow printed as it completes,
-                                            optionally saved to pcapng; through dumpcap when it
-                                            is installed (it holds the capture rights, and
-                                            writes kernel timestamps and drop counts), else
-                                            libpcap in-process
+                                            optionally saved to pcapng; in-process when Weft has
+                                            the rights (root), else through dumpcap, which holds
+                                            them (kernel timestamps and drop counts either way)
   weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
   weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json]
                                             live, one line per protocol message (go-sniffer

@@ -1,14 +1,15 @@
 /**
  * Which way a live capture is taken, and the device list and filter check that go with it.
  *
- * `auto` (the default) uses dumpcap when it is installed, as Wireshark does: the rights are on
- * dumpcap alone, and it writes what the kernel saw (kernel timestamps in nanoseconds, original
- * lengths, the kernel's drop count). Without dumpcap, libpcap in this process through Weft's
- * optional binding (native/weft-pcap: the same kernel timestamps and lengths, and the kernel's
- * drop counters while capturing; this process needs the rights itself).
+ * `auto` (the default) captures in this process when it has the rights (root, a container) and
+ * Weft's libpcap binding is built (native/weft-pcap: kernel timestamps and lengths, and the
+ * kernel's drop counters while capturing); otherwise through dumpcap, as Wireshark does: the
+ * rights are on dumpcap alone, and it writes what the kernel saw (kernel timestamps in
+ * nanoseconds, original lengths, the kernel's drop count when it stops).
  * `WEFT_CAPTURE_VIA=dumpcap|libpcap` or `--via` choose one.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { DumpcapCapture, dumpcapDevices, dumpcapError, findDumpcap, SyncPipeReader } from './dumpcap-source';
 import { checkFilter as capCheckFilter, listDevices as capDevices, LiveCapture, LiveCaptureError, type CaptureVia, type DeviceInfo, type LiveOptions, type LiveSource } from './live-source';
 import { liveCaptureStatus } from './live-status';
@@ -21,11 +22,28 @@ export function parseVia(s: string | undefined): ViaChoice {
   throw new LiveCaptureError('failed', `unknown capture path '${s}'`, 'use --via dumpcap, --via libpcap or --via auto');
 }
 
-/** The path `choice` resolves to here, or why there is none. */
+/** Whether this process may capture itself: CAP_NET_RAW in its effective set (root has it). */
+export function canCaptureHere(status = '/proc/self/status'): boolean {
+  if (process.platform !== 'linux') return process.getuid?.() === 0;
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)/im.exec(readFileSync(status, 'utf8'));
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 13n)) !== 0n; // CAP_NET_RAW is 13
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The path `choice` resolves to here, or why there is none. `auto`: in-process when this
+ * process has the rights and the binding is built (root, a container: no helper, and the
+ * kernel's drop counters while capturing), else dumpcap, which holds them.
+ */
 export function resolveVia(choice: ViaChoice = parseVia(process.env.WEFT_CAPTURE_VIA)): CaptureVia {
   if (choice !== 'auto') return choice;
+  const inProcess = liveCaptureStatus().available;
+  if (inProcess && canCaptureHere()) return 'libpcap';
   if (findDumpcap()) return 'dumpcap';
-  if (liveCaptureStatus().available) return 'libpcap';
+  if (inProcess) return 'libpcap';
   throw new LiveCaptureError(
     'unavailable',
     'live capture unavailable: neither dumpcap nor the libpcap binding is installed',

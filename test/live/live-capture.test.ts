@@ -163,7 +163,8 @@ describe.runIf(root)('capture rights stay on dumpcap', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-rights-'));
     chmodSync(dir, 0o755);
     const weft = portableWeft(dir);
-    const script = `ip link set lo up; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp ${vars} "${process.execPath}" "${weft}" capture -i lo -f 'tcp port 45692' --duration ${seconds} > "$OUT" 2> "$ERR" & W=$!; sleep 1; "${process.execPath}" -e "${traffic}"; wait $W; echo $? > "$RC"`;
+    // from a folder the user can read: dumpcap, refused the device, looks for a pipe of that name there
+    const script = `ip link set lo up; cd "${dir}"; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp ${vars} "${process.execPath}" "${weft}" capture -i lo -f 'tcp port 45692' --duration ${seconds} > "$OUT" 2> "$ERR" & W=$!; sleep 1; "${process.execPath}" -e "${traffic}"; wait $W; echo $? > "$RC"`;
     const files = { OUT: join(dir, 'stdout.txt'), ERR: join(dir, 'stderr.txt'), RC: join(dir, 'status.txt') };
     const r = spawnSync('unshare', ['--net', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...files } });
     if (r.status !== 0) throw new Error(`namespace script failed: ${r.stderr}`);
@@ -188,7 +189,7 @@ describe.runIf(root)('capture rights stay on dumpcap', () => {
       expect(ok.out).toMatch(/127\.0\.0\.1:45692 .* 100000 +2 +0 fin/);
       const refused = nobody({ WEFT_DUMPCAP: without }, 1);
       expect(refused.code).toBe(2);
-      expect(refused.err).toMatch(/cannot capture on lo: You do not have permission to capture on device "lo"/);
+      expect(refused.err).toMatch(/cannot capture on lo: (You do not have permission to capture on device "lo"|.*Permission denied)/);
       expect(refused.err).toMatch(/Fix: add yourself to the 'wireshark' group/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -228,7 +229,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 `,
     );
     const weft = portableWeft(dir);
-    const script = `ip link set lo up; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=${dir} TMPDIR=${dir} WEFT_DUMPCAP=${dumpcap} "${process.execPath}" "${weft}" serve --port 0 > ${dir}/serve.out 2> ${dir}/serve.err & S=$!; "${process.execPath}" ${driver} ${dir}/serve.out; kill -INT $S; wait $S`;
+    const script = `ip link set lo up; cd "${dir}"; setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=${dir} TMPDIR=${dir} WEFT_DUMPCAP=${dumpcap} "${process.execPath}" "${weft}" serve --port 0 > ${dir}/serve.out 2> ${dir}/serve.err & S=$!; "${process.execPath}" ${driver} ${dir}/serve.out; kill -INT $S; wait $S`;
     try {
       const r = spawnSync('unshare', ['--net', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
       const got = JSON.parse(r.stdout) as { error?: string; job: { ok: boolean }; state: { kind: string; state: string; error: string | null; live?: { via: string; kernelDropped: number | null } }[]; flows: { client: string; server: string; bytes: { c2s: number; s2c: number }; state: string }[] };

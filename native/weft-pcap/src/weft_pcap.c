@@ -148,6 +148,18 @@ static Handle *handle_of(napi_env env, napi_value v) {
   return (Handle *)data;
 }
 
+/* The handle given as a call's first argument (NULL, with an exception pending, if it is not one). */
+static Handle *handle_arg(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) {
+    throw_code(env, "failed", "no capture handle given");
+    return NULL;
+  }
+  return handle_of(env, argv[0]);
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -219,10 +231,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_link_type(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Handle *h = handle_of(env, argv[0]);
+  napi_value out;
+  Handle *h = handle_arg(env, info);
   if (!h) return NULL;
   if (!h->p) return throw_code(env, "failed", "the capture is closed");
   napi_create_int32(env, pcap_datalink(h->p), &out);
@@ -230,10 +240,8 @@ static napi_value js_link_type(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_precision(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Handle *h = handle_of(env, argv[0]);
+  napi_value out;
+  Handle *h = handle_arg(env, info);
   if (!h) return NULL;
   napi_create_string_utf8(env, h->nano ? "nano" : "micro", NAPI_AUTO_LENGTH, &out);
   return out;
@@ -321,10 +329,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out, v;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Handle *h = handle_of(env, argv[0]);
+  napi_value out, v;
+  Handle *h = handle_arg(env, info);
   if (!h) return NULL;
   if (!h->p) return throw_code(env, "failed", "the capture is closed");
   struct pcap_stat s;
@@ -341,10 +347,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Handle *h = handle_of(env, argv[0]);
+  Handle *h = handle_arg(env, info);
   if (!h) return NULL;
   if (h->closed) return NULL;
   h->closed = 1;
