@@ -98,7 +98,7 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
   (writer as PcapngFileWriter | null)?.close({ received: r.stats.received, kernelDropped: r.stats.kernelDropped, comment: `weft capture via ${r.via}` });
   err.line(`weft: ${liveSummary(r.stats, r.via)}; ${pipe.flows} connections`);
   if (writer) err.line(`weft: saved ${(writer as PcapngFileWriter).packets} packets to ${(writer as PcapngFileWriter).files.join(', ')}`);
-  return 0;
+  return r.failed ? 1 : 0;
 }
 
 export interface LiveArgs {
@@ -127,7 +127,7 @@ async function runLive(
   out: BufferedOut,
   err: BufferedOut,
   started: () => void,
-): Promise<{ stats: LiveStats; via: CaptureVia } | number> {
+): Promise<{ stats: LiveStats; via: CaptureVia; failed: boolean } | number> {
   const opts = { device: a.device, filter: a.filter, snaplen: a.snaplen, promiscuous: a.promiscuous };
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -181,7 +181,7 @@ async function runLive(
   process.removeListener('SIGTERM', stop);
   pipe.end();
   if (ended) err.line(`weft: the capture ended by itself: ${(ended as LiveCaptureError).message}`);
-  return { stats: live.stats, via: live.via };
+  return { stats: live.stats, via: live.via, failed: ended !== null };
 }
 
 export interface SniffArgs {
@@ -210,5 +210,5 @@ export async function sniffCommand(a: SniffArgs, out: BufferedOut, err: Buffered
   const r = await runLive({ device: a.device, filter: a.filter ?? plugin.bpf, durationSec: a.durationSec, count: a.count, via: a.via, promiscuous: a.promiscuous }, pipe, () => {}, () => {}, out, err, () => {});
   if (typeof r === 'number') return r;
   err.line(`weft: ${liveSummary(r.stats, r.via)}`);
-  return 0;
+  return r.failed ? 1 : 0;
 }

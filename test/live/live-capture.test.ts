@@ -244,3 +244,20 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     }
   }, 90_000);
 });
+
+describe.runIf(root)('live capture that goes wrong', () => {
+  it('dumpcap killed mid-capture: weft capture says why, exits 1, keeps what it had (flows printed, file readable)', () => {
+    const r = scenario('helper-killed', 'dumpcap') as unknown as { code: number; stderr: string; clientPort: number; printed: string[]; saved: Slim[] };
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the capture ended by itself: dumpcap stopped \(killed by SIGKILL\)/);
+    expect(r.printed).toEqual([`127.0.0.1:${r.clientPort}`]);
+    expect(r.saved.map((f) => [f.client, f.bytes])).toEqual([[`127.0.0.1:${r.clientPort}`, { c2s: 22, s2c: 25 }]]);
+  }, 60_000);
+
+  it('the in-process binding opened and closed 150 times with packets flowing, some closed from inside their own callback, collected between: no crash', () => {
+    const r = scenario('binding-cycles', 'libpcap') as unknown as { cycles: number; packets: number; closedInside: number };
+    expect(r.cycles).toBe(150);
+    expect(r.closedInside).toBe(15);
+    expect(r.packets).toBeGreaterThan(150);
+  }, 120_000);
+});

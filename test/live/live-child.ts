@@ -14,6 +14,8 @@ import { Agent, createServer as createHttpServer, get as httpGet } from 'node:ht
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { FlowPipeline, runFlows, type Flow } from '../../main/service/pipeline/flow-recorder';
 import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
@@ -237,8 +239,86 @@ async function besideTcpdump(): Promise<unknown> {
   return result;
 }
 
+/**
+ * `weft capture --via dumpcap -w FILE` whose dumpcap is killed mid-capture: the CLI says the
+ * capture ended by itself and why, exits 1, and keeps what was captured before (flows printed,
+ * the file readable).
+ */
+async function helperKilled(): Promise<unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-killed-'));
+  const host = '127.0.0.1';
+  const srv = await server(host, (req) => Buffer.concat([Buffer.from('re:'), req]));
+  const port = (srv.address() as AddressInfo).port;
+  const file = join(dir, 'saved.pcapng');
+  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'capture', '-i', 'lo', '-f', `tcp port ${port}`, '--via', 'dumpcap', '-w', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', () => stderr.includes('capturing on') && resolve());
+    child.on('exit', () => reject(new Error(`weft capture exited: ${stderr}`)));
+  });
+  child.removeAllListeners('exit');
+  await sleep(300);
+  const x = await exchange(host, port, Buffer.from('before the helper died'));
+  await sleep(500);
+  const dumpcap = Number(spawnSync('pgrep', ['-P', String(child.pid), 'dumpcap'], { encoding: 'utf8' }).stdout.trim());
+  process.kill(dumpcap, 'SIGKILL');
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  srv.close();
+  const saved: Flow[] = [];
+  await runFlows([file], (f) => saved.push(f));
+  rmSync(dir, { recursive: true, force: true });
+  return { code, stderr, clientPort: x.localPort, printed: stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).client), saved: saved.map(slim) };
+}
+
+/**
+ * The in-process binding opened and closed 150 times while packets flow, every tenth closed from
+ * inside its own batch callback, with full garbage collections between: cap crashed its process
+ * when a closed handle was collected; this must not.
+ */
+async function bindingCycles(): Promise<unknown> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const host = '127.0.0.1';
+  const srv = await server(host, (req) => req);
+  const port = (srv.address() as AddressInfo).port;
+  let flowing = true;
+  const traffic = (async () => {
+    while (flowing) await exchange(host, port, randomBytes(2000));
+  })();
+  let packets = 0;
+  let closedInside = 0;
+  for (let i = 0; i < 150; i++) {
+    const lc = openLive({ device: 'lo', filter: `tcp port ${port}`, bufferSize: 1 << 20 }, 'libpcap') as import('../../main/sources/live-source').LiveCapture;
+    const inside = i % 10 === 0;
+    await lc.start({
+      packet() {
+        packets++;
+        if (inside && lc.running) {
+          lc.close();
+          closedInside++;
+        }
+      },
+    });
+    await sleep(inside ? 150 : 5);
+    await lc.stop();
+    if (i % 25 === 0) gc();
+  }
+  flowing = false;
+  await traffic;
+  srv.close();
+  gc();
+  await sleep(200);
+  gc();
+  return { cycles: 150, packets, closedInside };
+}
+
 async function run(scenario: string): Promise<unknown> {
   if (scenario === 'sniff-http') return sniffHttp();
+  if (scenario === 'helper-killed') return helperKilled();
+  if (scenario === 'binding-cycles') return bindingCycles();
   if (scenario === 'beside-tcpdump') return besideTcpdump();
   if (scenario === 'quiet') return quiet();
   if (scenario === 'checks') {
