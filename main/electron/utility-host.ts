@@ -2,12 +2,13 @@
 import { utilityProcess, type UtilityProcess } from 'electron';
 import { join } from 'node:path';
 import type { EngineHost, FromWorker, ToWorker } from '../service/session/engine-protocol';
+import { ENGINE_V8_FLAGS } from '../service/hosts/heap';
 
 export class UtilityProcessHost implements EngineHost {
   private readonly child: UtilityProcess;
 
   constructor(bundleDir: string) {
-    this.child = utilityProcess.fork(join(bundleDir, 'engine-utility.cjs'), [], { serviceName: 'Weft engine' });
+    this.child = utilityProcess.fork(join(bundleDir, 'engine-utility.cjs'), [], { serviceName: 'Weft engine', execArgv: ENGINE_V8_FLAGS });
   }
 
   post(msg: ToWorker): void {

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SPOOL_PREFIX } from '../session/spool';
+import { ENGINE_V8_FLAGS } from './heap';
 import type { EngineHost, FromWorker, ToWorker } from '../session/engine-protocol';
 
 export function engineBundle(name: string): string {
@@ -28,6 +29,7 @@ export class ChildProcessHost implements EngineHost {
       env: { ...process.env, WEFT_SPOOL_PARENT: opts.spoolParent ?? '' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
+      execArgv: [...process.execArgv, ...ENGINE_V8_FLAGS],
       // a process group of its own: Ctrl-C in a terminal signals the foreground group, and the
       // engine must not die before the parent stops it in order (answers, spool removed); if the
       // parent dies, the IPC channel closes and the engine exits by itself

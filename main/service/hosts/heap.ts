@@ -11,3 +11,11 @@ import { setFlagsFromString } from 'node:v8';
 export function preferSmallHeap(): void {
   setFlagsFromString('--heap-growing-percent=100');
 }
+
+/**
+ * V8 flags for the engine's own process (set when it starts: V8 reads them when the heap is made).
+ * A 64 MiB young generation: the engine makes a few short-lived objects per connection, and with
+ * the default one a 500,000-connection load spent 15 % of its time in the collector; 64 MiB made
+ * the load 5-6 % faster for about 70 MB more peak RSS (docs/decisions.md).
+ */
+export const ENGINE_V8_FLAGS = ['--max-semi-space-size=64'];
