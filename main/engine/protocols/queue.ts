@@ -13,25 +13,28 @@ export const QUEUE_MAX_COST = 64 * 1024 * 1024;
 
 export class Queue<T> {
   private items: (T | undefined)[] = [];
-  private costs: number[] = [];
+  /** Each entry's cost, when entries cost differently (else every entry costs 64: a count suffices). */
+  private costs: number[] | null;
   private head = 0;
   private total = 0;
   /** Entries let go unanswered because the queue was full. */
   dropped = 0;
 
   constructor(
-    private readonly cost: (x: T) => number = () => 64,
+    private readonly cost: ((x: T) => number) | null = null,
     private readonly maxCost = QUEUE_MAX_COST,
-  ) {}
+  ) {
+    this.costs = cost ? [] : null;
+  }
 
   get length(): number {
     return this.items.length - this.head;
   }
 
   push(x: T): void {
-    const c = this.cost(x);
+    const c = this.cost ? this.cost(x) : 64;
     this.items.push(x);
-    this.costs.push(c);
+    this.costs?.push(c);
     this.total += c;
     while (this.total > this.maxCost && this.length > 1) {
       this.shift();
@@ -47,11 +50,11 @@ export class Queue<T> {
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const x = this.items[this.head];
-    this.total -= this.costs[this.head];
+    this.total -= this.costs ? this.costs[this.head] : 64;
     this.items[this.head++] = undefined;
     if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
-      this.costs = this.costs.slice(this.head);
+      if (this.costs) this.costs = this.costs.slice(this.head);
       this.head = 0;
     }
     return x;

@@ -199,19 +199,20 @@ class RespParser implements DirectionParser {
     this.resync = false;
   }
 
-  /** Whether a value starting now fits in the message's budget (the top-level one always does). */
+  /** Whether an aggregate starting now fits in the message's budget (the top-level one always does; past the budget the count only grows). */
   private keep(): boolean {
-    if (this.stack.length === 0) return true;
-    if (this.kept >= RESP_KEPT_VALUES) return false;
-    this.kept++;
-    return true;
+    return this.stack.length === 0 || this.kept++ < RESP_KEPT_VALUES;
   }
 
   /** A value finished: add it to its parent (or count it there, past the budget), or emit it as a message at top level. */
-  private complete(v: RespValue, out: ProtocolMessage[], end: number, kept = this.keep()): void {
+  private complete(v: RespValue, out: ProtocolMessage[], end: number): void {
     this.bulk = null;
+    if (this.stack.length === 0) {
+      out.push(this.message(v, end));
+      return;
+    }
     let value = v;
-    let keptValue = kept;
+    let keptValue = this.kept++ < RESP_KEPT_VALUES;
     while (this.stack.length > 0) {
       const f = this.stack[this.stack.length - 1];
       if (keptValue) f.value.items!.push(value);
