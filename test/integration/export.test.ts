@@ -181,6 +181,50 @@ describe('export', () => {
     await expect(exportFlows({ files: [file], formats: ['raw'], out: fresh(), ids: [999] })).rejects.toThrow(/no flow #999/);
   });
 
+  it('UDP conversations are flows of the export too, numbered as weft flows numbers them', async () => {
+    // a UDP capture and then a TCP one, read as one capture: the HTTP connection is weft flows' #8
+    const udp = join(ROOT, 'test', 'fixtures', 'synthetic', 's-udp-conversations.pcap');
+    const tcp = join(REAL, 'zeek-http-get.pcap');
+    const listed: { id: number; proto?: string; client: string; sha256: { c2s: string; s2c: string }; bytes: { c2s: number; s2c: number }; packets: { c2s: number; s2c: number } }[] = [];
+    await runFlows([udp, tcp], (f) => listed.push(f), { udp: (u) => listed.push(u) });
+    const http = listed.find((f) => f.proto !== 'udp')!;
+    expect(http.id).toBe(8);
+    // by id: the one asked for, whichever transport (before, #8 was "no flow" and #1 the HTTP one)
+    const one = fresh();
+    const r = await exportFlows({ files: [udp, tcp], formats: ['jsonl', 'raw'], out: one, ids: [8] });
+    expect(r.flows).toBe(1);
+    const rec = JSON.parse(readFileSync(join(one, 'flows.jsonl'), 'utf8'));
+    expect(rec).toMatchObject({ proto: 'tcp', service: 'http', weft_id: 8 });
+    // every UDP conversation: conn.log records valid against the schema, raw payloads that hash to
+    // weft flows' digests, frames in the slice that read back to the same conversations
+    const ajv = new Ajv({ allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'docs', 'schemas', 'conn.schema.json'), 'utf8')));
+    const out = fresh();
+    const all = await exportFlows({ files: [udp, tcp], formats: ['jsonl', 'csv', 'raw', 'pcapng', 'transcript'], out, filter: 'proto:udp' });
+    const udps = listed.filter((f) => f.proto === 'udp');
+    expect(all.flows).toBe(udps.length);
+    const lines = readFileSync(join(out, 'flows.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    for (const l of lines) expect({ ok: validate(l), errors: validate.errors ?? null }).toEqual({ ok: true, errors: null });
+    expect(lines.map((l) => [l.weft_id, l.proto, l.orig_pkts, l.resp_pkts, l.orig_bytes, l.resp_bytes])).toEqual(udps.map((u) => [u.id, 'udp', u.packets.c2s, u.packets.s2c, u.bytes.c2s, u.bytes.s2c]));
+    expect(lines.find((l) => l['id.resp_p'] === 53)).toMatchObject({ service: 'dns', conn_state: 'SF', history: 'Dd' });
+    expect(lines.find((l) => l['id.resp_p'] === 514)).toMatchObject({ conn_state: 'S0', history: 'D' });
+    expect(readFileSync(join(out, 'flows.csv'), 'utf8').split('\r\n').filter(Boolean)).toHaveLength(udps.length + 1);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    for (const u of udps) {
+      const m = manifest.flows.find((f: { id: number }) => f.id === u.id);
+      expect(m).toMatchObject({ proto: 'udp', bytes: u.bytes, sha256: u.sha256 });
+      for (const d of ['c2s', 's2c'] as const) {
+        if (u.bytes[d] === 0) expect(m.files[d]).toBeNull();
+        else expect(sha(readFileSync(join(out, m.files[d])))).toBe(u.sha256[d]);
+      }
+    }
+    const back: typeof listed = [];
+    await runFlows([join(out, 'flows.pcapng')], (f) => back.push(f), { udp: (u) => back.push(u) });
+    expect(back.map((f) => [f.client, f.packets, f.bytes, f.sha256])).toEqual(udps.map((u) => [u.client, u.packets, u.bytes, u.sha256]));
+    expect(readdirSync(out).filter((f) => f.startsWith('transcript-')).length).toBe(udps.length);
+  });
+
   it('progress counts the bytes of every input read so far, in each pass', async () => {
     const files = [join(REAL, 'zeek-http-cooper-grill-dvwa.pcapng'), join(REAL, 'zeek-mysql.pcap')];
     const total = files.reduce((n, f) => n + readFileSync(f).length, 0);

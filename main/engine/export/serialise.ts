@@ -5,7 +5,7 @@
  */
 
 import { endpointHost, endpointPort } from '../decode/addr';
-import type { Flow } from '../flows';
+import type { Flow, UdpFlow } from '../flows';
 
 /** What the serialisers read of a flow (the one flow model's record, main/engine/flows). */
 export type FlowSummary = Pick<Flow, 'id' | 'client' | 'server' | 'firstSeen' | 'lastSeen' | 'packets' | 'bytes' | 'sha256' | 'gaps' | 'close' | 'anomalies' | 'protocol' | 'history' | 'connState'>;
@@ -46,6 +46,37 @@ export function connRecord(r: FlowSummary, cid: string, uid: string): Record<str
   };
 }
 
+/**
+ * A UDP conversation as a conn.log record, as Zeek writes one: `proto` udp, `conn_state` S0 when
+ * only the originator sent, SHR when only the responder did, SF when both; history `D` / `d` for
+ * the directions that carried datagrams.
+ */
+export function udpConnRecord(u: UdpFlow, cid: string, uid: string): Record<string, unknown> {
+  const c2s = u.packets.c2s > 0;
+  const s2c = u.packets.s2c > 0;
+  return {
+    ts: u.firstSeen,
+    uid,
+    'id.orig_h': endpointHost(u.client),
+    'id.orig_p': endpointPort(u.client),
+    'id.resp_h': endpointHost(u.server),
+    'id.resp_p': endpointPort(u.server),
+    proto: 'udp',
+    ...(u.protocol ? { service: u.protocol } : {}),
+    duration: +(u.lastSeen - u.firstSeen).toFixed(6),
+    orig_bytes: u.bytes.c2s,
+    resp_bytes: u.bytes.s2c,
+    conn_state: c2s && s2c ? 'SF' : c2s ? 'S0' : 'SHR',
+    missed_bytes: 0,
+    history: `${c2s ? 'D' : ''}${s2c ? 'd' : ''}`,
+    orig_pkts: u.packets.c2s,
+    resp_pkts: u.packets.s2c,
+    community_id: cid,
+    weft_id: u.id,
+    weft_close: u.close,
+  };
+}
+
 export const CSV_COLUMNS = ['id', 'client', 'server', 'protocol', 'packets_c2s', 'packets_s2c', 'bytes_c2s', 'bytes_s2c', 'first_seen', 'last_seen', 'duration', 'close', 'gaps_c2s', 'gaps_s2c', 'anomalies', 'sha256_c2s', 'sha256_s2c'];
 
 export function csvRow(r: FlowSummary): string {
@@ -70,6 +101,33 @@ export function csvRow(r: FlowSummary): string {
     r.sha256.c2s,
     r.sha256.s2c,
   ];
+  return csvCells(cells);
+}
+
+/** A UDP conversation as a row of the same CSV: no gaps or anomalies, its close as `udp idle` and the like. */
+export function udpCsvRow(u: UdpFlow): string {
+  return csvCells([
+    u.id,
+    u.client,
+    u.server,
+    u.protocol ?? 'udp',
+    u.packets.c2s,
+    u.packets.s2c,
+    u.bytes.c2s,
+    u.bytes.s2c,
+    new Date(u.firstSeen * 1000).toISOString(),
+    new Date(u.lastSeen * 1000).toISOString(),
+    (u.lastSeen - u.firstSeen).toFixed(6),
+    `udp ${u.close}`,
+    0,
+    0,
+    '',
+    u.sha256.c2s,
+    u.sha256.s2c,
+  ]);
+}
+
+function csvCells(cells: (string | number)[]): string {
   return cells.map((c) => (/[",\r\n]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c))).join(',') + '\r\n';
 }
 

@@ -22,14 +22,16 @@ import { copyBytes } from '../../engine/util/bytes';
 import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
 import { PcapngWriter, PcapWriter } from '../../engine/formats/writers';
 import { httpPlugin } from '../../engine/protocols';
-import type { AssemblerContext, CaptureInfo, CloseReason, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
+import type { AssemblerContext, CaptureInfo, CloseReason, ConnectionState, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
 import { AFTER_CLOSE } from '../../engine/reassembly';
 import type { ReadOptions } from '../../sources/capture-source';
 import { runFlows, type Flow } from '../pipeline/flow-recorder';
-import { compileFilter, flowFacts } from '../pipeline/flow-query';
+import { UdpTable, type UdpFlow } from '../../engine/flows';
+import { NODE_HASHES } from '../pipeline/hashes';
+import { compileFilter, flowFacts, udpFacts } from '../pipeline/flow-query';
 import { MessageStream, type MessageRecord } from '../pipeline/messages';
 import { PacketPipeline, readInputs } from '../pipeline/packet-pipeline';
-import { connRecord, CSV_COLUMNS, csvRow, escapeText, tcpflowName } from '../../engine/export/serialise';
+import { connRecord, CSV_COLUMNS, csvRow, escapeText, tcpflowName, udpConnRecord, udpCsvRow } from '../../engine/export/serialise';
 import { addressBytes, communityId } from './community-id';
 export { tcpflowName };
 import { HarWriter } from './har';
@@ -115,15 +117,27 @@ interface Chosen {
   transcript: string;
 }
 
+/** A chosen UDP conversation: its datagrams' payloads go to `names` (raw), one after another. */
+interface ChosenUdp {
+  record: UdpFlow;
+  names: [string, string];
+  transcript: string;
+}
+
 /** Pass 2's stream: writes a chosen connection's bytes, transcript and HTTP messages. */
 class ExportStream implements Stream {
   private lastDir = -1;
-  constructor(
-    private readonly owner: ContentWriter,
-    readonly id: number,
-    private readonly chosen: Chosen | undefined,
-    private readonly messages: MessageStream | null,
-  ) {}
+  id = -1;
+  private chosen: Chosen | undefined;
+  private messages: MessageStream | null = null;
+  constructor(private readonly owner: ContentWriter) {}
+
+  /** The connection's number is the pool's (UDP conversations take numbers from the same counter). */
+  attach(c: ConnectionState): void {
+    this.id = c.id;
+    this.chosen = this.owner.chosenConnection(c.id);
+    this.messages = this.owner.messagesFor(this.chosen);
+  }
 
   accept(_t: TcpHeader, _ci: CaptureInfo, _dir: TCPFlowDirection): boolean {
     this.owner.currentConnection = this.id;
@@ -161,7 +175,6 @@ const HELD_FRAGMENT_BYTES = 2 * DEFAULT_DEFRAG.maxBytes;
 
 /** Pass 2: the stream factory, the packet slice, and the files. Exported for tests. */
 export class ContentWriter implements StreamFactory {
-  private nextId = 1;
   currentConnection = -1;
   readonly files: Files;
   private pcap: PcapWriter | null = null;
@@ -175,19 +188,35 @@ export class ContentWriter implements StreamFactory {
     readonly formats: Set<ExportFormat>,
     private readonly chosen: Map<number, Chosen>,
     private readonly har: HarWriter | null,
+    private readonly chosenUdp: Map<number, ChosenUdp> = new Map(),
   ) {
     this.files = new Files(dir);
   }
 
-  new(_net: NetFlow, _f: TcpFlow): Stream {
-    const id = this.nextId++;
-    const c = this.chosen.get(id);
-    let messages: MessageStream | null = null;
-    if (c && this.har) {
-      const har = this.har;
-      messages = new MessageStream([httpPlugin], (m: MessageRecord) => har.message(m), null, {}, c.record);
+  /** A UDP datagram of conversation `id` (pass 2's UdpTable numbers them as pass 1's did): its frame is the conversation's; a chosen one's payload is written. */
+  udpDatagram(id: number, dir: 0 | 1, payload: Uint8Array, ci: CaptureInfo): void {
+    this.currentConnection = id;
+    const c = this.chosenUdp.get(id);
+    if (!c) return;
+    if (this.formats.has('raw') && payload.length > 0) this.files.append(c.names[dir], payload);
+    if (this.formats.has('transcript')) {
+      const who = dir === 0 ? `${c.record.client} → ${c.record.server}` : `${c.record.server} → ${c.record.client}`;
+      this.files.append(c.transcript, `\n=== ${new Date((ci.tsSec * 1e9 + ci.tsNsec) / 1e6).toISOString()} ${dir === 0 ? 'client' : 'server'} ${who} (frame ${ci.frame}, datagram of ${payload.length} bytes)\n${escapeText(payload)}`);
     }
-    return new ExportStream(this, id, c, messages);
+  }
+
+  new(_net: NetFlow, _f: TcpFlow): Stream {
+    return new ExportStream(this);
+  }
+
+  chosenConnection(id: number): Chosen | undefined {
+    return this.chosen.get(id);
+  }
+
+  /** HAR's message stream for a chosen connection (none without har). */
+  messagesFor(c: Chosen | undefined): MessageStream | null {
+    const har = this.har;
+    return c && har ? new MessageStream([httpPlugin], (m: MessageRecord) => har.message(m), null, {}, c.record) : null;
   }
 
   /** IP fragments held by the decoder, by datagram, until the datagram completes (their frames are part of the flow). */
@@ -209,7 +238,7 @@ export class ContentWriter implements StreamFactory {
     }
     const held = d?.reassembled ? this.fragments.get(key) : undefined;
     if (held) this.dropHeld(key);
-    if (!this.chosen.has(this.currentConnection)) return;
+    if (!this.chosen.has(this.currentConnection) && !this.chosenUdp.has(this.currentConnection)) return;
     for (const f of held ?? []) this.write(f.p, f.file, f.iface);
     this.write(p, file, iface);
   }
@@ -269,14 +298,22 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
   const stage = mkdtempSync(join(dest, '.weft-export-'));
   try {
     // pass 1: the flows
+    // UDP conversations are flows too: they take their numbers from the same counter (as in
+    // weft flows and the app), so both passes count them whether or not any is chosen
     const records: Flow[] = [];
-    const wanted = (r: Flow) => (keep ? keep.has(r.id) : keys ? keys.has(flowKey(r.client, r.server, r.firstSeen)) : filter ? filter(flowFacts(r)) : true);
+    const udps: UdpFlow[] = [];
+    const picked = (id: number, client: string, server: string, firstSeen: number, facts: () => Parameters<NonNullable<typeof filter>>[0]) =>
+      keep ? keep.has(id) : keys ? keys.has(flowKey(client, server, firstSeen)) : filter ? filter(facts()) : true;
     const assembler = req.maxConnections ? { maxConnections: req.maxConnections } : undefined;
-    const pass1 = await runFlows(req.files, (r) => wanted(r) && records.push(r), { read: progress('flows'), assembler });
+    const pass1 = await runFlows(req.files, (r) => picked(r.id, r.client, r.server, r.firstSeen, () => flowFacts(r)) && records.push(r), {
+      read: progress('flows'),
+      assembler,
+      udp: (u) => picked(u.id, u.client, u.server, u.firstSeen, () => udpFacts(u)) && udps.push(u),
+    });
     if (signal?.aborted) throw new ExportError('export cancelled');
     const errors = pass1.errors.map((e) => e.message);
-    if (keep) for (const id of keep) if (!records.some((r) => r.id === id)) throw new ExportError(`no flow #${id} in ${req.files.join(', ')}`);
-    if (keys && records.length < keys.size) throw new ExportError(`${keys.size - records.length} of the chosen flows are not in ${req.files.join(', ')} any more (was a file changed?)`);
+    if (keep) for (const id of keep) if (!records.some((r) => r.id === id) && !udps.some((u) => u.id === id)) throw new ExportError(`no flow #${id} in ${req.files.join(', ')}`);
+    if (keys && records.length + udps.length < keys.size) throw new ExportError(`${keys.size - records.length - udps.length} of the chosen flows are not in ${req.files.join(', ')} any more (was a file changed?)`);
 
     // names: tcpflow's, with a connection counter when the same endpoints come again
     const seen = new Map<string, number>();
@@ -287,24 +324,36 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       seen.set(key, n + 1);
       chosen.set(r.id, { record: r, names: [tcpflowName(r.client, r.server, r.vlan, n), tcpflowName(r.server, r.client, r.vlan, n)], transcript: `transcript-${r.id}-${tcpflowName(r.client, r.server, r.vlan, n)}.txt` });
     }
+    // UDP's raw files: tcpflow's names after "udp-" (a TCP connection may have the same endpoints)
+    const seenUdp = new Map<string, number>();
+    const chosenUdp = new Map<number, ChosenUdp>();
+    for (const u of udps.sort((a, b) => a.id - b.id)) {
+      const key = `${u.client} ${u.server} ${u.vlan}`;
+      const n = seenUdp.get(key) ?? 0;
+      seenUdp.set(key, n + 1);
+      const name = tcpflowName(u.client, u.server, u.vlan, n);
+      chosenUdp.set(u.id, { record: u, names: [`udp-${name}`, `udp-${tcpflowName(u.server, u.client, u.vlan, n)}`], transcript: `transcript-${u.id}-udp-${name}.txt` });
+    }
+    const all = [...records.map((r) => ({ id: r.id, tcp: r as Flow | null, udp: null as UdpFlow | null })), ...udps.map((u) => ({ id: u.id, tcp: null as Flow | null, udp: u as UdpFlow | null }))].sort((a, b) => a.id - b.id);
     const written = new Set<string>();
-    const conn = (r: Flow) => {
-      const cid = communityId(addressBytes(endpointHost(r.client)), addressBytes(endpointHost(r.server)), 6, endpointPort(r.client), endpointPort(r.server));
+    const ids = (r: { id: number; client: string; server: string; firstSeen: number }, proto: number) => {
+      const cid = communityId(addressBytes(endpointHost(r.client)), addressBytes(endpointHost(r.server)), proto, endpointPort(r.client), endpointPort(r.server));
       // Zeek's uids are random; Weft's are derived (the same capture exports the same uids)
       const uid = `C${createHash('sha1').update(`${cid} ${r.firstSeen} ${r.id}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 17)}`;
-      return connRecord(r, cid, uid);
+      return [cid, uid] as const;
     };
+    const conn = (e: (typeof all)[number]) => (e.tcp ? connRecord(e.tcp, ...ids(e.tcp, 6)) : udpConnRecord(e.udp!, ...ids(e.udp!, 17)));
     if (formats.has('jsonl')) {
       const files = new Files(stage);
       files.append('flows.jsonl', ''); // the file exists even when no flow was chosen
-      for (const r of records) files.append('flows.jsonl', JSON.stringify(conn(r)) + '\n');
+      for (const e of all) files.append('flows.jsonl', JSON.stringify(conn(e)) + '\n');
       files.closeAll();
       written.add('flows.jsonl');
     }
     if (formats.has('csv')) {
       const files = new Files(stage);
       files.append('flows.csv', CSV_COLUMNS.join(',') + '\r\n');
-      for (const r of records) files.append('flows.csv', csvRow(r));
+      for (const e of all) files.append('flows.csv', e.tcp ? csvRow(e.tcp) : udpCsvRow(e.udp!));
       files.closeAll();
       written.add('flows.csv');
     }
@@ -312,12 +361,20 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     // pass 2: bytes and frames of the chosen flows
     const content = ['raw', 'transcript', 'pcap', 'pcapng', 'har'].some((f) => formats.has(f as ExportFormat));
     let packets = 0;
-    if (content && chosen.size > 0) {
+    if (content && chosen.size + chosenUdp.size > 0) {
       const harName = `${basename(req.files[0]).replace(/\.(pcapng|pcap|cap)$/i, '')}.har`;
       const harFiles = new Files(stage);
       const har = formats.has('har') ? new HarWriter({ write: (s) => harFiles.append(harName, s) }, { name: 'weft', version: req.version ?? 'dev' }, `HTTP/1.x exchanges reassembled by weft from ${req.files.join(', ')}`) : null;
-      const writer = new ContentWriter(stage, formats, chosen, har);
+      const writer = new ContentWriter(stage, formats, chosen, har, chosenUdp);
       const pipe = new PacketPipeline(writer, { assembler }); // the same limit: connections get the same numbers
+      // UDP conversations numbered as in pass 1 (and weft flows): the same table on the same counter
+      pipe.udp = new UdpTable({
+        hashes: NODE_HASHES,
+        nextId: () => pipe.assembler.pool.takeId(),
+        maxConversations: assembler?.maxConnections,
+        datagram: (c, dir, payload, ci) => writer.udpDatagram(c.id, dir, payload, ci),
+        complete: () => {},
+      });
       // a packet after its connection closed (the final ACK, a late retransmission) is still one of
       // its frames: the tombstone names the connection (its number is the stream's: both count up)
       pipe.assembler.observer = {
@@ -357,20 +414,36 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       settings: { formats: [...formats], ids: req.ids ?? null, keys: req.keys ?? null, filter: req.filter ?? null, policy: 'first', idleSeconds: 600 },
       errors,
       packetsWritten: packets,
-      flows: records.map((r) => {
-        const c = chosen.get(r.id)!;
+      flows: all.map(({ tcp: r, udp: u }) => {
+        if (u) {
+          const c = chosenUdp.get(u.id)!;
+          return {
+            id: u.id,
+            proto: 'udp',
+            client: u.client,
+            server: u.server,
+            protocol: u.protocol,
+            close: u.close,
+            files: formats.has('raw') ? { c2s: u.bytes.c2s > 0 ? c.names[0] : null, s2c: u.bytes.s2c > 0 ? c.names[1] : null } : undefined,
+            datagrams: u.packets,
+            bytes: u.bytes,
+            sha256: u.sha256,
+          };
+        }
+        const c = chosen.get(r!.id)!;
         return {
-          id: r.id,
-          client: r.client,
-          server: r.server,
-          protocol: r.protocol,
-          close: r.close,
-          files: formats.has('raw') ? { c2s: r.bytes.c2s > 0 ? c.names[0] : null, s2c: r.bytes.s2c > 0 ? c.names[1] : null } : undefined,
-          bytes: r.bytes,
-          sha256: r.sha256,
-          gaps: r.gapList,
-          missedBytes: r.gaps,
-          anomalies: r.anomaliesByDirection,
+          id: r!.id,
+          proto: 'tcp',
+          client: r!.client,
+          server: r!.server,
+          protocol: r!.protocol,
+          close: r!.close,
+          files: formats.has('raw') ? { c2s: r!.bytes.c2s > 0 ? c.names[0] : null, s2c: r!.bytes.s2c > 0 ? c.names[1] : null } : undefined,
+          bytes: r!.bytes,
+          sha256: r!.sha256,
+          gaps: r!.gapList,
+          missedBytes: r!.gaps,
+          anomalies: r!.anomaliesByDirection,
         };
       }),
       files: [...written].sort(),
@@ -383,7 +456,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     // all written: move into place
     for (const name of written) renameSync(join(stage, name), join(dest, name));
     rmSync(stage, { recursive: true, force: true });
-    return { dir: dest, files: [...written].sort(), flows: records.length, manifest: join(dest, 'manifest.json'), errors };
+    return { dir: dest, files: [...written].sort(), flows: records.length + udps.length, manifest: join(dest, 'manifest.json'), errors };
   } catch (e) {
     rmSync(stage, { recursive: true, force: true });
     if (made && dest !== req.out) rmdirQuiet(dest); // a folder of its own inside the one given
