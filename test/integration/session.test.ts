@@ -112,6 +112,30 @@ describe('session service', () => {
     });
   });
 
+  it('the app exports the UDP conversations chosen in its table beside the connections, as the table numbers them', async () => {
+    await withSession(async (s) => {
+      await s.openCapture({ path: join(__dirname, '..', 'fixtures', 'synthetic', 's-udp-conversations.pcap') });
+      await s.openCapture({ path: join(REAL, 'zeek-http-get.pcap') });
+      await s.whenIdle();
+      const page = await s.queryFlows({ offset: 0, limit: 20 });
+      if (!page.ok) throw new Error(page.error);
+      const dns = page.value.rows.find((r) => r.protocol === 'dns')!;
+      const http = page.value.rows.find((r) => r.protocol === 'http')!;
+      const out = join(tmp, 'session-export-udp');
+      const started = await s.exportFlows({ formats: ['jsonl'], out, ids: [dns.id, http.id] });
+      if (!started.ok) throw new Error(started.error);
+      await s.whenIdle();
+      const st = await s.getState({});
+      const job = st.ok ? st.value.jobs.find((j) => j.id === started.value.id)! : null;
+      expect(job).toMatchObject({ kind: 'export', state: 'done', error: null });
+      const lines = readFileSync(join(job!.path, 'flows.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(lines.map((l) => [l.weft_id, l.proto, l.service])).toEqual([
+        [dns.id, 'udp', 'dns'],
+        [http.id, 'tcp', 'http'],
+      ]);
+    });
+  });
+
   it('an export cancelled part-way leaves nothing in its folder', async () => {
     const big = join(tmp, 'big-export.pcap');
     execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', big, '--conns', '60', '--profile', 'bulk', '--seed', '3'], { stdio: 'ignore' });
