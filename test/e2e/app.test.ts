@@ -786,6 +786,15 @@ describe('the app in Chromium', () => {
     // each datagram a turn of its own: its end is a boundary the reader sees
     await expect.poll(async () => stream.locator('pre.run').allTextContents(), { timeout: 10_000 }).toEqual(['<13>Dec  1 12:00:00 host weft: syslog one way', '<13>Dec  1 12:00:01 host weft: and again']);
     await page.screenshot({ path: join(SHOTS, 'udp.png') });
+    // its packets: the two datagrams (frames 7 and 8 in tshark), no TCP columns
+    await page.click('[data-tab=packets]');
+    const list = page.locator('[data-testid=packets]');
+    await expect.poll(() => list.locator('.row').count(), { timeout: 10_000 }).toBe(2);
+    expect(await list.locator('.row').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.frame)))).toEqual([7, 8]);
+    expect(await list.locator('.head').textContent()).not.toMatch(/Flags|Seq|Win/);
+    expect(await list.locator('[data-testid=packet-count]').textContent()).toBe('2 datagrams');
+    await page.screenshot({ path: join(SHOTS, 'udp-packets.png') });
+    await page.click('[data-tab=stream]');
     await page.fill('[data-testid=filter]', '');
   });
 

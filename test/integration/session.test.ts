@@ -136,6 +136,33 @@ describe('session service', () => {
     });
   });
 
+  it("a UDP conversation's packets: its datagrams' frames, times, directions and lengths (no TCP fields); go to frame finds them", async () => {
+    await withSession(async (s) => {
+      await s.openCapture({ path: join(__dirname, '..', 'fixtures', 'synthetic', 's-udp-conversations.pcap') });
+      await s.whenIdle();
+      const page = await s.queryFlows({ offset: 0, limit: 20, filter: 'proto:udp' });
+      if (!page.ok) throw new Error(page.error);
+      // tshark -r s-udp-conversations.pcap: frames 1-2 and 4/3 the two DNS exchanges, 5-6 QUIC,
+      // 7-8 syslog, 9-11 the fragmented datagram (reassembled at 11), 12-13 Teredo, 14 port 9
+      const frames: Record<string, number[]> = {};
+      for (const r of page.value.rows) {
+        const p = await s.readPackets({ id: r.id, from: 0, count: 100 });
+        if (!p.ok) throw new Error(p.error);
+        expect(p.value.total).toBe(r.packets.c2s + r.packets.s2c);
+        expect(p.value.flags.every((f) => f === 0) && p.value.seq.every((x) => x === 0)).toBe(true);
+        frames[r.server] = p.value.frame;
+        if (r.server === '10.9.0.53:53' && r.client.endsWith(':33000')) expect([p.value.dir, p.value.len]).toEqual([[0, 1], [27, 43]]);
+      }
+      expect(frames['192.0.2.80:443']).toEqual([5, 6]);
+      expect(frames['10.9.0.2:514']).toEqual([7, 8]);
+      expect(frames['10.9.0.9:5002']).toEqual([11]);
+      expect(frames['[2001:db8::8001]:7000']).toEqual([12, 13]);
+      expect(frames['10.9.0.53:9']).toEqual([14]);
+      const syslog = page.value.rows.find((r) => r.server === '10.9.0.2:514')!;
+      expect(await s.findFrame({ frame: 8 })).toEqual({ ok: true, value: { id: syslog.id, index: 1 } });
+    });
+  });
+
   it('an export cancelled part-way leaves nothing in its folder', async () => {
     const big = join(tmp, 'big-export.pcap');
     execFileSync(process.execPath, [join(__dirname, '..', 'bench', 'gen-pcap.mjs'), '--out', big, '--conns', '60', '--profile', 'bulk', '--seed', '3'], { stdio: 'ignore' });

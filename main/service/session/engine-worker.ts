@@ -53,6 +53,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     maxConversations: pipe.assembler.opts.maxConnections,
     opened: (c) => table.openUdp(c),
     datagram: (c, dir, payload, ci) => {
+      packets.datagram(c.id, dir, payload.length, ci);
       if (payload.length > 0) spool.append(c.id, dir, payload, 0, payload.length, ci.frame, ci.tsSec, ci.tsNsec);
       table.udpDatagram(c);
       udpChanged++;

@@ -17,11 +17,14 @@
  * its SYN; −1 when none was seen).
  */
 import { join } from 'node:path';
-import type { TcpHeader } from '../../engine/decode/layers';
+import { TcpHeader } from '../../engine/decode/layers';
 import { STREAM_ANOMALY_NAMES, type CaptureInfo, type PacketObserver, type TCPFlowDirection } from '../../engine/reassembly';
 import { grownTo } from '../../engine/util/bytes';
 import type { PacketPage } from '../../ipc/contract';
 import { AppendFile } from './append-file';
+
+/** The TCP fields of a UDP datagram's record: none (a header of zeros). */
+const NO_TCP = new TcpHeader();
 
 const WORDS = 10;
 const RECORD = WORDS * 4;
@@ -72,6 +75,11 @@ export class PacketLog implements PacketObserver {
   /** Packets logged, all connections. */
   get size(): number {
     return this.total;
+  }
+
+  /** A UDP datagram of conversation `connId` (one id space with the connections): its record has no TCP fields (all 0). */
+  datagram(connId: number, dir: TCPFlowDirection, payloadLength: number, ci: CaptureInfo): void {
+    this.packet(connId, dir, NO_TCP, payloadLength, ci, 0);
   }
 
   packet(connId: number, dir: TCPFlowDirection, t: TcpHeader, payloadLength: number, ci: CaptureInfo, judged: number): void {
