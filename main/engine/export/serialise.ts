@@ -21,8 +21,11 @@ export function tcpflowName(src: string, dst: string, vlan: number | null, count
 }
 
 
-/** A conn.log-shaped record (Zeek's field names); `cid` is its Community ID, `uid` its conn.log uid. */
-export function connRecord(r: FlowSummary, cid: string, uid: string): Record<string, unknown> {
+/** What a conn.log record reads of a TCP connection or a UDP conversation. */
+type ConnFields = Pick<FlowSummary, 'id' | 'client' | 'server' | 'firstSeen' | 'lastSeen' | 'packets' | 'bytes' | 'protocol'> & { close: string };
+
+/** The record, in Zeek's field order, given what differs between TCP and UDP. */
+function conn(r: ConnFields, proto: 'tcp' | 'udp', state: { conn_state: string; missed_bytes: number; history: string }, cid: string, uid: string): Record<string, unknown> {
   return {
     ts: r.firstSeen,
     uid,
@@ -30,20 +33,23 @@ export function connRecord(r: FlowSummary, cid: string, uid: string): Record<str
     'id.orig_p': endpointPort(r.client),
     'id.resp_h': endpointHost(r.server),
     'id.resp_p': endpointPort(r.server),
-    proto: 'tcp',
+    proto,
     ...(r.protocol ? { service: r.protocol } : {}),
     duration: +(r.lastSeen - r.firstSeen).toFixed(6),
     orig_bytes: r.bytes.c2s,
     resp_bytes: r.bytes.s2c,
-    conn_state: r.connState,
-    missed_bytes: r.gaps.c2s + r.gaps.s2c,
-    history: r.history,
+    ...state,
     orig_pkts: r.packets.c2s,
     resp_pkts: r.packets.s2c,
     community_id: cid,
     weft_id: r.id,
     weft_close: r.close,
   };
+}
+
+/** A conn.log-shaped record (Zeek's field names); `cid` is its Community ID, `uid` its conn.log uid. */
+export function connRecord(r: FlowSummary, cid: string, uid: string): Record<string, unknown> {
+  return conn(r, 'tcp', { conn_state: r.connState, missed_bytes: r.gaps.c2s + r.gaps.s2c, history: r.history }, cid, uid);
 }
 
 /**
@@ -54,37 +60,30 @@ export function connRecord(r: FlowSummary, cid: string, uid: string): Record<str
 export function udpConnRecord(u: UdpFlow, cid: string, uid: string): Record<string, unknown> {
   const c2s = u.packets.c2s > 0;
   const s2c = u.packets.s2c > 0;
-  return {
-    ts: u.firstSeen,
-    uid,
-    'id.orig_h': endpointHost(u.client),
-    'id.orig_p': endpointPort(u.client),
-    'id.resp_h': endpointHost(u.server),
-    'id.resp_p': endpointPort(u.server),
-    proto: 'udp',
-    ...(u.protocol ? { service: u.protocol } : {}),
-    duration: +(u.lastSeen - u.firstSeen).toFixed(6),
-    orig_bytes: u.bytes.c2s,
-    resp_bytes: u.bytes.s2c,
-    conn_state: c2s && s2c ? 'SF' : c2s ? 'S0' : 'SHR',
-    missed_bytes: 0,
-    history: `${c2s ? 'D' : ''}${s2c ? 'd' : ''}`,
-    orig_pkts: u.packets.c2s,
-    resp_pkts: u.packets.s2c,
-    community_id: cid,
-    weft_id: u.id,
-    weft_close: u.close,
-  };
+  return conn(u, 'udp', { conn_state: c2s && s2c ? 'SF' : c2s ? 'S0' : 'SHR', missed_bytes: 0, history: `${c2s ? 'D' : ''}${s2c ? 'd' : ''}` }, cid, uid);
 }
 
 export const CSV_COLUMNS = ['id', 'client', 'server', 'protocol', 'packets_c2s', 'packets_s2c', 'bytes_c2s', 'bytes_s2c', 'first_seen', 'last_seen', 'duration', 'close', 'gaps_c2s', 'gaps_s2c', 'anomalies', 'sha256_c2s', 'sha256_s2c'];
 
 export function csvRow(r: FlowSummary): string {
-  const cells = [
+  const anomalies = Object.entries(r.anomalies)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return csvCells(rowCells(r, r.protocol ?? '', r.close, r.gaps, anomalies));
+}
+
+/** A UDP conversation as a row of the same CSV: no gaps or anomalies, its close as `udp idle` and the like. */
+export function udpCsvRow(u: UdpFlow): string {
+  return csvCells(rowCells(u, u.protocol ?? 'udp', `udp ${u.close}`, { c2s: 0, s2c: 0 }, ''));
+}
+
+/** The CSV's cells in CSV_COLUMNS' order. */
+function rowCells(r: Omit<ConnFields, 'close'> & Pick<FlowSummary, 'sha256'>, protocol: string, close: string, gaps: { c2s: number; s2c: number }, anomalies: string): (string | number)[] {
+  return [
     r.id,
     r.client,
     r.server,
-    r.protocol ?? '',
+    protocol,
     r.packets.c2s,
     r.packets.s2c,
     r.bytes.c2s,
@@ -92,39 +91,13 @@ export function csvRow(r: FlowSummary): string {
     new Date(r.firstSeen * 1000).toISOString(),
     new Date(r.lastSeen * 1000).toISOString(),
     (r.lastSeen - r.firstSeen).toFixed(6),
-    r.close,
-    r.gaps.c2s,
-    r.gaps.s2c,
-    Object.entries(r.anomalies)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' '),
+    close,
+    gaps.c2s,
+    gaps.s2c,
+    anomalies,
     r.sha256.c2s,
     r.sha256.s2c,
   ];
-  return csvCells(cells);
-}
-
-/** A UDP conversation as a row of the same CSV: no gaps or anomalies, its close as `udp idle` and the like. */
-export function udpCsvRow(u: UdpFlow): string {
-  return csvCells([
-    u.id,
-    u.client,
-    u.server,
-    u.protocol ?? 'udp',
-    u.packets.c2s,
-    u.packets.s2c,
-    u.bytes.c2s,
-    u.bytes.s2c,
-    new Date(u.firstSeen * 1000).toISOString(),
-    new Date(u.lastSeen * 1000).toISOString(),
-    (u.lastSeen - u.firstSeen).toFixed(6),
-    `udp ${u.close}`,
-    0,
-    0,
-    '',
-    u.sha256.c2s,
-    u.sha256.s2c,
-  ]);
 }
 
 function csvCells(cells: (string | number)[]): string {

@@ -315,25 +315,22 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     if (keep) for (const id of keep) if (!records.some((r) => r.id === id) && !udps.some((u) => u.id === id)) throw new ExportError(`no flow #${id} in ${req.files.join(', ')}`);
     if (keys && records.length + udps.length < keys.size) throw new ExportError(`${keys.size - records.length - udps.length} of the chosen flows are not in ${req.files.join(', ')} any more (was a file changed?)`);
 
-    // names: tcpflow's, with a connection counter when the same endpoints come again
-    const seen = new Map<string, number>();
-    const chosen = new Map<number, Chosen>();
-    for (const r of records.sort((a, b) => a.id - b.id)) {
-      const key = `${r.client} ${r.server} ${r.vlan}`;
-      const n = seen.get(key) ?? 0;
-      seen.set(key, n + 1);
-      chosen.set(r.id, { record: r, names: [tcpflowName(r.client, r.server, r.vlan, n), tcpflowName(r.server, r.client, r.vlan, n)], transcript: `transcript-${r.id}-${tcpflowName(r.client, r.server, r.vlan, n)}.txt` });
-    }
-    // UDP's raw files: tcpflow's names after "udp-" (a TCP connection may have the same endpoints)
-    const seenUdp = new Map<string, number>();
-    const chosenUdp = new Map<number, ChosenUdp>();
-    for (const u of udps.sort((a, b) => a.id - b.id)) {
-      const key = `${u.client} ${u.server} ${u.vlan}`;
-      const n = seenUdp.get(key) ?? 0;
-      seenUdp.set(key, n + 1);
-      const name = tcpflowName(u.client, u.server, u.vlan, n);
-      chosenUdp.set(u.id, { record: u, names: [`udp-${name}`, `udp-${tcpflowName(u.server, u.client, u.vlan, n)}`], transcript: `transcript-${u.id}-udp-${name}.txt` });
-    }
+    // names: tcpflow's, with a connection counter when the same endpoints come again; UDP's after
+    // "udp-" (a TCP connection may have the same endpoints)
+    const namesOf = <T extends { id: number; client: string; server: string; vlan: number | null }>(flows: T[], prefix: string) => {
+      const seen = new Map<string, number>();
+      const out = new Map<number, { record: T; names: [string, string]; transcript: string }>();
+      for (const r of flows.sort((a, b) => a.id - b.id)) {
+        const key = `${r.client} ${r.server} ${r.vlan}`;
+        const n = seen.get(key) ?? 0;
+        seen.set(key, n + 1);
+        const name = `${prefix}${tcpflowName(r.client, r.server, r.vlan, n)}`;
+        out.set(r.id, { record: r, names: [name, `${prefix}${tcpflowName(r.server, r.client, r.vlan, n)}`], transcript: `transcript-${r.id}-${name}.txt` });
+      }
+      return out;
+    };
+    const chosen: Map<number, Chosen> = namesOf(records, '');
+    const chosenUdp: Map<number, ChosenUdp> = namesOf(udps, 'udp-');
     const all = [...records.map((r) => ({ id: r.id, tcp: r as Flow | null, udp: null as UdpFlow | null })), ...udps.map((u) => ({ id: u.id, tcp: null as Flow | null, udp: u as UdpFlow | null }))].sort((a, b) => a.id - b.id);
     const written = new Set<string>();
     const ids = (r: { id: number; client: string; server: string; firstSeen: number }, proto: number) => {
@@ -415,36 +412,20 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       errors,
       packetsWritten: packets,
       flows: all.map(({ tcp: r, udp: u }) => {
-        if (u) {
-          const c = chosenUdp.get(u.id)!;
-          return {
-            id: u.id,
-            proto: 'udp',
-            client: u.client,
-            server: u.server,
-            protocol: u.protocol,
-            close: u.close,
-            files: formats.has('raw') ? { c2s: u.bytes.c2s > 0 ? c.names[0] : null, s2c: u.bytes.s2c > 0 ? c.names[1] : null } : undefined,
-            datagrams: u.packets,
-            bytes: u.bytes,
-            sha256: u.sha256,
-          };
-        }
-        const c = chosen.get(r!.id)!;
-        return {
-          id: r!.id,
-          proto: 'tcp',
-          client: r!.client,
-          server: r!.server,
-          protocol: r!.protocol,
-          close: r!.close,
-          files: formats.has('raw') ? { c2s: r!.bytes.c2s > 0 ? c.names[0] : null, s2c: r!.bytes.s2c > 0 ? c.names[1] : null } : undefined,
-          bytes: r!.bytes,
-          sha256: r!.sha256,
-          gaps: r!.gapList,
-          missedBytes: r!.gaps,
-          anomalies: r!.anomaliesByDirection,
+        const f = (r ?? u)!;
+        const names = r ? chosen.get(r.id)!.names : chosenUdp.get(u!.id)!.names;
+        const common = {
+          id: f.id,
+          proto: r ? 'tcp' : 'udp',
+          client: f.client,
+          server: f.server,
+          protocol: f.protocol,
+          close: f.close,
+          files: formats.has('raw') ? { c2s: f.bytes.c2s > 0 ? names[0] : null, s2c: f.bytes.s2c > 0 ? names[1] : null } : undefined,
         };
+        return r
+          ? { ...common, bytes: r.bytes, sha256: r.sha256, gaps: r.gapList, missedBytes: r.gaps, anomalies: r.anomaliesByDirection }
+          : { ...common, datagrams: u!.packets, bytes: u!.bytes, sha256: u!.sha256 };
       }),
       files: [...written].sort(),
     };
