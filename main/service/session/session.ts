@@ -76,6 +76,8 @@ export class Session {
 
   /** Engine restarts after a crash (shown in the jobs that failed with it). */
   engineRestarts = 0;
+  /** The newest job id the engine has reported (jobs above it were posted and not seen yet). */
+  private lastEngineJob = 0;
   /** What the page is told about the last engine that stopped on its own (sent with every delta after it). */
   private engineNote: EngineNote | undefined;
 
@@ -108,8 +110,13 @@ export class Session {
     if (m.t === 'delta') {
       this.flows = m.flows;
       this.stats = m.stats;
-      this.jobs = m.jobs;
-      const d: SessionDelta = { changed: m.changed, flows: m.flows, stats: m.stats, jobs: m.jobs, engine: this.engineNote };
+      // a job posted to the engine after it sent this delta is not in it yet: it stays, queued
+      // (else whenIdle() could end, and the page lose the job, before the engine saw it)
+      const known = new Set(m.jobs.map((j) => j.id));
+      const posted = this.jobs.filter((j) => !known.has(j.id) && j.state === 'queued' && j.id > this.lastEngineJob);
+      for (const j of m.jobs) if (j.id > this.lastEngineJob) this.lastEngineJob = j.id;
+      this.jobs = posted.length ? [...m.jobs, ...posted] : m.jobs;
+      const d: SessionDelta = { changed: m.changed, flows: m.flows, stats: m.stats, jobs: this.jobs, engine: this.engineNote };
       for (const l of this.listeners) l(d);
       if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
     } else if (m.t !== 'stopped') {
