@@ -794,6 +794,11 @@ describe('the app in Chromium', () => {
     expect(await list.locator('.head').textContent()).not.toMatch(/Flags|Seq|Win/);
     expect(await list.locator('[data-testid=packet-count]').textContent()).toBe('2 datagrams');
     await page.screenshot({ path: join(SHOTS, 'udp-packets.png') });
+    // its graph: throughput only (no sequence space, no acknowledgments)
+    await page.click('[data-tab=graphs]');
+    await expect.poll(() => page.locator('[data-graph]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.graph)), { timeout: 10_000 }).toEqual(['throughput']);
+    await expect.poll(() => page.locator('.plot canvas').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, 'udp-graph.png') });
     await page.click('[data-tab=stream]');
     await page.fill('[data-testid=filter]', '');
   });
