@@ -4,20 +4,11 @@
  * the disk. No electron import here: the path resolution is tested as it is.
  */
 import { normalize, join, sep } from 'node:path';
+import { contentType } from '../server/content-types';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'weft';
 export const APP_URL = `${APP_SCHEME}://${APP_HOST}/index.html`;
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 /** The file under `rendererDir` an app:// URL names, with its content type, or null (another host, a path climbing out). */
 export function appFile(rendererDir: string, url: string): { path: string; type: string } | null {
@@ -31,6 +22,5 @@ export function appFile(rendererDir: string, url: string): { path: string; type:
   const rel = normalize(decodeURIComponent(u.pathname === '/' ? '/index.html' : u.pathname));
   const path = join(rendererDir, rel);
   if (!path.startsWith(normalize(rendererDir) + sep)) return null;
-  const ext = rel.slice(rel.lastIndexOf('.'));
-  return { path, type: TYPES[ext] ?? 'application/octet-stream' };
+  return { path, type: contentType(rel) };
 }

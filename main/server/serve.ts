@@ -34,6 +34,7 @@ import { WebSocketServer } from 'ws';
 import { isPcapMagic, isPcapngMagic } from '../engine/formats';
 import { CHANNELS, guards, type ChannelName } from '../ipc/contract';
 import type { SessionDelta } from '../ipc/contract';
+import { contentType } from './content-types';
 import type { Session } from '../service/session/session';
 
 export interface ServeOptions {
@@ -63,16 +64,6 @@ export interface RunningServer {
   token: string;
   close(): Promise<void>;
 }
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 const MAX_BODY = 1 << 20;
 /** Open sockets at most; past it the one idle longest is closed for the newcomer. */
@@ -205,7 +196,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       return json(res, 404, { error: `not found: ${path}` });
     }
     const headers: Record<string, string> = {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-type': contentType(file),
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
