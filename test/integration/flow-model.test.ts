@@ -28,8 +28,19 @@ async function accumulate(file: string, pendingBudget?: number): Promise<{ json:
     json.push(flowJson(jsonInput(a)));
     flows.push(flowOf(a));
   });
-  const factory = new FlowFactory({ hashes: NODE_HASHES, pendingBudget, listener: { complete: (a: FlowAccumulator) => late.closed(a, pipe.packets) } });
+  const factory = await runWindowed(file, late, { pendingBudget });
+  return { json, flows, factory };
+}
+
+/**
+ * Reads `file` through the packet pipeline into a FlowFactory made with `opts`, reporting flows
+ * through `late` as weft flows does (FIN and RST closes once their packets after the close are in).
+ */
+async function runWindowed(file: string, late: AfterCloseWindow, opts: { pendingBudget?: number; deferDigests?: boolean }): Promise<FlowFactory> {
+  let packets = () => 0;
+  const factory = new FlowFactory({ hashes: NODE_HASHES, ...opts, listener: { complete: (a: FlowAccumulator) => late.closed(a, packets()) } });
   const pipe = new PacketPipeline(factory);
+  packets = () => pipe.packets;
   factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
   pipe.assembler.afterClose = (id, d, flags, payload) => late.packet(id, d, flags, payload, pipe.assembler.now, pipe.packets);
   await readCaptureFile(file, {
@@ -40,7 +51,7 @@ async function accumulate(file: string, pendingBudget?: number): Promise<{ json:
   });
   pipe.end();
   late.advance(Infinity, Infinity);
-  return { json, flows, factory };
+  return factory;
 }
 
 const captures = readdirSync(REAL).filter((f) => /\.(pcap|pcapng)$/.test(f));
@@ -115,18 +126,7 @@ describe('flow batches in shared memory', () => {
       writer.add(a);
       if (batches % 3 === 2 ? writer.count >= 40 : writer.size >= 4096) hand();
     });
-    const factory = new FlowFactory({ hashes: NODE_HASHES, deferDigests: true, listener: { complete: (a: FlowAccumulator) => late.closed(a, pipe.packets) } });
-    const pipe = new PacketPipeline(factory);
-    factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
-    pipe.assembler.afterClose = (id, d, flags, payload) => late.packet(id, d, flags, payload, pipe.assembler.now, pipe.packets);
-    await readCaptureFile(file, {
-      packet: (p) => {
-        pipe.packet(p);
-        late.advance(p.tsSec + p.tsNsec / 1e9, pipe.packets);
-      },
-    });
-    pipe.end();
-    late.advance(Infinity, Infinity);
+    await runWindowed(file, late, { deferDigests: true });
     hand();
     expect(got).toEqual(expected);
     expect(shared).toBeGreaterThan(4);
