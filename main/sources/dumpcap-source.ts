@@ -17,7 +17,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { CaptureFormatError, CaptureReader, type PacketSink } from '../engine/formats';
 import { linkState } from './link-state';
-import { LIVE_BUFFER_BYTES, LiveCaptureError, type DeviceInfo, type LiveOptions, type LiveSource, type LiveStats } from './live-source';
+import { LIVE_BUFFER_BYTES, LiveCaptureError, snaplenOf, type DeviceInfo, type LiveOptions, type LiveSource, type LiveStats } from './live-source';
 
 /** The dumpcap to use: $WEFT_DUMPCAP, else the first on PATH (and the usual system folders). */
 export function findDumpcap(env: NodeJS.ProcessEnv = process.env): string | null {
@@ -49,10 +49,6 @@ export function dumpcapArgs(o: LiveOptions): string[] {
   return args;
 }
 
-/** The snaplen asked for, as tcpdump and dumpcap take it: 262,144 unless set, at most that. */
-export function snaplenOf(o: LiveOptions): number {
-  return Math.max(1, Math.min(o.snaplen ?? 262144, 262144));
-}
 
 export interface SyncRecord {
   type: string;

@@ -32,6 +32,11 @@ export interface DeviceInfo {
  */
 export const LIVE_BUFFER_BYTES = 32 << 20;
 
+/** The snaplen asked for, as tcpdump and dumpcap take it: 262,144 unless set, at most that. */
+export function snaplenOf(o: LiveOptions): number {
+  return Math.max(1, Math.min(o.snaplen ?? 262144, 262144));
+}
+
 /** How a live capture is taken: dumpcap as a helper holding the rights, or libpcap in this process. */
 export type CaptureVia = 'dumpcap' | 'libpcap';
 
@@ -146,7 +151,7 @@ export class LiveCapture implements LiveSource {
     const o = this.opts;
     let h: unknown;
     try {
-      h = b.open({ device: o.device, filter: o.filter ?? '', snaplen: Math.max(1, Math.min(o.snaplen ?? 262144, 262144)), promiscuous: o.promiscuous !== false, bufferSize: o.bufferSize ?? LIVE_BUFFER_BYTES, timeoutMs: 100 });
+      h = b.open({ device: o.device, filter: o.filter ?? '', snaplen: snaplenOf(o), promiscuous: o.promiscuous !== false, bufferSize: o.bufferSize ?? LIVE_BUFFER_BYTES, timeoutMs: 100 });
     } catch (e) {
       throw classify(e as Error & { code?: string }, o, () => b.devices().map((d) => d.name));
     }

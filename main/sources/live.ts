@@ -11,7 +11,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { DumpcapCapture, dumpcapDevices, dumpcapError, findDumpcap, SyncPipeReader } from './dumpcap-source';
-import { checkFilter as capCheckFilter, listDevices as capDevices, LiveCapture, LiveCaptureError, type CaptureVia, type DeviceInfo, type LiveOptions, type LiveSource } from './live-source';
+import { checkFilter as inProcessCheckFilter, listDevices as inProcessDevices, LiveCapture, LiveCaptureError, type CaptureVia, type DeviceInfo, type LiveOptions, type LiveSource } from './live-source';
 import { liveCaptureStatus } from './live-status';
 
 export type ViaChoice = CaptureVia | 'auto';
@@ -59,12 +59,12 @@ const run = (exe: string, args: string[]) => execFileSync(exe, args, { encoding:
 
 export function listLiveDevices(choice?: ViaChoice): DeviceInfo[] {
   if (resolveVia(choice) === 'dumpcap') return dumpcapDevices(findDumpcap()!, run);
-  return capDevices();
+  return inProcessDevices();
 }
 
 /** Checks a BPF filter on a device; returns the compiler's message, or null when it compiles. */
 export function checkLiveFilter(device: string, filter: string, choice?: ViaChoice): string | null {
-  if (resolveVia(choice) === 'libpcap') return capCheckFilter(device, filter);
+  if (resolveVia(choice) === 'libpcap') return inProcessCheckFilter(device, filter);
   const o = { device, filter };
   // -d prints the compiled program; in child mode a filter that does not compile is a 'B' record
   // on standard error (and dumpcap still exits 0), a device it cannot open an 'E' record

@@ -111,18 +111,13 @@ class Files {
 /** What is kept of a packet to write it again. */
 type Frame = Pick<CapturedPacket, 'buf' | 'offset' | 'capLen' | 'origLen' | 'tsSec' | 'tsNsec' | 'ifIndex' | 'linkType'>;
 
-interface Chosen {
-  record: Flow;
+/** A chosen flow (a connection, or a UDP conversation whose datagrams' payloads go to `names` one after another) and its files. */
+interface Chosen<R = Flow> {
+  record: R;
   names: [string, string];
   transcript: string;
 }
-
-/** A chosen UDP conversation: its datagrams' payloads go to `names` (raw), one after another. */
-interface ChosenUdp {
-  record: UdpFlow;
-  names: [string, string];
-  transcript: string;
-}
+type ChosenUdp = Chosen<UdpFlow>;
 
 /** Pass 2's stream: writes a chosen connection's bytes, transcript and HTTP messages. */
 class ExportStream implements Stream {
@@ -319,7 +314,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     // "udp-" (a TCP connection may have the same endpoints)
     const namesOf = <T extends { id: number; client: string; server: string; vlan: number | null }>(flows: T[], prefix: string) => {
       const seen = new Map<string, number>();
-      const out = new Map<number, { record: T; names: [string, string]; transcript: string }>();
+      const out = new Map<number, Chosen<T>>();
       for (const r of flows.sort((a, b) => a.id - b.id)) {
         const key = `${r.client} ${r.server} ${r.vlan}`;
         const n = seen.get(key) ?? 0;
@@ -329,8 +324,8 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       }
       return out;
     };
-    const chosen: Map<number, Chosen> = namesOf(records, '');
-    const chosenUdp: Map<number, ChosenUdp> = namesOf(udps, 'udp-');
+    const chosen = namesOf(records, '');
+    const chosenUdp = namesOf(udps, 'udp-');
     const all = [...records.map((r) => ({ id: r.id, tcp: r as Flow | null, udp: null as UdpFlow | null })), ...udps.map((u) => ({ id: u.id, tcp: null as Flow | null, udp: u as UdpFlow | null }))].sort((a, b) => a.id - b.id);
     const written = new Set<string>();
     const ids = (r: { id: number; client: string; server: string; firstSeen: number }, proto: number) => {
