@@ -212,7 +212,7 @@ class RespParser implements DirectionParser {
       return;
     }
     let value = v;
-    let keptValue = this.kept++ < RESP_KEPT_VALUES;
+    let keptValue = this.keep();
     while (this.stack.length > 0) {
       const f = this.stack[this.stack.length - 1];
       if (keptValue) f.value.items!.push(value);
