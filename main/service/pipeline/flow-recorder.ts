@@ -130,6 +130,11 @@ export class FlowPipeline extends PacketPipeline {
     this.late.advance(p.tsSec + p.tsNsec / 1e9, this.packets);
   }
 
+  override passBy(tsSec: number, tsNsec: number): void {
+    super.passBy(tsSec, tsNsec);
+    this.late.advance(tsSec + tsNsec / 1e9, this.packets);
+  }
+
   override tick(nowSec = Date.now() / 1000): void {
     super.tick(nowSec);
     this.late.advance(nowSec, this.packets);

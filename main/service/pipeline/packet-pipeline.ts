@@ -52,7 +52,7 @@ export class PacketPipeline implements PacketSink {
   }
 
   packet(p: CapturedPacket): void {
-    this.packets++;
+    this.clock(p.tsSec, p.tsNsec);
     this.bytes += p.capLen;
     const d: DecodedPacket = this.decoder.decode(p);
     this.last = d;
@@ -64,16 +64,31 @@ export class PacketPipeline implements PacketSink {
     ci.frame = p.frame;
     ci.capLen = p.capLen;
     ci.origLen = p.origLen;
-    if (!this.wall && p.tsSec >= this.nextFlush) {
-      if (this.nextFlush !== -Infinity) this.flushIdle(p.tsSec + p.tsNsec / 1e9 - this.idle);
-      this.nextFlush = p.tsSec + 1;
-    }
     if (t === Transport.UDP) {
       this.udp!.packet(d, ci);
       return;
     }
     this.tcpPackets++;
     this.assembler.assemble(d, d, this.ctx);
+  }
+
+  /**
+   * A packet of the capture goes by: it is counted, and on the capture clock the idle check runs
+   * once per capture second, before the packet is decoded (so every packet of the capture moves
+   * the clock, whatever it holds). A sharded worker calls passBy() for the packets another
+   * worker decodes, so its clock and packet count are the capture's (shards/).
+   */
+  private clock(tsSec: number, tsNsec: number): void {
+    this.packets++;
+    if (!this.wall && tsSec >= this.nextFlush) {
+      if (this.nextFlush !== -Infinity) this.flushIdle(tsSec + tsNsec / 1e9 - this.idle);
+      this.nextFlush = tsSec + 1;
+    }
+  }
+
+  /** A packet of the capture that is not this pipeline's to decode (another worker's): only the clock moves. */
+  passBy(tsSec: number, tsNsec: number): void {
+    this.clock(tsSec, tsNsec);
   }
 
   /** UDP conversations (weft flows lists them beside the TCP connections); null: not kept. */
