@@ -10,7 +10,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 await build({
   absWorkingDir: root,
-  entryPoints: { weft: 'main/cli/weft.ts', bench: 'test/bench/bench.ts', 'engine-child': 'main/service/hosts/child-main.ts', 'flows-json': 'main/service/pipeline/json-worker.ts', 'cap-probe': 'main/service/hosts/cap-probe.ts', 'engine-utility': 'main/service/hosts/utility-main.ts', 'ui-bench': 'test/bench/ui-bench.ts', 'live-child': 'test/live/live-child.ts', 'live-bench': 'test/bench/live-bench.ts' },
+  entryPoints: { weft: 'main/cli/weft.ts', bench: 'test/bench/bench.ts', 'engine-child': 'main/service/hosts/child-main.ts', 'shard-worker': 'main/service/shards/worker-main.ts', 'cap-probe': 'main/service/hosts/cap-probe.ts', 'engine-utility': 'main/service/hosts/utility-main.ts', 'ui-bench': 'test/bench/ui-bench.ts', 'live-child': 'test/live/live-child.ts', 'live-bench': 'test/bench/live-bench.ts' },
   outdir: 'out/cli',
   outExtension: { '.js': '.cjs' },
   bundle: true,

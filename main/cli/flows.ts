@@ -1,13 +1,15 @@
 import { compileFilter } from '../service/pipeline/flow-query';
-import { JsonOffload } from '../service/pipeline/json-offload';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
-import type { UdpFlow } from '../engine/flows';
 import type { OverlapPolicy } from '../engine/reassembly';
 import type { PolicyFor } from '../service/pipeline/host-policy';
 import { replayPolicies, type PolicyReplay } from '../service/pipeline/replay';
 import { formatTime, humanBytes } from './format';
 import { UsageError, type BufferedOut } from './io';
 import { printable } from '../engine/util/printable';
+import { header } from '../service/pipeline/flow-rows';
+import { runShardedFlows } from '../service/shards/flows-run';
+
+export { header, row } from '../service/pipeline/flow-rows';
 
 export interface FlowsArgs {
   files: string[];
@@ -22,6 +24,10 @@ export interface FlowsArgs {
   maxConnections?: number;
   /** Only the flows this filter keeps (the app's filter language). */
   filter?: string;
+  /** Engine threads (not with follow, which reads one connection on this thread); default 1. */
+  threads?: number;
+  /** The --host-policy specs (the engine threads make their policies from them). */
+  hostPolicies?: string[];
 }
 
 /**
@@ -29,40 +35,42 @@ export interface FlowsArgs {
  * they complete (so output starts before a large file is read). Returns the number of damaged files.
  */
 export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
-  const table = !a.json && a.follow === undefined;
-  if (table) out.line(header());
-  // JSON: hashed and written to standard output by a second thread, in order (json-offload.ts)
-  const offload = a.json && a.follow === undefined ? new JsonOffload(out.fd) : null;
-  const r = await runFlows(
-    a.files,
-    offload
-      ? { batch: (f) => offload.add(f) }
-      : (f) => {
-          if (a.follow !== undefined) return;
-          out.line(row(f));
-        },
-    {
-      idleSec: a.idleSec,
-      // UDP conversations beside the connections (not with --follow, which shows one TCP stream)
-      udp: a.follow !== undefined ? undefined : offload ? (u) => offload.addLine(JSON.stringify(u)) : a.json ? (u) => out.line(JSON.stringify(u)) : (u) => out.line(udpRow(u)),
-      assembler: { overlapPolicy: a.policy, policyFor: a.policyFor ?? null, maxConnections: a.maxConnections },
-      follow: a.follow,
-      filter: a.filter ? filterOf(a.filter) : undefined,
-      read: {
-        afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined),
-      },
-    },
-  ).finally(() => offload?.close());
+  if (a.follow === undefined) return shardedFlows(a, out, err);
+  // --follow: one connection's bytes, read on this thread
+  const follow = a.follow;
+  const r = await runFlows(a.files, () => {}, {
+    idleSec: a.idleSec,
+    assembler: { overlapPolicy: a.policy, policyFor: a.policyFor ?? null, maxConnections: a.maxConnections },
+    follow,
+    filter: a.filter ? filterOf(a.filter) : undefined,
+  });
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
-  if (a.follow !== undefined) {
-    const f = r.followed;
-    if (!f?.record) {
-      err.line(`weft: no connection ${a.follow} (the capture has ${r.flows})`);
-      return r.errors.length + 1;
-    }
-    if (a.comparePolicies) printPolicies(f.record, await replayPolicies(a.files, f.record.client, f.record.server, f.record.firstSeen), out, a.json);
-    else printFollow(f.record, f.deliveries, out);
-  } else if (table) {
+  const f = r.followed;
+  if (!f?.record) {
+    err.line(`weft: no connection ${follow} (the capture has ${r.flows})`);
+    return r.errors.length + 1;
+  }
+  if (a.comparePolicies) printPolicies(f.record, await replayPolicies(a.files, f.record.client, f.record.server, f.record.firstSeen), out, a.json);
+  else printFollow(f.record, f.deliveries, out);
+  return r.errors.length;
+}
+
+/** weft flows over a.threads engine threads (shards/): the same lines, in the same order, for every N. */
+async function shardedFlows(a: FlowsArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
+  if (!a.json) out.line(header());
+  const r = await runShardedFlows(a.files, {
+    threads: a.threads ?? 1,
+    json: a.json,
+    idleSec: a.idleSec,
+    policy: a.policy,
+    hostPolicies: a.hostPolicies ?? [],
+    maxConnections: a.maxConnections,
+    filter: a.filter ? filterOf(a.filter) : undefined,
+    line: (prefix, b, start, end) => out.lineOf(prefix, b, start, end),
+    read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
+  });
+  for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
+  if (!a.json) {
     const udp = r.udpConversations === 0 ? '' : `, ${a.filter ? `${r.udpKept} of ` : ''}${r.udpConversations} UDP conversation${r.udpConversations === 1 ? '' : 's'}`;
     out.line(`${a.filter ? `${r.kept} of ` : ''}${r.flows} connection${r.flows === 1 ? '' : 's'}${udp}${a.filter ? ' shown' : ''}, ${r.tcpPackets} TCP packets of ${r.packets}`);
   }
@@ -76,43 +84,6 @@ function filterOf(expr: string) {
   } catch (e) {
     throw new UsageError(`--filter: ${(e as Error).message}`);
   }
-}
-
-export function header(): string {
-  return ['#'.padStart(5), 'client'.padEnd(28), 'server'.padEnd(28), 'proto'.padEnd(6), 'packets'.padStart(11), 'bytes c2s'.padStart(10), 'bytes s2c'.padStart(10), 'gaps'.padStart(7), 'close'.padEnd(12), 'anomalies'].join(' ');
-}
-
-/** A UDP conversation as a table row: the TCP columns, with "udp" for the state's column's neighbours. */
-function udpRow(u: UdpFlow): string {
-  return [
-    String(u.id).padStart(5),
-    u.client.padEnd(28),
-    u.server.padEnd(28),
-    (u.protocol ?? 'udp').padEnd(6),
-    `${u.packets.c2s}/${u.packets.s2c}`.padStart(11),
-    String(u.bytes.c2s).padStart(10),
-    String(u.bytes.s2c).padStart(10),
-    '-'.padStart(7),
-    `udp ${u.close}`.padEnd(12),
-  ].join(' ');
-}
-
-export function row(f: Flow): string {
-  const an = Object.entries(f.anomalies)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  return [
-    String(f.id).padStart(5),
-    (f.client + (f.directionInferred ? '?' : '')).padEnd(28),
-    f.server.padEnd(28),
-    (f.protocol ?? '-').padEnd(6),
-    `${f.packets.c2s}/${f.packets.s2c}`.padStart(11),
-    String(f.bytes.c2s).padStart(10),
-    String(f.bytes.s2c).padStart(10),
-    String(f.gaps.c2s + f.gaps.s2c).padStart(7),
-    f.close.padEnd(12),
-    an || '-',
-  ].join(' ');
 }
 
 /** Follow Stream: both directions in delivery order, turns marked, gaps as notes (not data). */

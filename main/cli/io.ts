@@ -50,6 +50,20 @@ export class BufferedOut {
     this.buf[this.used++] = 10;
   }
 
+  /** Appends `prefix` (ASCII), the bytes b[start, end) as they are, and a newline. */
+  lineOf(prefix: string, b: Uint8Array, start: number, end: number): void {
+    if (this.closed) return;
+    const most = prefix.length + (end - start) + 1;
+    if (this.used + most > this.buf.length) {
+      this.hand();
+      if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most);
+    }
+    this.used += this.buf.write(prefix, this.used, 'latin1');
+    this.buf.set(b.subarray(start, end), this.used);
+    this.used += end - start;
+    this.buf[this.used++] = 10;
+  }
+
   /** The stream's file descriptor, for another thread to write to (standard output: 1). */
   get fd(): number {
     return (this.stream as unknown as { fd?: number }).fd ?? 1;

@@ -20,6 +20,7 @@ import { captureCommand, devicesCommand, sniffCommand } from './capture';
 import { exportCommand } from './export';
 import { messagesCommand, pluginsCommand } from './messages';
 import { selfTestCommand } from './selftest';
+import { defaultThreads, MAX_THREADS } from '../service/shards/sharded';
 
 
 export const HELP = `weft ${VERSION} — read packet captures, reassemble TCP streams
@@ -28,7 +29,7 @@ Usage:
   weft info FILE… [--json]                  format, link types, packets, times, anomalies, errors
   weft packets FILE [--json] [--limit N]    one line per packet (time, link, addresses, TCP flags,
                                             seq/ack, payload length)
-  weft flows FILE… [--json] [--filter EXPR] [--policy P] [--host-policy NET=P]… [--idle SECONDS] [--max-connections N]
+  weft flows FILE… [--json] [--filter EXPR] [--policy P] [--host-policy NET=P]… [--idle SECONDS] [--max-connections N] [--threads N]
                                             one row (or JSON object) per TCP connection: endpoints,
                                             packets, bytes and sha256 per direction, gaps, close,
                                             anomalies; files are read in order as one capture;
@@ -45,7 +46,10 @@ Usage:
                                             a connection quiet for --idle S (default 600) is
                                             parked: its buffers go, and a packet continuing it
                                             resumes the same flow (quietSec); one parked for 3 h
-                                            more ends as 'idle'
+                                            more ends as 'idle'; --threads N: engine threads
+                                            (default one per core), each owning the connections
+                                            of some address pairs; the output is the same for
+                                            every N
   weft flows FILE… --follow N [--compare-policies]
                                             connection N's bytes as text, client and server turns
                                             marked (N from the table's # column); with
@@ -119,6 +123,14 @@ function maxConnectionsOf(v: string | undefined): number {
   return n;
 }
 
+/** --threads N: engine threads (default: one per core). */
+function threadsOf(v: string | undefined): number {
+  if (v === undefined) return defaultThreads();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new UsageError(`--threads needs a whole number of engine threads from 1 to ${MAX_THREADS}, not '${v}'`);
+  return n;
+}
+
 /** A command's part of HELP (its usage lines and what follows them), or null for no such command. */
 export function commandHelp(cmd: string): string | null {
   const lines = HELP.split('\n');
@@ -179,10 +191,11 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           args: rest,
           allowPositionals: true,
           strict: true,
-          options: { json: { type: 'boolean' }, policy: { type: 'string' }, 'host-policy': { type: 'string', multiple: true }, idle: { type: 'string' }, follow: { type: 'string' }, 'compare-policies': { type: 'boolean' }, 'max-connections': { type: 'string' }, filter: { type: 'string' } },
+          options: { json: { type: 'boolean' }, policy: { type: 'string' }, 'host-policy': { type: 'string', multiple: true }, idle: { type: 'string' }, follow: { type: 'string' }, 'compare-policies': { type: 'boolean' }, 'max-connections': { type: 'string' }, filter: { type: 'string' }, threads: { type: 'string' } },
         } as const),
       );
       if (a.positionals.length === 0) throw new UsageError('flows needs at least one FILE');
+      const threads = threadsOf(a.values.threads as string | undefined);
       const maxConnections = maxConnectionsOf(a.values['max-connections'] as string | undefined);
       const policy = (a.values.policy ?? 'first') as OverlapPolicy;
       if (!(OVERLAP_POLICIES as readonly string[]).includes(policy)) throw new UsageError(`--policy is one of ${OVERLAP_POLICIES.join(', ')}, not '${policy}'`);
@@ -194,13 +207,14 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         if (!Number.isInteger(follow) || follow < 1) throw new UsageError(`--follow needs a connection number (1, 2, …), not '${a.values.follow}'`);
       }
       let policyFor: PolicyFor | null;
+      const hostPolicySpecs = (a.values['host-policy'] ?? []) as string[];
       try {
-        policyFor = hostPolicies(a.values['host-policy'] ?? []);
+        policyFor = hostPolicies(hostPolicySpecs);
       } catch (e) {
         throw new UsageError(`--host-policy: ${(e as Error).message}`);
       }
       if (a.values['compare-policies'] && follow === undefined) throw new UsageError('--compare-policies goes with --follow N: the connection to replay under every policy');
-      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, policyFor, idleSec: idle, follow, comparePolicies: !!a.values['compare-policies'], maxConnections, filter: a.values.filter as string | undefined }, out, err);
+      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, policyFor, idleSec: idle, follow, comparePolicies: !!a.values['compare-policies'], maxConnections, filter: a.values.filter as string | undefined, threads, hostPolicies: hostPolicySpecs }, out, err);
       return failures ? 2 : 0;
     }
     case 'selftest': {

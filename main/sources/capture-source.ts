@@ -8,7 +8,7 @@
  * the CaptureFormatError (file name, byte offset) instead of throwing it. Errors opening or reading
  * the file itself (missing, unreadable, a directory) are thrown as SourceError.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { fileChunks } from './file-chunks';
 import { CaptureFormatError, CaptureReader, type CaptureFormat, type InterfaceInfo, type PacketSink, type ReaderAnomalies } from '../engine/formats';
 
@@ -58,8 +58,11 @@ export class SourceError extends Error {
 
 const DEFAULT_CHUNK = 4 << 20;
 
+/** How a file is read as chunks (fileChunks, or straight into shared memory: shards/). */
+export type ChunkSource = (fh: FileHandle, chunkSize: number, onError: (e: unknown) => Error) => AsyncIterable<Uint8Array>;
+
 /** Reads a capture file from disk in chunks. */
-export async function readCaptureFile(path: string, sink: PacketSink, opts: ReadOptions = {}): Promise<ReadResult> {
+export async function readCaptureFile(path: string, sink: PacketSink, opts: ReadOptions = {}, chunks: ChunkSource = fileChunks): Promise<ReadResult> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -71,7 +74,7 @@ export async function readCaptureFile(path: string, sink: PacketSink, opts: Read
     if (!st.isFile()) throw new SourceError(path, 'not a regular file (give the path of a .pcap or .pcapng file)');
     const total = st.size;
     const chunkSize = Math.max(4096, opts.chunkSize ?? DEFAULT_CHUNK);
-    return await readCaptureStream(path, fileChunks(fh, chunkSize, (e) => fsError(path, e)), sink, opts, total);
+    return await readCaptureStream(path, chunks(fh, chunkSize, (e) => fsError(path, e)), sink, opts, total);
   } finally {
     await fh.close();
   }

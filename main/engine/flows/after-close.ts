@@ -93,6 +93,14 @@ export class AfterCloseWindow {
     this.soonest = soonest;
   }
 
+  /** Until this packet of the capture and `quietBefore` seconds, advance() ends nothing (a sharded worker skips other workers' packets up to there). */
+  get quietUntilPacket(): number {
+    return this.ringCount > 0 ? this.ringUntilPacket[this.ringHead] : Infinity;
+  }
+  get quietBefore(): number {
+    return this.soonest;
+  }
+
   /** Ends the window at ring position `at` (the head). */
   private expire(at: number): void {
     const id = this.ringIds[at];

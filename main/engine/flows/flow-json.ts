@@ -3,8 +3,7 @@
  * holds the two equal on every real capture and on generated ones) — made from plain fields
  * (FlowJsonInput) rather than the Flow object and its dozen nested objects. `weft flows --json`
  * prints one line per connection; on captures of many small connections building and walking
- * those records was a large part of the run. The fields come from an accumulator on the thread
- * that assembles (jsonInput), or from a batch handed to the thread that writes (flow-batch.ts).
+ * those records was a large part of the run. The fields come from an accumulator (jsonInput).
  *
  * Everything in a flow's JSON is ASCII Weft wrote itself (endpoints, hex digests, close reasons,
  * anomaly names, Zeek's letters and states, plugin names): no text from the capture, so those

@@ -260,7 +260,7 @@ export class FlowAccumulator extends FlagHistory implements Stream {
     }
     this.close = reason;
     const hs = this.hs;
-    if (hs !== null && !this.owner.deferDigests) {
+    if (hs !== null) {
       hs.sha0 = this.finishHash(0);
       hs.sha1 = this.finishHash(1);
     }
@@ -268,30 +268,19 @@ export class FlowAccumulator extends FlagHistory implements Stream {
     return true;
   }
 
-  /** The direction's digest, hashing its waiting bytes here (the usual completion). */
+  /** The direction's digest: the incremental hash's, or its waiting bytes hashed in one go (their buffer recycled). */
   private finishHash(dir: TCPFlowDirection): string {
-    let hex = EMPTY_SHA256;
-    return this.digestOrBytes(dir, (b) => (hex = this.owner.hashes.sha256Hex(b))) ?? hex;
-  }
-
-  /**
-   * With `deferDigests`, in the listener's complete(): the direction's digest when it is already
-   * known (hashed incrementally, or no bytes), else null after handing its waiting bytes to `take`
-   * (a view, valid during the call) for hashing elsewhere; its buffer is recycled then.
-   */
-  digestOrBytes(dir: TCPFlowDirection, take: (bytes: Uint8Array) => void): string | null {
-    const s = this.hs;
-    if (s === null) return EMPTY_SHA256;
+    const s = this.hs!;
     const h = dir === 0 ? s.h0 : s.h1;
     if (h !== null) return h.digest('hex');
     const p = dir === 0 ? s.p0 : s.p1;
     if (p === null) return EMPTY_SHA256;
-    take(p.subarray(0, dir === 0 ? s.n0 : s.n1));
+    const hex = this.owner.hashes.sha256Hex(p.subarray(0, dir === 0 ? s.n0 : s.n1));
     this.owner.give(p);
     this.owner.release(p.length);
     if (dir === 0) s.p0 = null;
     else s.p1 = null;
-    return null;
+    return hex;
   }
 
   /** The direction's sha256 (known once the flow is complete). */
@@ -315,11 +304,6 @@ export interface FlowFactoryOptions {
   plugins?: readonly ProtocolPlugin[];
   /** Bytes all flows' pending hash buffers may hold together (default 16 MiB). */
   pendingBudget?: number;
-  /**
-   * Completion does not finish the digests: the listener takes them (or the bytes to hash) with
-   * digestOrBytes, to hash on another thread (weft flows --json).
-   */
-  deferDigests?: boolean;
 }
 
 /** The StreamFactory that makes FlowAccumulators. */
@@ -328,7 +312,6 @@ export class FlowFactory implements StreamFactory {
   listener: FlowListener;
   readonly plugins: readonly ProtocolPlugin[] | undefined;
   readonly detect: boolean;
-  readonly deferDigests: boolean;
   /** The payload length of the packet being assembled (the pipeline driving the engine sets this). */
   payloadOfPacket: () => number = () => 0;
   private readonly budget: number;
@@ -350,7 +333,6 @@ export class FlowFactory implements StreamFactory {
     this.plugins = o.plugins;
     this.detect = o.plugins === undefined || o.plugins.length > 0;
     this.budget = o.pendingBudget ?? 16 << 20;
-    this.deferDigests = o.deferDigests ?? false;
   }
 
   new(_net: NetFlow, _tcpFlow: TcpFlow, _tcp: TcpHeader): Stream {

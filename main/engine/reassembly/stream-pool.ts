@@ -139,24 +139,6 @@ export class Connection implements ConnectionState, TombKey {
     return fromA === this.clientIsA ? 0 : 1;
   }
 
-  /** The client's address as four 32-bit words (IPv4: the first; a shared array, valid until the next call). */
-  clientAddressWords(): readonly number[] {
-    return this.words(this.clientIsA);
-  }
-
-  serverAddressWords(): readonly number[] {
-    return this.words(!this.clientIsA);
-  }
-
-  private words(a: boolean): readonly number[] {
-    const w = ADDRESS_WORDS;
-    w[0] = a ? this.a0 : this.b0;
-    w[1] = a ? this.a1 : this.b1;
-    w[2] = a ? this.a2 : this.b2;
-    w[3] = a ? this.a3 : this.b3;
-    return w;
-  }
-
   get clientPort(): number {
     return this.clientIsA ? this.portA : this.portB;
   }
@@ -180,7 +162,6 @@ export class Connection implements ConnectionState, TombKey {
 
 }
 
-const ADDRESS_WORDS = [0, 0, 0, 0];
 
 /** A connection endpoint whose VLAN is not known yet (no packet from it so far). */
 export const VLAN_UNSEEN = -2;

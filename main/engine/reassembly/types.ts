@@ -156,9 +156,6 @@ export interface ConnectionState {
   readonly server: string;
   readonly clientPort: number;
   readonly serverPort: number;
-  /** An endpoint's address as four 32-bit words (IPv4: the first); a shared array, valid until the next call. */
-  clientAddressWords(): readonly number[];
-  serverAddressWords(): readonly number[];
   readonly ipVersion: number;
   readonly vlan: number;
   readonly directionInferred: boolean;

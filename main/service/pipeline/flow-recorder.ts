@@ -50,13 +50,11 @@ export interface FlowRunResult {
 
 /**
  * Where completed flows go: a function given each Flow, or `json`, given each flow's line of JSON
- * (what `weft flows --json` prints; flowJson) without the Flow object being made.
+ * (what `weft flows --json` prints; flowJson) and its accumulator, without the Flow object being made.
  */
 export type FlowSink =
   | ((f: Flow) => void)
-  | { json: (line: string) => void }
-  /** Each completed accumulator with its digests not yet made (deferDigests): for JsonOffload. */
-  | { batch: (a: FlowAccumulator) => void };
+  | { json: (line: string, a: FlowAccumulator) => void };
 
 /** Packets in, Flows out (the packet pipeline with a FlowFactory for streams). */
 export class FlowPipeline extends PacketPipeline {
@@ -71,7 +69,7 @@ export class FlowPipeline extends PacketPipeline {
   followedRecord: Flow | null = null;
 
   constructor(sink: FlowSink, opts: FlowRunOptions = {}) {
-    const factory = new FlowFactory({ hashes: NODE_HASHES, listener: { complete: () => {} }, deferDigests: typeof sink !== 'function' && 'batch' in sink });
+    const factory = new FlowFactory({ hashes: NODE_HASHES, listener: { complete: () => {} } });
     super(factory, opts);
     const follow = opts.follow;
     if (follow !== undefined) this.followed = [];
@@ -80,17 +78,12 @@ export class FlowPipeline extends PacketPipeline {
     this.assembler.afterClose = (id, dir, flags, payload) => this.late.packet(id, dir, flags, payload, this.assembler.now, this.packets);
     const report = (a: FlowAccumulator) => {
       this.flows++;
-      if (opts.filter && !opts.filter(accumulatorFacts(a))) {
-        // not shown: give back the bytes that were waiting to be hashed elsewhere
-        if (factory.deferDigests) for (const d of [0, 1] as const) a.digestOrBytes(d, () => {});
-        return;
-      }
+      if (opts.filter && !opts.filter(accumulatorFacts(a))) return;
       this.kept++;
-      const f = typeof sink === 'function' || (a.id === follow && !('batch' in sink)) ? flowOf(a) : null;
+      const f = typeof sink === 'function' || a.id === follow ? flowOf(a) : null;
       if (a.id === follow) this.followedRecord = f;
       if (typeof sink === 'function') sink(f!);
-      else if ('batch' in sink) sink.batch(a);
-      else sink.json(flowJson(jsonInput(a)));
+      else sink.json(flowJson(jsonInput(a)), a);
     };
     this.late = new AfterCloseWindow(report);
     const onUdp = opts.udp;
@@ -125,14 +118,22 @@ export class FlowPipeline extends PacketPipeline {
 
   private readonly late: AfterCloseWindow;
 
-  override packet(p: CapturedPacket): void {
-    super.packet(p);
+  override packet(p: CapturedPacket, shared = false): void {
+    super.packet(p, shared);
     this.late.advance(p.tsSec + p.tsNsec / 1e9, this.packets);
   }
 
   override passBy(tsSec: number, tsNsec: number): void {
     super.passBy(tsSec, tsNsec);
     this.late.advance(tsSec + tsNsec / 1e9, this.packets);
+  }
+
+  /** passBy() does nothing but count before this capture second (and before quietUntilPacket). */
+  override get quietBeforeSec(): number {
+    return Math.min(super.quietBeforeSec, Math.floor(this.late.quietBefore));
+  }
+  get quietUntilPacket(): number {
+    return this.late.quietUntilPacket;
   }
 
   override tick(nowSec = Date.now() / 1000): void {

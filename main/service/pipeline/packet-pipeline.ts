@@ -51,13 +51,14 @@ export class PacketPipeline implements PacketSink {
     this.assembler = new Assembler(new StreamPool(factory), { parkSec: PIPELINE_PARK_SEC, ...opts.assembler });
   }
 
-  packet(p: CapturedPacket): void {
+  packet(p: CapturedPacket, shared = false): void {
     this.clock(p.tsSec, p.tsNsec);
     this.bytes += p.capLen;
     const d: DecodedPacket = this.decoder.decode(p);
     this.last = d;
     const t = d.transport;
     if (t !== Transport.TCP && (t !== Transport.UDP || this.udp === null)) return;
+    if (shared && !this.owns!(d)) return;
     const ci = this.ctx.ci;
     ci.tsSec = p.tsSec;
     ci.tsNsec = p.tsNsec;
@@ -90,6 +91,21 @@ export class PacketPipeline implements PacketSink {
   passBy(tsSec: number, tsNsec: number): void {
     this.clock(tsSec, tsNsec);
   }
+
+  /**
+   * Whole capture seconds before which passBy() does nothing but count (the next idle check);
+   * a sharded worker counts the packets before it without calling (FlowPipeline adds its own).
+   */
+  get quietBeforeSec(): number {
+    return this.wall ? Infinity : this.nextFlush;
+  }
+
+  /**
+   * For a packet given to several pipelines (`shared`: a sharded worker's copy of an IP fragment,
+   * whose datagram's connection only its reassembly tells): whether the connection of what it
+   * decoded to is this pipeline's.
+   */
+  owns: ((d: DecodedPacket) => boolean) | null = null;
 
   /** UDP conversations (weft flows lists them beside the TCP connections); null: not kept. */
   udp: UdpTable | null = null;

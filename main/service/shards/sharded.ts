@@ -1,0 +1,278 @@
+/**
+ * A capture read on one thread and its connections worked on N others (`--threads N`): the
+ * TypeScript analogue of several gopacket Assemblers sharing the work, each owning its own
+ * connections.
+ *
+ *   reader thread ── file chunks into the shared ring (ring.ts), a record per packet with its
+ *        │           worker: the symmetric hash of its innermost address pair (a light decode)
+ *        ├─▶ worker 0 ─┐  each runs the whole pipeline for its packets and moves its clock on
+ *        ├─▶ worker 1 ─┤  everyone else's (PacketPipeline.passBy), so idle closing, flushing and
+ *        └─▶ worker … ─┘  after-close windows end a flow at the packet one thread would
+ *                      └─▶ merge.ts: capture-wide numbers, one order whatever N is
+ *
+ * The order of the merged output is by the packet of the capture at which a flow ended, then by
+ * its number (flows ending at the same packet — an idle sweep, the end of the input — in
+ * number order); N = 1 gives that order too.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import type { FileHandle } from 'node:fs/promises';
+import { PacketDecoder } from '../../engine/decode';
+import { LinkType } from '../../engine/formats';
+import type { CaptureFormatError, CapturedPacket, PacketSink } from '../../engine/formats';
+import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
+import { engineBundle } from '../hosts/child-host';
+import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
+import type { WorkerData } from './worker-main';
+
+/** The default number of engine workers: one per core. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** At most this many engine workers (more only cost memory: each holds a ring's view and a pipeline). */
+export const MAX_THREADS = 64;
+
+/** Atomics.waitAsync (ES2024; Node has it since 16): resolves when the word changes, or after `ms`. */
+function waitAsync(a: Int32Array, index: number, value: number, ms: number): Promise<unknown> {
+  const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync(a, index, value, ms);
+  return r.async ? (r.value as Promise<unknown>) : Promise.resolve(r.value);
+}
+
+/** The reader's side of the ring: frames packets into the slot being filled, each with its worker. */
+export class RingFeeder implements PacketSink {
+  private readonly control: Int32Array;
+  private readonly slots: Slot[];
+  private readonly decoder = new PacketDecoder({ defrag: false });
+  private seq = 0;
+  private slot: Slot | null = null;
+  private view: Uint8Array | null = null;
+  private count = 0;
+  private spillUsed = 0;
+  /** Packets framed so far (all inputs). */
+  packets = 0;
+  /** Set when a worker failed: reading stops with it. */
+  failure: Error | null = null;
+
+  constructor(
+    readonly ring: RingMemory,
+    private readonly workers: number,
+    private readonly spillPorts: MessagePort[],
+  ) {
+    this.control = new Int32Array(ring.control);
+    this.slots = ring.slots.map((m) => new Slot(m));
+  }
+
+  /** The next slot to fill, once every worker is done with the batch it held. */
+  async claim(): Promise<Slot> {
+    const need = this.seq - SLOTS + 1;
+    for (let w = 0; w < this.workers; w++) {
+      for (;;) {
+        if (this.failure) throw this.failure;
+        const done = Atomics.load(this.control, C_DONE + w);
+        if (done >= need) break;
+        await waitAsync(this.control, C_DONE + w, done, 200);
+      }
+    }
+    return this.slots[this.seq % SLOTS];
+  }
+
+  /** The chunk `view` (of the claimed slot's memory, from its start) is about to be framed. */
+  begin(view: Uint8Array): void {
+    this.slot = this.slots[this.seq % SLOTS];
+    this.view = view;
+    this.count = 0;
+    this.spillUsed = 0;
+    this.slot.ints[H_NEW_SPILL] = 0;
+  }
+
+  packet(p: CapturedPacket): void {
+    const s = this.slot!;
+    const i = this.count++;
+    const o = HEADER + i * REC_INTS;
+    const t = i * REC_NUMS;
+    const ints = s.ints;
+    ints[o + R_SHARD] = this.shardOf(p);
+    if (p.buf.buffer === this.view!.buffer) {
+      // a view of the chunk (the reader may hand on a view of a view: after a file's first bytes)
+      ints[o + R_WHERE] = IN_CHUNK;
+      ints[o + R_OFFSET] = p.buf.byteOffset + p.offset;
+    } else {
+      // the record completed across chunks, in the reader's scratch: copied once
+      if (this.spillUsed + p.capLen > s.spill.length) this.growSpill(s, this.spillUsed + p.capLen);
+      s.spill.set(p.buf.subarray(p.offset, p.offset + p.capLen), this.spillUsed);
+      ints[o + R_WHERE] = IN_SPILL;
+      ints[o + R_OFFSET] = this.spillUsed;
+      this.spillUsed += p.capLen;
+    }
+    ints[o + R_CAPLEN] = p.capLen;
+    ints[o + R_ORIGLEN] = p.origLen | 0;
+    ints[o + R_NSEC] = p.tsNsec;
+    ints[o + R_FRAME] = p.frame;
+    ints[o + R_LINK] = p.linkType;
+    ints[o + R_IF] = p.ifIndex;
+    s.nums[t + N_SEC] = p.tsSec;
+    s.nums[t + N_FILEOFF] = p.fileOffset;
+    this.packets++;
+  }
+
+  /**
+   * The packet's worker: by its innermost address pair. TCP straight over Ethernet (with at most
+   * one VLAN tag) is read in place — the decoder would find the same addresses, and it is most
+   * packets; anything else (other link layers, UDP and its tunnels, GRE, fragments, damage) goes
+   * through the decoder, without defragmenting: a TCP fragment goes by its own header's
+   * addresses, which every fragment of its datagram shares; any other fragment may hold a tunnel
+   * whose inner connection only reassembly shows, so every worker gets it (EVERY_WORKER). A
+   * packet with no IP in it goes to the first
+   * worker (no connection comes of it; it decodes it for its counters).
+   */
+  private shardOf(p: CapturedPacket): number {
+    const b = p.buf;
+    const o = p.offset;
+    const len = p.capLen;
+    if (p.linkType === LinkType.ETHERNET && len >= 54) {
+      let ip = o + 14;
+      let type = (b[o + 12] << 8) | b[o + 13];
+      if (type === 0x8100) {
+        type = (b[o + 16] << 8) | b[o + 17];
+        ip += 4;
+      }
+      if (type === 0x0800 && b[ip] >= 0x45 && b[ip] <= 0x4f && b[ip + 9] === 6 && ip + 20 <= o + len) return pairHashAt(4, b, ip + 12, b, ip + 16) % this.workers;
+      if (type === 0x86dd && b[ip] >>> 4 === 6 && b[ip + 6] === 6 && ip + 40 <= o + len) return pairHashAt(6, b, ip + 8, b, ip + 24) % this.workers;
+    }
+    const d = this.decoder.decode(p);
+    if (d.fragmentHeld && d.ipProto !== 6 && this.workers > 1) return EVERY_WORKER;
+    return d.ipVersion === 0 ? 0 : pairHash(d.ipVersion, d.src, d.dst) % this.workers;
+  }
+
+  /** A packet bigger than the slot's spill: new shared memory, told to every worker before the batch is published. */
+  private growSpill(s: Slot, need: number): void {
+    const grown = new Uint8Array(new SharedArrayBuffer(Math.max(need, s.spill.length * 2)));
+    grown.set(s.spill.subarray(0, this.spillUsed));
+    s.spill = grown;
+    this.ring.slots[this.seq % SLOTS].spill = grown.buffer as SharedArrayBuffer;
+    this.spillGrown = true;
+  }
+  private spillGrown = false;
+
+  /** The slot's batch is complete: the workers may read it. */
+  publish(): void {
+    if (this.slot === null) return;
+    this.slot.ints[H_COUNT] = this.count;
+    if (this.spillGrown) {
+      // the slot's new spill memory, once per batch, before the workers may look
+      const index = this.seq % SLOTS;
+      for (const port of this.spillPorts) port.postMessage({ slot: index, spill: this.ring.slots[index].spill });
+      this.slot.ints[H_NEW_SPILL] = 1;
+      this.spillGrown = false;
+    }
+    this.slot = null;
+    this.view = null;
+    this.seq++;
+    Atomics.store(this.control, C_PUBLISHED, this.seq);
+    Atomics.notify(this.control, C_PUBLISHED);
+  }
+
+  /** No more input: the workers end every flow and send their last results. */
+  end(): void {
+    this.publish();
+    Atomics.store(this.control, C_ENDED, 1);
+    Atomics.notify(this.control, C_PUBLISHED);
+  }
+
+  /** Stops the workers where they are (a failure, or the reader went away). */
+  abort(): void {
+    Atomics.store(this.control, C_ABORTED, 1);
+    Atomics.notify(this.control, C_PUBLISHED);
+  }
+}
+
+/** A file's chunks read straight into the ring's slots. */
+async function* fileSlots(fh: FileHandle, feeder: RingFeeder, onError: (e: unknown) => Error): AsyncGenerator<Uint8Array> {
+  let pos = 0;
+  for (;;) {
+    const slot = await feeder.claim();
+    let n: number;
+    try {
+      n = (await fh.read(slot.chunk, 0, slot.chunk.length, pos)).bytesRead;
+    } catch (e) {
+      throw onError(e);
+    }
+    if (n === 0) return;
+    pos += n;
+    const view = slot.chunk.subarray(0, n);
+    feeder.begin(view);
+    try {
+      yield view;
+    } finally {
+      feeder.publish();
+    }
+  }
+}
+
+/** A stream's chunks (standard input, a pipe) copied into the ring's slots. */
+async function* streamSlots(stream: AsyncIterable<Uint8Array>, feeder: RingFeeder): AsyncGenerator<Uint8Array> {
+  for await (const c of stream) {
+    for (let at = 0; at < c.length; ) {
+      const slot = await feeder.claim();
+      const n = Math.min(slot.chunk.length, c.length - at);
+      slot.chunk.set(c.subarray(at, at + n));
+      at += n;
+      const view = slot.chunk.subarray(0, n);
+      feeder.begin(view);
+      try {
+        yield view;
+      } finally {
+        feeder.publish();
+      }
+    }
+  }
+}
+
+/** readInputs (packet-pipeline.ts) into the ring: the inputs in order as one capture. */
+export async function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}): Promise<CaptureFormatError[]> {
+  const errors: CaptureFormatError[] = [];
+  let before = 0;
+  for (const f of files) {
+    const opts: ReadOptions = read.onProgress ? { ...read, onProgress: (p) => read.onProgress!({ ...p, bytesDone: before + p.bytesDone }) } : read;
+    const r = f === '-' ? await readCaptureStream('-', streamSlots(process.stdin, feeder), feeder, opts) : await readCaptureFile(f, feeder, opts, (fh, _size, onError) => fileSlots(fh, feeder, onError));
+    before += r.bytesDone;
+    if (r.error) errors.push(r.error);
+  }
+  return errors;
+}
+
+/** Starts `n` engine workers on the ring, each with its task; their messages go to `onMessage`, a failure to `onFailure` (once). */
+export function startWorkers<T>(
+  ring: RingMemory,
+  n: number,
+  task: (index: number) => WorkerData['task'],
+  onMessage: (index: number, m: T) => void,
+  onFailure: (e: Error) => void,
+  limits?: ResourceLimits,
+): { workers: Worker[]; spillPorts: MessagePort[] } {
+  const control = new Int32Array(ring.control);
+  const spillPorts: MessagePort[] = [];
+  let failed = false;
+  const fail = (w: number, why: string) => {
+    if (failed) return;
+    failed = true;
+    onFailure(new Error(`engine thread ${w + 1} of ${n} failed: ${why}`));
+  };
+  const workers = Array.from({ length: n }, (_, w) => {
+    const ch = new MessageChannel();
+    spillPorts.push(ch.port1);
+    const data: WorkerData = { ring, index: w, workers: n, spills: ch.port2, task: task(w) };
+    const worker = new Worker(engineBundle('shard-worker.cjs'), { workerData: data, transferList: [ch.port2], resourceLimits: limits });
+    worker.on('message', (m: T | { error: string }) => {
+      if (m !== null && typeof m === 'object' && 'error' in m) fail(w, m.error);
+      else onMessage(w, m as T);
+    });
+    worker.on('error', (e) => fail(w, e.message));
+    worker.on('exit', (code) => {
+      if (Atomics.load(control, finishedWord(n, w)) === 0 && Atomics.load(control, C_ABORTED) === 0) fail(w, `it stopped (exit code ${code}) before the end of the input`);
+    });
+    return worker;
+  });
+  return { workers, spillPorts };
+}

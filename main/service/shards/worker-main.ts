@@ -1,0 +1,94 @@
+// Entry of out/cli/shard-worker.cjs: one engine worker of a sharded run (shards/). It reads every
+// batch of the ring in order (ring.ts), decodes the packets given to it and lets the others move
+// its clock, and posts what each batch made to the reader's thread. It blocks on shared memory
+// between batches (it has nothing else to do); a failure is posted with its message and stops
+// the whole run (aborted), never silently.
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { newCapturedPacket } from '../../engine/formats';
+import { FlowsTask, transferables, type FlowsTaskSpec } from './flows-task';
+import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
+
+export interface WorkerData {
+  ring: RingMemory;
+  index: number;
+  workers: number;
+  /** Where a slot's replaced spill memory comes ({slot, spill}), read synchronously when a batch says so. */
+  spills: MessagePort;
+  task: FlowsTaskSpec;
+}
+
+if (!parentPort) throw new Error('shard-worker must run as a worker thread');
+const port = parentPort;
+const { ring, index, workers, spills, task: spec } = workerData as WorkerData;
+const control = new Int32Array(ring.control);
+const slots = ring.slots.map((m) => new Slot(m));
+
+function run(): void {
+  const task = new FlowsTask(spec, index, workers);
+  const p = newCapturedPacket();
+  let k = 0;
+  let quietSec = -Infinity;
+  let quietPacket = -Infinity;
+  for (let seq = 0; ; seq++) {
+    for (;;) {
+      const published = Atomics.load(control, C_PUBLISHED);
+      if (published > seq) break;
+      if (Atomics.load(control, C_ABORTED) !== 0) return;
+      if (Atomics.load(control, C_ENDED) !== 0 && Atomics.load(control, C_PUBLISHED) <= seq) {
+        const last = task.end(seq);
+        port.postMessage(last, transferables(last));
+        Atomics.store(control, finishedWord(workers, index), 1);
+        return;
+      }
+      Atomics.wait(control, C_PUBLISHED, published, 500);
+    }
+    const s = slots[seq % SLOTS];
+    const ints = s.ints;
+    const nums = s.nums;
+    if (ints[H_NEW_SPILL] !== 0) {
+      const m = receiveMessageOnPort(spills) as { message: { slot: number; spill: SharedArrayBuffer } } | undefined;
+      if (m === undefined || m.message.slot !== seq % SLOTS) throw new Error(`batch ${seq} said its spill memory was replaced, but ${m === undefined ? 'none came' : `slot ${m.message.slot}'s came`}`);
+      s.spill = new Uint8Array(m.message.spill);
+    }
+    const n = ints[H_COUNT];
+    for (let i = 0; i < n; i++) {
+      const o = HEADER + i * REC_INTS;
+      const t = i * REC_NUMS;
+      k++;
+      const shard = ints[o + R_SHARD];
+      if (shard !== index && shard !== EVERY_WORKER) {
+        if (nums[t + N_SEC] < quietSec && k < quietPacket) continue;
+        task.passBy(k, nums[t + N_SEC], ints[o + R_NSEC]);
+        quietSec = task.quietBeforeSec;
+        quietPacket = task.quietUntilPacket;
+        continue;
+      }
+      p.buf = ints[o + R_WHERE] === IN_CHUNK ? s.chunk : s.spill;
+      p.offset = ints[o + R_OFFSET];
+      p.capLen = ints[o + R_CAPLEN];
+      p.origLen = ints[o + R_ORIGLEN] >>> 0;
+      p.tsSec = nums[t + N_SEC];
+      p.tsNsec = ints[o + R_NSEC];
+      p.frame = ints[o + R_FRAME];
+      p.linkType = ints[o + R_LINK];
+      p.ifIndex = ints[o + R_IF];
+      p.fileOffset = nums[t + N_FILEOFF];
+      task.packet(k, p, shard === EVERY_WORKER);
+      quietSec = task.quietBeforeSec;
+      quietPacket = task.quietUntilPacket;
+    }
+    const r = task.take(seq);
+    port.postMessage(r, transferables(r));
+    Atomics.store(control, C_DONE + index, seq + 1);
+    Atomics.notify(control, C_DONE + index);
+  }
+}
+
+try {
+  run();
+} catch (e) {
+  Atomics.store(control, C_ABORTED, 1);
+  Atomics.notify(control, C_PUBLISHED);
+  Atomics.notify(control, C_DONE + index);
+  port.postMessage({ error: (e as Error).stack ?? String(e) });
+}
