@@ -57,9 +57,10 @@ Usage:
                                             it: the outcomes and the ranges where they differ
   weft plugins [--json]                     protocol plugins with their BPF filters, ports and
                                             options
-  weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json] [--max-connections N]
+  weft messages FILE… [--plugin NAME] [--option PLUGIN.NAME=N]… [--json] [--max-connections N] [--threads N]
                                             one line per protocol message (HTTP, Redis, MySQL,
-                                            MongoDB): flow, direction, time, byte range, summary
+                                            MongoDB): flow, direction, time, byte range, summary;
+                                            --threads as for flows (the same lines for every N)
   weft export FILE… --format F[,F…] --out DIR [--filter EXPR] [--flows N,…] [--max-connections N]
                                             flows as raw bytes per direction (tcpflow's names),
                                             transcript, pcap, pcapng (their original frames),
@@ -228,10 +229,10 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
     }
     case 'messages': {
       const a = parseOrUsage(() =>
-        parseArgs({ args: rest, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, plugin: { type: 'string' }, option: { type: 'string', multiple: true }, 'max-connections': { type: 'string' } } } as const),
+        parseArgs({ args: rest, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, plugin: { type: 'string' }, option: { type: 'string', multiple: true }, 'max-connections': { type: 'string' }, threads: { type: 'string' } } } as const),
       );
       if (a.positionals.length === 0) throw new UsageError('messages needs at least one FILE');
-      const failed = await messagesCommand(a.positionals, a.values.plugin, a.values.option ?? [], !!a.values.json, out, err, maxConnectionsOf(a.values['max-connections']));
+      const failed = await messagesCommand(a.positionals, a.values.plugin, a.values.option ?? [], !!a.values.json, out, err, maxConnectionsOf(a.values['max-connections']), threadsOf(a.values.threads));
       return failed ? 2 : 0;
     }
     case 'export': {

@@ -1,7 +1,7 @@
 import { parseOptions, PLUGINS, pluginByName, type OptionValues } from '../engine/protocols';
-import { jsonSafe } from '../service/pipeline/message-content';
-import { runMessages, type MessageRecord } from '../service/pipeline/messages';
-import { formatTime } from './format';
+import { runShardedMessages } from '../service/shards/messages-run';
+
+export { messageLine } from '../service/pipeline/messages';
 import { UsageError, type BufferedOut } from './io';
 
 /** `weft plugins [--json]` */
@@ -26,24 +26,17 @@ export function optionsOf(specs: readonly string[]): Record<string, OptionValues
 }
 
 /** `weft messages FILE… [--plugin NAME] [--option P.N=V]… [--json]`: one line (or JSON object) per message. */
-export async function messagesCommand(files: string[], plugin: string | undefined, options: readonly string[], json: boolean, out: BufferedOut, err: BufferedOut, maxConnections?: number): Promise<number> {
-  let plugins = PLUGINS;
-  if (plugin !== undefined) {
-    const p = pluginByName(plugin);
-    if (!p) throw new UsageError(`no plugin '${plugin}' (weft plugins lists them)`);
-    plugins = [p];
-  }
-  const r = await runMessages(files, (m) => out.line(messageLine(m, json)), plugins, optionsOf(options), maxConnections);
+export async function messagesCommand(files: string[], plugin: string | undefined, options: readonly string[], json: boolean, out: BufferedOut, err: BufferedOut, maxConnections?: number, threads = 1): Promise<number> {
+  if (plugin !== undefined && !pluginByName(plugin)) throw new UsageError(`no plugin '${plugin}' (weft plugins lists them)`);
+  const r = await runShardedMessages(files, {
+    threads,
+    plugins: plugin === undefined ? null : [plugin],
+    pluginOptions: optionsOf(options),
+    json,
+    maxConnections,
+    line: (b, from, to) => out.lineOf('', b, from, to),
+    read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
+  });
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   return r.errors.length;
-}
-
-/** One message as a line for people (time, protocol, who → whom, byte range, summary) or as JSON. */
-export function messageLine(m: MessageRecord, json: boolean): string {
-  if (json) {
-    const { fields, ...rest } = m;
-    return JSON.stringify({ ...rest, fields: jsonSafe(fields) });
-  }
-  const arrow = m.dir === 'c2s' ? `${m.client} > ${m.server}` : `${m.server} > ${m.client}`;
-  return `${formatTime(m.tsSec, m.tsNsec)} ${m.protocol} ${arrow} [${m.start}-${m.end}) ${m.summary}`;
 }

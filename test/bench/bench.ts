@@ -10,6 +10,7 @@
  *     http         the same, and every stream also parsed by the HTTP/1.x plugin (gaps included)
  *     baseline     read + decode + a straightforward reassembler (baseline.ts)
  *     flows        `weft flows --json` end to end (the real CLI, sha256 per direction, output to /dev/null)
+ *     threads      the same with --threads 1 … cores: the scaling curve (2 against 1, and peak RSS)
  *     app          the app loading the file (a Session over the engine's child process, as weft serve)
  *     alloc        heap bytes the engine allocates per in-order packet (measures.ts)
  *     export       `weft export --format raw,pcapng,jsonl` of every flow (two passes over the file),
@@ -17,7 +18,7 @@
  *     resp         message-heavy parsing: 400,000 pipelined Redis commands and replies (in memory),
  *                  against resp-scan, finding the same bytes' line ends and nothing else
  *   small     ~1 GB, 500,000 connections of one request each (--profile small)
- *     floor, engine, flows, app (load time, time to the first flows, a sorted query of all rows,
+ *     floor, engine, flows, threads, app (load time, time to the first flows, a sorted query of all rows,
  *     the engine process's peak RSS)
  *   synflood  1,000,000 SYNs to distinct ports (gen-synflood.ts): `weft flows --json` exits 0 with
  *     every connection printed exactly once (most closed by the connection limit), its peak RSS
@@ -33,7 +34,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeSynFlood } from './gen-synflood';
@@ -180,6 +181,37 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * `weft flows --json --threads N` for N = 1 … max(cores, 2), alternating, best of `rounds`: the
+ * scaling curve, --threads 2 against --threads 1 (target ≥ 1.7x) and its peak RSS (target ≤ 1.5x).
+ */
+async function threadCurve(file: string, rounds: number, log: (s: string) => void) {
+  const most = Math.max(2, availableParallelism());
+  const best: CliRun[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const line: string[] = [];
+    for (let n = 1; n <= most; n++) {
+      const f = await weft(['flows', '--json', '--threads', String(n), file]);
+      const b = best[n - 1];
+      if (!b || f.ms < b.ms) best[n - 1] = { ...f, maxRssMB: Math.max(f.maxRssMB, b?.maxRssMB ?? 0) };
+      else b.maxRssMB = Math.max(b.maxRssMB, f.maxRssMB);
+      line.push(`--threads ${n} ${f.ms.toFixed(0)} ms`);
+    }
+    log(`  threads round ${i + 1}: ${line.join(', ')}`);
+  }
+  const r = {
+    cores: availableParallelism(),
+    seconds: best.map((b) => +(b.ms / 1000).toFixed(3)),
+    speedup: best.map((b) => ratio(best[0].ms, b.ms)),
+    peakRssMB: best.map((b) => b.maxRssMB),
+    twoOverOne: ratio(best[0].ms, best[1].ms),
+    rssTwoOverOne: ratio(best[1].maxRssMB, best[0].maxRssMB),
+  };
+  log(`  weft flows --json --threads N   ${r.seconds.map((t, i) => `${i + 1}: ${t} s`).join(', ')} (${r.cores} cores)`);
+  log(`    --threads 2 is ${r.twoOverOne}x --threads 1 (target ≥ 1.7), peak RSS ${r.peakRssMB[1]} MB = ${r.rssTwoOverOne}x (target ≤ 1.5); speed-up by N: ${r.speedup.join(', ')}`);
+  return r;
+}
+
 async function bulk(dir: string, given: string | undefined, sizeMb: number, rounds: number, log: (s: string) => void) {
   let file = given;
   if (!file) {
@@ -203,6 +235,7 @@ async function bulk(dir: string, given: string | undefined, sizeMb: number, roun
   const scanBest = Math.min(...resp.map(([, s]) => s.ms));
   const fifthEngine = child('engine', fifth);
   const fifthFlows = await weft(['flows', '--json', fifth]);
+  const threads = await threadCurve(file, rounds, log);
   const app = child('app', file) as Sample & AppLoad;
   const exp = child('export', file);
   const expFifth = child('export', fifth);
@@ -227,6 +260,7 @@ async function bulk(dir: string, given: string | undefined, sizeMb: number, roun
     export: { MBps: mbps(size, exp.ms), flows: exp.packets, bytesWritten: exp.bytes, peakRssMB: exp.maxRssMB, peakRssMBOnAFifth: expFifth.maxRssMB },
     resp: { messages: resp[0][0].messages, MBps: +(resp[0][0].bytes / 1e6 / (respBest / 1000)).toFixed(1), messagesPerSecond: Math.round((resp[0][0].messages! / respBest) * 1000) },
     engineBytesAllocatedPerInOrderPacket: +alloc.bytes.toFixed(3),
+    threads,
     peakRssMB: { engine: best.engine.maxRssMB, engineOnAFifth: fifthEngine.maxRssMB, flows: flows.maxRssMB, flowsOnAFifth: fifthFlows.maxRssMB, baseline: best.baseline.maxRssMB, decode: best.decode.maxRssMB },
   };
   log(`\nbulk: ${(size / 1e6).toFixed(0)} MB, ${r.packets} packets, ${r.reassembledBytes} bytes reassembled`);
@@ -257,6 +291,7 @@ async function small(dir: string, sizeMb: number, rounds: number, log: (s: strin
     return `flows ${f.ms.toFixed(0)} ms`;
   });
   const flows = flowsBest!;
+  const threads = await threadCurve(file, rounds, log);
   const apps = [0, 1].map(() => child('app', file) as Sample & AppLoad);
   const app = apps.reduce((a, b) => (a.ms < b.ms ? a : b));
   const fifthEngine = child('engine', fifth);
@@ -269,6 +304,7 @@ async function small(dir: string, sizeMb: number, rounds: number, log: (s: strin
     ratios: { engineOverFloor: ratio(best.floor.ms, best.engine.ms), appOverFlows: ratio(app.ms, flows.ms) },
     app: { firstFlowsMs: Math.round(app.firstFlowsMs), sortedQueryMs: Math.round(app.sortedQueryMs), engineRssMB: Math.max(...apps.map((a) => a.engineRssMB)) },
     peakRssMB: { engine: best.engine.maxRssMB, engineOnAFifth: fifthEngine.maxRssMB, flows: flows.maxRssMB, flowsOnAFifth: fifthFlows.maxRssMB },
+    threads,
   };
   log(`small: ${(size / 1e6).toFixed(0)} MB, ${conns} connections, ${r.packets} packets`);
   log(`  engine                          ${r.seconds.engine} s   ${r.ratios.engineOverFloor} of the floor; peak RSS ${r.peakRssMB.engine} MB (${r.peakRssMB.engineOnAFifth} MB on a fifth; target ≤ 250)`);

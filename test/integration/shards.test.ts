@@ -14,6 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runFlows } from '../../main/service/pipeline/flow-recorder';
 import { compileFilter } from '../../main/service/pipeline/flow-query';
 import { runShardedFlows, type ShardedFlowsOptions } from '../../main/service/shards/flows-run';
+import { runShardedMessages } from '../../main/service/shards/messages-run';
+import { messageLine, runMessages } from '../../main/service/pipeline/messages';
 import { COVERAGE, MALFORMED, REAL, captureFiles } from '../helpers/fixtures';
 import { ether, ipv4, tcp } from '../helpers/packet-builder';
 import { PcapWriter } from '../../main/engine/formats';
@@ -70,6 +72,38 @@ async function expectSameForEveryN(files: string[], o: Opts = {}): Promise<strin
   expect([...ids].sort((a, b) => a - b)).toEqual(ids.map((_, i) => i + 1));
   return outs[0].text;
 }
+
+/** weft messages' lines over N threads. */
+async function shardedMessages(files: string[], threads: number, json = true): Promise<string> {
+  let text = '';
+  await runShardedMessages(files, { threads, plugins: null, pluginOptions: {}, json, chunkBytes: 16 << 10, line: (b, from, to) => (text += Buffer.from(b.subarray(from, to)).toString('utf8') + '\n') });
+  return text;
+}
+
+describe('sharded messages: the same for every number of threads', () => {
+  it('on every real fixture and on all of them as one capture, as JSON and as text; the same messages as one thread', async () => {
+    const real = captureFiles(REAL).map((f) => join(REAL, f));
+    let messages = 0;
+    for (const files of [...real.map((f) => [f]), real]) {
+      const one = await shardedMessages(files, 1);
+      for (const n of [2, 3, 4]) expect(await shardedMessages(files, n), files.join(' ')).toBe(one);
+      const ref: string[] = [];
+      await runMessages(files, (m) => ref.push(messageLine(m, true)));
+      expect(one.split('\n').filter(Boolean).sort()).toEqual(ref.sort());
+      if (files.length > 1) messages = ref.length;
+    }
+    expect(messages).toBeGreaterThan(150);
+    expect(await shardedMessages(real, 3, false)).toBe(await shardedMessages(real, 1, false));
+  });
+
+  it('on a generated capture of 2,000 HTTP connections', async () => {
+    const f = generate('http.pcap', ['--conns', '2000', '--profile', 'small', '--seed', '9', '--anomaly', '0.05']);
+    const one = await shardedMessages([f], 1);
+    expect(await shardedMessages([f], 2)).toBe(one);
+    expect(await shardedMessages([f], 4)).toBe(one);
+    expect(one.split('\n').length - 1).toBeGreaterThan(3000);
+  });
+});
 
 describe('sharded flows: the same for every number of threads', () => {
   const real = captureFiles(REAL).map((f) => join(REAL, f));

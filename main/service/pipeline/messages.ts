@@ -10,7 +10,8 @@ import type { CaptureInfo, ConnectionState, NetFlow, ScatterGather, Stream, TcpF
 import { copyBytes } from '../../engine/util/bytes';
 import { lastAtOrBefore } from '../../engine/util/search';
 import { DETECT_BYTES } from '../../engine/flows';
-import { finishFields, PARSER_HOST } from './message-content';
+import { finishFields, jsonSafe, PARSER_HOST } from './message-content';
+import { formatTime } from '../../cli/format';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
 export interface MessageRecord {
@@ -47,16 +48,22 @@ export class MessageStream implements Stream {
 
   constructor(
     private readonly plugins: readonly ProtocolPlugin[],
-    private readonly emit: (m: MessageRecord) => void,
+    private readonly emit: (m: MessageRecord, connection: number) => void,
     /** Ports of the connection: a plugin whose port it uses parses it even if detection says no. */
     private readonly byPort: number[] | null,
     private readonly options: Record<string, OptionValues>,
     endpoints?: { client: string; server: string },
+    /** Told once the connection's last message is out (a sharded worker forgets its number then). */
+    private readonly ended?: (connection: number) => void,
   ) {
     if (endpoints) ({ client: this.client, server: this.server } = endpoints);
   }
 
+  /** The engine's number of the connection (0 until it attaches). */
+  private id = 0;
+
   attach(c: ConnectionState): void {
+    this.id = c.id;
     if (this.client !== '') return;
     this.client = c.client;
     this.server = c.server;
@@ -141,7 +148,7 @@ export class MessageStream implements Stream {
       kind: m.kind,
       summary: m.summary,
       fields: finishFields(this.plugin!.name, m.fields),
-    });
+    }, this.id);
     this.forget(m.dir, m.end);
   }
 
@@ -162,6 +169,7 @@ export class MessageStream implements Stream {
   reassemblyComplete(): boolean {
     if (!this.parsers && !this.undecided) this.decide();
     if (this.parsers) for (const p of this.parsers) for (const m of p.end()) this.out(m);
+    this.ended?.(this.id);
     return true;
   }
 }
@@ -178,10 +186,11 @@ export interface MessagePipelineOptions extends PipelineOptions {
 }
 
 export class MessagePipeline extends PacketPipeline {
-  constructor(onMessage: (m: MessageRecord) => void, plugins: readonly ProtocolPlugin[] = PLUGINS, opts: MessagePipelineOptions = {}) {
+  /** `onMessage` is given each message and its connection's number; `ended`, a connection's number after its last message. */
+  constructor(onMessage: (m: MessageRecord, connection: number) => void, plugins: readonly ProtocolPlugin[] = PLUGINS, opts: MessagePipelineOptions = {}, ended?: (connection: number) => void) {
     super(
       {
-        new: (_net: NetFlow, f: TcpFlow) => new MessageStream(plugins, onMessage, opts.byPort ? [f.serverPort, f.clientPort] : null, opts.pluginOptions ?? {}),
+        new: (_net: NetFlow, f: TcpFlow) => new MessageStream(plugins, onMessage, opts.byPort ? [f.serverPort, f.clientPort] : null, opts.pluginOptions ?? {}, undefined, ended),
       },
       opts,
     );
@@ -200,4 +209,14 @@ export async function runMessages(
   const errors = await readInputs(files, pipe);
   pipe.end();
   return { errors };
+}
+
+/** One message as a line for people (time, protocol, who → whom, byte range, summary) or as JSON. */
+export function messageLine(m: MessageRecord, json: boolean): string {
+  if (json) {
+    const { fields, ...rest } = m;
+    return JSON.stringify({ ...rest, fields: jsonSafe(fields) });
+  }
+  const arrow = m.dir === 'c2s' ? `${m.client} > ${m.server}` : `${m.server} > ${m.client}`;
+  return `${formatTime(m.tsSec, m.tsNsec)} ${m.protocol} ${arrow} [${m.start}-${m.end}) ${m.summary}`;
 }

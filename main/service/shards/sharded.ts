@@ -22,13 +22,21 @@ import { LinkType } from '../../engine/formats';
 import type { CaptureFormatError, CapturedPacket, PacketSink } from '../../engine/formats';
 import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
 import { engineBundle } from '../hosts/child-host';
-import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
+import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, type RingMemory } from './ring';
 import type { WorkerData } from './worker-main';
+import { ShardMerger, type ShardResult } from './results';
 
 /** The default number of engine workers: one per core. */
 export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
+
+/**
+ * Each worker's young generation (V8's default gives a worker about 34 MB): measured on 500,000
+ * small connections with 2 workers, 16 MB costs 3 % of the time and saves 47 MB of peak RSS
+ * (338 → 290 MB), which keeps `weft flows` within its 300 MB there.
+ */
+const WORKER_YOUNG_MB = 16;
 
 /** At most this many engine workers (more only cost memory: each holds a ring's view and a pipeline). */
 export const MAX_THREADS = 64;
@@ -263,7 +271,7 @@ export function startWorkers<T>(
     const ch = new MessageChannel();
     spillPorts.push(ch.port1);
     const data: WorkerData = { ring, index: w, workers: n, spills: ch.port2, task: task(w) };
-    const worker = new Worker(engineBundle('shard-worker.cjs'), { workerData: data, transferList: [ch.port2], resourceLimits: limits });
+    const worker = new Worker(engineBundle('shard-worker.cjs'), { workerData: data, transferList: [ch.port2], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, ...limits } });
     worker.on('message', (m: T | { error: string }) => {
       if (m !== null && typeof m === 'object' && 'error' in m) fail(w, m.error);
       else onMessage(w, m as T);
@@ -275,4 +283,80 @@ export function startWorkers<T>(
     return worker;
   });
   return { workers, spillPorts };
+}
+
+export interface ShardedRunOptions<F> {
+  threads: number;
+  /** What every worker runs (a task spec: worker-main.ts). */
+  task: WorkerData['task'];
+  /** Each item of the merged results, in order (results.ts). */
+  item: (id: number, kind: number, r: ShardResult<F>, i: number, from: number, to: number) => void;
+  workerLimits?: ResourceLimits;
+  chunkBytes?: number;
+  read?: ReadOptions;
+}
+
+export interface ShardedRunResult {
+  /** Packets read (all inputs). */
+  packets: number;
+  /** The workers' counts, added up. */
+  counts: Record<string, number>;
+  errors: CaptureFormatError[];
+}
+
+/**
+ * Reads the inputs into the ring for `threads` workers running `task`, and hands the merged
+ * items to `item` as they come. A worker's failure rejects with its message after stopping the
+ * reader and the other workers; a damaged input ends as the one-thread readers end (its error
+ * in `errors`, everything before it delivered).
+ */
+export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): Promise<ShardedRunResult> {
+  const n = o.threads;
+  const ring = newRing(n, o.chunkBytes);
+  const merger = new ShardMerger<F>(n, o.item);
+  let failure: Error | null = null;
+  let settle: () => void = () => {};
+  const settled = new Promise<void>((resolve) => (settle = resolve));
+  let feeder: RingFeeder | null = null;
+  const fail = (e: Error) => {
+    if (failure) return;
+    failure = e;
+    if (feeder) {
+      feeder.failure = e;
+      feeder.abort();
+    }
+    settle();
+  };
+  const { workers, spillPorts } = startWorkers<ShardResult<F>>(
+    ring,
+    n,
+    () => o.task,
+    (w, r) => {
+      try {
+        merger.add(w, r);
+      } catch (e) {
+        fail(e as Error);
+      }
+      if (merger.done) settle();
+    },
+    fail,
+    o.workerLimits,
+  );
+  feeder = new RingFeeder(ring, n, spillPorts);
+  let errors: CaptureFormatError[] = [];
+  try {
+    try {
+      errors = await readInputsToRing(files, feeder, o.read);
+    } catch (e) {
+      if (!failure) throw e;
+    }
+    feeder.end();
+    await settled;
+    if (failure) throw failure;
+  } finally {
+    feeder.abort();
+    for (const p of spillPorts) p.close();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return { packets: feeder.packets, counts: merger.counts, errors };
 }

@@ -5,7 +5,10 @@
 // the whole run (aborted), never silently.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { newCapturedPacket } from '../../engine/formats';
-import { FlowsTask, transferables, type FlowsTaskSpec } from './flows-task';
+import { FlowsTask, type FlowsTaskSpec } from './flows-task';
+import { MessagesTask, type MessagesTaskSpec } from './messages-task';
+import { transferables } from './results';
+import type { PipelineTask } from './task';
 import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
 
 export interface WorkerData {
@@ -14,7 +17,7 @@ export interface WorkerData {
   workers: number;
   /** Where a slot's replaced spill memory comes ({slot, spill}), read synchronously when a batch says so. */
   spills: MessagePort;
-  task: FlowsTaskSpec;
+  task: FlowsTaskSpec | MessagesTaskSpec;
 }
 
 if (!parentPort) throw new Error('shard-worker must run as a worker thread');
@@ -24,7 +27,7 @@ const control = new Int32Array(ring.control);
 const slots = ring.slots.map((m) => new Slot(m));
 
 function run(): void {
-  const task = new FlowsTask(spec, index, workers);
+  const task: PipelineTask = spec.kind === 'flows' ? new FlowsTask(spec, index, workers) : new MessagesTask(spec, index, workers);
   const p = newCapturedPacket();
   let k = 0;
   let quietSec = -Infinity;

@@ -1,0 +1,197 @@
+/**
+ * What engine workers send the reader's thread, and how it is merged (sharded.ts).
+ *
+ * A worker numbers its connections (and UDP conversations) 1, 2, … in its own order, and tells
+ * for each number the packet of the capture that took it (`creations`). Each item it makes — a
+ * flow's line, a protocol message's line — comes with the packet of the capture at which it was
+ * made (`ks`; Infinity: the end of the input), the worker's number of its connection, and a kind.
+ * ShardMerger ranks the creations over all workers — a packet is one worker's and takes at most
+ * one number — which gives the numbers one thread would, and orders a batch's items by (packet,
+ * number), keeping each connection's items in the order they were made: the same order for
+ * every number of workers.
+ */
+import { grownTo } from '../../engine/util/bytes';
+
+/** One batch's items from one worker: typed arrays (transferred), no object per item. */
+export interface ShardResult<F = unknown> {
+  seq: number;
+  final: boolean;
+  creations: Float64Array;
+  ks: Float64Array;
+  ids: Float64Array;
+  kinds: Uint8Array;
+  /** 1: the item's connection is done (its number is forgotten after it). */
+  ends: Uint8Array;
+  /** The items' text, back to back, and where each item's text begins and ends. */
+  text: Uint8Array;
+  from: Int32Array;
+  to: Int32Array;
+  /** Per item, plain data when the task sends any (a filter's facts), else empty. */
+  extra: (F | null)[];
+  /** final only: what the task counted (TCP packets decoded, …). */
+  counts?: Record<string, number>;
+}
+
+export function transferables(r: ShardResult): ArrayBuffer[] {
+  return [r.creations.buffer, r.ks.buffer, r.ids.buffer, r.kinds.buffer, r.ends.buffer, r.text.buffer, r.from.buffer, r.to.buffer] as ArrayBuffer[];
+}
+
+/** A growing list of numbers. */
+class Numbers {
+  a = new Float64Array(256);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) this.a = grownTo(this.a, this.n + 1);
+    this.a[this.n++] = v;
+  }
+  take(): Float64Array {
+    const r = this.a.slice(0, this.n);
+    this.n = 0;
+    return r;
+  }
+}
+
+/** A worker's side: items gathered while a batch is read, taken as a ShardResult. */
+export class ResultWriter<F = unknown> {
+  private readonly creations = new Numbers();
+  private readonly ks = new Numbers();
+  private readonly ids = new Numbers();
+  private kinds = new Uint8Array(256);
+  private ends = new Uint8Array(256);
+  private from = new Int32Array(256);
+  private to = new Int32Array(256);
+  private text: Buffer = Buffer.allocUnsafe(1 << 16);
+  private textLen = 0;
+  private extra: (F | null)[] = [];
+
+  /** Number `id`'s connection was created at capture packet k (numbers are told in order). */
+  created(k: number): void {
+    this.creations.push(k);
+  }
+
+  /**
+   * An item of connection `id` at capture packet k: `text` from its `skip`-th character (a line
+   * made with the worker's number in front, which the merger replaces); `ascii` when the text is
+   * known to be ASCII (copied as bytes, not encoded).
+   */
+  item(k: number, id: number, kind: number, ends: boolean, text: string, skip: number, ascii: boolean, extra?: F | null): void {
+    const i = this.ks.n;
+    this.ks.push(k);
+    this.ids.push(id);
+    if (i === this.kinds.length) {
+      this.kinds = grownTo(this.kinds, i + 1);
+      this.ends = grownTo(this.ends, i + 1);
+      this.from = grownTo(this.from, i + 1);
+      this.to = grownTo(this.to, i + 1);
+    }
+    this.kinds[i] = kind;
+    this.ends[i] = ends ? 1 : 0;
+    const most = ascii ? text.length : text.length * 3;
+    if (this.textLen + most > this.text.length) {
+      const g = Buffer.allocUnsafe(Math.max(this.textLen + most, this.text.length * 2));
+      this.text.copy(g, 0, 0, this.textLen);
+      this.text = g;
+    }
+    this.from[i] = this.textLen + skip;
+    this.textLen += ascii ? this.text.write(text, this.textLen, 'latin1') : this.text.write(text, this.textLen, 'utf8');
+    this.to[i] = this.textLen;
+    if (extra !== undefined) this.extra.push(extra);
+  }
+
+  take(seq: number, final = false, counts?: Record<string, number>): ShardResult<F> {
+    const n = this.ks.n;
+    const r: ShardResult<F> = {
+      seq,
+      final,
+      creations: this.creations.take(),
+      ks: this.ks.take(),
+      ids: this.ids.take(),
+      kinds: this.kinds.slice(0, n),
+      ends: this.ends.slice(0, n),
+      text: Uint8Array.prototype.slice.call(this.text, 0, this.textLen),
+      from: this.from.slice(0, n),
+      to: this.to.slice(0, n),
+      extra: this.extra,
+      counts,
+    };
+    this.textLen = 0;
+    this.extra = [];
+    return r;
+  }
+}
+
+/** The reader's side: the workers' results, batch by batch, as items in one order with capture-wide numbers. */
+export class ShardMerger<F = unknown> {
+  private readonly queues: ShardResult<F>[][];
+  private readonly numbers: Map<number, number>[];
+  private readonly nextLocal: number[];
+  private nextNumber = 1;
+  private finals = 0;
+  /** The workers' final counts, added up. */
+  readonly counts: Record<string, number> = {};
+
+  constructor(
+    private readonly workers: number,
+    /** An item, in order: its connection's capture-wide number, its kind, and where its text and extra are (r.text[from, to), r.extra[i]). */
+    private readonly onItem: (id: number, kind: number, r: ShardResult<F>, i: number, from: number, to: number) => void,
+  ) {
+    this.queues = Array.from({ length: workers }, () => []);
+    this.numbers = Array.from({ length: workers }, () => new Map());
+    this.nextLocal = new Array(workers).fill(1);
+  }
+
+  /** Every worker sent its last batch. */
+  get done(): boolean {
+    return this.finals === this.workers;
+  }
+
+  add(w: number, r: ShardResult<F>): void {
+    if (r.final && r.counts) for (const [k, v] of Object.entries(r.counts)) this.counts[k] = (this.counts[k] ?? 0) + v;
+    this.queues[w].push(r);
+    while (this.queues.every((q) => q.length > 0)) this.step();
+  }
+
+  private step(): void {
+    const rs = this.queues.map((q) => q.shift()!);
+    const seq = rs[0].seq;
+    if (rs.some((r) => r.seq !== seq)) throw new Error(`engine threads out of step (batches ${rs.map((r) => r.seq).join(', ')})`);
+    this.number(rs);
+    const ks: number[] = [];
+    const gids: number[] = [];
+    const where: number[] = [];
+    for (let w = 0; w < rs.length; w++) {
+      const r = rs[w];
+      const m = this.numbers[w];
+      for (let i = 0; i < r.ids.length; i++) {
+        const gid = m.get(r.ids[i]);
+        if (gid === undefined) throw new Error(`engine thread ${w + 1} made an item of connection ${r.ids[i]}, which it never began`);
+        if (r.ends[i]) m.delete(r.ids[i]);
+        ks.push(r.ks[i]);
+        gids.push(gid);
+        where.push(w * 2 ** 26 + i);
+      }
+    }
+    const order = ks.map((_, j) => j);
+    // stable: a connection's items (one worker's, in the order made) keep their order
+    order.sort((a, b) => ks[a] - ks[b] || gids[a] - gids[b]);
+    for (const j of order) {
+      const w = Math.floor(where[j] / 2 ** 26);
+      const i = where[j] % 2 ** 26;
+      const r = rs[w];
+      this.onItem(gids[j], r.kinds[i], r, i, r.from[i], r.to[i]);
+    }
+    if (rs.every((r) => r.final)) this.finals = this.workers;
+  }
+
+  /** Ranks the batch's creations over the workers (each worker's list is in capture order already). */
+  private number(rs: ShardResult<F>[]): void {
+    const at = new Array(rs.length).fill(0);
+    for (;;) {
+      let best = -1;
+      for (let w = 0; w < rs.length; w++) if (at[w] < rs[w].creations.length && (best < 0 || rs[w].creations[at[w]] < rs[best].creations[at[best]])) best = w;
+      if (best < 0) return;
+      at[best]++;
+      this.numbers[best].set(this.nextLocal[best]++, this.nextNumber++);
+    }
+  }
+}
