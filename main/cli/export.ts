@@ -10,6 +10,8 @@ export interface ExportArgs {
   flows?: string;
   version: string;
   maxConnections?: number;
+  /** Engine threads (default 1). */
+  threads?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function exportCommand(a: ExportArgs, out: BufferedOut, err: Buffer
   let last = 0;
   try {
     const r = await exportFlows(
-      { files: a.files, formats: formats as ExportFormat[], out: a.out, filter: a.filter, ids, version: a.version, maxConnections: a.maxConnections },
+      { files: a.files, formats: formats as ExportFormat[], out: a.out, filter: a.filter, ids, version: a.version, maxConnections: a.maxConnections, threads: a.threads },
       (p) => {
         if (!tty || Date.now() - last < 200) return;
         last = Date.now();

@@ -61,7 +61,7 @@ Usage:
                                             one line per protocol message (HTTP, Redis, MySQL,
                                             MongoDB): flow, direction, time, byte range, summary;
                                             --threads as for flows (the same lines for every N)
-  weft export FILE… --format F[,F…] --out DIR [--filter EXPR] [--flows N,…] [--max-connections N]
+  weft export FILE… --format F[,F…] --out DIR [--filter EXPR] [--flows N,…] [--max-connections N] [--threads N]
                                             flows as raw bytes per direction (tcpflow's names),
                                             transcript, pcap, pcapng (their original frames),
                                             jsonl (Zeek conn.log), csv, har; plus manifest.json;
@@ -236,12 +236,12 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       return failed ? 2 : 0;
     }
     case 'export': {
-      const a = parse(rest, { format: { type: 'string' }, out: { type: 'string' }, filter: { type: 'string' }, flows: { type: 'string' }, 'max-connections': { type: 'string' } });
+      const a = parse(rest, { format: { type: 'string' }, out: { type: 'string' }, filter: { type: 'string' }, flows: { type: 'string' }, 'max-connections': { type: 'string' }, threads: { type: 'string' } });
       if (a.positionals.length === 0) throw new UsageError('export needs at least one FILE');
       if (!a.values.format) throw new UsageError('export needs --format (raw, transcript, pcap, pcapng, jsonl, csv, har; several with commas)');
       if (!a.values.out) throw new UsageError('export needs --out DIR');
       const v = a.values as Record<string, string | undefined>;
-      return exportCommand({ files: a.positionals, formats: v.format!, out: v.out!, filter: v.filter, flows: v.flows, version: VERSION, maxConnections: maxConnectionsOf(v['max-connections']) }, out, err);
+      return exportCommand({ files: a.positionals, formats: v.format!, out: v.out!, filter: v.filter, flows: v.flows, version: VERSION, maxConnections: maxConnectionsOf(v['max-connections']), threads: threadsOf(v.threads) }, out, err);
     }
     case 'devices': {
       const a = parse(rest, { json: { type: 'boolean' }, via: { type: 'string' } });

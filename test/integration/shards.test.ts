@@ -16,6 +16,7 @@ import { compileFilter } from '../../main/service/pipeline/flow-query';
 import { runShardedFlows, type ShardedFlowsOptions } from '../../main/service/shards/flows-run';
 import { runShardedMessages } from '../../main/service/shards/messages-run';
 import { messageLine, runMessages } from '../../main/service/pipeline/messages';
+import { exportFlows, type ExportFormat } from '../../main/service/export/export';
 import { COVERAGE, MALFORMED, REAL, captureFiles } from '../helpers/fixtures';
 import { ether, ipv4, tcp } from '../helpers/packet-builder';
 import { PcapWriter } from '../../main/engine/formats';
@@ -102,6 +103,35 @@ describe('sharded messages: the same for every number of threads', () => {
     expect(await shardedMessages([f], 2)).toBe(one);
     expect(await shardedMessages([f], 4)).toBe(one);
     expect(one.split('\n').length - 1).toBeGreaterThan(3000);
+  });
+});
+
+/** An export's files (the manifest without its creation time), by name. */
+async function exported(files: string[], threads: number, formats: ExportFormat[], filter?: string): Promise<Record<string, string>> {
+  const out = mkdtempSync(join(dir, `export-${threads}-`));
+  const r = await exportFlows({ files, formats, out, threads, filter });
+  const got: Record<string, string> = {};
+  for (const f of r.files) got[f] = readFileSync(join(r.dir, f), 'latin1').replace(/"created": "[^"]*"/, '');
+  rmSync(out, { recursive: true, force: true });
+  return got;
+}
+
+describe('sharded export: the same files for every number of threads', () => {
+  it('every format, on all the real fixtures as one capture and on a generated capture', async () => {
+    const real = captureFiles(REAL).map((f) => join(REAL, f));
+    const gen = generate('export.pcap', ['--conns', '600', '--profile', 'small', '--seed', '4', '--anomaly', '0.1']);
+    for (const [files, formats] of [
+      [real, ['raw', 'transcript', 'pcapng', 'jsonl', 'csv', 'har']],
+      [[gen], ['raw', 'transcript', 'pcap', 'pcapng', 'jsonl', 'csv', 'har']],
+    ] as [string[], ExportFormat[]][]) {
+      const one = await exported(files, 1, formats);
+      expect(Object.keys(one).length).toBeGreaterThan(20);
+      for (const n of [2, 3, 4]) expect(await exported(files, n, formats)).toEqual(one);
+    }
+    // a filter and fewer flows: the threads find the chosen ones by the packet that created them
+    const some = await exported(real, 1, ['raw', 'pcapng', 'jsonl'], 'port:80 and id > 20');
+    expect(await exported(real, 3, ['raw', 'pcapng', 'jsonl'], 'port:80 and id > 20')).toEqual(some);
+    expect(some['flows.jsonl'].trim().split('\n').length).toBeGreaterThan(3);
   });
 });
 

@@ -18,7 +18,7 @@ afterEach(() => {
 function writer(): ContentWriter {
   const dir = mkdtempSync(join(tmpdir(), 'weft-frag-'));
   dirs.push(dir);
-  return new ContentWriter(dir, new Set(['pcapng']), new Map(), null);
+  return new ContentWriter(dir, new Set(['pcapng']), new Map(), { frame: () => {}, message: null });
 }
 
 function feed(w: ContentWriter, dec: PacketDecoder, frame: Uint8Array, n: number): void {

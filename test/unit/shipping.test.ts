@@ -130,7 +130,7 @@ describe('hardening audit (electronegativity-style checks on the shell)', () => 
     expect(bad[2].test("ipcRenderer.invoke('weft:openCapture', req)")).toBe(false);
   });
 
-  it('the packaged layout: the libpcap binding lands outside app.asar, where the engine looks for it', () => {
+  it('the packaged layout: the libpcap binding and the engine threads\' script land outside app.asar, where the engine looks for them', () => {
     const addon = join(ROOT, 'native', 'weft-pcap', 'build', 'Release', 'weft_pcap.node');
     expect(existsSync(addon)).toBe(true); // built by npm install (libpcap-dev is installed here)
     // electron-builder's dir target with a stand-in Electron (the real one cannot be downloaded):
@@ -146,6 +146,8 @@ describe('hardening audit (electronegativity-style checks on the shell)', () => 
       expect(existsSync(join(resources, 'app.asar')), r.stdout + r.stderr).toBe(true);
       // the engine bundle is app.asar/out/cli/*.cjs: two folders up, then native/… in app.asar.unpacked
       expect(existsSync(join(resources, 'app.asar.unpacked', 'native', 'weft-pcap', 'build', 'Release', 'weft_pcap.node'))).toBe(true);
+      // the engine threads' script, which engineBundle looks for beside app.asar first
+      expect(existsSync(join(resources, 'app.asar.unpacked', 'out', 'cli', 'shard-worker.cjs'))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -18,23 +18,24 @@ import { basename, join } from 'node:path';
 import { endpointHost, endpointPort } from '../../engine/decode/addr';
 import type { DecodedPacket, TcpHeader } from '../../engine/decode/layers';
 import { DEFAULT_DEFRAG } from '../../engine/decode/defrag';
-import { copyBytes } from '../../engine/util/bytes';
-import type { CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
+import { copyBytes, grownTo } from '../../engine/util/bytes';
+import type { CapturedPacket, InterfaceInfo } from '../../engine/formats';
 import { PcapngWriter, PcapWriter } from '../../engine/formats/writers';
 import { httpPlugin } from '../../engine/protocols';
 import type { AssemblerContext, CaptureInfo, CloseReason, ConnectionState, NetFlow, ScatterGather, Stream, StreamFactory, TCPFlowDirection, TcpFlow } from '../../engine/reassembly';
-import { AFTER_CLOSE } from '../../engine/reassembly';
 import type { ReadOptions } from '../../sources/capture-source';
-import { runFlows, type Flow } from '../pipeline/flow-recorder';
-import { UdpTable, type UdpFlow } from '../../engine/flows';
-import { NODE_HASHES } from '../pipeline/hashes';
+import type { Flow } from '../pipeline/flow-recorder';
+import type { UdpFlow } from '../../engine/flows';
 import { compileFilter, flowFacts, udpFacts } from '../pipeline/flow-query';
 import { MessageStream, type MessageRecord } from '../pipeline/messages';
-import { PacketPipeline, readInputs } from '../pipeline/packet-pipeline';
 import { connRecord, CSV_COLUMNS, csvRow, escapeText, tcpflowName, udpConnRecord, udpCsvRow } from '../../engine/export/serialise';
 import { addressBytes, communityId } from './community-id';
 export { tcpflowName };
 import { HarWriter } from './har';
+import { runSharded } from '../shards/sharded';
+import { idPrefix, TCP_FLOW } from '../shards/flows-task';
+import { FRAME, FRAME_HEAD, HTTP_MESSAGE, type ChosenEntry, type ExportExtra } from '../shards/export-task';
+import { pairHash } from '../shards/ring';
 
 import { EXPORT_FORMATS, type ExportFormat } from '../../ipc/contract';
 export { EXPORT_FORMATS, type ExportFormat };
@@ -53,6 +54,8 @@ export interface ExportRequest {
   version?: string;
   /** Open connections held at most while reading (default: the engine's, 150,000). */
   maxConnections?: number;
+  /** Engine threads (default 1): both passes are sharded (shards/), with the same files for every N. */
+  threads?: number;
 }
 
 /** A flow's name independent of numbering (the app's rows and `weft flows` agree on it). */
@@ -82,7 +85,7 @@ export class ExportError extends Error {
 }
 
 /** A few file handles kept open, the rest closed and reopened for appending (many flows, few fds). */
-class Files {
+export class Files {
   private open = new Map<string, number>();
   constructor(private readonly dir: string) {}
 
@@ -112,12 +115,17 @@ class Files {
 type Frame = Pick<CapturedPacket, 'buf' | 'offset' | 'capLen' | 'origLen' | 'tsSec' | 'tsNsec' | 'ifIndex' | 'linkType'>;
 
 /** A chosen flow (a connection, or a UDP conversation whose datagrams' payloads go to `names` one after another) and its files. */
-interface Chosen<R = Flow> {
+export interface Chosen<R extends Endpoints = Endpoints> {
   record: R;
   names: [string, string];
   transcript: string;
 }
-type ChosenUdp = Chosen<UdpFlow>;
+export type ChosenUdp = Chosen;
+/** What pass 2 needs of a flow's record. */
+export interface Endpoints {
+  client: string;
+  server: string;
+}
 
 /** Pass 2's stream: writes a chosen connection's bytes, transcript and HTTP messages. */
 class ExportStream implements Stream {
@@ -131,7 +139,7 @@ class ExportStream implements Stream {
   attach(c: ConnectionState): void {
     this.id = c.id;
     this.chosen = this.owner.chosenConnection(c.id);
-    this.messages = this.owner.messagesFor(this.chosen);
+    this.messages = this.owner.messagesFor(this.chosen, c.id);
   }
 
   accept(_t: TcpHeader, _ci: CaptureInfo, _dir: TCPFlowDirection): boolean {
@@ -160,6 +168,7 @@ class ExportStream implements Stream {
 
   reassemblyComplete(_ctx: AssemblerContext, _reason: CloseReason): boolean {
     this.messages?.reassemblyComplete();
+    if (!this.chosen) this.owner.ended(this.id);
     return true;
   }
 }
@@ -168,10 +177,19 @@ class ExportStream implements Stream {
 const HELD_DATAGRAMS = DEFAULT_DEFRAG.maxDatagrams;
 const HELD_FRAGMENT_BYTES = 2 * DEFAULT_DEFRAG.maxBytes;
 
-/** Pass 2: the stream factory, the packet slice, and the files. Exported for tests. */
-export class ContentWriter implements StreamFactory {
-  currentConnection = -1;
-  readonly files: Files;
+/** A kept frame, and the input and interface it came from. */
+export interface SliceFrame {
+  tsSec: number;
+  tsNsec: number;
+  origLen: number;
+  linkType: number;
+  ifIndex: number;
+  /** Which input (0, 1, …). */
+  file: number;
+}
+
+/** The pcap and pcapng slices: the chosen flows' original frames, in capture order. */
+export class SliceWriter {
   private pcap: PcapWriter | null = null;
   private pcapng: PcapngWriter | null = null;
   private readonly ifaces = new Map<string, number>();
@@ -179,11 +197,53 @@ export class ContentWriter implements StreamFactory {
   packetsWritten = 0;
 
   constructor(
+    private readonly files: Files,
+    private readonly formats: Set<ExportFormat>,
+  ) {}
+
+  write(f: SliceFrame, data: Uint8Array, iface: InterfaceInfo | undefined): void {
+    if (this.formats.has('pcapng')) {
+      this.pcapng ??= new PcapngWriter((c) => this.files.append('flows.pcapng', c), 'weft export');
+      const key = `${f.file}:${f.ifIndex}`;
+      let id = this.ifaces.get(key);
+      if (id === undefined) {
+        id = this.pcapng.addInterface({ linkType: f.linkType, snapLen: iface?.snapLen, name: iface?.name });
+        this.ifaces.set(key, id);
+      }
+      this.pcapng.packet(id, f.tsSec, f.tsNsec, data, f.origLen);
+    }
+    if (this.formats.has('pcap')) {
+      if (!this.pcap) {
+        this.pcapLink = f.linkType;
+        this.pcap = new PcapWriter((c) => this.files.append('flows.pcap', c), { linkType: f.linkType, nanoseconds: true, snapLen: Math.max(iface?.snapLen ?? 0, 262144) });
+      } else if (f.linkType !== this.pcapLink)
+        throw new ExportError(`the chosen flows use two link types (${this.pcapLink} and ${f.linkType}): pcap holds one; export as pcapng instead`);
+      this.pcap.packet(f.tsSec, f.tsNsec, data, f.origLen);
+    }
+    this.packetsWritten++;
+  }
+}
+
+/** Where pass 2 sends what goes into files shared by all flows: the slice's frames, HTTP messages for the HAR. */
+export interface ContentSinks {
+  frame(f: SliceFrame, data: Uint8Array, iface: InterfaceInfo | undefined): void;
+  /** An HTTP message of chosen connection `id`, for the HAR. */
+  message: ((m: MessageRecord, id: number) => void) | null;
+  /** A connection or conversation that is not chosen has ended (a sharded worker's merger forgets its number). */
+  ended?(id: number): void;
+}
+
+/** Pass 2: the stream factory, and each chosen flow's files (its frames and messages to `sinks`). Exported for tests. */
+export class ContentWriter implements StreamFactory {
+  currentConnection = -1;
+  readonly files: Files;
+
+  constructor(
     readonly dir: string,
     readonly formats: Set<ExportFormat>,
-    private readonly chosen: Map<number, Chosen>,
-    private readonly har: HarWriter | null,
-    private readonly chosenUdp: Map<number, ChosenUdp> = new Map(),
+    protected readonly chosen: Map<number, Chosen>,
+    private readonly sinks: ContentSinks,
+    protected readonly chosenUdp: Map<number, ChosenUdp> = new Map(),
   ) {
     this.files = new Files(dir);
   }
@@ -208,10 +268,14 @@ export class ContentWriter implements StreamFactory {
     return this.chosen.get(id);
   }
 
+  ended(id: number): void {
+    this.sinks.ended?.(id);
+  }
+
   /** HAR's message stream for a chosen connection (none without har). */
-  messagesFor(c: Chosen | undefined): MessageStream | null {
-    const har = this.har;
-    return c && har ? new MessageStream([httpPlugin], (m: MessageRecord) => har.message(m), null, {}, c.record) : null;
+  messagesFor(c: Chosen | undefined, id: number): MessageStream | null {
+    const message = this.sinks.message;
+    return c && message ? new MessageStream([httpPlugin], (m: MessageRecord) => message(m, id), null, {}, c.record) : null;
   }
 
   /** IP fragments held by the decoder, by datagram, until the datagram completes (their frames are part of the flow). */
@@ -249,26 +313,7 @@ export class ContentWriter implements StreamFactory {
   }
 
   private write(p: Frame, file: number, iface: InterfaceInfo | undefined): void {
-    const data = p.buf.subarray(p.offset, p.offset + p.capLen);
-    if (this.formats.has('pcapng')) {
-      this.pcapng ??= new PcapngWriter((c) => this.files.append('flows.pcapng', c), 'weft export');
-      const key = `${file}:${p.ifIndex}`;
-      let id = this.ifaces.get(key);
-      if (id === undefined) {
-        id = this.pcapng.addInterface({ linkType: p.linkType, snapLen: iface?.snapLen, name: iface?.name });
-        this.ifaces.set(key, id);
-      }
-      this.pcapng.packet(id, p.tsSec, p.tsNsec, data, p.origLen);
-    }
-    if (this.formats.has('pcap')) {
-      if (!this.pcap) {
-        this.pcapLink = p.linkType;
-        this.pcap = new PcapWriter((c) => this.files.append('flows.pcap', c), { linkType: p.linkType, nanoseconds: true, snapLen: Math.max(iface?.snapLen ?? 0, 262144) });
-      } else if (p.linkType !== this.pcapLink)
-        throw new ExportError(`the chosen flows use two link types (${this.pcapLink} and ${p.linkType}): pcap holds one; export as pcapng instead`);
-      this.pcap.packet(p.tsSec, p.tsNsec, data, p.origLen);
-    }
-    this.packetsWritten++;
+    this.sinks.frame({ tsSec: p.tsSec, tsNsec: p.tsNsec, origLen: p.origLen, linkType: p.linkType, ifIndex: p.ifIndex, file }, p.buf.subarray(p.offset, p.offset + p.capLen), iface);
   }
 }
 
@@ -299,11 +344,30 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
     const udps: UdpFlow[] = [];
     const picked = (id: number, client: string, server: string, firstSeen: number, facts: () => Parameters<NonNullable<typeof filter>>[0]) =>
       keep ? keep.has(id) : keys ? keys.has(flowKey(client, server, firstSeen)) : filter ? filter(facts()) : true;
-    const assembler = req.maxConnections ? { maxConnections: req.maxConnections } : undefined;
-    const pass1 = await runFlows(req.files, (r) => picked(r.id, r.client, r.server, r.firstSeen, () => flowFacts(r)) && records.push(r), {
+    const threads = Math.max(1, req.threads ?? 1);
+    // each engine thread holds its share of the limit (as weft flows --threads does)
+    const share = req.maxConnections ? Math.max(1, Math.ceil(req.maxConnections / threads)) : undefined;
+    // the packet of the capture that created each flow, by number: pass 2's threads know a chosen flow by it
+    let createdAt = new Float64Array(1024);
+    const pass1 = await runSharded<unknown>(req.files, {
+      threads,
+      task: { kind: 'flows', json: true, facts: false, idleSec: 600, policy: 'first', hostPolicies: [], maxConnections: share },
       read: progress('flows'),
-      assembler,
-      udp: (u) => picked(u.id, u.client, u.server, u.firstSeen, () => udpFacts(u)) && udps.push(u),
+      created: (id, key) => {
+        if (id >= createdAt.length) createdAt = grownTo(createdAt, id + 1);
+        createdAt[id] = key;
+      },
+      item: (id, kind, r, _i, from, to) => {
+        // the line weft flows prints: the flow's record as JSON
+        const line = idPrefix(true, id) + Buffer.from(r.text.buffer, r.text.byteOffset + from, to - from).toString('latin1');
+        if (kind === TCP_FLOW) {
+          const f = JSON.parse(line) as Flow;
+          if (picked(f.id, f.client, f.server, f.firstSeen, () => flowFacts(f))) records.push(f);
+        } else {
+          const u = JSON.parse(line) as UdpFlow;
+          if (picked(u.id, u.client, u.server, u.firstSeen, () => udpFacts(u))) udps.push(u);
+        }
+      },
     });
     if (signal?.aborted) throw new ExportError('export cancelled');
     const errors = pass1.errors.map((e) => e.message);
@@ -357,44 +421,37 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       const harName = `${basename(req.files[0]).replace(/\.(pcapng|pcap|cap)$/i, '')}.har`;
       const harFiles = new Files(stage);
       const har = formats.has('har') ? new HarWriter({ write: (s) => harFiles.append(harName, s) }, { name: 'weft', version: req.version ?? 'dev' }, `HTTP/1.x exchanges reassembled by weft from ${req.files.join(', ')}`) : null;
-      const writer = new ContentWriter(stage, formats, chosen, har, chosenUdp);
-      const pipe = new PacketPipeline(writer, { assembler }); // the same limit: connections get the same numbers
-      // UDP conversations numbered as in pass 1 (and weft flows): the same table on the same counter
-      pipe.udp = new UdpTable({
-        hashes: NODE_HASHES,
-        nextId: () => pipe.assembler.pool.takeId(),
-        maxConversations: assembler?.maxConnections,
-        datagram: (c, dir, payload, ci) => writer.udpDatagram(c.id, dir, payload, ci),
-        complete: () => {},
-      });
-      // a packet after its connection closed (the final ACK, a late retransmission) is still one of
-      // its frames: the tombstone names the connection (its number is the stream's: both count up)
-      pipe.assembler.observer = {
-        packet: (id, _dir, _t, _len, _ci, judged) => {
-          if (judged & AFTER_CLOSE) writer.currentConnection = id;
+      const sliceFiles = new Files(stage);
+      const slice = new SliceWriter(sliceFiles, formats);
+      // each chosen flow to the thread that owns its address pair, named by the packet that created it
+      const owner = (r: Endpoints) => pairHash(endpointHost(r.client).includes(':') ? 6 : 4, addressBytes(endpointHost(r.client)), addressBytes(endpointHost(r.server))) % threads;
+      const entries = (m: Map<number, Chosen>, w: number): ChosenEntry[] =>
+        [...m].filter(([, c]) => owner(c.record) === w).map(([id, c]) => [createdAt[id], c.names[0], c.names[1], c.transcript, c.record.client, c.record.server]);
+      const interfaces = new Map<string, InterfaceInfo>();
+      const frame: SliceFrame = { tsSec: 0, tsNsec: 0, origLen: 0, linkType: 0, ifIndex: 0, file: 0 };
+      await runSharded<ExportExtra>(req.files, {
+        threads,
+        task: (w: number) => ({ kind: 'export' as const, stage, formats: [...formats], maxConnections: share, tcp: entries(chosen, w), udp: entries(chosenUdp, w) }),
+        read: progress('content'),
+        interfaces,
+        item: (_id, kind, r, i, from, to) => {
+          if (kind === FRAME) {
+            const h = new Float64Array(r.text.buffer, r.text.byteOffset + from, FRAME_HEAD);
+            frame.tsSec = h[0];
+            frame.tsNsec = h[1];
+            frame.origLen = h[2];
+            frame.linkType = h[3];
+            frame.ifIndex = h[4];
+            frame.file = h[5];
+            slice.write(frame, r.text.subarray(from + 8 * FRAME_HEAD, to), interfaces.get(`${frame.file}:${frame.ifIndex}`));
+          } else if (kind === HTTP_MESSAGE) har?.message(r.extra[i]!.message);
         },
-      };
-      let fileIndex = 0;
-      const ifaces = new Map<number, InterfaceInfo>();
-      const sink: PacketSink = {
-        interface: (i) => void ifaces.set(i.index, i),
-        packet: (p) => {
-          writer.currentConnection = -1;
-          pipe.packet(p);
-          writer.frame(p, pipe.last, fileIndex, ifaces.get(p.ifIndex));
-        },
-      };
-      // an input's interfaces are numbered from 0: the pcapng slice keeps them apart by file
-      await readInputs(req.files, sink, progress('content'), (i) => {
-        fileIndex = i;
-        ifaces.clear();
       });
       if (signal?.aborted) throw new ExportError('export cancelled');
-      pipe.end();
       har?.end();
-      writer.files.closeAll();
+      sliceFiles.closeAll();
       harFiles.closeAll();
-      packets = writer.packetsWritten;
+      packets = slice.packetsWritten;
       for (const name of readdirSync(stage)) written.add(name);
     }
 

@@ -12,8 +12,9 @@ import { ENGINE_V8_FLAGS } from './heap';
 import type { EngineHost, FromWorker, ToWorker } from '../session/engine-protocol';
 
 export function engineBundle(name: string): string {
-  // __dirname is out/cli when bundled, main/service/hosts when run from sources (tests)
-  const candidates = [join(__dirname, name), join(__dirname, '..', '..', '..', 'out', 'cli', name)];
+  // __dirname is out/cli when bundled, main/service/hosts when run from sources (tests); in the
+  // packaged app the bundles a thread loads (shard-worker.cjs) are unpacked beside app.asar
+  const candidates = [join(__dirname, name), join(__dirname, '..', '..', '..', 'out', 'cli', name)].flatMap((p) => [p.replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2'), p]);
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`engine bundle ${name} not found (looked in ${candidates.join(', ')}): run 'npm run build:cli'`);
   return found;

@@ -17,6 +17,7 @@ import { LiveCaptureError, snaplenOf, type LiveSource } from '../../sources/live
 import { openLive } from '../../sources/live';
 import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
 import { exportFlows } from '../export/export';
+import { defaultThreads } from '../shards/sharded';
 import { flowMessages } from './flow-messages';
 import { PacketPipeline } from '../pipeline/packet-pipeline';
 import { SessionRecorder } from './session-recorder';
@@ -259,7 +260,8 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         const signal = jobs.signal(job.id);
         // the export reads the files again, between this worker's other work (it yields per chunk)
         exportFlows(
-          { ...m.request, maxConnections: pipe.assembler.opts.maxConnections, version: VERSION }, // the flows as the table has them
+          // the flows as the table has them (its limit), read on every core
+          { ...m.request, maxConnections: pipe.assembler.opts.maxConnections, version: VERSION, threads: defaultThreads() },
           (p) => {
             job.bytesDone = p.phase === 'flows' ? p.bytesDone / 2 : p.bytesTotal / 2 + p.bytesDone / 2;
             job.bytesTotal = p.bytesTotal;

@@ -12,6 +12,11 @@
  */
 import { grownTo } from '../../engine/util/bytes';
 
+/** What names a connection whatever the number of workers: the packet of the capture that created it, and which of that packet's creations it was. */
+export function creationKey(k: number, nth: number): number {
+  return k * 8 + nth;
+}
+
 /** One batch's items from one worker: typed arrays (transferred), no object per item. */
 export interface ShardResult<F = unknown> {
   seq: number;
@@ -26,7 +31,7 @@ export interface ShardResult<F = unknown> {
   text: Uint8Array;
   from: Int32Array;
   to: Int32Array;
-  /** Per item, plain data when the task sends any (a filter's facts), else empty. */
+  /** Per item, plain data when the task sends any (a filter's facts, a message), else null. */
   extra: (F | null)[];
   /** final only: what the task counted (TCP packets decoded, …). */
   counts?: Record<string, number>;
@@ -95,7 +100,32 @@ export class ResultWriter<F = unknown> {
     this.from[i] = this.textLen + skip;
     this.textLen += ascii ? this.text.write(text, this.textLen, 'latin1') : this.text.write(text, this.textLen, 'utf8');
     this.to[i] = this.textLen;
-    if (extra !== undefined) this.extra.push(extra);
+    this.extra.push(extra ?? null);
+  }
+
+  /**
+   * An item whose content is `head` numbers (as float64, first) and then bytes (a frame and its
+   * times), copied: no object per item, which a capture's worth of frames would make millions of.
+   */
+  bytes(k: number, id: number, kind: number, head: readonly number[], data: Uint8Array): void {
+    const i = this.ks.n;
+    this.item(k, id, kind, false, '', 0, true);
+    const need = this.textLen + 8 * head.length + data.length + 8;
+    if (need > this.text.length) {
+      const g = Buffer.allocUnsafe(Math.max(need, this.text.length * 2));
+      this.text.copy(g, 0, 0, this.textLen);
+      this.text = g;
+    }
+    // float64s want an aligned offset in the reader's view (Float64Array over the text's buffer)
+    this.textLen = (this.textLen + 7) & ~7;
+    this.from[i] = this.textLen;
+    for (const v of head) {
+      this.text.writeDoubleLE(v, this.textLen);
+      this.textLen += 8;
+    }
+    this.text.set(data, this.textLen);
+    this.textLen += data.length;
+    this.to[i] = this.textLen;
   }
 
   take(seq: number, final = false, counts?: Record<string, number>): ShardResult<F> {
@@ -129,6 +159,10 @@ export class ShardMerger<F = unknown> {
   private finals = 0;
   /** The workers' final counts, added up. */
   readonly counts: Record<string, number> = {};
+  /** Told each capture-wide number and its creation key (creationKey): weft export finds its flows again by it. */
+  created: ((id: number, key: number) => void) | null = null;
+  private lastK = -1;
+  private nth = 0;
 
   constructor(
     private readonly workers: number,
@@ -190,7 +224,13 @@ export class ShardMerger<F = unknown> {
       let best = -1;
       for (let w = 0; w < rs.length; w++) if (at[w] < rs[w].creations.length && (best < 0 || rs[w].creations[at[w]] < rs[best].creations[at[best]])) best = w;
       if (best < 0) return;
+      const k = rs[best].creations[at[best]];
+      // the n-th number taken at packet k (a packet is one worker's: n counts within it)
+      const n = k === this.lastK ? this.nth + 1 : 0;
+      this.lastK = k;
+      this.nth = n;
       at[best]++;
+      this.created?.(this.nextNumber, creationKey(k, n));
       this.numbers[best].set(this.nextLocal[best]++, this.nextNumber++);
     }
   }

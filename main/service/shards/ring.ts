@@ -31,8 +31,9 @@ export const H_COUNT = 0;
 /** 1: the slot's spill was replaced (a message on the worker's port carries the new one). */
 export const H_NEW_SPILL = 1;
 export const HEADER = 2;
-export const R_SHARD = 0, R_WHERE = 1, R_OFFSET = 2, R_CAPLEN = 3, R_ORIGLEN = 4, R_NSEC = 5, R_FRAME = 6, R_LINK = 7, R_IF = 8;
-export const REC_INTS = 9;
+/** R_FILE: which input (0, 1, … in the order given). */
+export const R_SHARD = 0, R_WHERE = 1, R_OFFSET = 2, R_CAPLEN = 3, R_ORIGLEN = 4, R_NSEC = 5, R_FRAME = 6, R_LINK = 7, R_IF = 8, R_FILE = 9;
+export const REC_INTS = 10;
 export const N_SEC = 0, N_FILEOFF = 1;
 export const REC_NUMS = 2;
 /**

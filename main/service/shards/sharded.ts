@@ -19,10 +19,10 @@ import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'n
 import type { FileHandle } from 'node:fs/promises';
 import { PacketDecoder } from '../../engine/decode';
 import { LinkType } from '../../engine/formats';
-import type { CaptureFormatError, CapturedPacket, PacketSink } from '../../engine/formats';
+import type { CaptureFormatError, CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
 import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
 import { engineBundle } from '../hosts/child-host';
-import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, type RingMemory } from './ring';
+import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, type RingMemory } from './ring';
 import type { WorkerData } from './worker-main';
 import { ShardMerger, type ShardResult } from './results';
 
@@ -59,6 +59,11 @@ export class RingFeeder implements PacketSink {
   private spillUsed = 0;
   /** Packets framed so far (all inputs). */
   packets = 0;
+  /** The input being read (0, 1, … in the order given). */
+  file = 0;
+  interface(i: InterfaceInfo): void {
+    this.interfaces.set(`${this.file}:${i.index}`, i);
+  }
   /** Set when a worker failed: reading stops with it. */
   failure: Error | null = null;
 
@@ -66,6 +71,8 @@ export class RingFeeder implements PacketSink {
     readonly ring: RingMemory,
     private readonly workers: number,
     private readonly spillPorts: MessagePort[],
+    /** Interfaces described so far, by `${file}:${index}`. */
+    readonly interfaces = new Map<string, InterfaceInfo>(),
   ) {
     this.control = new Int32Array(ring.control);
     this.slots = ring.slots.map((m) => new Slot(m));
@@ -119,6 +126,7 @@ export class RingFeeder implements PacketSink {
     ints[o + R_FRAME] = p.frame;
     ints[o + R_LINK] = p.linkType;
     ints[o + R_IF] = p.ifIndex;
+    ints[o + R_FILE] = this.file;
     s.nums[t + N_SEC] = p.tsSec;
     s.nums[t + N_FILEOFF] = p.fileOffset;
     this.packets++;
@@ -241,7 +249,8 @@ async function* streamSlots(stream: AsyncIterable<Uint8Array>, feeder: RingFeede
 export async function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}): Promise<CaptureFormatError[]> {
   const errors: CaptureFormatError[] = [];
   let before = 0;
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
+    feeder.file = i;
     const opts: ReadOptions = read.onProgress ? { ...read, onProgress: (p) => read.onProgress!({ ...p, bytesDone: before + p.bytesDone }) } : read;
     const r = f === '-' ? await readCaptureStream('-', streamSlots(process.stdin, feeder), feeder, opts) : await readCaptureFile(f, feeder, opts, (fh, _size, onError) => fileSlots(fh, feeder, onError));
     before += r.bytesDone;
@@ -287,13 +296,17 @@ export function startWorkers<T>(
 
 export interface ShardedRunOptions<F> {
   threads: number;
-  /** What every worker runs (a task spec: worker-main.ts). */
-  task: WorkerData['task'];
+  /** What every worker runs (a task spec: worker-main.ts), or each worker's own. */
+  task: WorkerData['task'] | ((index: number) => WorkerData['task']);
   /** Each item of the merged results, in order (results.ts). */
   item: (id: number, kind: number, r: ShardResult<F>, i: number, from: number, to: number) => void;
   workerLimits?: ResourceLimits;
   chunkBytes?: number;
   read?: ReadOptions;
+  /** Told each capture-wide number and its creationKey (results.ts). */
+  created?: (id: number, key: number) => void;
+  /** Filled with the inputs' interfaces as they are read, by `${file}:${index}` (before any packet of theirs reaches an item). */
+  interfaces?: Map<string, InterfaceInfo>;
 }
 
 export interface ShardedRunResult {
@@ -302,6 +315,8 @@ export interface ShardedRunResult {
   /** The workers' counts, added up. */
   counts: Record<string, number>;
   errors: CaptureFormatError[];
+  /** The inputs' interfaces, by `${file}:${index}`. */
+  interfaces: Map<string, InterfaceInfo>;
 }
 
 /**
@@ -314,6 +329,7 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
   const n = o.threads;
   const ring = newRing(n, o.chunkBytes);
   const merger = new ShardMerger<F>(n, o.item);
+  merger.created = o.created ?? null;
   let failure: Error | null = null;
   let settle: () => void = () => {};
   const settled = new Promise<void>((resolve) => (settle = resolve));
@@ -330,7 +346,7 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
   const { workers, spillPorts } = startWorkers<ShardResult<F>>(
     ring,
     n,
-    () => o.task,
+    (w) => (typeof o.task === 'function' ? o.task(w) : o.task),
     (w, r) => {
       try {
         merger.add(w, r);
@@ -342,7 +358,7 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
     fail,
     o.workerLimits,
   );
-  feeder = new RingFeeder(ring, n, spillPorts);
+  feeder = new RingFeeder(ring, n, spillPorts, o.interfaces);
   let errors: CaptureFormatError[] = [];
   try {
     try {
@@ -358,5 +374,5 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
     for (const p of spillPorts) p.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  return { packets: feeder.packets, counts: merger.counts, errors };
+  return { packets: feeder.packets, counts: merger.counts, errors, interfaces: feeder.interfaces };
 }

@@ -14,6 +14,10 @@ export abstract class PipelineTask<P extends PacketPipeline = PacketPipeline, F 
   protected k = 0;
   protected readonly out = new ResultWriter<F>();
   private seenIds = 1;
+  /** The input the packet being read came from (0, 1, …). */
+  file = 0;
+  /** The first number the packet being read may take (a connection created now has firstId + its order among this packet's). */
+  protected firstId = 1;
 
   constructor(
     protected readonly pipe: P,
@@ -28,6 +32,7 @@ export abstract class PipelineTask<P extends PacketPipeline = PacketPipeline, F 
   packet(k: number, p: CapturedPacket, shared: boolean): void {
     this.k = k;
     this.pipe.packets = k - 1;
+    this.firstId = this.seenIds;
     this.pipe.packet(p, shared);
     for (const next = this.pipe.assembler.pool.newId(); this.seenIds < next; this.seenIds++) this.out.created(k);
   }

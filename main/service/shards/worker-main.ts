@@ -7,9 +7,11 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { newCapturedPacket } from '../../engine/formats';
 import { FlowsTask, type FlowsTaskSpec } from './flows-task';
 import { MessagesTask, type MessagesTaskSpec } from './messages-task';
+import { ExportTask, type ExportTaskSpec } from './export-task';
 import { transferables } from './results';
 import type { PipelineTask } from './task';
-import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
+import type { PacketPipeline } from '../pipeline/packet-pipeline';
+import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
 
 export interface WorkerData {
   ring: RingMemory;
@@ -17,7 +19,7 @@ export interface WorkerData {
   workers: number;
   /** Where a slot's replaced spill memory comes ({slot, spill}), read synchronously when a batch says so. */
   spills: MessagePort;
-  task: FlowsTaskSpec | MessagesTaskSpec;
+  task: FlowsTaskSpec | MessagesTaskSpec | ExportTaskSpec;
 }
 
 if (!parentPort) throw new Error('shard-worker must run as a worker thread');
@@ -27,7 +29,7 @@ const control = new Int32Array(ring.control);
 const slots = ring.slots.map((m) => new Slot(m));
 
 function run(): void {
-  const task: PipelineTask = spec.kind === 'flows' ? new FlowsTask(spec, index, workers) : new MessagesTask(spec, index, workers);
+  const task: PipelineTask<PacketPipeline, unknown> = spec.kind === 'flows' ? new FlowsTask(spec, index, workers) : spec.kind === 'messages' ? new MessagesTask(spec, index, workers) : new ExportTask(spec, index, workers);
   const p = newCapturedPacket();
   let k = 0;
   let quietSec = -Infinity;
@@ -76,6 +78,7 @@ function run(): void {
       p.linkType = ints[o + R_LINK];
       p.ifIndex = ints[o + R_IF];
       p.fileOffset = nums[t + N_FILEOFF];
+      task.file = ints[o + R_FILE];
       task.packet(k, p, shard === EVERY_WORKER);
       quietSec = task.quietBeforeSec;
       quietPacket = task.quietUntilPacket;

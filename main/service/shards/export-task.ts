@@ -1,0 +1,110 @@
+/**
+ * `weft export`'s second pass in an engine worker: the chosen flows this worker owns write their
+ * own files (raw bytes per direction, transcripts) straight into the export's staging folder;
+ * what goes into files all flows share — the frames of the pcap / pcapng slice, the HTTP messages
+ * of the HAR — are items for the merger, which writes them in one order.
+ *
+ * The worker does not know the capture-wide numbers pass 1 gave the flows: a chosen flow is named
+ * by its creationKey (the packet of the capture that created it), which is the same whatever the
+ * number of workers; a connection created here is matched to it at its creation.
+ */
+import { AFTER_CLOSE } from '../../engine/reassembly';
+import { UdpTable } from '../../engine/flows';
+import type { InterfaceInfo } from '../../engine/formats';
+import type { ExportFormat } from '../../ipc/contract';
+import { ContentWriter, type Chosen } from '../export/export';
+import { NODE_HASHES } from '../pipeline/hashes';
+import type { MessageRecord } from '../pipeline/messages';
+import { PacketPipeline } from '../pipeline/packet-pipeline';
+import { creationKey } from './results';
+import { PipelineTask } from './task';
+import type { CapturedPacket } from '../../engine/formats';
+
+/** A chosen flow as the worker gets it: [creationKey, c2s name, s2c name, transcript name, client, server]. */
+export type ChosenEntry = [number, string, string, string, string, string];
+
+export interface ExportTaskSpec {
+  kind: 'export';
+  /** The export's staging folder. */
+  stage: string;
+  formats: ExportFormat[];
+  maxConnections?: number;
+  /** The chosen connections and UDP conversations this worker owns. */
+  tcp: ChosenEntry[];
+  udp: ChosenEntry[];
+}
+
+/** Item kinds. */
+export const FRAME = 0, HTTP_MESSAGE = 1, NOT_CHOSEN_ENDED = 2;
+
+/** A frame's item: six float64s (tsSec, tsNsec, origLen, linkType, ifIndex, file), then its bytes. */
+export const FRAME_HEAD = 6;
+
+/** A message's item extra: the message. */
+export type ExportExtra = { message: MessageRecord };
+
+export class ExportTask extends PipelineTask<PacketPipeline, ExportExtra> {
+  private readonly writer: ContentWriter;
+
+  constructor(spec: ExportTaskSpec, index: number, workers: number) {
+    const byKey = (list: ChosenEntry[]) => new Map(list.map(([key, c2s, s2c, transcript, client, server]) => [key, { record: { client, server }, names: [c2s, s2c], transcript } as Chosen]));
+    const tcp = byKey(spec.tcp);
+    const udp = byKey(spec.udp);
+    const chosen = new Map<number, Chosen>();
+    const chosenUdp = new Map<number, Chosen>();
+    const formats = new Set(spec.formats);
+    const writer = new ContentWriter(
+      spec.stage,
+      formats,
+      chosen,
+      {
+        frame: (f, data) => this.out.bytes(this.k, writer.currentConnection, FRAME, [f.tsSec, f.tsNsec, f.origLen, f.linkType, f.ifIndex, f.file], data),
+        message: formats.has('har') ? (m, id) => this.out.item(this.k, id, HTTP_MESSAGE, false, '', 0, true, { message: m }) : null,
+        ended: (id) => this.out.item(this.k, id, NOT_CHOSEN_ENDED, true, '', 0, true, null),
+      },
+      chosenUdp,
+    );
+    // a connection created here is chosen when its creation key is; ids are taken in order, so its key is (packet, id − the packet's first)
+    const chosenConnection = writer.chosenConnection.bind(writer);
+    writer.chosenConnection = (id: number) => {
+      const c = tcp.get(creationKey(this.k, id - this.firstId));
+      if (c) chosen.set(id, c);
+      return chosenConnection(id);
+    };
+    const pipe = new PacketPipeline(writer, { assembler: spec.maxConnections ? { maxConnections: spec.maxConnections } : undefined });
+    pipe.udp = new UdpTable({
+      hashes: NODE_HASHES,
+      nextId: () => pipe.assembler.pool.takeId(),
+      maxConversations: spec.maxConnections,
+      opened: (c) => {
+        const u = udp.get(creationKey(this.k, c.id - this.firstId));
+        if (u) chosenUdp.set(c.id, u);
+      },
+      datagram: (c, dir, payload, ci) => writer.udpDatagram(c.id, dir, payload, ci),
+      complete: (c) => {
+        if (!chosenUdp.has(c.id)) writer.ended(c.id);
+      },
+    });
+    // a packet after its connection closed (the final ACK) is still one of its frames
+    pipe.assembler.observer = {
+      packet: (id, _dir, _t, _len, _ci, judged) => {
+        if (judged & AFTER_CLOSE) writer.currentConnection = id;
+      },
+    };
+    super(pipe, index, workers);
+    this.writer = writer;
+  }
+
+  override packet(k: number, p: CapturedPacket, shared: boolean): void {
+    this.writer.currentConnection = -1;
+    super.packet(k, p, shared);
+    // the interface's description is the reader's (the merger has it): none here
+    this.writer.frame(p, this.pipe.last, this.file, undefined as InterfaceInfo | undefined);
+  }
+
+  override end(seq: number) {
+    const r = super.end(seq);
+    this.writer.files.closeAll();
+    return r;
+  }
+}
