@@ -68,6 +68,7 @@ async function shardedFlows(a: FlowsArgs, out: BufferedOut, err: BufferedOut): P
     filter: a.filter ? filterOf(a.filter) : undefined,
     line: (prefix, b, start, end) => out.lineOf(prefix, b, start, end),
     read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
+    drain: () => (out.pending > 1 << 20 ? out.flush() : undefined),
   });
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   if (!a.json) {

@@ -36,6 +36,7 @@ export async function messagesCommand(files: string[], plugin: string | undefine
     maxConnections,
     line: (b, from, to) => out.lineOf('', b, from, to),
     read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
+    drain: () => (out.pending > 1 << 20 ? out.flush() : undefined),
   });
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   return r.errors.length;

@@ -7,7 +7,7 @@
  * 64 KiB frames) are everywhere. A worker that fails ends the run with its message.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -232,6 +232,37 @@ describe('sharded flows: the same for every number of threads', () => {
     const bad = spawnSync(process.execPath, [WEFT, 'flows', '--threads', '0', f], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--threads needs a whole number of engine threads from 1 to 64, not '0'/);
+  });
+
+  it('a slow reader of the output holds the run back (the merger waits for the drain, the reader for the merger) instead of filling memory', async () => {
+    const f = generate('drain.pcap', ['--conns', '3000', '--profile', 'small', '--seed', '6']);
+    let lines = 0;
+    let read = 0;
+    let release: () => void = () => {};
+    let blocked = true;
+    const run = runShardedFlows([f], {
+      threads: 2,
+      json: true,
+      idleSec: 600,
+      policy: 'first',
+      hostPolicies: [],
+      chunkBytes: 16 << 10,
+      maxWaitingBytes: 64 << 10,
+      line: () => lines++,
+      read: { onProgress: (p) => (read = p.bytesDone) },
+      // the output "drains" only when the test says so
+      drain: () => (blocked && lines > 0 ? new Promise<void>((r) => (release = r)) : undefined),
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    const held = { lines, read };
+    await new Promise((r) => setTimeout(r, 400));
+    expect({ lines, read }).toEqual(held); // nothing moved while the output did not drain
+    expect(read).toBeLessThan(statSync(f).size / 2);
+    blocked = false;
+    release();
+    const r = await run;
+    expect(r.flows).toBe(3000);
+    expect(lines).toBe(3000);
   });
 
   it('a worker that fails (its heap limit passed) ends the run with a message naming it; the process goes on', async () => {

@@ -9,7 +9,7 @@ import { PacketDecoder, Transport, type DecodedPacket } from '../../engine/decod
 import type { UdpTable } from '../../engine/flows';
 import type { CaptureFormatError, CapturedPacket, PacketSink } from '../../engine/formats';
 import { Assembler, PIPELINE_PARK_SEC, StreamPool, type AssemblerContext, type AssemblerOptions, type CaptureInfo, type StreamFactory } from '../../engine/reassembly';
-import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
+import { readCaptureFile, readCaptureStream, type ChunkSource, type ReadOptions } from '../../sources/capture-source';
 
 export interface PipelineOptions {
   /** Close connections idle this many seconds (default 600): capture time, or wall time live. */
@@ -130,16 +130,23 @@ export class PacketPipeline implements PacketSink {
 /**
  * Reads the inputs in order into `sink` as one capture (connections may continue from one file
  * into the next); "-" is standard input. Progress counts the bytes of all inputs read so far;
- * `onFile` is told when each input starts. Returns each input's format error (with what came
- * before it delivered).
+ * `onFile` is told when each input starts; `chunks` reads a file's or a stream's bytes into
+ * memory of the caller's (a sharded run's ring). Returns each input's format error (with what
+ * came before it delivered).
  */
-export async function readInputs(files: string[], sink: PacketSink, read: ReadOptions = {}, onFile?: (index: number, path: string) => void): Promise<CaptureFormatError[]> {
+export async function readInputs(
+  files: string[],
+  sink: PacketSink,
+  read: ReadOptions = {},
+  onFile?: (index: number, path: string) => void,
+  chunks?: { file: ChunkSource; stream: (s: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array> },
+): Promise<CaptureFormatError[]> {
   const errors: CaptureFormatError[] = [];
   let before = 0;
   for (const [i, f] of files.entries()) {
     onFile?.(i, f);
     const opts: ReadOptions = read.onProgress ? { ...read, onProgress: (p) => read.onProgress!({ ...p, bytesDone: before + p.bytesDone }) } : read;
-    const r = f === '-' ? await readCaptureStream('-', process.stdin, sink, opts) : await readCaptureFile(f, sink, opts);
+    const r = f === '-' ? await readCaptureStream('-', chunks ? chunks.stream(process.stdin) : process.stdin, sink, opts) : await readCaptureFile(f, sink, opts, chunks?.file);
     before += r.bytesDone;
     if (r.error) errors.push(r.error);
   }

@@ -20,6 +20,10 @@ export interface ShardedFlowsOptions {
   maxConnections?: number;
   filter?: FlowPredicate;
   read?: ReadOptions;
+  /** Awaited between merged batches when it returns a promise: the output's backpressure. */
+  drain?: () => Promise<void> | void;
+  /** Bytes of results not yet merged past which reading waits (default 16 MiB). */
+  maxWaitingBytes?: number;
   /** Bounds on each worker's heap (a worker past them fails, and the run with it, with a message). */
   workerLimits?: ResourceLimits;
   /** Bytes read at a time (default ring.ts' CHUNK). */
@@ -52,6 +56,8 @@ export async function runShardedFlows(files: string[], opts: ShardedFlowsOptions
     workerLimits: opts.workerLimits,
     chunkBytes: opts.chunkBytes,
     read: opts.read,
+    drain: opts.drain,
+    maxWaitingBytes: opts.maxWaitingBytes,
     item: (id, kind, r, i, from, to) => {
       const tcp = kind === TCP_FLOW;
       if (tcp) res.flows++;

@@ -18,6 +18,8 @@ export interface ShardedMessagesOptions {
   json: boolean;
   maxConnections?: number;
   read?: ReadOptions;
+  /** Awaited between merged batches when it returns a promise: the output's backpressure. */
+  drain?: () => Promise<void> | void;
   workerLimits?: ResourceLimits;
   chunkBytes?: number;
   /** Each message's line (without its newline): bytes b[from, to), UTF-8. */
@@ -34,6 +36,7 @@ export async function runShardedMessages(files: string[], o: ShardedMessagesOpti
     workerLimits: o.workerLimits,
     chunkBytes: o.chunkBytes,
     read: o.read,
+    drain: o.drain,
     item: (_id, kind, r, _i, from, to) => {
       if (kind !== MESSAGE) return;
       messages++;

@@ -20,7 +20,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { PacketDecoder } from '../../engine/decode';
 import { LinkType } from '../../engine/formats';
 import type { CaptureFormatError, CapturedPacket, InterfaceInfo, PacketSink } from '../../engine/formats';
-import { readCaptureFile, readCaptureStream, type ReadOptions } from '../../sources/capture-source';
+import type { ReadOptions } from '../../sources/capture-source';
+import { readInputs } from '../pipeline/packet-pipeline';
 import { engineBundle } from '../hosts/child-host';
 import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, type RingMemory } from './ring';
 import type { WorkerData } from './worker-main';
@@ -37,6 +38,9 @@ export function defaultThreads(): number {
  * (338 → 290 MB), which keeps `weft flows` within its 300 MB there.
  */
 const WORKER_YOUNG_MB = 16;
+
+/** Results not yet merged, in bytes of their text, past which the reader waits. */
+const MAX_WAITING_BYTES = 16 << 20;
 
 /** At most this many engine workers (more only cost memory: each holds a ring's view and a pipeline). */
 export const MAX_THREADS = 64;
@@ -73,6 +77,8 @@ export class RingFeeder implements PacketSink {
     private readonly spillPorts: MessagePort[],
     /** Interfaces described so far, by `${file}:${index}`. */
     readonly interfaces = new Map<string, InterfaceInfo>(),
+    /** Waits while the merger is behind (results not yet merged and written). */
+    private readonly mergeGate: () => Promise<void> = async () => {},
   ) {
     this.control = new Int32Array(ring.control);
     this.slots = ring.slots.map((m) => new Slot(m));
@@ -80,6 +86,7 @@ export class RingFeeder implements PacketSink {
 
   /** The next slot to fill, once every worker is done with the batch it held. */
   async claim(): Promise<Slot> {
+    await this.mergeGate();
     const need = this.seq - SLOTS + 1;
     for (let w = 0; w < this.workers; w++) {
       for (;;) {
@@ -203,10 +210,20 @@ export class RingFeeder implements PacketSink {
   }
 }
 
+/** The claimed slot's first `n` bytes, handed to the capture reader as a chunk and published once framed. */
+async function* framed(feeder: RingFeeder, slot: Slot, n: number): AsyncGenerator<Uint8Array> {
+  const view = slot.chunk.subarray(0, n);
+  feeder.begin(view);
+  try {
+    yield view;
+  } finally {
+    feeder.publish();
+  }
+}
+
 /** A file's chunks read straight into the ring's slots. */
 async function* fileSlots(fh: FileHandle, feeder: RingFeeder, onError: (e: unknown) => Error): AsyncGenerator<Uint8Array> {
-  let pos = 0;
-  for (;;) {
+  for (let pos = 0; ; ) {
     const slot = await feeder.claim();
     let n: number;
     try {
@@ -216,13 +233,7 @@ async function* fileSlots(fh: FileHandle, feeder: RingFeeder, onError: (e: unkno
     }
     if (n === 0) return;
     pos += n;
-    const view = slot.chunk.subarray(0, n);
-    feeder.begin(view);
-    try {
-      yield view;
-    } finally {
-      feeder.publish();
-    }
+    yield* framed(feeder, slot, n);
   }
 }
 
@@ -234,29 +245,14 @@ async function* streamSlots(stream: AsyncIterable<Uint8Array>, feeder: RingFeede
       const n = Math.min(slot.chunk.length, c.length - at);
       slot.chunk.set(c.subarray(at, at + n));
       at += n;
-      const view = slot.chunk.subarray(0, n);
-      feeder.begin(view);
-      try {
-        yield view;
-      } finally {
-        feeder.publish();
-      }
+      yield* framed(feeder, slot, n);
     }
   }
 }
 
-/** readInputs (packet-pipeline.ts) into the ring: the inputs in order as one capture. */
-export async function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}): Promise<CaptureFormatError[]> {
-  const errors: CaptureFormatError[] = [];
-  let before = 0;
-  for (const [i, f] of files.entries()) {
-    feeder.file = i;
-    const opts: ReadOptions = read.onProgress ? { ...read, onProgress: (p) => read.onProgress!({ ...p, bytesDone: before + p.bytesDone }) } : read;
-    const r = f === '-' ? await readCaptureStream('-', streamSlots(process.stdin, feeder), feeder, opts) : await readCaptureFile(f, feeder, opts, (fh, _size, onError) => fileSlots(fh, feeder, onError));
-    before += r.bytesDone;
-    if (r.error) errors.push(r.error);
-  }
-  return errors;
+/** readInputs (packet-pipeline.ts) into the ring: the inputs in order as one capture, their bytes read into its slots. */
+export function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}): Promise<CaptureFormatError[]> {
+  return readInputs(files, feeder, read, (i) => (feeder.file = i), { file: (fh, _size, onError) => fileSlots(fh, feeder, onError), stream: (s) => streamSlots(s, feeder) });
 }
 
 /** Starts `n` engine workers on the ring, each with its task; their messages go to `onMessage`, a failure to `onFailure` (once). */
@@ -305,6 +301,10 @@ export interface ShardedRunOptions<F> {
   read?: ReadOptions;
   /** Told each capture-wide number and its creationKey (results.ts). */
   created?: (id: number, key: number) => void;
+  /** Awaited after each merged batch when it returns a promise (the output's drain: backpressure). */
+  drain?: () => Promise<void> | void;
+  /** Bytes of results not yet merged past which reading waits (default 16 MiB). */
+  maxWaitingBytes?: number;
   /** Filled with the inputs' interfaces as they are read, by `${file}:${index}` (before any packet of theirs reaches an item). */
   interfaces?: Map<string, InterfaceInfo>;
 }
@@ -341,24 +341,51 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
       feeder.failure = e;
       feeder.abort();
     }
+    wake();
     settle();
+  };
+  // results wait here until merged; merging waits for the output to drain (o.drain), and the
+  // reader for the results waiting to shrink: a slow reader of the output holds the whole run
+  // back instead of filling memory (a SYN flood's batch ends tens of thousands of flows)
+  const waiting: [number, ShardResult<F>][] = [];
+  let waitingBytes = 0;
+  let merging = false;
+  let wake: () => void = () => {};
+  const merge = async () => {
+    if (merging) return;
+    merging = true;
+    try {
+      while (waiting.length > 0 && !failure) {
+        const [w, r] = waiting.shift()!;
+        merger.add(w, r);
+        waitingBytes -= r.text.length;
+        wake();
+        const d = o.drain?.();
+        if (d) await d;
+      }
+    } catch (e) {
+      fail(e as Error);
+    } finally {
+      merging = false;
+    }
+    if (merger.done) settle();
   };
   const { workers, spillPorts } = startWorkers<ShardResult<F>>(
     ring,
     n,
     (w) => (typeof o.task === 'function' ? o.task(w) : o.task),
     (w, r) => {
-      try {
-        merger.add(w, r);
-      } catch (e) {
-        fail(e as Error);
-      }
-      if (merger.done) settle();
+      waiting.push([w, r]);
+      waitingBytes += r.text.length;
+      void merge();
     },
     fail,
     o.workerLimits,
   );
-  feeder = new RingFeeder(ring, n, spillPorts, o.interfaces);
+  const mergeGate = async () => {
+    while (waitingBytes > (o.maxWaitingBytes ?? MAX_WAITING_BYTES) && !failure) await new Promise<void>((resolve) => (wake = resolve));
+  };
+  feeder = new RingFeeder(ring, n, spillPorts, o.interfaces, mergeGate);
   let errors: CaptureFormatError[] = [];
   try {
     try {
