@@ -8,11 +8,14 @@
  *        ├─▶ worker 0 ─┐  each runs the whole pipeline for its packets and moves its clock on
  *        ├─▶ worker 1 ─┤  everyone else's (PacketPipeline.passBy), so idle closing, flushing and
  *        └─▶ worker … ─┘  after-close windows end a flow at the packet one thread would
- *                      └─▶ merge.ts: capture-wide numbers, one order whatever N is
+ *                      └─▶ results.ts' merger (on the reader's thread): capture-wide numbers,
+ *                          one order whatever N is
  *
- * The order of the merged output is by the packet of the capture at which a flow ended, then by
- * its number (flows ending at the same packet — an idle sweep, the end of the input — in
- * number order); N = 1 gives that order too.
+ * The merged items are ordered by the packet of the capture at which each was made, then by its
+ * connection's number (flows ending at the same packet — an idle sweep, the end of the input —
+ * in number order), a connection's own items in the order made; N = 1 gives that order too.
+ * Each stage waits for the next: the reader for the slowest worker (SLOTS batches) and for the
+ * merger (results not yet merged), the merger for the output.
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';

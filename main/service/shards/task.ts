@@ -1,8 +1,8 @@
 /**
  * An engine worker's work (worker-main.ts): a packet pipeline for the packets given to it, its
  * clock moved by everyone else's, and what it made gathered for the merger (results.ts). The
- * tasks — `weft flows` (flows-task.ts), `weft messages` (messages-task.ts) — say what the
- * pipeline is and what an item is.
+ * tasks — `weft flows` (flows-task.ts), `weft messages` (messages-task.ts), `weft export`'s
+ * second pass (export-task.ts) — say what the pipeline is and what an item is.
  */
 import type { CapturedPacket } from '../../engine/formats';
 import type { PacketPipeline } from '../pipeline/packet-pipeline';
