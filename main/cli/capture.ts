@@ -10,6 +10,8 @@ import { listLiveDevices, openLive, parseVia } from '../sources/live';
 import { header, row } from './flows';
 import { UsageError, type BufferedOut } from './io';
 import { messageLine, optionsOf } from './messages';
+import { runSharded } from '../service/shards/sharded';
+import { idPrefix } from '../service/shards/flows-task';
 
 /** `weft devices [--json]` */
 export function devicesCommand(json: boolean, out: BufferedOut, err: BufferedOut, via?: string): number {
@@ -45,6 +47,8 @@ export interface CaptureArgs {
   via?: string;
   json: boolean;
   idleSec: number;
+  /** Engine threads (live only; default 1: a live capture's rates are far below one thread's). */
+  threads?: number;
 }
 
 /** The summary line at the end of a live capture: what arrived, and what the kernel says it lost. */
@@ -90,12 +94,40 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
     }
     return 0;
   }
-  const r = await runLive({ ...a, device: a.device! }, pipe, save, (w) => (writer = w), out, err, () => {
+  const started = () => {
     if (!a.json) out.line(header());
-  });
+  };
+  let flows = 0;
+  let r: Awaited<ReturnType<typeof runLive>> = 2;
+  if ((a.threads ?? 1) > 1) {
+    // the capture's callback feeds the engine threads' ring (shards/); a timer hands on what
+    // waits there, so flows print as promptly as on one thread
+    await runSharded([], {
+      threads: a.threads!,
+      task: { kind: 'flows', json: a.json, facts: false, idleSec: a.idleSec, policy: 'first', hostPolicies: [], wall: true, udp: false },
+      item: (id, _kind, res, _i, from, to) => {
+        flows++;
+        out.lineOf(idPrefix(a.json, id), res.text, from, to);
+      },
+      // live: what the threads made is written at once (on one thread, each tick flushes)
+      drain: () => (out.pending > 0 ? out.flush() : undefined),
+      feed: async (feeder) => {
+        const timer = setInterval(() => feeder.flushLive(), 50);
+        try {
+          r = await runLive({ ...a, device: a.device! }, { packet: (p) => feeder.livePacket(p), tick: () => feeder.tick(Date.now() / 1000), end: () => {} }, save, (w) => (writer = w), out, err, started);
+        } finally {
+          clearInterval(timer);
+        }
+        return [];
+      },
+    });
+  } else {
+    r = await runLive({ ...a, device: a.device! }, pipe, save, (w) => (writer = w), out, err, started);
+    flows = pipe.flows;
+  }
   if (typeof r === 'number') return r;
   (writer as PcapngFileWriter | null)?.close({ received: r.stats.received, kernelDropped: r.stats.kernelDropped, comment: `weft capture via ${r.via}` });
-  err.line(`weft: ${liveSummary(r.stats, r.via)}; ${pipe.flows} connections`);
+  err.line(`weft: ${liveSummary(r.stats, r.via)}; ${flows} connections`);
   if (writer) err.line(`weft: saved ${(writer as PcapngFileWriter).packets} packets to ${(writer as PcapngFileWriter).files.join(', ')}`);
   return r.failed ? 1 : 0;
 }
@@ -120,7 +152,7 @@ export interface LiveArgs {
  */
 async function runLive(
   a: LiveArgs,
-  pipe: PacketPipeline,
+  pipe: Pick<PacketPipeline, 'packet' | 'tick' | 'end'>,
   save: (p: CapturedPacket) => void,
   opened: (w: PcapngFileWriter) => void,
   out: BufferedOut,

@@ -70,11 +70,12 @@ Usage:
                                             addresses)
   weft capture -i IFACE [-f BPF] [--duration S] [--count N] [--write F.pcapng]
                [--ring-size MB --ring-files N] [--snaplen N] [--no-promisc]
-               [--via auto|dumpcap|libpcap] [--json] [--idle S]
+               [--via auto|dumpcap|libpcap] [--json] [--idle S] [--threads N]
                                             live capture: each flow printed as it completes,
                                             optionally saved to pcapng; in-process when Weft has
                                             the rights (root), else through dumpcap, which holds
-                                            them (kernel timestamps and drop counts either way)
+                                            them (kernel timestamps and drop counts either way);
+                                            --threads N engine threads (default 1)
   weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
   weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json]
                                             live, one line per protocol message (go-sniffer
@@ -259,11 +260,13 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           'ring-files': { type: 'string' },
           snaplen: { type: 'string' },
           stdin: { type: 'boolean' },
+          threads: { type: 'string' },
         },
       } as const));
       const v = a.values;
       if (!v.stdin && !v.interface) throw new UsageError('capture needs -i INTERFACE (see weft devices) or --stdin');
       if (v.stdin && v.interface) throw new UsageError('capture takes -i INTERFACE or --stdin, not both');
+      if (v.stdin && v.threads !== undefined) throw new UsageError('--threads is for a live capture (-i); weft flows - reads a pipe on every core');
       return captureCommand(
         {
           device: v.interface,
@@ -279,6 +282,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           via: v.via,
           json: !!v.json,
           idleSec: positive('idle', v.idle, 1) ?? 600,
+          threads: v.threads === undefined ? 1 : threadsOf(v.threads),
         },
         out,
         err,

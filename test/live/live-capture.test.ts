@@ -83,6 +83,17 @@ describe.runIf(root)(`live capture on lo via ${via}`, () => {
     }, 150_000);
   }
 
+  it('weft capture --threads 3: the engine threads fed live print the same flows, byte-exact, as they complete, and save the same file', () => {
+    const r = scenario('text-binary-big-v4-threads', via) as ChildResult & { code: number; printedBeforeStop: number; stderr: string };
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stats.dropped).toBe(0);
+    check(r.flows, r);
+    check(r.saved, r);
+    expect(r.flows.every((f) => f.close === 'fin')).toBe(true);
+    expect(r.printedBeforeStop).toBe(3);
+    expect(r.stderr).toMatch(/; 3 connections\n/);
+  }, 150_000);
+
   it('a connection quiet for longer than the idle time is parked, not cut: one flow, client and server kept, the quiet recorded', () => {
     const r = scenario('quiet', via) as unknown as { clientPort: number; expected: { c2s: string; s2c: string; bytes: { c2s: number; s2c: number } }; flows: (Slim & { server: string; quietSec: number; anomalies: Record<string, number> })[] };
     expect(r.flows).toHaveLength(1);

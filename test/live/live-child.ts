@@ -315,6 +315,35 @@ async function bindingCycles(): Promise<unknown> {
   return { cycles: 150, packets, closedInside };
 }
 
+/** `weft capture --threads 3 -w FILE --json` while `traffic` runs: the flows it printed, and the file's. */
+async function captureWithThreads(dir: string, port: number, srv: Server, traffic: (port: number) => Promise<void>, expected: Expected[]): Promise<unknown> {
+  const file = join(dir, 'saved.pcapng');
+  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'capture', '-i', 'lo', '-f', `tcp port ${port}`, '--threads', '3', '-w', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', () => stderr.includes('capturing on') && resolve());
+    child.on('exit', () => reject(new Error(`weft capture exited: ${stderr}`)));
+  });
+  child.removeAllListeners('exit');
+  await sleep(200);
+  await traffic(port);
+  // flows print as they complete, before the capture stops: a FIN-closed one once its 2 s for
+  // packets after the close are over, which the next wall-clock tick (each second) tells
+  await sleep(3500);
+  const printedBeforeStop = stdout.trim().split('\n').filter(Boolean).length;
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  srv.close();
+  const saved: Flow[] = [];
+  await runFlows([file], (f) => saved.push(f));
+  rmSync(dir, { recursive: true, force: true });
+  const flows = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Flow);
+  return { code, stderr, printedBeforeStop, stats: { dropped: Number(/(\d+) dropped by the kernel/.exec(stderr)?.[1] ?? -1) }, expected, flows: flows.map(slim), saved: saved.map(slim) };
+}
+
 async function run(scenario: string): Promise<unknown> {
   if (scenario === 'sniff-http') return sniffHttp();
   if (scenario === 'helper-killed') return helperKilled();
@@ -336,6 +365,9 @@ async function run(scenario: string): Promise<unknown> {
     };
   }
   const dir = mkdtempSync(join(tmpdir(), 'weft-live-'));
+  // NAME-threads: the same traffic captured by `weft capture --threads 3` (the engine threads' ring fed live)
+  const cli = scenario.endsWith('-threads');
+  if (cli) scenario = scenario.slice(0, -'-threads'.length);
   const v6 = scenario.endsWith('-v6');
   const host = v6 ? '::1' : '127.0.0.1';
   const expected: Expected[] = [];
@@ -371,6 +403,7 @@ async function run(scenario: string): Promise<unknown> {
   } else throw new Error(`unknown scenario ${scenario}`);
 
   const port = (srv.address() as AddressInfo).port;
+  if (cli) return captureWithThreads(dir, port, srv, traffic, expected);
   const flows: Flow[] = [];
   const pipe = new FlowPipeline((f) => flows.push(f), { clock: 'wall' });
   const lc = openLive({ device: 'lo', filter: `tcp port ${port}` });

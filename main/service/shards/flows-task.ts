@@ -24,6 +24,10 @@ export interface FlowsTaskSpec {
   hostPolicies: string[];
   /** This worker's share of the connection limit. */
   maxConnections?: number;
+  /** Live: idle connections close on the wall clock (ticks), not the capture's. */
+  wall?: boolean;
+  /** UDP conversations too (weft flows lists them; weft capture does not). */
+  udp?: boolean;
 }
 
 /** A flow's facts as plain data (to cross threads); revive() makes FlowFacts of them again. */
@@ -69,7 +73,8 @@ export class FlowsTask extends PipelineTask<FlowPipeline, PlainFacts> {
     super(
       new FlowPipeline(json ? { json: (line, a) => emit(TCP_FLOW, a.id, line, wantFacts ? accumulatorFacts(a) : null) } : (f: Flow) => emit(TCP_FLOW, f.id, row(f), wantFacts ? flowFacts(f) : null), {
         idleSec: spec.idleSec,
-        udp: (u: UdpFlow) => emit(UDP_FLOW, u.id, json ? JSON.stringify(u) : udpRow(u), wantFacts ? udpFacts(u) : null),
+        clock: spec.wall ? 'wall' : 'capture',
+        udp: spec.udp === false ? undefined : (u: UdpFlow) => emit(UDP_FLOW, u.id, json ? JSON.stringify(u) : udpRow(u), wantFacts ? udpFacts(u) : null),
         assembler: { overlapPolicy: spec.policy, policyFor: hostPolicies(spec.hostPolicies), ...(spec.maxConnections === undefined ? {} : { maxConnections: spec.maxConnections }) },
       }),
       index,

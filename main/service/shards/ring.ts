@@ -43,6 +43,8 @@ export const REC_NUMS = 2;
  * fragments and its whole packets then meet on the worker of the inner connection.
  */
 export const EVERY_WORKER = -1;
+/** R_SHARD of a wall-clock tick of a live capture (not a packet): every worker closes what is idle by then (N_SEC: the wall time). */
+export const TICK = -2;
 /** R_WHERE: in the chunk, or in the spill. */
 export const IN_CHUNK = 0, IN_SPILL = 1;
 

@@ -26,7 +26,7 @@ import type { CaptureFormatError, CapturedPacket, InterfaceInfo, PacketSink } fr
 import type { ReadOptions } from '../../sources/capture-source';
 import { readInputs } from '../pipeline/packet-pipeline';
 import { engineBundle } from '../hosts/child-host';
-import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, type RingMemory } from './ring';
+import { EVERY_WORKER, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, type RingMemory } from './ring';
 import type { WorkerData } from './worker-main';
 import { ShardMerger, type ShardResult } from './results';
 
@@ -181,6 +181,61 @@ export class RingFeeder implements PacketSink {
   }
   private spillGrown = false;
 
+  /**
+   * The next slot, waiting on the workers without returning to the event loop: a live capture
+   * hands packets over in a callback that cannot wait (workers never wait for this thread, so this
+   * cannot deadlock).
+   */
+  claimNow(): Slot {
+    const need = this.seq - SLOTS + 1;
+    for (let w = 0; w < this.workers; w++)
+      for (let done = Atomics.load(this.control, C_DONE + w); done < need; done = Atomics.load(this.control, C_DONE + w)) {
+        if (this.failure) throw this.failure;
+        Atomics.wait(this.control, C_DONE + w, done, 200);
+      }
+    return this.slots[this.seq % SLOTS];
+  }
+
+  private livePos = 0;
+  private readonly copy: CapturedPacket = { frame: 0, tsSec: 0, tsNsec: 0, ifIndex: 0, linkType: 0, buf: new Uint8Array(0), offset: 0, capLen: 0, origLen: 0, fileOffset: 0 };
+
+  /** Live: a packet from the capture's callback (valid only during the call), copied into the slot being filled. */
+  livePacket(p: CapturedPacket): void {
+    if (this.slot !== null && (this.livePos + p.capLen > this.slot.chunk.length || this.count >= this.slot.nums.length / REC_NUMS - 1)) this.publish();
+    if (this.slot === null) {
+      const slot = this.claimNow();
+      this.begin(slot.chunk);
+      this.livePos = 0;
+    }
+    const s = this.slot!;
+    if (p.capLen > s.chunk.length) return this.packet(p); // bigger than a chunk: into the spill
+    s.chunk.set(p.buf.subarray(p.offset, p.offset + p.capLen), this.livePos);
+    const q = Object.assign(this.copy, p);
+    q.buf = s.chunk;
+    q.offset = this.livePos;
+    this.livePos += p.capLen;
+    this.packet(q);
+  }
+
+  /** Live: a wall-clock tick for every worker (idle connections close), published at once with what came before it. */
+  tick(nowSec: number): void {
+    if (this.slot === null || this.count >= this.slot.nums.length / REC_NUMS - 1) {
+      this.publish();
+      this.begin(this.claimNow().chunk);
+      this.livePos = 0;
+    }
+    const s = this.slot!;
+    const i = this.count++;
+    s.ints[HEADER + i * REC_INTS + R_SHARD] = TICK;
+    s.nums[i * REC_NUMS + N_SEC] = nowSec;
+    this.publish();
+  }
+
+  /** Live: publishes what the slot being filled holds (a timer calls it, so packets do not wait for a full chunk). */
+  flushLive(): void {
+    if (this.slot !== null && this.count > 0) this.publish();
+  }
+
   /** The slot's batch is complete: the workers may read it. */
   publish(): void {
     if (this.slot === null) return;
@@ -308,6 +363,8 @@ export interface ShardedRunOptions<F> {
   drain?: () => Promise<void> | void;
   /** Bytes of results not yet merged past which reading waits (default 16 MiB). */
   maxWaitingBytes?: number;
+  /** Instead of reading `files`: what feeds the ring (a live capture: livePacket, tick, flushLive); it returns when the input has ended. */
+  feed?: (feeder: RingFeeder) => Promise<CaptureFormatError[]>;
   /** Filled with the inputs' interfaces as they are read, by `${file}:${index}` (before any packet of theirs reaches an item). */
   interfaces?: Map<string, InterfaceInfo>;
 }
@@ -392,7 +449,7 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
   let errors: CaptureFormatError[] = [];
   try {
     try {
-      errors = await readInputsToRing(files, feeder, o.read);
+      errors = o.feed ? await o.feed(feeder) : await readInputsToRing(files, feeder, o.read);
     } catch (e) {
       if (!failure) throw e;
     }

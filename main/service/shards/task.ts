@@ -44,6 +44,11 @@ export abstract class PipelineTask<P extends PacketPipeline = PacketPipeline, F 
     this.pipe.passBy(tsSec, tsNsec);
   }
 
+  /** A live capture's wall-clock tick: connections idle by `nowSec` close (the items made are the current packet's). */
+  tick(nowSec: number): void {
+    this.pipe.tick(nowSec);
+  }
+
   /**
    * Other workers' packets before capture second `quietBeforeSec` and before packet
    * `quietUntilPacket` change nothing here but the count: the worker skips them without a call

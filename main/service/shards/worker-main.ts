@@ -11,7 +11,7 @@ import { ExportTask, type ExportTaskSpec } from './export-task';
 import { transferables } from './results';
 import type { PipelineTask } from './task';
 import type { PacketPipeline } from '../pipeline/packet-pipeline';
-import { EVERY_WORKER, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
+import { EVERY_WORKER, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
 
 export interface WorkerData {
   ring: RingMemory;
@@ -59,8 +59,14 @@ function run(): void {
     for (let i = 0; i < n; i++) {
       const o = HEADER + i * REC_INTS;
       const t = i * REC_NUMS;
-      k++;
       const shard = ints[o + R_SHARD];
+      if (shard === TICK) {
+        task.tick(nums[t + N_SEC]);
+        quietSec = task.quietBeforeSec;
+        quietPacket = task.quietUntilPacket;
+        continue;
+      }
+      k++;
       if (shard !== index && shard !== EVERY_WORKER) {
         if (nums[t + N_SEC] < quietSec && k < quietPacket) continue;
         task.passBy(k, nums[t + N_SEC], ints[o + R_NSEC]);
