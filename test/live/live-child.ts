@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Agent, createServer as createHttpServer, get as httpGet } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -239,6 +239,20 @@ async function besideTcpdump(): Promise<unknown> {
   return result;
 }
 
+/** `weft capture -i lo ARGS…` started, once it says it is capturing; what it prints is gathered in `said`. */
+async function startCapture(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; said: { stdout: string; stderr: string } }> {
+  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'capture', '-i', 'lo', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const said = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => (said.stdout += d));
+  child.stderr.on('data', (d) => (said.stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', () => said.stderr.includes('capturing on') && resolve());
+    child.on('exit', () => reject(new Error(`weft capture exited: ${said.stderr}`)));
+  });
+  child.removeAllListeners('exit');
+  return { child, said };
+}
+
 /**
  * `weft capture --via dumpcap -w FILE` whose dumpcap is killed mid-capture: the CLI says the
  * capture ended by itself and why, exits 1, and keeps what was captured before (flows printed,
@@ -250,16 +264,7 @@ async function helperKilled(): Promise<unknown> {
   const srv = await server(host, (req) => Buffer.concat([Buffer.from('re:'), req]));
   const port = (srv.address() as AddressInfo).port;
   const file = join(dir, 'saved.pcapng');
-  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'capture', '-i', 'lo', '-f', `tcp port ${port}`, '--via', 'dumpcap', '-w', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', () => stderr.includes('capturing on') && resolve());
-    child.on('exit', () => reject(new Error(`weft capture exited: ${stderr}`)));
-  });
-  child.removeAllListeners('exit');
+  const { child, said } = await startCapture(['-f', `tcp port ${port}`, '--via', 'dumpcap', '-w', file, '--json']);
   await sleep(300);
   const x = await exchange(host, port, Buffer.from('before the helper died'));
   await sleep(500);
@@ -270,7 +275,7 @@ async function helperKilled(): Promise<unknown> {
   const saved: Flow[] = [];
   await runFlows([file], (f) => saved.push(f));
   rmSync(dir, { recursive: true, force: true });
-  return { code, stderr, clientPort: x.localPort, printed: stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).client), saved: saved.map(slim) };
+  return { code, stderr: said.stderr, clientPort: x.localPort, printed: said.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).client), saved: saved.map(slim) };
 }
 
 /**
@@ -318,30 +323,21 @@ async function bindingCycles(): Promise<unknown> {
 /** `weft capture --threads 3 -w FILE --json` while `traffic` runs: the flows it printed, and the file's. */
 async function captureWithThreads(dir: string, port: number, srv: Server, traffic: (port: number) => Promise<void>, expected: Expected[]): Promise<unknown> {
   const file = join(dir, 'saved.pcapng');
-  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'capture', '-i', 'lo', '-f', `tcp port ${port}`, '--threads', '3', '-w', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', () => stderr.includes('capturing on') && resolve());
-    child.on('exit', () => reject(new Error(`weft capture exited: ${stderr}`)));
-  });
-  child.removeAllListeners('exit');
+  const { child, said } = await startCapture(['-f', `tcp port ${port}`, '--threads', '3', '-w', file, '--json']);
   await sleep(200);
   await traffic(port);
   // flows print as they complete, before the capture stops: a FIN-closed one once its 2 s for
   // packets after the close are over, which the next wall-clock tick (each second) tells
   await sleep(3500);
-  const printedBeforeStop = stdout.trim().split('\n').filter(Boolean).length;
+  const printedBeforeStop = said.stdout.trim().split('\n').filter(Boolean).length;
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   srv.close();
   const saved: Flow[] = [];
   await runFlows([file], (f) => saved.push(f));
   rmSync(dir, { recursive: true, force: true });
-  const flows = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Flow);
-  return { code, stderr, printedBeforeStop, stats: { dropped: Number(/(\d+) dropped by the kernel/.exec(stderr)?.[1] ?? -1) }, expected, flows: flows.map(slim), saved: saved.map(slim) };
+  const flows = said.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Flow);
+  return { code, stderr: said.stderr, printedBeforeStop, stats: { dropped: Number(/(\d+) dropped by the kernel/.exec(said.stderr)?.[1] ?? -1) }, expected, flows: flows.map(slim), saved: saved.map(slim) };
 }
 
 async function run(scenario: string): Promise<unknown> {
