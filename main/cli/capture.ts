@@ -12,6 +12,8 @@ import { UsageError, type BufferedOut } from './io';
 import { messageLine, optionsOf } from './messages';
 import { runSharded } from '../service/shards/sharded';
 import { idPrefix } from '../service/shards/flows-task';
+import { MESSAGE } from '../service/shards/messages-task';
+import type { WorkerData } from '../service/shards/worker-main';
 
 /** `weft devices [--json]` */
 export function devicesCommand(json: boolean, out: BufferedOut, err: BufferedOut, via?: string): number {
@@ -100,27 +102,20 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
   let flows = 0;
   let r: Awaited<ReturnType<typeof runLive>> = 2;
   if ((a.threads ?? 1) > 1) {
-    // the capture's callback feeds the engine threads' ring (shards/); a timer hands on what
-    // waits there, so flows print as promptly as on one thread
-    await runSharded([], {
-      threads: a.threads!,
-      task: { kind: 'flows', json: a.json, facts: false, idleSec: a.idleSec, policy: 'first', hostPolicies: [], wall: true, udp: false },
-      item: (id, _kind, res, _i, from, to) => {
+    r = await liveOnThreads(
+      { ...a, device: a.device! },
+      a.threads!,
+      { kind: 'flows', json: a.json, facts: false, idleSec: a.idleSec, policy: 'first', hostPolicies: [], wall: true, udp: false },
+      (id, b, from, to) => {
         flows++;
-        out.lineOf(idPrefix(a.json, id), res.text, from, to);
+        out.lineOf(idPrefix(a.json, id), b, from, to);
       },
-      // live: what the threads made is written at once (on one thread, each tick flushes)
-      drain: () => (out.pending > 0 ? out.flush() : undefined),
-      feed: async (feeder) => {
-        const timer = setInterval(() => feeder.flushLive(), 50);
-        try {
-          r = await runLive({ ...a, device: a.device! }, { packet: (p) => feeder.livePacket(p), tick: () => feeder.tick(Date.now() / 1000), end: () => {} }, save, (w) => (writer = w), out, err, started);
-        } finally {
-          clearInterval(timer);
-        }
-        return [];
-      },
-    });
+      save,
+      (w) => (writer = w),
+      out,
+      err,
+      started,
+    );
   } else {
     r = await runLive({ ...a, device: a.device! }, pipe, save, (w) => (writer = w), out, err, started);
     flows = pipe.flows;
@@ -130,6 +125,43 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
   err.line(`weft: ${liveSummary(r.stats, r.via)}; ${flows} connections`);
   if (writer) err.line(`weft: saved ${(writer as PcapngFileWriter).packets} packets to ${(writer as PcapngFileWriter).files.join(', ')}`);
   return r.failed ? 1 : 0;
+}
+
+/**
+ * runLive into `threads` engine threads running `task` (shards/): the capture's callback feeds
+ * their ring, a timer hands on what waits there every 50 ms, and what they make is written at
+ * once — so output comes as promptly as on one thread. `item` gets each item's number and text.
+ */
+async function liveOnThreads(
+  a: LiveArgs,
+  threads: number,
+  task: WorkerData['task'],
+  item: (id: number, b: Uint8Array, from: number, to: number) => void,
+  save: (p: CapturedPacket) => void,
+  opened: (w: PcapngFileWriter) => void,
+  out: BufferedOut,
+  err: BufferedOut,
+  started: () => void,
+): Promise<Awaited<ReturnType<typeof runLive>>> {
+  let r: Awaited<ReturnType<typeof runLive>> = 2;
+  await runSharded([], {
+    threads,
+    task,
+    item: (id, kind, res, _i, from, to) => {
+      if (task.kind !== 'messages' || kind === MESSAGE) item(id, res.text, from, to);
+    },
+    drain: () => (out.pending > 0 ? out.flush() : undefined),
+    feed: async (feeder) => {
+      const timer = setInterval(() => feeder.flushLive(), 50);
+      try {
+        r = await runLive(a, { packet: (p) => feeder.livePacket(p), tick: () => feeder.tick(Date.now() / 1000), end: () => {} }, save, opened, out, err, started);
+      } finally {
+        clearInterval(timer);
+      }
+      return [];
+    },
+  });
+  return r;
 }
 
 export interface LiveArgs {
@@ -226,6 +258,8 @@ export interface SniffArgs {
   options: readonly string[];
   via?: string;
   promiscuous?: boolean;
+  /** Engine threads (default 1). */
+  threads?: number;
 }
 
 /**
@@ -237,8 +271,12 @@ export interface SniffArgs {
 export async function sniffCommand(a: SniffArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
   const plugin = pluginByName(a.plugin);
   if (!plugin) throw new UsageError(`no plugin '${a.plugin}' (weft plugins lists them)`);
-  const pipe = new MessagePipeline((m) => out.line(messageLine(m, a.json)), [plugin], { clock: 'wall', idleSec: a.idleSec, byPort: true, pluginOptions: optionsOf(a.options) });
-  const r = await runLive({ device: a.device, filter: a.filter ?? plugin.bpf, durationSec: a.durationSec, count: a.count, via: a.via, promiscuous: a.promiscuous }, pipe, () => {}, () => {}, out, err, () => {});
+  const live = { device: a.device, filter: a.filter ?? plugin.bpf, durationSec: a.durationSec, count: a.count, via: a.via, promiscuous: a.promiscuous };
+  const pluginOptions = optionsOf(a.options);
+  const r =
+    (a.threads ?? 1) > 1
+      ? await liveOnThreads(live, a.threads!, { kind: 'messages', plugins: [plugin.name], pluginOptions, json: a.json, wall: true, idleSec: a.idleSec, byPort: true }, (_id, b, from, to) => out.lineOf('', b, from, to), () => {}, () => {}, out, err, () => {})
+      : await runLive(live, new MessagePipeline((m) => out.line(messageLine(m, a.json)), [plugin], { clock: 'wall', idleSec: a.idleSec, byPort: true, pluginOptions }), () => {}, () => {}, out, err, () => {});
   if (typeof r === 'number') return r;
   err.line(`weft: ${liveSummary(r.stats, r.via)}`);
   return r.failed ? 1 : 0;

@@ -77,7 +77,7 @@ Usage:
                                             them (kernel timestamps and drop counts either way);
                                             --threads N engine threads (default 1)
   weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
-  weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json]
+  weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json] [--threads N]
                                             live, one line per protocol message (go-sniffer
                                             style); the plugin's BPF filter unless -f is given
   weft selftest [--json]                    reassembles the real captures shipped with Weft and
@@ -293,7 +293,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         args: rest,
         allowPositionals: true,
         strict: true,
-        options: { ...LIVE_OPTIONS, option: { type: 'string', multiple: true } },
+        options: { ...LIVE_OPTIONS, option: { type: 'string', multiple: true }, threads: { type: 'string' } },
       } as const));
       const v = a.values;
       if (a.positionals.length !== 1) throw new UsageError('sniff needs one PLUGIN (weft plugins lists them)');
@@ -308,6 +308,7 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           json: !!v.json,
           idleSec: positive('idle', v.idle, 1) ?? 600,
           options: v.option ?? [],
+          threads: v.threads === undefined ? 1 : threadsOf(v.threads),
           via: v.via,
           promiscuous: !v['no-promisc'],
         },

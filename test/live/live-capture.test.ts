@@ -112,8 +112,9 @@ describe.runIf(root)(`live capture on lo via ${via}`, () => {
     check(r.saved, r);
   }, 150_000);
 
-  it('weft sniff http: the CLI with its default filter prints each request and response live, gzip bodies decoded, joining a keep-alive connection mid-way', () => {
-    const r = scenario('sniff-http', via) as unknown as { code: number; stderr: string; page: string; messages: { kind: string; summary: string; protocol: string; fields: { decodedBody?: { text: string; complete: boolean } } }[] };
+  for (const threads of [1, 2])
+  it(`weft sniff http${threads > 1 ? ` --threads ${threads}` : ''}: the CLI with its default filter prints each request and response live, gzip bodies decoded, joining a keep-alive connection mid-way`, () => {
+    const r = scenario(`sniff-http${threads > 1 ? `-threads${threads}` : ''}`, via) as unknown as { code: number; stderr: string; page: string; messages: { kind: string; summary: string; protocol: string; fields: { decodedBody?: { text: string; complete: boolean } } }[] };
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`capturing on lo \\(tcp port 80 or tcp port 8080 .*\\) via ${via}`));
     expect(r.messages.map((m) => [m.protocol, m.kind, m.summary])).toEqual([

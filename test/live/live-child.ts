@@ -66,7 +66,7 @@ const slim = (f: Flow) => ({ client: f.client, server: f.server, protocol: f.pro
  * a real node HTTP server answers gzip over one keep-alive connection; the first exchange happens
  * before the capture starts, so the sniffer joins mid-conversation.
  */
-async function sniffHttp(): Promise<unknown> {
+async function sniffHttp(threads: number): Promise<unknown> {
   const page = Buffer.from('<p>hello from weft, gzip over keep-alive</p>\n'.repeat(300));
   const srv = createHttpServer((req, res) => {
     res.setHeader('Content-Type', 'text/html');
@@ -80,7 +80,7 @@ async function sniffHttp(): Promise<unknown> {
       httpGet({ host: '127.0.0.1', port: 8080, path, agent, headers: { 'Accept-Encoding': 'gzip' } }, (res) => res.resume().on('end', resolve)).on('error', reject),
     );
   await get('/before');
-  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'sniff', 'http', '-i', 'lo', '--json', '--duration', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(__dirname, 'weft.cjs'), 'sniff', 'http', '-i', 'lo', '--json', '--duration', '3', '--threads', String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -341,7 +341,7 @@ async function captureWithThreads(dir: string, port: number, srv: Server, traffi
 }
 
 async function run(scenario: string): Promise<unknown> {
-  if (scenario === 'sniff-http') return sniffHttp();
+  if (scenario.startsWith('sniff-http')) return sniffHttp(Number(/-threads(\d+)$/.exec(scenario)?.[1] ?? 1));
   if (scenario === 'helper-killed') return helperKilled();
   if (scenario === 'binding-cycles') return bindingCycles();
   if (scenario === 'beside-tcpdump') return besideTcpdump();

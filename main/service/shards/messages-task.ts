@@ -14,6 +14,11 @@ export interface MessagesTaskSpec {
   pluginOptions: Record<string, OptionValues>;
   json: boolean;
   maxConnections?: number;
+  /** Live (weft sniff): idle connections close on the wall clock (ticks), after `idleSec`. */
+  wall?: boolean;
+  idleSec?: number;
+  /** Parse a connection on the plugin's port even when its first bytes are not recognised (weft sniff). */
+  byPort?: boolean;
 }
 
 /** Item kinds. */
@@ -27,7 +32,7 @@ export class MessagesTask extends PipelineTask<MessagePipeline> {
         // a message's text may hold the capture's (summaries, fields): UTF-8
         (m, id) => this.out.item(this.k, id, MESSAGE, false, messageLine(m, spec.json), 0, false),
         plugins,
-        { pluginOptions: spec.pluginOptions, assembler: spec.maxConnections ? { maxConnections: spec.maxConnections } : undefined },
+        { pluginOptions: spec.pluginOptions, assembler: spec.maxConnections ? { maxConnections: spec.maxConnections } : undefined, clock: spec.wall ? 'wall' : 'capture', idleSec: spec.idleSec, byPort: spec.byPort },
         (id) => this.out.item(this.k, id, CONNECTION_DONE, true, '', 0, true),
       ),
       index,
