@@ -8,6 +8,7 @@ import { UsageError, type BufferedOut } from './io';
 import { printable } from '../engine/util/printable';
 import { header } from '../service/pipeline/flow-rows';
 import { runShardedFlows } from '../service/shards/flows-run';
+import type { ReadOptions } from '../sources/capture-source';
 
 export { header, row } from '../service/pipeline/flow-rows';
 
@@ -67,8 +68,7 @@ async function shardedFlows(a: FlowsArgs, out: BufferedOut, err: BufferedOut): P
     maxConnections: a.maxConnections,
     filter: a.filter ? filterOf(a.filter) : undefined,
     line: (prefix, b, start, end) => out.lineOf(prefix, b, start, end),
-    read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
-    drain: () => (out.pending > 1 << 20 ? out.flush() : undefined),
+    ...outputBound(out),
   });
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   if (!a.json) {
@@ -76,6 +76,24 @@ async function shardedFlows(a: FlowsArgs, out: BufferedOut, err: BufferedOut): P
     out.line(`${a.filter ? `${r.kept} of ` : ''}${r.flows} connection${r.flows === 1 ? '' : 's'}${udp}${a.filter ? ' shown' : ''}, ${r.tcpPackets} TCP packets of ${r.packets}`);
   }
   return r.errors.length;
+}
+
+/**
+ * A sharded run's hold on the output: the reader waits when the output is behind, and stops when
+ * the output's reader went away (`weft flows … | head`): nothing more would be seen.
+ */
+export function outputBound(out: BufferedOut): { read: ReadOptions; drain: () => Promise<void> | undefined } {
+  const gone = new AbortController();
+  return {
+    read: {
+      signal: gone.signal,
+      afterChunk: () => {
+        if (out.closed) gone.abort();
+        return out.pending > 1 << 16 ? out.flush() : undefined;
+      },
+    },
+    drain: () => (out.pending > 1 << 20 ? out.flush() : undefined),
+  };
 }
 
 /** The filter, or a usage error that says what is wrong with it. */

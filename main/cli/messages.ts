@@ -1,5 +1,6 @@
 import { parseOptions, PLUGINS, pluginByName, type OptionValues } from '../engine/protocols';
 import { runShardedMessages } from '../service/shards/messages-run';
+import { outputBound } from './flows';
 
 export { messageLine } from '../service/pipeline/messages';
 import { UsageError, type BufferedOut } from './io';
@@ -35,8 +36,7 @@ export async function messagesCommand(files: string[], plugin: string | undefine
     json,
     maxConnections,
     line: (b, from, to) => out.lineOf('', b, from, to),
-    read: { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
-    drain: () => (out.pending > 1 << 20 ? out.flush() : undefined),
+    ...outputBound(out),
   });
   for (const e of r.errors) err.line(`weft: warning: ${e.message}`);
   return r.errors.length;

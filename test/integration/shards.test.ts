@@ -6,7 +6,7 @@
  * packets split across batches (the reader's scratch, copied to the spill memory, which grows for
  * 64 KiB frames) are everywhere. A worker that fails ends the run with its message.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -263,6 +263,18 @@ describe('sharded flows: the same for every number of threads', () => {
     const r = await run;
     expect(r.flows).toBe(3000);
     expect(lines).toBe(3000);
+  });
+
+  it('the CLI stops reading when its output\'s reader goes away (weft flows … | head): exit 0, nothing on stderr', async () => {
+    const f = generate('epipe.pcap', ['--conns', '20000', '--profile', 'small', '--seed', '12']);
+    const child = spawn(process.execPath, [WEFT, 'flows', '--json', '--threads', '2', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    // read the first chunk of output, then close our end of the pipe
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect([code, err]).toEqual([0, '']);
   });
 
   it('a worker that fails (its heap limit passed) ends the run with a message naming it; the process goes on', async () => {
