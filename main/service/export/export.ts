@@ -32,9 +32,9 @@ import { connRecord, CSV_COLUMNS, csvRow, escapeText, tcpflowName, udpConnRecord
 import { addressBytes, communityId } from './community-id';
 export { tcpflowName };
 import { HarWriter } from './har';
-import { runSharded } from '../shards/sharded';
+import { runSharded, shareOf } from '../shards/sharded';
 import { idPrefix, TCP_FLOW } from '../shards/flows-task';
-import { FRAME, FRAME_HEAD, HTTP_MESSAGE, type ChosenEntry, type ExportExtra } from '../shards/export-task';
+import { FRAME, FRAME_HEAD, HTTP_MESSAGE, type ChosenEntry, type ExportExtra } from '../shards/export-items';
 import { pairHash } from '../shards/ring';
 
 import { EXPORT_FORMATS, type ExportFormat } from '../../ipc/contract';
@@ -346,7 +346,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       keep ? keep.has(id) : keys ? keys.has(flowKey(client, server, firstSeen)) : filter ? filter(facts()) : true;
     const threads = Math.max(1, req.threads ?? 1);
     // each engine thread holds its share of the limit (as weft flows --threads does)
-    const share = req.maxConnections ? Math.max(1, Math.ceil(req.maxConnections / threads)) : undefined;
+    const share = shareOf(req.maxConnections || undefined, threads);
     // the packet of the capture that created each flow, by number: pass 2's threads know a chosen flow by it
     let createdAt = new Float64Array(1024);
     const pass1 = await runSharded<unknown>(req.files, {
@@ -424,7 +424,10 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       const sliceFiles = new Files(stage);
       const slice = new SliceWriter(sliceFiles, formats);
       // each chosen flow to the thread that owns its address pair, named by the packet that created it
-      const owner = (r: Endpoints) => pairHash(endpointHost(r.client).includes(':') ? 6 : 4, addressBytes(endpointHost(r.client)), addressBytes(endpointHost(r.server))) % threads;
+      const owner = (r: Endpoints) => {
+        const a = addressBytes(endpointHost(r.client));
+        return pairHash(a.length === 16 ? 6 : 4, a, addressBytes(endpointHost(r.server))) % threads;
+      };
       const entries = (m: Map<number, Chosen>, w: number): ChosenEntry[] =>
         [...m].filter(([, c]) => owner(c.record) === w).map(([id, c]) => [createdAt[id], c.names[0], c.names[1], c.transcript, c.record.client, c.record.server]);
       const interfaces = new Map<string, InterfaceInfo>();

@@ -132,7 +132,7 @@ export class FlowPipeline extends PacketPipeline {
   override get quietBeforeSec(): number {
     return Math.min(super.quietBeforeSec, Math.floor(this.late.quietBefore));
   }
-  get quietUntilPacket(): number {
+  override get quietUntilPacket(): number {
     return this.late.quietUntilPacket;
   }
 

@@ -100,6 +100,11 @@ export class PacketPipeline implements PacketSink {
     return this.wall ? Infinity : this.nextFlush;
   }
 
+  /** And the packet of the capture before which it does (a FlowPipeline's after-close windows end by packet count too). */
+  get quietUntilPacket(): number {
+    return Infinity;
+  }
+
   /**
    * For a packet given to several pipelines (`shared`: a sharded worker's copy of an IP fragment,
    * whose datagram's connection only its reassembly tells): whether the connection of what it

@@ -10,41 +10,33 @@
  */
 import { AFTER_CLOSE } from '../../engine/reassembly';
 import { UdpTable } from '../../engine/flows';
-import type { InterfaceInfo } from '../../engine/formats';
-import type { ExportFormat } from '../../ipc/contract';
 import { ContentWriter, type Chosen } from '../export/export';
 import { NODE_HASHES } from '../pipeline/hashes';
-import type { MessageRecord } from '../pipeline/messages';
 import { PacketPipeline } from '../pipeline/packet-pipeline';
 import { creationKey } from './results';
 import { PipelineTask } from './task';
+import { FRAME, HTTP_MESSAGE, NOT_CHOSEN_ENDED, type ChosenEntry, type ExportExtra, type ExportTaskSpec } from './export-items';
+
+export type { ExportTaskSpec } from './export-items';
 import type { CapturedPacket } from '../../engine/formats';
 
-/** A chosen flow as the worker gets it: [creationKey, c2s name, s2c name, transcript name, client, server]. */
-export type ChosenEntry = [number, string, string, string, string, string];
+/** Pass 2's writer in a worker: a connection's choice is settled when it is created (`creating`), before it is looked up. */
+class ShardContentWriter extends ContentWriter {
+  constructor(
+    private readonly creating: (id: number) => void,
+    ...rest: ConstructorParameters<typeof ContentWriter>
+  ) {
+    super(...rest);
+  }
 
-export interface ExportTaskSpec {
-  kind: 'export';
-  /** The export's staging folder. */
-  stage: string;
-  formats: ExportFormat[];
-  maxConnections?: number;
-  /** The chosen connections and UDP conversations this worker owns. */
-  tcp: ChosenEntry[];
-  udp: ChosenEntry[];
+  override chosenConnection(id: number): Chosen | undefined {
+    this.creating(id);
+    return super.chosenConnection(id);
+  }
 }
 
-/** Item kinds. */
-export const FRAME = 0, HTTP_MESSAGE = 1, NOT_CHOSEN_ENDED = 2;
-
-/** A frame's item: six float64s (tsSec, tsNsec, origLen, linkType, ifIndex, file), then its bytes. */
-export const FRAME_HEAD = 6;
-
-/** A message's item extra: the message. */
-export type ExportExtra = { message: MessageRecord };
-
 export class ExportTask extends PipelineTask<PacketPipeline, ExportExtra> {
-  private readonly writer: ContentWriter;
+  private readonly writer: ShardContentWriter;
 
   constructor(spec: ExportTaskSpec, index: number, workers: number) {
     const byKey = (list: ChosenEntry[]) => new Map(list.map(([key, c2s, s2c, transcript, client, server]) => [key, { record: { client, server }, names: [c2s, s2c], transcript } as Chosen]));
@@ -53,7 +45,13 @@ export class ExportTask extends PipelineTask<PacketPipeline, ExportExtra> {
     const chosen = new Map<number, Chosen>();
     const chosenUdp = new Map<number, Chosen>();
     const formats = new Set(spec.formats);
-    const writer = new ContentWriter(
+    // a connection created here is chosen when its creation key is; ids are taken in order, so its key is (packet, id − the packet's first)
+    const keyOf = (id: number) => creationKey(this.k, id - this.firstId);
+    const writer = new ShardContentWriter(
+      (id) => {
+        const c = tcp.get(keyOf(id));
+        if (c) chosen.set(id, c);
+      },
       spec.stage,
       formats,
       chosen,
@@ -64,20 +62,13 @@ export class ExportTask extends PipelineTask<PacketPipeline, ExportExtra> {
       },
       chosenUdp,
     );
-    // a connection created here is chosen when its creation key is; ids are taken in order, so its key is (packet, id − the packet's first)
-    const chosenConnection = writer.chosenConnection.bind(writer);
-    writer.chosenConnection = (id: number) => {
-      const c = tcp.get(creationKey(this.k, id - this.firstId));
-      if (c) chosen.set(id, c);
-      return chosenConnection(id);
-    };
     const pipe = new PacketPipeline(writer, { assembler: spec.maxConnections ? { maxConnections: spec.maxConnections } : undefined });
     pipe.udp = new UdpTable({
       hashes: NODE_HASHES,
       nextId: () => pipe.assembler.pool.takeId(),
       maxConversations: spec.maxConnections,
       opened: (c) => {
-        const u = udp.get(creationKey(this.k, c.id - this.firstId));
+        const u = udp.get(keyOf(c.id));
         if (u) chosenUdp.set(c.id, u);
       },
       datagram: (c, dir, payload, ci) => writer.udpDatagram(c.id, dir, payload, ci),
@@ -99,7 +90,7 @@ export class ExportTask extends PipelineTask<PacketPipeline, ExportExtra> {
     this.writer.currentConnection = -1;
     super.packet(k, p, shared);
     // the interface's description is the reader's (the merger has it): none here
-    this.writer.frame(p, this.pipe.last, this.file, undefined as InterfaceInfo | undefined);
+    this.writer.frame(p, this.pipe.last, this.file, undefined);
   }
 
   override end(seq: number) {

@@ -68,8 +68,7 @@ export class FlowsTask extends PipelineTask<FlowPipeline, PlainFacts> {
     const json = spec.json;
     const wantFacts = spec.facts;
     // every line is ASCII (Weft's own words, addresses, digests): copied as bytes, its number skipped
-    const emit = (kind: number, id: number, line: string, facts: FlowFacts | null) =>
-      this.out.item(this.k, id, kind, true, line, prefixLength(json, id), true, wantFacts ? (facts === null ? null : plain(facts)) : undefined);
+    const emit = (kind: number, id: number, line: string, facts: FlowFacts | null) => this.out.item(this.k, id, kind, true, line, prefixLength(json, id), true, facts && plain(facts));
     super(
       new FlowPipeline(json ? { json: (line, a) => emit(TCP_FLOW, a.id, line, wantFacts ? accumulatorFacts(a) : null) } : (f: Flow) => emit(TCP_FLOW, f.id, row(f), wantFacts ? flowFacts(f) : null), {
         idleSec: spec.idleSec,
@@ -80,13 +79,6 @@ export class FlowsTask extends PipelineTask<FlowPipeline, PlainFacts> {
       index,
       workers,
     );
-  }
-
-  override get quietBeforeSec(): number {
-    return this.pipe.quietBeforeSec;
-  }
-  override get quietUntilPacket(): number {
-    return this.pipe.quietUntilPacket;
   }
 }
 

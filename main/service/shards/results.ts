@@ -91,12 +91,7 @@ export class ResultWriter<F = unknown> {
     }
     this.kinds[i] = kind;
     this.ends[i] = ends ? 1 : 0;
-    const most = ascii ? text.length : text.length * 3;
-    if (this.textLen + most > this.text.length) {
-      const g = Buffer.allocUnsafe(Math.max(this.textLen + most, this.text.length * 2));
-      this.text.copy(g, 0, 0, this.textLen);
-      this.text = g;
-    }
+    this.room(ascii ? text.length : text.length * 3);
     this.from[i] = this.textLen + skip;
     this.textLen += ascii ? this.text.write(text, this.textLen, 'latin1') : this.text.write(text, this.textLen, 'utf8');
     this.to[i] = this.textLen;
@@ -110,12 +105,7 @@ export class ResultWriter<F = unknown> {
   bytes(k: number, id: number, kind: number, head: readonly number[], data: Uint8Array): void {
     const i = this.ks.n;
     this.item(k, id, kind, false, '', 0, true);
-    const need = this.textLen + 8 * head.length + data.length + 8;
-    if (need > this.text.length) {
-      const g = Buffer.allocUnsafe(Math.max(need, this.text.length * 2));
-      this.text.copy(g, 0, 0, this.textLen);
-      this.text = g;
-    }
+    this.room(8 * head.length + data.length + 8);
     // float64s want an aligned offset in the reader's view (Float64Array over the text's buffer)
     this.textLen = (this.textLen + 7) & ~7;
     this.from[i] = this.textLen;
@@ -126,6 +116,14 @@ export class ResultWriter<F = unknown> {
     this.text.set(data, this.textLen);
     this.textLen += data.length;
     this.to[i] = this.textLen;
+  }
+
+  /** Room for `n` more bytes of text. */
+  private room(n: number): void {
+    if (this.textLen + n <= this.text.length) return;
+    const g = Buffer.allocUnsafe(Math.max(this.textLen + n, this.text.length * 2));
+    this.text.copy(g, 0, 0, this.textLen);
+    this.text = g;
   }
 
   take(seq: number, final = false, counts?: Record<string, number>): ShardResult<F> {

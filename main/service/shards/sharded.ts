@@ -42,6 +42,11 @@ export function defaultThreads(): number {
  */
 const WORKER_YOUNG_MB = 16;
 
+/** Each of `threads` workers' share of a connection limit (a limit is per table), or undefined for none. */
+export function shareOf(limit: number | undefined, threads: number): number | undefined {
+  return limit === undefined ? undefined : Math.max(1, Math.ceil(limit / threads));
+}
+
 /** Results not yet merged, in bytes of their text, past which the reader waits. */
 const MAX_WAITING_BYTES = 16 << 20;
 
@@ -68,9 +73,6 @@ export class RingFeeder implements PacketSink {
   packets = 0;
   /** The input being read (0, 1, … in the order given). */
   file = 0;
-  interface(i: InterfaceInfo): void {
-    this.interfaces.set(`${this.file}:${i.index}`, i);
-  }
   /** Set when a worker failed: reading stops with it. */
   failure: Error | null = null;
 
@@ -90,16 +92,30 @@ export class RingFeeder implements PacketSink {
   /** The next slot to fill, once every worker is done with the batch it held. */
   async claim(): Promise<Slot> {
     await this.mergeGate();
-    const need = this.seq - SLOTS + 1;
-    for (let w = 0; w < this.workers; w++) {
-      for (;;) {
-        if (this.failure) throw this.failure;
-        const done = Atomics.load(this.control, C_DONE + w);
-        if (done >= need) break;
-        await waitAsync(this.control, C_DONE + w, done, 200);
-      }
-    }
+    for (let w = this.behind(); w >= 0; w = this.behind()) await waitAsync(this.control, C_DONE + w, Atomics.load(this.control, C_DONE + w), 200);
     return this.slots[this.seq % SLOTS];
+  }
+
+  /**
+   * claim(), waiting on the workers without returning to the event loop: a live capture hands
+   * packets over in a callback that cannot wait (workers never wait for this thread, so this
+   * cannot deadlock).
+   */
+  private claimNow(): Slot {
+    for (let w = this.behind(); w >= 0; w = this.behind()) Atomics.wait(this.control, C_DONE + w, Atomics.load(this.control, C_DONE + w), 200);
+    return this.slots[this.seq % SLOTS];
+  }
+
+  /** A worker still on the batch the next slot held (-1: none); throws a worker's failure. */
+  private behind(): number {
+    if (this.failure) throw this.failure;
+    const need = this.seq - SLOTS + 1;
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.control, C_DONE + w) < need) return w;
+    return -1;
+  }
+
+  interface(i: InterfaceInfo): void {
+    this.interfaces.set(`${this.file}:${i.index}`, i);
   }
 
   /** The chunk `view` (of the claimed slot's memory, from its start) is about to be framed. */
@@ -181,33 +197,22 @@ export class RingFeeder implements PacketSink {
   }
   private spillGrown = false;
 
-  /**
-   * The next slot, waiting on the workers without returning to the event loop: a live capture
-   * hands packets over in a callback that cannot wait (workers never wait for this thread, so this
-   * cannot deadlock).
-   */
-  claimNow(): Slot {
-    const need = this.seq - SLOTS + 1;
-    for (let w = 0; w < this.workers; w++)
-      for (let done = Atomics.load(this.control, C_DONE + w); done < need; done = Atomics.load(this.control, C_DONE + w)) {
-        if (this.failure) throw this.failure;
-        Atomics.wait(this.control, C_DONE + w, done, 200);
-      }
-    return this.slots[this.seq % SLOTS];
-  }
-
   private livePos = 0;
   private readonly copy: CapturedPacket = { frame: 0, tsSec: 0, tsNsec: 0, ifIndex: 0, linkType: 0, buf: new Uint8Array(0), offset: 0, capLen: 0, origLen: 0, fileOffset: 0 };
 
+  /** Live: the slot being filled, with room for a record and `bytes` more of its chunk (the full one published first). */
+  private liveSlot(bytes: number): Slot {
+    const s = this.slot;
+    if (s !== null && this.livePos + bytes <= s.chunk.length && this.count < s.nums.length / REC_NUMS - 1) return s;
+    this.publish();
+    this.begin(this.claimNow().chunk);
+    this.livePos = 0;
+    return this.slot!;
+  }
+
   /** Live: a packet from the capture's callback (valid only during the call), copied into the slot being filled. */
   livePacket(p: CapturedPacket): void {
-    if (this.slot !== null && (this.livePos + p.capLen > this.slot.chunk.length || this.count >= this.slot.nums.length / REC_NUMS - 1)) this.publish();
-    if (this.slot === null) {
-      const slot = this.claimNow();
-      this.begin(slot.chunk);
-      this.livePos = 0;
-    }
-    const s = this.slot!;
+    const s = this.liveSlot(Math.min(p.capLen, this.slots[0].chunk.length));
     if (p.capLen > s.chunk.length) return this.packet(p); // bigger than a chunk: into the spill
     s.chunk.set(p.buf.subarray(p.offset, p.offset + p.capLen), this.livePos);
     const q = Object.assign(this.copy, p);
@@ -219,12 +224,7 @@ export class RingFeeder implements PacketSink {
 
   /** Live: a wall-clock tick for every worker (idle connections close), published at once with what came before it. */
   tick(nowSec: number): void {
-    if (this.slot === null || this.count >= this.slot.nums.length / REC_NUMS - 1) {
-      this.publish();
-      this.begin(this.claimNow().chunk);
-      this.livePos = 0;
-    }
-    const s = this.slot!;
+    const s = this.liveSlot(0);
     const i = this.count++;
     s.ints[HEADER + i * REC_INTS + R_SHARD] = TICK;
     s.nums[i * REC_NUMS + N_SEC] = nowSec;
@@ -309,12 +309,12 @@ async function* streamSlots(stream: AsyncIterable<Uint8Array>, feeder: RingFeede
 }
 
 /** readInputs (packet-pipeline.ts) into the ring: the inputs in order as one capture, their bytes read into its slots. */
-export function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}): Promise<CaptureFormatError[]> {
+function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}): Promise<CaptureFormatError[]> {
   return readInputs(files, feeder, read, (i) => (feeder.file = i), { file: (fh, _size, onError) => fileSlots(fh, feeder, onError), stream: (s) => streamSlots(s, feeder) });
 }
 
 /** Starts `n` engine workers on the ring, each with its task; their messages go to `onMessage`, a failure to `onFailure` (once). */
-export function startWorkers<T>(
+function startWorkers<T>(
   ring: RingMemory,
   n: number,
   task: (index: number) => WorkerData['task'],
@@ -348,21 +348,27 @@ export function startWorkers<T>(
   return { workers, spillPorts };
 }
 
-export interface ShardedRunOptions<F> {
+/** How a sharded run reads and holds back (the commands' runs pass these on as they are). */
+export interface ShardedRunTuning {
+  /** Bounds on each worker's heap (a worker past them fails, and the run with it, with a message). */
+  workerLimits?: ResourceLimits;
+  /** Bytes read at a time (default ring.ts' CHUNK; smaller in tests). */
+  chunkBytes?: number;
+  read?: ReadOptions;
+  /** Awaited after each merged batch when it returns a promise (the output's drain: backpressure). */
+  drain?: () => Promise<void> | void;
+  /** Bytes of results not yet merged past which reading waits (default 16 MiB). */
+  maxWaitingBytes?: number;
+}
+
+export interface ShardedRunOptions<F> extends ShardedRunTuning {
   threads: number;
   /** What every worker runs (a task spec: worker-main.ts), or each worker's own. */
   task: WorkerData['task'] | ((index: number) => WorkerData['task']);
   /** Each item of the merged results, in order (results.ts). */
   item: (id: number, kind: number, r: ShardResult<F>, i: number, from: number, to: number) => void;
-  workerLimits?: ResourceLimits;
-  chunkBytes?: number;
-  read?: ReadOptions;
   /** Told each capture-wide number and its creationKey (results.ts). */
   created?: (id: number, key: number) => void;
-  /** Awaited after each merged batch when it returns a promise (the output's drain: backpressure). */
-  drain?: () => Promise<void> | void;
-  /** Bytes of results not yet merged past which reading waits (default 16 MiB). */
-  maxWaitingBytes?: number;
   /** Instead of reading `files`: what feeds the ring (a live capture: livePacket, tick, flushLive); it returns when the input has ended. */
   feed?: (feeder: RingFeeder) => Promise<CaptureFormatError[]>;
   /** Filled with the inputs' interfaces as they are read, by `${file}:${index}` (before any packet of theirs reaches an item). */
@@ -375,8 +381,6 @@ export interface ShardedRunResult {
   /** The workers' counts, added up. */
   counts: Record<string, number>;
   errors: CaptureFormatError[];
-  /** The inputs' interfaces, by `${file}:${index}`. */
-  interfaces: Map<string, InterfaceInfo>;
 }
 
 /**
@@ -461,5 +465,5 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
     for (const p of spillPorts) p.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  return { packets: feeder.packets, counts: merger.counts, errors, interfaces: feeder.interfaces };
+  return { packets: feeder.packets, counts: merger.counts, errors };
 }

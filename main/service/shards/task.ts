@@ -58,7 +58,7 @@ export abstract class PipelineTask<P extends PacketPipeline = PacketPipeline, F 
     return this.pipe.quietBeforeSec;
   }
   get quietUntilPacket(): number {
-    return Infinity;
+    return this.pipe.quietUntilPacket;
   }
 
   /** What the batch made. */

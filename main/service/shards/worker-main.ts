@@ -60,32 +60,27 @@ function run(): void {
       const o = HEADER + i * REC_INTS;
       const t = i * REC_NUMS;
       const shard = ints[o + R_SHARD];
-      if (shard === TICK) {
-        task.tick(nums[t + N_SEC]);
-        quietSec = task.quietBeforeSec;
-        quietPacket = task.quietUntilPacket;
-        continue;
-      }
-      k++;
-      if (shard !== index && shard !== EVERY_WORKER) {
+      if (shard === TICK) task.tick(nums[t + N_SEC]);
+      else if (shard !== index && shard !== EVERY_WORKER) {
+        k++;
         if (nums[t + N_SEC] < quietSec && k < quietPacket) continue;
         task.passBy(k, nums[t + N_SEC], ints[o + R_NSEC]);
-        quietSec = task.quietBeforeSec;
-        quietPacket = task.quietUntilPacket;
-        continue;
+      } else {
+        k++;
+        p.buf = ints[o + R_WHERE] === IN_CHUNK ? s.chunk : s.spill;
+        p.offset = ints[o + R_OFFSET];
+        p.capLen = ints[o + R_CAPLEN];
+        p.origLen = ints[o + R_ORIGLEN] >>> 0;
+        p.tsSec = nums[t + N_SEC];
+        p.tsNsec = ints[o + R_NSEC];
+        p.frame = ints[o + R_FRAME];
+        p.linkType = ints[o + R_LINK];
+        p.ifIndex = ints[o + R_IF];
+        p.fileOffset = nums[t + N_FILEOFF];
+        task.file = ints[o + R_FILE];
+        task.packet(k, p, shard === EVERY_WORKER);
       }
-      p.buf = ints[o + R_WHERE] === IN_CHUNK ? s.chunk : s.spill;
-      p.offset = ints[o + R_OFFSET];
-      p.capLen = ints[o + R_CAPLEN];
-      p.origLen = ints[o + R_ORIGLEN] >>> 0;
-      p.tsSec = nums[t + N_SEC];
-      p.tsNsec = ints[o + R_NSEC];
-      p.frame = ints[o + R_FRAME];
-      p.linkType = ints[o + R_LINK];
-      p.ifIndex = ints[o + R_IF];
-      p.fileOffset = nums[t + N_FILEOFF];
-      task.file = ints[o + R_FILE];
-      task.packet(k, p, shard === EVERY_WORKER);
+      // until these, other workers' packets change nothing here but the count
       quietSec = task.quietBeforeSec;
       quietPacket = task.quietUntilPacket;
     }
