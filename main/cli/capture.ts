@@ -65,11 +65,12 @@ export function liveSummary(r: LiveStats, via: CaptureVia): string {
  * idle connections close on the wall clock live, capture time from a pipe.
  */
 export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
-  const pipe = new FlowPipeline(a.json ? { json: (line) => out.line(line, true) } : (f) => out.line(row(f)), { clock: a.stdin ? 'capture' : 'wall', idleSec: a.idleSec });
+  const onePipe = (clock: 'capture' | 'wall') => new FlowPipeline(a.json ? { json: (line) => out.line(line, true) } : (f) => out.line(row(f)), { clock, idleSec: a.idleSec });
   let writer: PcapngFileWriter | null = null;
   const save = (p: CapturedPacket) => writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
   if (a.stdin) {
     if (!a.json) out.line(header());
+    const pipe = onePipe('capture');
     let opened = false;
     const r = await readCaptureStream(
       '-',
@@ -99,11 +100,12 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
   const started = () => {
     if (!a.json) out.line(header());
   };
+  const live = { ...a, device: a.device! };
   let flows = 0;
-  let r: Awaited<ReturnType<typeof runLive>> = 2;
+  let r: Awaited<ReturnType<typeof runLive>>;
   if ((a.threads ?? 1) > 1) {
     r = await liveOnThreads(
-      { ...a, device: a.device! },
+      live,
       a.threads!,
       { kind: 'flows', json: a.json, facts: false, idleSec: a.idleSec, policy: 'first', hostPolicies: [], wall: true, udp: false },
       (id, b, from, to) => {
@@ -117,7 +119,8 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
       started,
     );
   } else {
-    r = await runLive({ ...a, device: a.device! }, pipe, save, (w) => (writer = w), out, err, started);
+    const pipe = onePipe('wall');
+    r = await runLive(live, pipe, save, (w) => (writer = w), out, err, started);
     flows = pipe.flows;
   }
   if (typeof r === 'number') return r;

@@ -1,7 +1,7 @@
 import { compileFilter } from '../service/pipeline/flow-query';
 import { runFlows, type Delivery, type Flow } from '../service/pipeline/flow-recorder';
 import type { OverlapPolicy } from '../engine/reassembly';
-import type { PolicyFor } from '../service/pipeline/host-policy';
+import { hostPolicies } from '../service/pipeline/host-policy';
 import { replayPolicies, type PolicyReplay } from '../service/pipeline/replay';
 import { formatTime, humanBytes } from './format';
 import { UsageError, type BufferedOut } from './io';
@@ -16,8 +16,6 @@ export interface FlowsArgs {
   files: string[];
   json: boolean;
   policy: OverlapPolicy;
-  /** Per-host policies (--host-policy), or null. */
-  policyFor?: PolicyFor | null;
   idleSec: number;
   follow?: number;
   /** With follow: replay the connection under every overlap policy and print how they differ. */
@@ -27,7 +25,7 @@ export interface FlowsArgs {
   filter?: string;
   /** Engine threads (not with follow, which reads one connection on this thread); default 1. */
   threads?: number;
-  /** The --host-policy specs (the engine threads make their policies from them). */
+  /** The --host-policy specs (NET=POLICY), checked already. */
   hostPolicies?: string[];
 }
 
@@ -41,7 +39,7 @@ export async function flowsCommand(a: FlowsArgs, out: BufferedOut, err: Buffered
   const follow = a.follow;
   const r = await runFlows(a.files, () => {}, {
     idleSec: a.idleSec,
-    assembler: { overlapPolicy: a.policy, policyFor: a.policyFor ?? null, maxConnections: a.maxConnections },
+    assembler: { overlapPolicy: a.policy, policyFor: hostPolicies(a.hostPolicies ?? []), maxConnections: a.maxConnections },
     follow,
     filter: a.filter ? filterOf(a.filter) : undefined,
   });
@@ -105,7 +103,6 @@ function filterOf(expr: string) {
   }
 }
 
-/** Follow Stream: both directions in delivery order, turns marked, gaps as notes (not data). */
 /** What every overlap policy makes of a connection: the outcomes, then the ranges where they differ. */
 function printPolicies(f: Flow, r: PolicyReplay, out: BufferedOut, json: boolean): void {
   if (json) return out.line(JSON.stringify({ id: f.id, client: f.client, server: f.server, ...r }));
@@ -117,6 +114,7 @@ function printPolicies(f: Flow, r: PolicyReplay, out: BufferedOut, json: boolean
   }
 }
 
+/** Follow Stream: both directions in delivery order, turns marked, gaps as notes (not data). */
 function printFollow(f: Flow, ds: Delivery[], out: BufferedOut): void {
   out.line(`connection ${f.id}: client ${f.client}, server ${f.server}${f.directionInferred ? ' (direction guessed)' : ''}`);
   out.line(`bytes: client→server ${f.bytes.c2s} (${humanBytes(f.bytes.c2s)}), server→client ${f.bytes.s2c}; closed by ${f.close}`);

@@ -41,11 +41,7 @@ export class BufferedOut {
    */
   line(s: string, ascii = false): void {
     if (this.closed) return;
-    const most = ascii ? s.length + 1 : s.length * 3 + 1; // bytes at most
-    if (this.used + most > this.buf.length) {
-      this.hand();
-      if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most); // one very long line
-    }
+    this.room(ascii ? s.length + 1 : s.length * 3 + 1); // bytes at most
     this.used += this.buf.write(s, this.used, ascii ? 'latin1' : 'utf8');
     this.buf[this.used++] = 10;
   }
@@ -53,20 +49,18 @@ export class BufferedOut {
   /** Appends `prefix` (ASCII), the bytes b[start, end) as they are, and a newline. */
   lineOf(prefix: string, b: Uint8Array, start: number, end: number): void {
     if (this.closed) return;
-    const most = prefix.length + (end - start) + 1;
-    if (this.used + most > this.buf.length) {
-      this.hand();
-      if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most);
-    }
+    this.room(prefix.length + (end - start) + 1);
     this.used += this.buf.write(prefix, this.used, 'latin1');
     this.buf.set(b.subarray(start, end), this.used);
     this.used += end - start;
     this.buf[this.used++] = 10;
   }
 
-  /** The stream's file descriptor, for another thread to write to (standard output: 1). */
-  get fd(): number {
-    return (this.stream as unknown as { fd?: number }).fd ?? 1;
+  /** Room for a line of at most `most` bytes: what is buffered goes to the stream first if needed. */
+  private room(most: number): void {
+    if (this.used + most <= this.buf.length) return;
+    this.hand();
+    if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most); // one very long line
   }
 
   /** Gives what is buffered to the stream and continues in a free buffer. */

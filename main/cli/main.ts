@@ -4,7 +4,7 @@
  * everything that was good.
  */
 import { VERSION } from '../service/version';
-import { hostPolicies, type PolicyFor } from '../service/pipeline/host-policy';
+import { hostPolicies } from '../service/pipeline/host-policy';
 import { OVERLAP_POLICIES, type OverlapPolicy } from '../engine/reassembly';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ASSEMBLER_OPTIONS } from '../engine/reassembly';
@@ -208,15 +208,14 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
         follow = Number(a.values.follow);
         if (!Number.isInteger(follow) || follow < 1) throw new UsageError(`--follow needs a connection number (1, 2, …), not '${a.values.follow}'`);
       }
-      let policyFor: PolicyFor | null;
       const hostPolicySpecs = (a.values['host-policy'] ?? []) as string[];
       try {
-        policyFor = hostPolicies(hostPolicySpecs);
+        hostPolicies(hostPolicySpecs); // what the engine threads make of them: said here if wrong
       } catch (e) {
         throw new UsageError(`--host-policy: ${(e as Error).message}`);
       }
       if (a.values['compare-policies'] && follow === undefined) throw new UsageError('--compare-policies goes with --follow N: the connection to replay under every policy');
-      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, policyFor, idleSec: idle, follow, comparePolicies: !!a.values['compare-policies'], maxConnections, filter: a.values.filter as string | undefined, threads, hostPolicies: hostPolicySpecs }, out, err);
+      const failures = await flowsCommand({ files: a.positionals, json: !!a.values.json, policy, idleSec: idle, follow, comparePolicies: !!a.values['compare-policies'], maxConnections, filter: a.values.filter as string | undefined, threads, hostPolicies: hostPolicySpecs }, out, err);
       return failures ? 2 : 0;
     }
     case 'selftest': {
