@@ -101,6 +101,22 @@ export class AfterCloseWindow {
     return this.soonest;
   }
 
+  /**
+   * End of input (no packet follows): ends every window, in number order, as far as the returned
+   * function is told — `below(id)` those of flows numbered below id, below(Infinity) the rest.
+   */
+  endingBelow(): (below: number) => void {
+    const ids = [...this.held.keys()].sort((a, b) => a - b);
+    let i = 0;
+    return (below) => {
+      while (i < ids.length && ids[i] < below) this.finish(ids[i++]);
+      if (below === Infinity) {
+        this.ringCount = 0;
+        this.soonest = Infinity;
+      }
+    };
+  }
+
   /** Ends the window at ring position `at` (the head). */
   private expire(at: number): void {
     const id = this.ringIds[at];

@@ -157,14 +157,24 @@ export class UdpTable {
 
   /** Ends the least recently active `n` conversations with `why`; with Infinity all of them, in order of first packet. */
   end(why: UdpClose = 'end-of-input', n = Infinity): void {
-    if (n === Infinity) {
-      for (const c of [...this.open.values()].sort((a, b) => a.id - b.id)) this.finish(c, why);
-      return;
-    }
+    if (n === Infinity) return this.ending(why)(Infinity);
     for (const c of this.open.values()) {
       if (n-- <= 0) break;
       this.finish(c, why);
     }
+  }
+
+  /**
+   * Ends every conversation open now, in order of first packet (their numbers), as far as the
+   * returned function is told: `below(id)` ends those numbered below id, below(Infinity) the rest
+   * (so they end in one number order beside the TCP connections: PacketPipeline.end).
+   */
+  ending(why: UdpClose = 'end-of-input'): (below: number) => void {
+    const all = [...this.open.values()].sort((a, b) => a.id - b.id);
+    let i = 0;
+    return (below) => {
+      while (i < all.length && all[i].id < below) this.finish(all[i++], why);
+    };
   }
 
   private finish(c: UdpConversation, why: UdpClose): void {

@@ -590,9 +590,14 @@ export class Assembler {
     return this.flushWithOptions({ t, tc: t });
   }
 
-  /** End of input: delivers everything and completes every connection, in order of first packet. Returns how many closed. */
-  flushAll(): number {
-    return flushEverything(this.flushing);
+  /**
+   * End of input: delivers everything and completes every connection, in order of first packet
+   * (their numbers); `before(id)` is called before each, so what else ends at the end of input
+   * (UDP conversations, flows waiting after their close) can end in the same number order.
+   * Returns how many closed.
+   */
+  flushAll(before?: (id: number) => void): number {
+    return flushEverything(this.flushing, before);
   }
 
   /** Pages held now for out-of-order data. */

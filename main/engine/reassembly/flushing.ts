@@ -74,11 +74,12 @@ export function flushIdle(a: Flushing, o: FlushOptions): FlushCounts {
   return { flushed, closed, parked };
 }
 
-/** End of input: everything delivered, every connection completed (parked ones as idle), in order of first packet. */
-export function flushEverything(a: Flushing): number {
+/** End of input: everything delivered, every connection completed (parked ones as idle), in order of first packet; `before(id)` first for each. */
+export function flushEverything(a: Flushing, before?: (id: number) => void): number {
   let closed = 0;
   const all = a.pool.connections().sort((x, y) => x.id - y.id);
   for (const c of all) {
+    before?.(c.id);
     if (!c.completed) {
       a.finish(c, c.parked ? 'idle' : 'end-of-input');
       closed++;

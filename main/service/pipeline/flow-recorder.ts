@@ -142,8 +142,8 @@ export class FlowPipeline extends PacketPipeline {
   }
 
   override end(): void {
-    super.end();
-    this.late.advance(Infinity, Infinity);
+    // no packet follows: a flow waiting after its close is done, in number order with the rest
+    super.end(this.late.endingBelow());
   }
 }
 

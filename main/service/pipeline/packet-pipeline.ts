@@ -125,10 +125,24 @@ export class PacketPipeline implements PacketSink {
     this.flushIdle(nowSec - this.idle);
   }
 
-  /** End of input: every connection completes. */
-  end(): void {
-    this.assembler.flushAll();
-    this.udp?.end();
+  /**
+   * End of input: every connection and conversation completes, in one order — their numbers —
+   * whatever table holds them (a sharded worker streams what ends here in that order: results.ts).
+   * `alsoBelow(id)` ends the caller's own waiting items numbered below id (FlowPipeline's flows
+   * in their after-close window).
+   */
+  end(alsoBelow?: (id: number) => void): void {
+    const udp = this.udp?.ending();
+    this.assembler.flushAll(
+      udp === undefined && alsoBelow === undefined
+        ? undefined
+        : (id) => {
+            udp?.(id);
+            alsoBelow?.(id);
+          },
+    );
+    udp?.(Infinity);
+    alsoBelow?.(Infinity);
   }
 }
 
