@@ -133,7 +133,8 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
 /**
  * runLive into `threads` engine threads running `task` (shards/): the capture's callback feeds
  * their ring, a timer hands on what waits there every 50 ms, and what they make is written at
- * once — so output comes as promptly as on one thread. `item` gets each item's number and text.
+ * once — so output comes as promptly as on one thread. `item` gets each item's number and text,
+ * and copies what it keeps (the memory is reused).
  */
 async function liveOnThreads(
   a: LiveArgs,
@@ -150,6 +151,7 @@ async function liveOnThreads(
   await runSharded([], {
     threads,
     task,
+    copied: true,
     item: (id, kind, res, _i, from, to) => {
       if (task.kind !== 'messages' || kind === MESSAGE) item(id, res.text, from, to);
     },

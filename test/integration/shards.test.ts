@@ -15,12 +15,14 @@ import { runFlows } from '../../main/service/pipeline/flow-recorder';
 import { compileFilter } from '../../main/service/pipeline/flow-query';
 import { runShardedFlows, type ShardedFlowsOptions } from '../../main/service/shards/flows-run';
 import { runShardedMessages } from '../../main/service/shards/messages-run';
+import type { ShardedRunTuning } from '../../main/service/shards/sharded';
 import { messageLine, runMessages } from '../../main/service/pipeline/messages';
 import { exportFlows, type ExportFormat } from '../../main/service/export/export';
 import { COVERAGE, MALFORMED, REAL, captureFiles } from '../helpers/fixtures';
 import { ether, ipv4, tcp } from '../helpers/packet-builder';
 import { PcapWriter } from '../../main/engine/formats';
 import { TcpFlags } from '../../main/engine/decode';
+import { writeSynFlood } from '../bench/gen-synflood';
 
 const GEN = join(__dirname, '..', 'bench', 'gen-pcap.mjs');
 const WEFT = join(__dirname, '..', '..', 'out', 'cli', 'weft.cjs');
@@ -75,9 +77,9 @@ async function expectSameForEveryN(files: string[], o: Opts = {}): Promise<strin
 }
 
 /** weft messages' lines over N threads. */
-async function shardedMessages(files: string[], threads: number, json = true): Promise<string> {
+async function shardedMessages(files: string[], threads: number, json = true, tuning: ShardedRunTuning = {}): Promise<string> {
   let text = '';
-  await runShardedMessages(files, { threads, plugins: null, pluginOptions: {}, json, chunkBytes: 16 << 10, line: (b, from, to) => (text += Buffer.from(b.subarray(from, to)).toString('utf8') + '\n') });
+  await runShardedMessages(files, { threads, plugins: null, pluginOptions: {}, json, chunkBytes: 16 << 10, ...tuning, line: (b, from, to) => (text += Buffer.from(b.subarray(from, to)).toString('utf8') + '\n') });
   return text;
 }
 
@@ -95,6 +97,8 @@ describe('sharded messages: the same for every number of threads', () => {
     }
     expect(messages).toBeGreaterThan(150);
     expect(await shardedMessages(real, 3, false)).toBe(await shardedMessages(real, 1, false));
+    // the end of the input in parts of 1 KiB, each worker at most 2 KiB ahead of the merger
+    expect(await shardedMessages(real, 3, true, { partBytes: 1024, unmergedKiB: 2 })).toBe(await shardedMessages(real, 1));
   });
 
   it('on a generated capture of 2,000 HTTP connections', async () => {
@@ -191,6 +195,19 @@ describe('sharded flows: the same for every number of threads', () => {
     writeFileSync(f, Buffer.concat(chunks));
     const text = await expectSameForEveryN([f], { chunkBytes: 8192 });
     expect((JSON.parse(text) as { bytes: { c2s: number } }).bytes.c2s).toBe(1_001_700);
+  });
+
+  it('with the end of the input sent in small parts and each worker held a few results ahead of the merger: the same bytes', async () => {
+    // 5,000 SYNs: every connection is still open when the input ends (5,000 lines, 3 MB, end at once)
+    const syn = join(dir, 'syn.pcap');
+    writeSynFlood(syn, 5000);
+    const small = generate('parts.pcap', ['--conns', '1500', '--profile', 'small', '--seed', '13', '--anomaly', '0.1', '--concurrency', '400']);
+    // all the real fixtures: TCP connections, UDP conversations and flows in their after-close window end together
+    for (const files of [real, [syn], [small]]) {
+      const whole = await expectSameForEveryN(files);
+      const inParts = await expectSameForEveryN(files, { partBytes: 2048, unmergedKiB: 4 });
+      expect(inParts, files.join(' ')).toBe(whole);
+    }
   });
 
   it('with a short idle time (idle closes and resumed flows decided on the capture clock of every packet)', async () => {

@@ -13,7 +13,7 @@ import { UdpTable } from '../../engine/flows';
 import { ContentWriter, type Chosen } from '../export/export';
 import { NODE_HASHES } from '../pipeline/hashes';
 import { PacketPipeline } from '../pipeline/packet-pipeline';
-import { creationKey } from './results';
+import { creationKey, type ShardResult } from './results';
 import { PipelineTask } from './task';
 import { FRAME, HTTP_MESSAGE, NOT_CHOSEN_ENDED, type ChosenEntry, type ExportExtra, type ExportTaskSpec } from './export-items';
 
@@ -93,8 +93,8 @@ export class ExportTask extends PipelineTask<PacketPipeline, ExportExtra> {
     this.writer.frame(p, this.pipe.last, this.file, undefined);
   }
 
-  override end(seq: number) {
-    const r = super.end(seq);
+  override end(seq: number, post: (part: ShardResult<ExportExtra>) => void, partBytes: number) {
+    const r = super.end(seq, post, partBytes);
     this.writer.files.closeAll();
     return r;
   }

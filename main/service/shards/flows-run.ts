@@ -17,7 +17,7 @@ export interface ShardedFlowsOptions extends ShardedRunTuning {
   hostPolicies: string[];
   maxConnections?: number;
   filter?: FlowPredicate;
-  /** Each flow's line, in order: `prefix` then bytes b[start, end) (the line without its newline). */
+  /** Each flow's line, in order: `prefix` then bytes b[start, end) (the line without its newline), copied before it returns (the memory is reused). */
   line: (prefix: string, b: Uint8Array, start: number, end: number) => void;
 }
 
@@ -40,6 +40,7 @@ export async function runShardedFlows(files: string[], opts: ShardedFlowsOptions
     ...tuning,
     threads: n,
     task: spec,
+    copied: true,
     item: (id, kind, r, i, from, to) => {
       const tcp = kind === TCP_FLOW;
       if (tcp) res.flows++;

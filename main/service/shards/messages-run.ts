@@ -15,7 +15,7 @@ export interface ShardedMessagesOptions extends ShardedRunTuning {
   pluginOptions: Record<string, OptionValues>;
   json: boolean;
   maxConnections?: number;
-  /** Each message's line (without its newline): bytes b[from, to), UTF-8. */
+  /** Each message's line (without its newline): bytes b[from, to), UTF-8, copied before it returns (the memory is reused). */
   line: (b: Uint8Array, from: number, to: number) => void;
 }
 
@@ -27,6 +27,7 @@ export async function runShardedMessages(files: string[], o: ShardedMessagesOpti
     ...tuning,
     threads,
     task,
+    copied: true,
     item: (_id, kind, r, _i, from, to) => {
       if (kind !== MESSAGE) return;
       messages++;

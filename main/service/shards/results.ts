@@ -9,6 +9,13 @@
  * one number — which gives the numbers one thread would, and orders a batch's items by (packet,
  * number), keeping each connection's items in the order they were made: the same order for
  * every number of workers.
+ *
+ * The end of the input ends every connection still open at once — on a SYN flood 150,000 lines,
+ * 90 MB of text — so a worker sends what it makes then in parts of about PART_BYTES, in number
+ * order (PacketPipeline.end), and the merger merges the workers' parts by number as they come.
+ * A worker goes on (to the next batch, the next part) only while the results it sent and the
+ * merger has not merged are few (resultBounds, ring.ts' takenWord): so what waits between the
+ * threads is a few results, not every batch the ring holds.
  */
 import { grownTo } from '../../engine/util/bytes';
 
@@ -20,7 +27,10 @@ export function creationKey(k: number, nth: number): number {
 /** One batch's items from one worker: typed arrays (transferred), no object per item. */
 export interface ShardResult<F = unknown> {
   seq: number;
+  /** The last part of the end of input (with the counts). */
   final: boolean;
+  /** A part of the end of input: items in number order, no creations. */
+  ending: boolean;
   creations: Float64Array;
   ks: Float64Array;
   ids: Float64Array;
@@ -49,15 +59,84 @@ class Numbers {
     if (this.n === this.a.length) this.a = grownTo(this.a, this.n + 1);
     this.a[this.n++] = v;
   }
-  take(): Float64Array {
-    const r = this.a.slice(0, this.n);
+  take(pool: BufferPool): Float64Array {
+    const r = pool.copy(Float64Array, this.a, this.n);
     this.n = 0;
     return r;
   }
 }
 
+/**
+ * Memory for the results a worker sends, given back by the merger once merged (when the run's
+ * consumer copies what it keeps: sharded.ts' `copied`). Without it each batch's arrays were
+ * garbage on the reader's thread that its collector, seeing them survive in the queue, kept
+ * until a full collection: on a SYN flood a hundred megabytes of merged results at a time.
+ */
+class BufferPool {
+  private free: ArrayBuffer[] = [];
+  private bytes = 0;
+
+  give(bufs: ArrayBuffer[]): void {
+    for (const b of bufs) {
+      if (this.free.length >= POOL_BUFFERS || this.bytes + b.byteLength > POOL_BYTES) continue; // left to the collector
+      this.free.push(b);
+      this.bytes += b.byteLength;
+    }
+  }
+
+  /** The first `n` elements of `a`, copied into pooled memory (the smallest buffer that holds them) or new memory. */
+  copy<T extends Float64Array | Int32Array | Uint8Array>(kind: { new (b: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, a: { subarray(start: number, end: number): ArrayLike<number> }, n: number): T {
+    const need = n * kind.BYTES_PER_ELEMENT;
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) if (this.free[i].byteLength >= need && (best < 0 || this.free[i].byteLength < this.free[best].byteLength)) best = i;
+    let buf: ArrayBuffer;
+    if (best < 0) buf = new ArrayBuffer(need);
+    else {
+      buf = this.free[best];
+      this.free[best] = this.free[this.free.length - 1];
+      this.free.pop();
+      this.bytes -= buf.byteLength;
+    }
+    const r = new kind(buf, 0, n);
+    r.set(a.subarray(0, n));
+    return r;
+  }
+}
+const POOL_BUFFERS = 16;
+const POOL_BYTES = 8 << 20;
+
+/** Bytes of text after which a worker sends a part of its end of input. */
+export const PART_BYTES = 4 << 20;
+
+/**
+ * How far a worker may be ahead of the merger, in KiB of results sent and not merged (0: no
+ * bound), between batches and between the parts of its end, and how big a part of its end is.
+ */
+export interface ResultBounds {
+  batchKiB: number;
+  partKiB: number;
+  partBytes: number;
+}
+
+/**
+ * The bounds a run has unless told otherwise: between batches a few of a SYN flood's (whose every
+ * packet ends a flow at the table's limit; fewer made the worker wait for each merge, 20 % slower),
+ * between the parts of the end two parts.
+ */
+export function resultBounds(partBytes = PART_BYTES, batchKiB = 32 << 10): ResultBounds {
+  return { batchKiB, partKiB: Math.max(1, (2 * partBytes) >>> 10), partBytes };
+}
+
+/** A result's size as the flow control counts it (resultKiB on both sides: the worker's sent, the merger's merged). */
+export function resultKiB(r: ShardResult): number {
+  return 1 + ((r.text.length + 16 * r.ks.length) >>> 10);
+}
+
 /** A worker's side: items gathered while a batch is read, taken as a ShardResult. */
 export class ResultWriter<F = unknown> {
+  /** At the end of input: told before an item when the text has reached partBytes (the task sends a part). */
+  full: (() => void) | null = null;
+  partBytes = PART_BYTES;
   private readonly creations = new Numbers();
   private readonly ks = new Numbers();
   private readonly ids = new Numbers();
@@ -68,6 +147,12 @@ export class ResultWriter<F = unknown> {
   private text: Buffer = Buffer.allocUnsafe(1 << 16);
   private textLen = 0;
   private extra: (F | null)[] = [];
+  private readonly pool = new BufferPool();
+
+  /** Memory of results the merger has merged, back (transferables()' buffers). */
+  reuse(bufs: ArrayBuffer[]): void {
+    this.pool.give(bufs);
+  }
 
   /** Number `id`'s connection was created at capture packet k (numbers are told in order). */
   created(k: number): void {
@@ -80,6 +165,7 @@ export class ResultWriter<F = unknown> {
    * known to be ASCII (copied as bytes, not encoded).
    */
   item(k: number, id: number, kind: number, ends: boolean, text: string, skip: number, ascii: boolean, extra?: F | null): void {
+    if (this.full !== null && this.textLen >= this.partBytes) this.full();
     const i = this.ks.n;
     this.ks.push(k);
     this.ids.push(id);
@@ -126,19 +212,20 @@ export class ResultWriter<F = unknown> {
     this.text = g;
   }
 
-  take(seq: number, final = false, counts?: Record<string, number>): ShardResult<F> {
+  take(seq: number, ending = false, final = false, counts?: Record<string, number>): ShardResult<F> {
     const n = this.ks.n;
     const r: ShardResult<F> = {
       seq,
       final,
-      creations: this.creations.take(),
-      ks: this.ks.take(),
-      ids: this.ids.take(),
-      kinds: this.kinds.slice(0, n),
-      ends: this.ends.slice(0, n),
-      text: Uint8Array.prototype.slice.call(this.text, 0, this.textLen),
-      from: this.from.slice(0, n),
-      to: this.to.slice(0, n),
+      ending,
+      creations: this.creations.take(this.pool),
+      ks: this.ks.take(this.pool),
+      ids: this.ids.take(this.pool),
+      kinds: this.pool.copy(Uint8Array, this.kinds, n),
+      ends: this.pool.copy(Uint8Array, this.ends, n),
+      text: this.pool.copy(Uint8Array, this.text, this.textLen),
+      from: this.pool.copy(Int32Array, this.from, n),
+      to: this.pool.copy(Int32Array, this.to, n),
       extra: this.extra,
       counts,
     };
@@ -161,6 +248,11 @@ export class ShardMerger<F = unknown> {
   created: ((id: number, key: number) => void) | null = null;
   private lastK = -1;
   private nth = 0;
+  /** At the end of input: how far each worker's current part has been merged, and the last number merged. */
+  private readonly at: number[];
+  private lastEnding = 0;
+  /** Told each result once merged (its worker may go on; its memory may go back). */
+  merged: ((w: number, r: ShardResult<F>) => void) | null = null;
 
   constructor(
     private readonly workers: number,
@@ -170,6 +262,7 @@ export class ShardMerger<F = unknown> {
     this.queues = Array.from({ length: workers }, () => []);
     this.numbers = Array.from({ length: workers }, () => new Map());
     this.nextLocal = new Array(workers).fill(1);
+    this.at = new Array(workers).fill(0);
   }
 
   /** Every worker sent its last batch. */
@@ -178,15 +271,57 @@ export class ShardMerger<F = unknown> {
   }
 
   add(w: number, r: ShardResult<F>): void {
+    if (r.ending && r.creations.length > 0) throw new Error(`engine thread ${w + 1} began a connection at the end of the input`);
     if (r.final && r.counts) for (const [k, v] of Object.entries(r.counts)) this.counts[k] = (this.counts[k] ?? 0) + v;
     this.queues[w].push(r);
-    while (this.queues.every((q) => q.length > 0)) this.step();
+    while (this.finals < this.workers && this.queues.every((q) => q.length > 0)) {
+      const heads = this.queues.map((q) => q[0]);
+      if (heads.some((h) => h.seq !== heads[0].seq || h.ending !== heads[0].ending)) throw new Error(`engine threads out of step (batches ${heads.map((h) => `${h.seq}${h.ending ? ' (end)' : ''}`).join(', ')})`);
+      if (heads[0].ending) this.mergeEnding(heads);
+      else this.step(this.queues.map((q) => q.shift()!));
+    }
   }
 
-  private step(): void {
-    const rs = this.queues.map((q) => q.shift()!);
-    const seq = rs[0].seq;
-    if (rs.some((r) => r.seq !== seq)) throw new Error(`engine threads out of step (batches ${rs.map((r) => r.seq).join(', ')})`);
+  /**
+   * The end of input: the workers' parts merged by number (each worker's are in number order),
+   * until a part is used up whose next has not come, or every worker's last part is.
+   */
+  private mergeEnding(rs: ShardResult<F>[]): void {
+    for (;;) {
+      let best = -1;
+      let bestId = Infinity;
+      for (let w = 0; w < rs.length; w++) {
+        const r = rs[w];
+        if (this.at[w] === r.ids.length) {
+          if (r.final) continue;
+          // this part is merged: the worker may make its next, which must come before anything else is merged
+          this.queues[w].shift();
+          this.at[w] = 0;
+          this.merged?.(w, r);
+          return;
+        }
+        const id = this.numbers[w].get(r.ids[this.at[w]]);
+        if (id === undefined) throw new Error(`engine thread ${w + 1} made an item of connection ${r.ids[this.at[w]]}, which it never began`);
+        if (id < bestId) {
+          best = w;
+          bestId = id;
+        }
+      }
+      if (best < 0) {
+        this.finals = this.workers;
+        for (const q of this.queues) q.length = 0;
+        return;
+      }
+      if (bestId < this.lastEnding) throw new Error(`engine thread ${best + 1} ended connection ${bestId} after ${this.lastEnding} at the end of the input (its items must come in number order)`);
+      this.lastEnding = bestId;
+      const r = rs[best];
+      const i = this.at[best]++;
+      if (r.ends[i]) this.numbers[best].delete(r.ids[i]);
+      this.onItem(bestId, r.kinds[i], r, i, r.from[i], r.to[i]);
+    }
+  }
+
+  private step(rs: ShardResult<F>[]): void {
     this.number(rs);
     const ks: number[] = [];
     const gids: number[] = [];
@@ -212,7 +347,7 @@ export class ShardMerger<F = unknown> {
       const r = rs[w];
       this.onItem(gids[j], r.kinds[i], r, i, r.from[i], r.to[i]);
     }
-    if (rs.every((r) => r.final)) this.finals = this.workers;
+    if (this.merged !== null) for (let w = 0; w < rs.length; w++) this.merged(w, rs[w]);
   }
 
   /** Ranks the batch's creations over the workers (each worker's list is in capture order already). */

@@ -6,7 +6,7 @@
  *            spill  ▕ the packet completed across two chunks (the reader's scratch), copied    ▏
  *            ints   ▕ count │ new-spill │ per packet: shard, where, offset, capLen, origLen, … ▏
  *            nums   ▕ per packet: tsSec, fileOffset                                           ▏
- *   control: published │ ended │ aborted │ done by worker 0 │ done by worker 1 │ … │ finished 0 │ finished 1 │ …
+ *   control: published │ ended │ aborted │ done by worker 0 │ done by worker 1 │ … │ finished 0 │ … │ end parts taken from 0 │ …
  *
  * Batch b lives in slot b % SLOTS. The reader fills a slot only when every worker has finished the
  * batch that was in it (done ≥ b − SLOTS + 1), publishes it by raising `published`, and wakes the
@@ -58,6 +58,11 @@ export function finishedWord(workers: number, index: number): number {
   return C_DONE + workers + index;
 }
 
+/** The control word counting the KiB of a worker's results the merger has merged (resultKiB, wrapping): a worker goes on only while it is at most so far ahead (results.ts' resultBounds). */
+export function takenWord(workers: number, index: number): number {
+  return C_DONE + 2 * workers + index;
+}
+
 export interface SlotMemory {
   chunk: SharedArrayBuffer;
   spill: SharedArrayBuffer;
@@ -74,7 +79,7 @@ export interface RingMemory {
 export function newRing(workers: number, chunkBytes = CHUNK): RingMemory {
   const records = maxRecords(chunkBytes);
   return {
-    control: new SharedArrayBuffer(4 * (C_DONE + 2 * workers)),
+    control: new SharedArrayBuffer(4 * (C_DONE + 3 * workers)),
     slots: Array.from({ length: SLOTS }, () => ({
       chunk: new SharedArrayBuffer(chunkBytes),
       spill: new SharedArrayBuffer(SPILL),

@@ -26,9 +26,9 @@ import type { CaptureFormatError, CapturedPacket, InterfaceInfo, PacketSink } fr
 import type { ReadOptions } from '../../sources/capture-source';
 import { readInputs } from '../pipeline/packet-pipeline';
 import { engineBundle } from '../hosts/child-host';
-import { EVERY_WORKER, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, type RingMemory } from './ring';
+import { EVERY_WORKER, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, takenWord, type RingMemory } from './ring';
 import type { WorkerData } from './worker-main';
-import { ShardMerger, type ShardResult } from './results';
+import { resultBounds, resultKiB, ShardMerger, transferables, type ResultBounds, type ShardResult } from './results';
 
 /** The default number of engine workers: one per core. */
 export function defaultThreads(): number {
@@ -320,10 +320,12 @@ function startWorkers<T>(
   task: (index: number) => WorkerData['task'],
   onMessage: (index: number, m: T) => void,
   onFailure: (e: Error) => void,
+  bounds: ResultBounds,
   limits?: ResourceLimits,
-): { workers: Worker[]; spillPorts: MessagePort[] } {
+): { workers: Worker[]; spillPorts: MessagePort[]; returnPorts: MessagePort[] } {
   const control = new Int32Array(ring.control);
   const spillPorts: MessagePort[] = [];
+  const returnPorts: MessagePort[] = [];
   let failed = false;
   const fail = (w: number, why: string) => {
     if (failed) return;
@@ -332,9 +334,11 @@ function startWorkers<T>(
   };
   const workers = Array.from({ length: n }, (_, w) => {
     const ch = new MessageChannel();
+    const back = new MessageChannel();
     spillPorts.push(ch.port1);
-    const data: WorkerData = { ring, index: w, workers: n, spills: ch.port2, task: task(w) };
-    const worker = new Worker(engineBundle('shard-worker.cjs'), { workerData: data, transferList: [ch.port2], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, ...limits } });
+    returnPorts.push(back.port1);
+    const data: WorkerData = { ring, index: w, workers: n, spills: ch.port2, returns: back.port2, bounds, task: task(w) };
+    const worker = new Worker(engineBundle('shard-worker.cjs'), { workerData: data, transferList: [ch.port2, back.port2], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, ...limits } });
     worker.on('message', (m: T | { error: string }) => {
       if (m !== null && typeof m === 'object' && 'error' in m) fail(w, m.error);
       else onMessage(w, m as T);
@@ -345,7 +349,7 @@ function startWorkers<T>(
     });
     return worker;
   });
-  return { workers, spillPorts };
+  return { workers, spillPorts, returnPorts };
 }
 
 /** How a sharded run reads and holds back (the commands' runs pass these on as they are). */
@@ -359,9 +363,18 @@ export interface ShardedRunTuning {
   drain?: () => Promise<void> | void;
   /** Bytes of results not yet merged past which reading waits (default 16 MiB). */
   maxWaitingBytes?: number;
+  /** Bytes of text per part of a worker's end of input, and KiB of results a worker may be ahead of the merger (results.ts' resultBounds; smaller in tests). */
+  partBytes?: number;
+  unmergedKiB?: number;
 }
 
-export interface ShardedRunOptions<F> extends ShardedRunTuning {
+/** What a run's `item` keeps of a result. */
+export interface ItemUse {
+  /** `item` copies what it keeps (the text it writes out): a merged result's memory goes back to its worker for the next. */
+  copied?: boolean;
+}
+
+export interface ShardedRunOptions<F> extends ShardedRunTuning, ItemUse {
   threads: number;
   /** What every worker runs (a task spec: worker-main.ts), or each worker's own. */
   task: WorkerData['task'] | ((index: number) => WorkerData['task']);
@@ -394,6 +407,16 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
   const ring = newRing(n, o.chunkBytes);
   const merger = new ShardMerger<F>(n, o.item);
   merger.created = o.created ?? null;
+  const control = new Int32Array(ring.control);
+  merger.merged = (w, r) => {
+    if (r.final) return;
+    Atomics.add(control, takenWord(n, w), resultKiB(r));
+    Atomics.notify(control, takenWord(n, w));
+    if (o.copied) {
+      const bufs = transferables(r);
+      returnPorts[w].postMessage(bufs, bufs);
+    }
+  };
   let failure: Error | null = null;
   let settle: () => void = () => {};
   const settled = new Promise<void>((resolve) => (settle = resolve));
@@ -421,8 +444,8 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
     try {
       while (waiting.length > 0 && !failure) {
         const [w, r] = waiting.shift()!;
+        waitingBytes -= r.text.length; // before: merged, its memory may have gone back to its worker
         merger.add(w, r);
-        waitingBytes -= r.text.length;
         wake();
         const d = o.drain?.();
         if (d) await d;
@@ -434,7 +457,7 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
     }
     if (merger.done) settle();
   };
-  const { workers, spillPorts } = startWorkers<ShardResult<F>>(
+  const { workers, spillPorts, returnPorts } = startWorkers<ShardResult<F>>(
     ring,
     n,
     (w) => (typeof o.task === 'function' ? o.task(w) : o.task),
@@ -444,6 +467,8 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
       void merge();
     },
     fail,
+    // a live feed blocks this thread while the ring is full (RingFeeder.livePacket): the workers must not wait for the merger between batches then
+    { ...resultBounds(o.partBytes, o.unmergedKiB), ...(o.feed ? { batchKiB: 0 } : {}) },
     o.workerLimits,
   );
   const mergeGate = async () => {
@@ -462,7 +487,7 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
     if (failure) throw failure;
   } finally {
     feeder.abort();
-    for (const p of spillPorts) p.close();
+    for (const p of [...spillPorts, ...returnPorts]) p.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
   return { packets: feeder.packets, counts: merger.counts, errors };

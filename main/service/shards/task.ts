@@ -61,16 +61,27 @@ export abstract class PipelineTask<P extends PacketPipeline = PacketPipeline, F 
     return this.pipe.quietUntilPacket;
   }
 
+  /** Memory of results merged already, for the next ones (results.ts' BufferPool). */
+  reuse(bufs: ArrayBuffer[]): void {
+    this.out.reuse(bufs);
+  }
+
   /** What the batch made. */
   take(seq: number): ShardResult<F> {
     return this.out.take(seq);
   }
 
-  /** End of input: everything ends; the last result, with the task's counts. */
-  end(seq: number): ShardResult<F> {
+  /**
+   * End of input: everything ends, in number order, sent in parts of about `partBytes` of text
+   * (`post`); returns the last part, with the task's counts.
+   */
+  end(seq: number, post: (part: ShardResult<F>) => void, partBytes: number): ShardResult<F> {
     this.k = Infinity;
+    this.out.partBytes = partBytes;
+    this.out.full = () => post(this.out.take(seq, true));
     this.pipe.end();
-    return this.out.take(seq, true, this.counts());
+    this.out.full = null;
+    return this.out.take(seq, true, true, this.counts());
   }
 
   protected counts(): Record<string, number> {

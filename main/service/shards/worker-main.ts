@@ -8,10 +8,10 @@ import { newCapturedPacket } from '../../engine/formats';
 import { FlowsTask, type FlowsTaskSpec } from './flows-task';
 import { MessagesTask, type MessagesTaskSpec } from './messages-task';
 import { ExportTask, type ExportTaskSpec } from './export-task';
-import { transferables } from './results';
+import { resultKiB, transferables, type ResultBounds, type ShardResult } from './results';
 import type { PipelineTask } from './task';
 import type { PacketPipeline } from '../pipeline/packet-pipeline';
-import { EVERY_WORKER, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, type RingMemory } from './ring';
+import { EVERY_WORKER, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, N_FILEOFF, N_SEC, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, takenWord, type RingMemory } from './ring';
 
 export interface WorkerData {
   ring: RingMemory;
@@ -19,17 +19,34 @@ export interface WorkerData {
   workers: number;
   /** Where a slot's replaced spill memory comes ({slot, spill}), read synchronously when a batch says so. */
   spills: MessagePort;
+  /** Where the memory of results the merger has merged comes back (ArrayBuffer[]), read before each result is made. */
+  returns: MessagePort;
+  /** How far the worker may be ahead of the merger (results.ts' flow control). */
+  bounds: ResultBounds;
   task: FlowsTaskSpec | MessagesTaskSpec | ExportTaskSpec;
 }
 
 if (!parentPort) throw new Error('shard-worker must run as a worker thread');
 const port = parentPort;
-const { ring, index, workers, spills, task: spec } = workerData as WorkerData;
+const { ring, index, workers, spills, returns, bounds, task: spec } = workerData as WorkerData;
 const control = new Int32Array(ring.control);
 const slots = ring.slots.map((m) => new Slot(m));
 
 function run(): void {
   const task: PipelineTask<PacketPipeline, unknown> = spec.kind === 'flows' ? new FlowsTask(spec, index, workers) : spec.kind === 'messages' ? new MessagesTask(spec, index, workers) : new ExportTask(spec, index, workers);
+  const taken = takenWord(workers, index);
+  let sentKiB = 0;
+  // a result to the merger; then on only while at most `bound` KiB of them wait there (0: no bound)
+  const post = (r: ShardResult, bound: number) => {
+    sentKiB = (sentKiB + resultKiB(r)) | 0;
+    port.postMessage(r, transferables(r));
+    if (bound > 0)
+      for (let t = Atomics.load(control, taken); ((sentKiB - t) | 0) > bound; t = Atomics.load(control, taken)) {
+        if (Atomics.load(control, C_ABORTED) !== 0) throw new Stopped();
+        Atomics.wait(control, taken, t, 500);
+      }
+    for (let m = receiveMessageOnPort(returns); m !== undefined; m = receiveMessageOnPort(returns)) task.reuse(m.message as ArrayBuffer[]);
+  };
   const p = newCapturedPacket();
   let k = 0;
   let quietSec = -Infinity;
@@ -40,7 +57,7 @@ function run(): void {
       if (published > seq) break;
       if (Atomics.load(control, C_ABORTED) !== 0) return;
       if (Atomics.load(control, C_ENDED) !== 0 && Atomics.load(control, C_PUBLISHED) <= seq) {
-        const last = task.end(seq);
+        const last = task.end(seq, (part) => post(part, bounds.partKiB), bounds.partBytes);
         port.postMessage(last, transferables(last));
         Atomics.store(control, finishedWord(workers, index), 1);
         return;
@@ -85,17 +102,24 @@ function run(): void {
       quietPacket = task.quietUntilPacket;
     }
     const r = task.take(seq);
-    port.postMessage(r, transferables(r));
+    // done with the slot (what the batch made is the worker's own memory) before waiting for the merger
     Atomics.store(control, C_DONE + index, seq + 1);
     Atomics.notify(control, C_DONE + index);
+    post(r, bounds.batchKiB);
   }
 }
+
+/** The run was stopped (another worker failed, or the reader) while this one waited. */
+class Stopped extends Error {}
 
 try {
   run();
 } catch (e) {
-  Atomics.store(control, C_ABORTED, 1);
-  Atomics.notify(control, C_PUBLISHED);
-  Atomics.notify(control, C_DONE + index);
-  port.postMessage({ error: (e as Error).stack ?? String(e) });
+  // stopped: the run is over already, nothing to tell
+  if (!(e instanceof Stopped)) {
+    Atomics.store(control, C_ABORTED, 1);
+    Atomics.notify(control, C_PUBLISHED);
+    Atomics.notify(control, C_DONE + index);
+    port.postMessage({ error: (e as Error).stack ?? String(e) });
+  }
 }
