@@ -353,6 +353,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       threads,
       task: { kind: 'flows', json: true, facts: false, idleSec: 600, policy: 'first', hostPolicies: [], maxConnections: share },
       read: progress('flows'),
+      copied: true, // each line is parsed at once
       created: (id, key) => {
         if (id >= createdAt.length) createdAt = grownTo(createdAt, id + 1);
         createdAt[id] = key;
@@ -437,6 +438,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
         task: (w: number) => ({ kind: 'export' as const, stage, formats: [...formats], maxConnections: share, tcp: entries(chosen, w), udp: entries(chosenUdp, w) }),
         read: progress('content'),
         interfaces,
+        copied: true, // the slice writers copy each frame into its record; a message is plain data
         item: (_id, kind, r, i, from, to) => {
           if (kind === FRAME) {
             const h = new Float64Array(r.text.buffer, r.text.byteOffset + from, FRAME_HEAD);
