@@ -1,14 +1,6 @@
 /** Small text helpers shared by CLI commands. */
 
-export function formatTime(sec: number, nsec: number): string {
-  return `${sec}.${String(nsec).padStart(9, '0')}`;
-}
-
-export function isoTime(sec: number, nsec: number): string {
-  const d = new Date(sec * 1000);
-  if (Number.isNaN(d.getTime())) return formatTime(sec, nsec);
-  return d.toISOString().replace(/\.\d{3}Z$/, `.${String(nsec).padStart(9, '0')}Z`);
-}
+export { formatTime, isoTime } from '../engine/util/time';
 
 const FLAG_LETTERS: [number, string][] = [
   [0x02, 'S'],

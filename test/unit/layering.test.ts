@@ -1,6 +1,7 @@
 /**
  * The layers are proved, not hoped for (STYLE.md §4): this reads every import in the source tree.
  *   - main/engine/ imports only files inside main/engine/, never node:* or a package;
+ *   - main/service/ never imports main/cli/;
  *   - only main/electron/ (and the preload, which Electron loads) imports `electron`;
  *   - the renderer imports main/ only for types (`import type`).
  */
@@ -54,6 +55,11 @@ describe('layering', () => {
       .filter((i) => rel(i.file).startsWith('main/engine/'))
       .filter((i) => !i.spec.startsWith('.') || !resolve(dirname(i.file), i.spec).startsWith(engine + '/'))
       .map((i) => `${rel(i.file)} imports ${i.spec}`);
+    expect(bad).toEqual([]);
+  });
+
+  it('main/service never imports main/cli (the commands use the services, not the other way round)', () => {
+    const bad = all.filter((i) => rel(i.file).startsWith('main/service/') && i.spec.startsWith('.') && rel(resolve(dirname(i.file), i.spec)).startsWith('main/cli/')).map((i) => `${rel(i.file)} imports ${i.spec}`);
     expect(bad).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import { copyBytes } from '../../engine/util/bytes';
 import { lastAtOrBefore } from '../../engine/util/search';
 import { DETECT_BYTES } from '../../engine/flows';
 import { finishFields, jsonSafe, PARSER_HOST } from './message-content';
-import { formatTime } from '../../cli/format';
+import { formatTime } from '../../engine/util/time';
 import { PacketPipeline, readInputs, type PipelineOptions } from './packet-pipeline';
 
 export interface MessageRecord {
