@@ -1,13 +1,12 @@
-import type { CapturedPacket } from '../engine/formats';
+import type { CapturedPacket, InterfaceInfo } from '../engine/formats';
 import { pluginByName } from '../engine/protocols';
 import { FlowPipeline } from '../service/pipeline/flow-recorder';
 import { MessagePipeline } from '../service/pipeline/messages';
 import type { PacketPipeline } from '../service/pipeline/packet-pipeline';
 import { PcapngFileWriter } from '../sources/capture-file-writer';
-import { readCaptureStream } from '../sources/capture-source';
 import { LiveCaptureError, snaplenOf, type CaptureVia, type LiveStats } from '../sources/live-source';
 import { listLiveDevices, openLive, parseVia } from '../sources/live';
-import { header, row } from './flows';
+import { header, outputBound, row } from './flows';
 import { UsageError, type BufferedOut } from './io';
 import { messageLine, optionsOf } from './messages';
 import { runSharded } from '../service/shards/sharded';
@@ -49,7 +48,7 @@ export interface CaptureArgs {
   via?: string;
   json: boolean;
   idleSec: number;
-  /** Engine threads (live only; default 1: a live capture's rates are far below one thread's). */
+  /** Engine threads (default 1 live, whose rates are far below one thread's; one per core from standard input, which may come as fast as a file). */
   threads?: number;
 }
 
@@ -65,34 +64,34 @@ export function liveSummary(r: LiveStats, via: CaptureVia): string {
  * idle connections close on the wall clock live, capture time from a pipe.
  */
 export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: BufferedOut): Promise<number> {
-  const onePipe = (clock: 'capture' | 'wall') => new FlowPipeline(a.json ? { json: (line) => out.line(line, true) } : (f) => out.line(row(f)), { clock, idleSec: a.idleSec });
   let writer: PcapngFileWriter | null = null;
   const save = (p: CapturedPacket) => writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
   if (a.stdin) {
     if (!a.json) out.line(header());
-    const pipe = onePipe('capture');
     let opened = false;
-    const r = await readCaptureStream(
-      '-',
-      process.stdin,
-      {
-        interface(i) {
-          if (a.write && !opened) {
-            writer = new PcapngFileWriter(a.write, { linkType: i.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles });
-            opened = true;
-          }
-        },
-        packet(p) {
-          save(p);
-          pipe.packet(p);
-        },
+    // what came in, saved as it is read (the engine threads' reader hands every packet here too)
+    const saving = {
+      interface(i: InterfaceInfo) {
+        if (a.write && !opened) {
+          writer = new PcapngFileWriter(a.write, { linkType: i.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles });
+          opened = true;
+        }
       },
-      { afterChunk: () => (out.pending > 1 << 16 ? out.flush() : undefined) },
-    );
-    pipe.end();
+      packet: save,
+    };
+    // on the engine threads, as weft flows - reads a pipe: the same lines in the same order for every N
+    const r = await runSharded(['-'], {
+      threads: a.threads ?? 1,
+      task: { kind: 'flows', json: a.json, facts: false, idleSec: a.idleSec, policy: 'first', hostPolicies: [], udp: false },
+      copied: true,
+      item: (id, _kind, res, _i, from, to) => out.lineOf(idPrefix(a.json, id), res.text, from, to),
+      tap: saving,
+      ...outputBound(out),
+    });
+    const error = r.errors[0];
     (writer as PcapngFileWriter | null)?.close();
-    if (r.error) {
-      err.line(`weft: warning: ${r.error.message}`);
+    if (error) {
+      err.line(`weft: warning: ${error.message}`);
       return 1;
     }
     return 0;
@@ -119,7 +118,7 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
       started,
     );
   } else {
-    const pipe = onePipe('wall');
+    const pipe = new FlowPipeline(a.json ? { json: (line) => out.line(line, true) } : (f) => out.line(row(f)), { clock: 'wall', idleSec: a.idleSec });
     r = await runLive(live, pipe, save, (w) => (writer = w), out, err, started);
     flows = pipe.flows;
   }

@@ -76,7 +76,8 @@ Usage:
                                             the rights (root), else through dumpcap, which holds
                                             them (kernel timestamps and drop counts either way);
                                             --threads N engine threads (default 1)
-  weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …)
+  weft capture --stdin [...]                the same from a capture piped in (tcpdump -w - | …);
+                                            --threads N defaults to one per core here
   weft sniff PLUGIN -i IFACE [-f BPF] [--duration S] [--count N] [--option …] [--json] [--threads N]
                                             live, one line per protocol message (go-sniffer
                                             style); the plugin's BPF filter unless -f is given
@@ -265,7 +266,6 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
       const v = a.values;
       if (!v.stdin && !v.interface) throw new UsageError('capture needs -i INTERFACE (see weft devices) or --stdin');
       if (v.stdin && v.interface) throw new UsageError('capture takes -i INTERFACE or --stdin, not both');
-      if (v.stdin && v.threads !== undefined) throw new UsageError('--threads is for a live capture (-i); weft flows - reads a pipe on every core');
       return captureCommand(
         {
           device: v.interface,
@@ -281,7 +281,8 @@ async function dispatch(argv: string[], out: BufferedOut, err: BufferedOut): Pro
           via: v.via,
           json: !!v.json,
           idleSec: positive('idle', v.idle, 1) ?? 600,
-          threads: v.threads === undefined ? 1 : threadsOf(v.threads),
+          // live: one thread (live rates are far below one thread's); a pipe may come as fast as a file: one per core
+          threads: v.threads === undefined && !v.stdin ? 1 : threadsOf(v.threads as string | undefined),
         },
         out,
         err,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
-import { expectedReal, REAL } from '../helpers/fixtures';
+import { captureFiles, expectedReal, REAL } from '../helpers/fixtures';
 import { readAll } from '../helpers/read-all';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-writer-'));
@@ -72,6 +72,27 @@ describe('captures piped in', () => {
     for (const e of exp) expect(shas.has(e.sha256_c2s) && shas.has(e.sha256_s2c)).toBe(true);
     const back = readAll(new Uint8Array(readFileSync(saved)));
     expect(back.packets).toHaveLength(118);
+  });
+
+  it('weft capture --stdin on several engine threads: the same lines and the same saved file as on one, table and JSON', () => {
+    // all the real fixtures as one pcap stream: a capture of many connections, piped in
+    const all = captureFiles(REAL).filter((f) => f.endsWith('.pcap') && readFileSync(join(REAL, f)).readUInt32LE(0) === 0xa1b2c3d4 && readFileSync(join(REAL, f)).readUInt32LE(20) === 1);
+    const parts = all.map((f) => readFileSync(join(REAL, f)));
+    const input = Buffer.concat([parts[0], ...parts.slice(1).map((b) => b.subarray(24))]);
+    const piped = (args: string[]) => {
+      const r = spawnSync(process.execPath, [BIN, 'capture', '--stdin', ...args], { input, encoding: 'latin1' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const one = join(dir, 'one.pcapng');
+    const three = join(dir, 'three.pcapng');
+    const json = piped(['--json', '--threads', '1', '--write', one]);
+    expect(piped(['--json', '--threads', '3', '--write', three])).toBe(json);
+    expect(json.trim().split('\n').length).toBeGreaterThan(60);
+    expect(readFileSync(three).equals(readFileSync(one))).toBe(true);
+    expect(piped(['--threads', '2'])).toBe(piped(['--threads', '1']));
+    // the default is one thread per core: the same lines
+    expect(piped(['--json'])).toBe(json);
   });
 
   it('a capture that needs an interface says how to pick one', () => {

@@ -308,9 +308,21 @@ async function* streamSlots(stream: AsyncIterable<Uint8Array>, feeder: RingFeede
   }
 }
 
-/** readInputs (packet-pipeline.ts) into the ring: the inputs in order as one capture, their bytes read into its slots. */
-function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}): Promise<CaptureFormatError[]> {
-  return readInputs(files, feeder, read, (i) => (feeder.file = i), { file: (fh, _size, onError) => fileSlots(fh, feeder, onError), stream: (s) => streamSlots(s, feeder) });
+/** readInputs (packet-pipeline.ts) into the ring: the inputs in order as one capture, their bytes read into its slots; `tap` is told each packet and interface too. */
+function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions = {}, tap?: PacketSink): Promise<CaptureFormatError[]> {
+  const sink: PacketSink = tap
+    ? {
+        packet(p) {
+          tap.packet(p);
+          feeder.packet(p);
+        },
+        interface(i) {
+          tap.interface?.(i);
+          feeder.interface(i);
+        },
+      }
+    : feeder;
+  return readInputs(files, sink, read, (i) => (feeder.file = i), { file: (fh, _size, onError) => fileSlots(fh, feeder, onError), stream: (s) => streamSlots(s, feeder) });
 }
 
 /** Starts `n` engine workers on the ring, each with its task; their messages go to `onMessage`, a failure to `onFailure` (once). */
@@ -386,6 +398,8 @@ export interface ShardedRunOptions<F> extends ShardedRunTuning, ItemUse {
   feed?: (feeder: RingFeeder) => Promise<CaptureFormatError[]>;
   /** Filled with the inputs' interfaces as they are read, by `${file}:${index}` (before any packet of theirs reaches an item). */
   interfaces?: Map<string, InterfaceInfo>;
+  /** Also told every packet read and interface described, in capture order, on this thread (weft capture --stdin --write saves them). */
+  tap?: PacketSink;
 }
 
 export interface ShardedRunResult {
@@ -478,7 +492,7 @@ export async function runSharded<F>(files: string[], o: ShardedRunOptions<F>): P
   let errors: CaptureFormatError[] = [];
   try {
     try {
-      errors = o.feed ? await o.feed(feeder) : await readInputsToRing(files, feeder, o.read);
+      errors = o.feed ? await o.feed(feeder) : await readInputsToRing(files, feeder, o.read, o.tap);
     } catch (e) {
       if (!failure) throw e;
     }
