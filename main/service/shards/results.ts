@@ -84,11 +84,15 @@ class BufferPool {
     }
   }
 
-  /** The first `n` elements of `a`, copied into pooled memory (the smallest buffer that holds them) or new memory. */
+  /** The first `n` elements of `a`, copied into pooled memory (the smallest buffer that holds them, if not more than four times too big) or new memory. */
   copy<T extends Float64Array | Int32Array | Uint8Array>(kind: { new (b: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, a: { subarray(start: number, end: number): ArrayLike<number> }, n: number): T {
     const need = n * kind.BYTES_PER_ELEMENT;
     let best = -1;
-    for (let i = 0; i < this.free.length; i++) if (this.free[i].byteLength >= need && (best < 0 || this.free[i].byteLength < this.free[best].byteLength)) best = i;
+    const most = Math.max(4 * need, 1 << 16);
+    for (let i = 0; i < this.free.length; i++) {
+      const l = this.free[i].byteLength;
+      if (l >= need && l <= most && (best < 0 || l < this.free[best].byteLength)) best = i;
+    }
     let buf: ArrayBuffer;
     if (best < 0) buf = new ArrayBuffer(need);
     else {
