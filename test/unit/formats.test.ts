@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CaptureReader, PcapWriter, PcapngWriter } from '../../main/engine/formats';
+import { CaptureReader, nanoWords, PcapWriter, PcapngWriter } from '../../main/engine/formats';
 import { expectedReal, MALFORMED, readFixture, REAL } from '../helpers/fixtures';
 import { concatBytes } from '../../main/engine/util/bytes';
 import { NgBuilder } from '../helpers/pcapng-builder';
@@ -198,5 +198,53 @@ describe('writers round-trip through the readers', () => {
     expect(back.packets.map((p) => [p.tsSec, p.tsNsec, Array.from(p.data)])).toEqual(
       src.packets.map((p) => [p.tsSec, p.tsNsec, Array.from(p.data)]),
     );
+  });
+});
+
+describe('pcapng timestamps without BigInt', () => {
+  it('nanoWords gives the exact 64-bit nanosecond count for any 32-bit second and nanosecond', () => {
+    const cases: [number, number][] = [
+      [0, 0],
+      [0, 999_999_999],
+      [1, 0],
+      [65535, 999_999_999],
+      [65536, 1],
+      [1_700_000_000, 123_456_789],
+      [2 ** 31, 500_000_000],
+      [2 ** 32 - 1, 999_999_999],
+    ];
+    // and a spread of others, deterministic
+    for (let i = 0, x = 12345; i < 2000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      cases.push([x, (x * 7919) % 1_000_000_000]);
+    }
+    const got = [0, 0];
+    for (const [sec, nsec] of cases) {
+      nanoWords(sec, nsec, got);
+      const units = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+      expect(got, `${sec}.${nsec}`).toEqual([Number(units >> 32n), Number(units & 0xffffffffn)]);
+    }
+  });
+});
+
+describe('writers building records in one reused buffer (scratch)', () => {
+  it('write the same bytes as with a new array per record, padding zeroed after longer records', () => {
+    const sizes = [60, 1514, 61, 62, 63, 9000, 17, 1];
+    const run = (scratch: boolean) => {
+      const out: Uint8Array[] = [];
+      const copy = (c: Uint8Array) => out.push(c.slice());
+      const ng = new PcapngWriter(copy, 'test', { scratch });
+      const id = ng.addInterface({ linkType: 1, snapLen: 65535 });
+      const pc = new PcapWriter(copy, { linkType: 1, nanoseconds: true, snapLen: 4096, scratch });
+      sizes.forEach((n, i) => {
+        const data = new Uint8Array(n).map((_, j) => (j * 13 + i) & 255);
+        ng.packet(id, 1_700_000_000 + i, i * 1000, data, n + 5);
+        pc.packet(1_700_000_000 + i, i * 1000, data);
+      });
+      return concatBytes(out);
+    };
+    const fresh = run(false);
+    expect(run(true)).toEqual(fresh);
+    expect(fresh.length).toBeGreaterThan(15_000);
   });
 });

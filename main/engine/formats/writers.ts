@@ -1,6 +1,8 @@
 /**
  * pcap and pcapng writers. Both produce Uint8Array pieces for a caller-supplied `write` function
- * (a file stream, an array in tests); they never hold more than one record.
+ * (a file stream, an array in tests); they never hold more than one record. With `scratch` the
+ * write function promises to copy each piece before it returns (a buffered file), and packet
+ * records are built in one reused buffer: nothing is allocated per packet.
  *
  * Both write little-endian files. The pcap writer writes microsecond or nanosecond files
  * (magic a1b2c3d4 / a1b23c4d); the pcapng writer writes one section with one IDB per interface
@@ -15,11 +17,55 @@ export interface PcapWriterOptions {
   snapLen?: number;
   /** Nanosecond timestamps (magic a1b23c4d); default microseconds. */
   nanoseconds?: boolean;
+  /** `write` copies each piece before it returns: records are built in one reused buffer. */
+  scratch?: boolean;
+}
+
+/** A record's memory: a new array each time, or (scratch) one grown and reused. */
+class Records {
+  private buf: Uint8Array | null = null;
+  private view: DataView | null = null;
+  constructor(private readonly reuse: boolean) {}
+  /** `n` bytes to fill (and a view over the whole buffer), valid until the next call. */
+  take(n: number): [Uint8Array, DataView] {
+    if (!this.reuse) {
+      const b = new Uint8Array(n);
+      return [b, new DataView(b.buffer)];
+    }
+    if (this.buf === null || this.buf.length < n) {
+      this.buf = new Uint8Array(Math.max(n, 2 * (this.buf?.length ?? 0), 4096));
+      this.view = new DataView(this.buf.buffer);
+      this.pair = [this.buf, this.view];
+    }
+    return this.pair!;
+  }
+  private pair: [Uint8Array, DataView] | null = null;
+}
+
+/** The writers' nanoWords answer (one reused pair: no allocation per packet). */
+const NANO_WORDS = new Float64Array(2);
+
+/**
+ * `sec` seconds and `nsec` nanoseconds as a 64-bit count of nanoseconds, its high and low 32 bits
+ * into out[0] and out[1], exactly and without BigInt (two BigInts per packet were most of what
+ * writing a pcapng slice allocated): sec·10⁹ is split at 16 bits of sec so every partial sum
+ * stays below 2⁵³.
+ */
+export function nanoWords(sec: number, nsec: number, out: { [i: number]: number }): void {
+  const sh = Math.floor(sec / 65536);
+  const sl = sec - sh * 65536;
+  const b = sh * 1e9; // the part of sec·10⁹ above 16 bits, shifted down by 16
+  const bh = Math.floor(b / 65536);
+  const t = (b - bh * 65536) * 65536 + sl * 1e9 + nsec; // < 2⁴⁸
+  const carry = Math.floor(t / 4294967296);
+  out[0] = bh + carry;
+  out[1] = t - carry * 4294967296;
 }
 
 export class PcapWriter {
   private readonly nsec: boolean;
   private readonly snapLen: number;
+  private readonly records: Records;
 
   constructor(
     private readonly write: WriteFn,
@@ -27,6 +73,7 @@ export class PcapWriter {
   ) {
     this.nsec = opts.nanoseconds ?? false;
     this.snapLen = opts.snapLen ?? 262144;
+    this.records = new Records(opts.scratch ?? false);
     const h = new Uint8Array(24);
     const v = new DataView(h.buffer);
     v.setUint32(0, this.nsec ? 0xa1b23c4d : 0xa1b2c3d4, true);
@@ -40,14 +87,13 @@ export class PcapWriter {
   /** Writes one record; `data` is copied (truncated to the snaplen). */
   packet(tsSec: number, tsNsec: number, data: Uint8Array, origLen = data.length): void {
     const cap = Math.min(data.length, this.snapLen);
-    const rec = new Uint8Array(16 + cap);
-    const v = new DataView(rec.buffer);
+    const [rec, v] = this.records.take(16 + cap);
     v.setUint32(0, tsSec >>> 0, true);
     v.setUint32(4, this.nsec ? tsNsec : Math.floor(tsNsec / 1000), true);
     v.setUint32(8, cap, true);
     v.setUint32(12, Math.max(origLen, cap), true);
     rec.set(data.subarray(0, cap), 16);
-    this.write(rec);
+    this.write(rec.length === 16 + cap ? rec : rec.subarray(0, 16 + cap));
   }
 }
 
@@ -61,11 +107,14 @@ const enc = new TextEncoder();
 
 export class PcapngWriter {
   private interfaces = 0;
+  private readonly records: Records;
 
   constructor(
     private readonly write: WriteFn,
     application = 'Weft',
+    options: { scratch?: boolean } = {},
   ) {
+    this.records = new Records(options.scratch ?? false);
     const opts = [option(4, enc.encode(application))];
     const body = concatBytes([u32(0x1a2b3c4d), u16(1), u16(0), u32(0xffffffff), u32(0xffffffff), ...opts, endOfOptions()]);
     write(block(0x0a0d0d0a, body));
@@ -83,21 +132,21 @@ export class PcapngWriter {
   /** Writes one EPB; `data` is copied. Timestamps are written in nanoseconds. */
   packet(ifId: number, tsSec: number, tsNsec: number, data: Uint8Array, origLen = data.length): void {
     if (ifId < 0 || ifId >= this.interfaces) throw new RangeError(`no interface ${ifId}`);
-    const units = BigInt(tsSec) * 1_000_000_000n + BigInt(tsNsec);
     const padded = (data.length + 3) & ~3;
     const total = 32 + padded;
-    const b = new Uint8Array(total);
-    const v = new DataView(b.buffer);
+    const [b, v] = this.records.take(total);
     v.setUint32(0, 6, true);
     v.setUint32(4, total, true);
     v.setUint32(8, ifId, true);
-    v.setUint32(12, Number(units >> 32n), true);
-    v.setUint32(16, Number(units & 0xffffffffn), true);
+    nanoWords(tsSec, tsNsec, NANO_WORDS);
+    v.setUint32(12, NANO_WORDS[0], true);
+    v.setUint32(16, NANO_WORDS[1], true);
     v.setUint32(20, data.length, true);
     v.setUint32(24, Math.max(origLen, data.length), true);
     b.set(data, 28);
+    for (let i = 28 + data.length; i < 28 + padded; i++) b[i] = 0; // a reused buffer holds the last record's bytes
     v.setUint32(total - 4, total, true);
-    this.write(b);
+    this.write(b.length === total ? b : b.subarray(0, total));
   }
 
   /**
@@ -108,8 +157,8 @@ export class PcapngWriter {
   statistics(ifId: number, s: PcapngStatistics): void {
     if (ifId < 0 || ifId >= this.interfaces) throw new RangeError(`no interface ${ifId}`);
     const ts = (sec: number, nsec: number) => {
-      const units = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
-      return concatBytes([u32(Number(units >> 32n)), u32(Number(units & 0xffffffffn))]);
+      nanoWords(sec, nsec, NANO_WORDS);
+      return concatBytes([u32(NANO_WORDS[0]), u32(NANO_WORDS[1])]);
     };
     const u64 = (n: number) => {
       const b = new Uint8Array(8);

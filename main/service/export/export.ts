@@ -188,22 +188,69 @@ export interface SliceFrame {
   file: number;
 }
 
+/**
+ * A file written through a 1 MiB buffer: the slices get a record per frame, and a write call per
+ * record was a system call per frame.
+ */
+class BufferedFile {
+  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private fd: number | null = null;
+
+  constructor(private readonly path: string) {}
+
+  append(c: Uint8Array): void {
+    if (this.used + c.length > this.buf.length) this.flush();
+    if (c.length > this.buf.length) return this.writeOut(c);
+    this.buf.set(c, this.used);
+    this.used += c.length;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private flush(): void {
+    if (this.used === 0) return;
+    this.writeOut(this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private writeOut(b: Uint8Array): void {
+    this.fd ??= openSync(this.path, 'a');
+    for (let w = 0; w < b.length; ) w += writeSync(this.fd, b, w, b.length - w);
+  }
+}
+
 /** The pcap and pcapng slices: the chosen flows' original frames, in capture order. */
 export class SliceWriter {
   private pcap: PcapWriter | null = null;
   private pcapng: PcapngWriter | null = null;
   private readonly ifaces = new Map<string, number>();
   private pcapLink = -1;
+  private readonly pcapFile: BufferedFile;
+  private readonly pcapngFile: BufferedFile;
   packetsWritten = 0;
 
   constructor(
-    private readonly files: Files,
+    dir: string,
     private readonly formats: Set<ExportFormat>,
-  ) {}
+  ) {
+    this.pcapFile = new BufferedFile(join(dir, 'flows.pcap'));
+    this.pcapngFile = new BufferedFile(join(dir, 'flows.pcapng'));
+  }
+
+  /** Everything written goes to the files. */
+  close(): void {
+    this.pcapFile.close();
+    this.pcapngFile.close();
+  }
 
   write(f: SliceFrame, data: Uint8Array, iface: InterfaceInfo | undefined): void {
     if (this.formats.has('pcapng')) {
-      this.pcapng ??= new PcapngWriter((c) => this.files.append('flows.pcapng', c), 'weft export');
+      this.pcapng ??= new PcapngWriter((c) => this.pcapngFile.append(c), 'weft export', { scratch: true });
       const key = `${f.file}:${f.ifIndex}`;
       let id = this.ifaces.get(key);
       if (id === undefined) {
@@ -215,7 +262,8 @@ export class SliceWriter {
     if (this.formats.has('pcap')) {
       if (!this.pcap) {
         this.pcapLink = f.linkType;
-        this.pcap = new PcapWriter((c) => this.files.append('flows.pcap', c), { linkType: f.linkType, nanoseconds: true, snapLen: Math.max(iface?.snapLen ?? 0, 262144) });
+        // the buffered file copies each record: the writers build them in one reused buffer
+        this.pcap = new PcapWriter((c) => this.pcapFile.append(c), { linkType: f.linkType, nanoseconds: true, snapLen: Math.max(iface?.snapLen ?? 0, 262144), scratch: true });
       } else if (f.linkType !== this.pcapLink)
         throw new ExportError(`the chosen flows use two link types (${this.pcapLink} and ${f.linkType}): pcap holds one; export as pcapng instead`);
       this.pcap.packet(f.tsSec, f.tsNsec, data, f.origLen);
@@ -422,8 +470,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       const harName = `${basename(req.files[0]).replace(/\.(pcapng|pcap|cap)$/i, '')}.har`;
       const harFiles = new Files(stage);
       const har = formats.has('har') ? new HarWriter({ write: (s) => harFiles.append(harName, s) }, { name: 'weft', version: req.version ?? 'dev' }, `HTTP/1.x exchanges reassembled by weft from ${req.files.join(', ')}`) : null;
-      const sliceFiles = new Files(stage);
-      const slice = new SliceWriter(sliceFiles, formats);
+      const slice = new SliceWriter(stage, formats);
       // each chosen flow to the thread that owns its address pair, named by the packet that created it
       const owner = (r: Endpoints) => {
         const a = addressBytes(endpointHost(r.client));
@@ -433,28 +480,48 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
         [...m].filter(([, c]) => owner(c.record) === w).map(([id, c]) => [createdAt[id], c.names[0], c.names[1], c.transcript, c.record.client, c.record.server]);
       const interfaces = new Map<string, InterfaceInfo>();
       const frame: SliceFrame = { tsSec: 0, tsNsec: 0, origLen: 0, linkType: 0, ifIndex: 0, file: 0 };
-      await runSharded<ExportExtra>(req.files, {
-        threads,
-        task: (w: number) => ({ kind: 'export' as const, stage, formats: [...formats], maxConnections: share, tcp: entries(chosen, w), udp: entries(chosenUdp, w) }),
-        read: progress('content'),
-        interfaces,
-        copied: true, // the slice writers copy each frame into its record; a message is plain data
-        item: (_id, kind, r, i, from, to) => {
-          if (kind === FRAME) {
-            const h = new Float64Array(r.text.buffer, r.text.byteOffset + from, FRAME_HEAD);
-            frame.tsSec = h[0];
-            frame.tsNsec = h[1];
-            frame.origLen = h[2];
-            frame.linkType = h[3];
-            frame.ifIndex = h[4];
-            frame.file = h[5];
-            slice.write(frame, r.text.subarray(from + 8 * FRAME_HEAD, to), interfaces.get(`${frame.file}:${frame.ifIndex}`));
-          } else if (kind === HTTP_MESSAGE) har?.message(r.extra[i]!.message);
-        },
-      });
+      // per result one view of its frame heads, per interface one lookup: nothing made per frame
+      let heads: Float64Array | null = null;
+      let headsOf: unknown = null;
+      let ifaceFile = -1;
+      let ifaceIndex = -1;
+      let iface: InterfaceInfo | undefined;
+      try {
+        await runSharded<ExportExtra>(req.files, {
+          threads,
+          task: (w: number) => ({ kind: 'export' as const, stage, formats: [...formats], maxConnections: share, tcp: entries(chosen, w), udp: entries(chosenUdp, w) }),
+          read: progress('content'),
+          interfaces,
+          copied: true, // the slice writers copy each frame into its record; a message is plain data
+          item: (_id, kind, r, i, from, to) => {
+            if (kind === FRAME) {
+              if (headsOf !== r.text) {
+                // the heads are float64s at 8-aligned offsets of the text (ResultWriter.bytes)
+                heads = new Float64Array(r.text.buffer, r.text.byteOffset, r.text.byteLength >>> 3);
+                headsOf = r.text;
+              }
+              const h = heads!;
+              const at = from >>> 3;
+              frame.tsSec = h[at];
+              frame.tsNsec = h[at + 1];
+              frame.origLen = h[at + 2];
+              frame.linkType = h[at + 3];
+              frame.ifIndex = h[at + 4];
+              frame.file = h[at + 5];
+              if (frame.file !== ifaceFile || frame.ifIndex !== ifaceIndex || iface === undefined) {
+                ifaceFile = frame.file;
+                ifaceIndex = frame.ifIndex;
+                iface = interfaces.get(`${frame.file}:${frame.ifIndex}`);
+              }
+              slice.write(frame, r.text.subarray(from + 8 * FRAME_HEAD, to), iface);
+            } else if (kind === HTTP_MESSAGE) har?.message(r.extra[i]!.message);
+          },
+        });
+      } finally {
+        slice.close(); // also when it failed: its descriptors are not left open (the stage folder goes)
+      }
       if (signal?.aborted) throw new ExportError('export cancelled');
       har?.end();
-      sliceFiles.closeAll();
       harFiles.closeAll();
       packets = slice.packetsWritten;
       for (const name of readdirSync(stage)) written.add(name);
