@@ -23,23 +23,20 @@ export interface PcapWriterOptions {
 
 /** A record's memory: a new array each time, or (scratch) one grown and reused. */
 class Records {
-  private buf: Uint8Array | null = null;
-  private view: DataView | null = null;
+  private pair: [Uint8Array, DataView] | null = null;
   constructor(private readonly reuse: boolean) {}
-  /** `n` bytes to fill (and a view over the whole buffer), valid until the next call. */
+  /** At least `n` bytes to fill from the start, and a view over them, valid until the next call. */
   take(n: number): [Uint8Array, DataView] {
     if (!this.reuse) {
       const b = new Uint8Array(n);
       return [b, new DataView(b.buffer)];
     }
-    if (this.buf === null || this.buf.length < n) {
-      this.buf = new Uint8Array(Math.max(n, 2 * (this.buf?.length ?? 0), 4096));
-      this.view = new DataView(this.buf.buffer);
-      this.pair = [this.buf, this.view];
+    if (this.pair === null || this.pair[0].length < n) {
+      const b = new Uint8Array(Math.max(n, 2 * (this.pair?.[0].length ?? 0), 4096));
+      this.pair = [b, new DataView(b.buffer)];
     }
-    return this.pair!;
+    return this.pair;
   }
-  private pair: [Uint8Array, DataView] | null = null;
 }
 
 /** The writers' nanoWords answer (one reused pair: no allocation per packet). */
