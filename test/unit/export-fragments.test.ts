@@ -29,7 +29,7 @@ function feed(w: ContentWriter, dec: PacketDecoder, frame: Uint8Array, n: number
   p.capLen = p.origLen = frame.length;
   const d = dec.decodeBytes(101, frame, 0, frame.length, 0);
   expect(d.fragmentHeld).toBe(true);
-  w.frame(p, d, 0, undefined);
+  w.frame(p, d, 0);
 }
 
 describe('export: held IP fragments are bounded', () => {

@@ -232,11 +232,17 @@ export class SliceWriter {
   private pcapLink = -1;
   private readonly pcapFile: BufferedFile;
   private readonly pcapngFile: BufferedFile;
+  /** The interface of the last frame written (frames come in runs of one): its pcapng id. */
+  private lastFile = -1;
+  private lastIf = -1;
+  private lastId = -1;
   packetsWritten = 0;
 
   constructor(
     dir: string,
     private readonly formats: Set<ExportFormat>,
+    /** The description of input `file`'s interface `ifIndex` (its snap length and name), if the input had one. */
+    private readonly describe: (file: number, ifIndex: number) => InterfaceInfo | undefined,
   ) {
     this.pcapFile = new BufferedFile(join(dir, 'flows.pcap'));
     this.pcapngFile = new BufferedFile(join(dir, 'flows.pcapng'));
@@ -248,22 +254,28 @@ export class SliceWriter {
     this.pcapngFile.close();
   }
 
-  write(f: SliceFrame, data: Uint8Array, iface: InterfaceInfo | undefined): void {
+  write(f: SliceFrame, data: Uint8Array): void {
     if (this.formats.has('pcapng')) {
+      // the buffered file copies each record: the writers build them in one reused buffer
       this.pcapng ??= new PcapngWriter((c) => this.pcapngFile.append(c), 'weft export', { scratch: true });
-      const key = `${f.file}:${f.ifIndex}`;
-      let id = this.ifaces.get(key);
-      if (id === undefined) {
-        id = this.pcapng.addInterface({ linkType: f.linkType, snapLen: iface?.snapLen, name: iface?.name });
-        this.ifaces.set(key, id);
+      if (f.file !== this.lastFile || f.ifIndex !== this.lastIf) {
+        const key = `${f.file}:${f.ifIndex}`;
+        let id = this.ifaces.get(key);
+        if (id === undefined) {
+          const iface = this.describe(f.file, f.ifIndex);
+          id = this.pcapng.addInterface({ linkType: f.linkType, snapLen: iface?.snapLen, name: iface?.name });
+          this.ifaces.set(key, id);
+        }
+        this.lastFile = f.file;
+        this.lastIf = f.ifIndex;
+        this.lastId = id;
       }
-      this.pcapng.packet(id, f.tsSec, f.tsNsec, data, f.origLen);
+      this.pcapng.packet(this.lastId, f.tsSec, f.tsNsec, data, f.origLen);
     }
     if (this.formats.has('pcap')) {
       if (!this.pcap) {
         this.pcapLink = f.linkType;
-        // the buffered file copies each record: the writers build them in one reused buffer
-        this.pcap = new PcapWriter((c) => this.pcapFile.append(c), { linkType: f.linkType, nanoseconds: true, snapLen: Math.max(iface?.snapLen ?? 0, 262144), scratch: true });
+        this.pcap = new PcapWriter((c) => this.pcapFile.append(c), { linkType: f.linkType, nanoseconds: true, snapLen: Math.max(this.describe(f.file, f.ifIndex)?.snapLen ?? 0, 262144), scratch: true });
       } else if (f.linkType !== this.pcapLink)
         throw new ExportError(`the chosen flows use two link types (${this.pcapLink} and ${f.linkType}): pcap holds one; export as pcapng instead`);
       this.pcap.packet(f.tsSec, f.tsNsec, data, f.origLen);
@@ -272,9 +284,13 @@ export class SliceWriter {
   }
 }
 
-/** Where pass 2 sends what goes into files shared by all flows: the slice's frames, HTTP messages for the HAR. */
+/**
+ * Where pass 2 sends what goes into files shared by all flows: the slice's frames (their
+ * interfaces are described by the reader, which writes the slice: SliceWriter), HTTP messages for
+ * the HAR.
+ */
 export interface ContentSinks {
-  frame(f: SliceFrame, data: Uint8Array, iface: InterfaceInfo | undefined): void;
+  frame(f: SliceFrame, data: Uint8Array): void;
   /** An HTTP message of chosen connection `id`, for the HAR. */
   message: ((m: MessageRecord, id: number) => void) | null;
   /** A connection or conversation that is not chosen has ended (a sharded worker's merger forgets its number). */
@@ -327,18 +343,18 @@ export class ContentWriter implements StreamFactory {
   }
 
   /** IP fragments held by the decoder, by datagram, until the datagram completes (their frames are part of the flow). */
-  private readonly fragments = new Map<string, { p: Frame; file: number; iface: InterfaceInfo | undefined }[]>();
+  private readonly fragments = new Map<string, { p: Frame; file: number }[]>();
   /** Bytes of frames held in `fragments`: bounded like the decoder's own fragment store (a datagram the decoder gave up on is never completed here either). */
   private fragmentBytes = 0;
 
   /** After a packet was assembled: keep its original frame if it belongs to a chosen connection. */
-  frame(p: CapturedPacket, d: DecodedPacket | null, file: number, iface: InterfaceInfo | undefined): void {
+  frame(p: CapturedPacket, d: DecodedPacket | null, file: number): void {
     if (!this.formats.has('pcap') && !this.formats.has('pcapng')) return;
     const key = d && (d.fragmentHeld || d.reassembled) ? `${d.ipVersion} ${d.src.join('.')} ${d.dst.join('.')} ${d.ipId}` : '';
     if (d?.fragmentHeld) {
       let list = this.fragments.get(key);
       if (!list) this.fragments.set(key, (list = []));
-      list.push({ p: { ...p, buf: copyBytes(p.buf, p.offset, p.offset + p.capLen), offset: 0 }, file, iface });
+      list.push({ p: { ...p, buf: copyBytes(p.buf, p.offset, p.offset + p.capLen), offset: 0 }, file });
       this.fragmentBytes += p.capLen;
       while (this.fragments.size > HELD_DATAGRAMS || this.fragmentBytes > HELD_FRAGMENT_BYTES) this.dropHeld(this.fragments.keys().next().value!);
       return;
@@ -346,8 +362,8 @@ export class ContentWriter implements StreamFactory {
     const held = d?.reassembled ? this.fragments.get(key) : undefined;
     if (held) this.dropHeld(key);
     if (!this.chosen.has(this.currentConnection) && !this.chosenUdp.has(this.currentConnection)) return;
-    for (const f of held ?? []) this.write(f.p, f.file, f.iface);
-    this.write(p, file, iface);
+    for (const f of held ?? []) this.write(f.p, f.file);
+    this.write(p, file);
   }
 
   private dropHeld(key: string): void {
@@ -360,8 +376,8 @@ export class ContentWriter implements StreamFactory {
     return { datagrams: this.fragments.size, bytes: this.fragmentBytes };
   }
 
-  private write(p: Frame, file: number, iface: InterfaceInfo | undefined): void {
-    this.sinks.frame({ tsSec: p.tsSec, tsNsec: p.tsNsec, origLen: p.origLen, linkType: p.linkType, ifIndex: p.ifIndex, file }, p.buf.subarray(p.offset, p.offset + p.capLen), iface);
+  private write(p: Frame, file: number): void {
+    this.sinks.frame({ tsSec: p.tsSec, tsNsec: p.tsNsec, origLen: p.origLen, linkType: p.linkType, ifIndex: p.ifIndex, file }, p.buf.subarray(p.offset, p.offset + p.capLen));
   }
 }
 
@@ -470,7 +486,6 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       const harName = `${basename(req.files[0]).replace(/\.(pcapng|pcap|cap)$/i, '')}.har`;
       const harFiles = new Files(stage);
       const har = formats.has('har') ? new HarWriter({ write: (s) => harFiles.append(harName, s) }, { name: 'weft', version: req.version ?? 'dev' }, `HTTP/1.x exchanges reassembled by weft from ${req.files.join(', ')}`) : null;
-      const slice = new SliceWriter(stage, formats);
       // each chosen flow to the thread that owns its address pair, named by the packet that created it
       const owner = (r: Endpoints) => {
         const a = addressBytes(endpointHost(r.client));
@@ -479,13 +494,11 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
       const entries = (m: Map<number, Chosen>, w: number): ChosenEntry[] =>
         [...m].filter(([, c]) => owner(c.record) === w).map(([id, c]) => [createdAt[id], c.names[0], c.names[1], c.transcript, c.record.client, c.record.server]);
       const interfaces = new Map<string, InterfaceInfo>();
+      const slice = new SliceWriter(stage, formats, (file, ifIndex) => interfaces.get(`${file}:${ifIndex}`));
       const frame: SliceFrame = { tsSec: 0, tsNsec: 0, origLen: 0, linkType: 0, ifIndex: 0, file: 0 };
-      // per result one view of its frame heads, per interface one lookup: nothing made per frame
+      // per result one view of its frame heads: nothing made per frame
       let heads: Float64Array | null = null;
       let headsOf: unknown = null;
-      let ifaceFile = -1;
-      let ifaceIndex = -1;
-      let iface: InterfaceInfo | undefined;
       try {
         await runSharded<ExportExtra>(req.files, {
           threads,
@@ -508,12 +521,7 @@ export async function exportFlows(req: ExportRequest, onProgress?: (p: ExportPro
               frame.linkType = h[at + 3];
               frame.ifIndex = h[at + 4];
               frame.file = h[at + 5];
-              if (frame.file !== ifaceFile || frame.ifIndex !== ifaceIndex || iface === undefined) {
-                ifaceFile = frame.file;
-                ifaceIndex = frame.ifIndex;
-                iface = interfaces.get(`${frame.file}:${frame.ifIndex}`);
-              }
-              slice.write(frame, r.text.subarray(from + 8 * FRAME_HEAD, to), iface);
+              slice.write(frame, r.text.subarray(from + 8 * FRAME_HEAD, to));
             } else if (kind === HTTP_MESSAGE) har?.message(r.extra[i]!.message);
           },
         });

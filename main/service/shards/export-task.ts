@@ -89,8 +89,7 @@ export class ExportTask extends PipelineTask<PacketPipeline, ExportExtra> {
   override packet(k: number, p: CapturedPacket, shared: boolean): void {
     this.writer.currentConnection = -1;
     super.packet(k, p, shared);
-    // the interface's description is the reader's (the merger has it): none here
-    this.writer.frame(p, this.pipe.last, this.file, undefined);
+    this.writer.frame(p, this.pipe.last, this.file);
   }
 
   override end(seq: number, post: (part: ShardResult<ExportExtra>) => void, partBytes: number) {
