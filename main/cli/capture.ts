@@ -68,14 +68,11 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
   const save = (p: CapturedPacket) => writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
   if (a.stdin) {
     if (!a.json) out.line(header());
-    let opened = false;
-    // what came in, saved as it is read (the engine threads' reader hands every packet here too)
-    const saving = {
+    // with --write, what came in is saved as the engine threads' reader frames it
+    const write = a.write;
+    const saving = write && {
       interface(i: InterfaceInfo) {
-        if (a.write && !opened) {
-          writer = new PcapngFileWriter(a.write, { linkType: i.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles });
-          opened = true;
-        }
+        writer ??= new PcapngFileWriter(write, { linkType: i.linkType, maxFileBytes: a.ringBytes, maxFiles: a.ringFiles });
       },
       packet: save,
     };
@@ -85,7 +82,7 @@ export async function captureCommand(a: CaptureArgs, out: BufferedOut, err: Buff
       task: { kind: 'flows', json: a.json, facts: false, idleSec: a.idleSec, policy: 'first', hostPolicies: [], udp: false },
       copied: true,
       item: (id, _kind, res, _i, from, to) => out.lineOf(idPrefix(a.json, id), res.text, from, to),
-      tap: saving,
+      tap: saving || undefined,
       ...outputBound(out),
     });
     const error = r.errors[0];

@@ -6,7 +6,7 @@
  *            spill  ▕ the packet completed across two chunks (the reader's scratch), copied    ▏
  *            ints   ▕ count │ new-spill │ per packet: shard, where, offset, capLen, origLen, … ▏
  *            nums   ▕ per packet: tsSec, fileOffset                                           ▏
- *   control: published │ ended │ aborted │ done by worker 0 │ done by worker 1 │ … │ finished 0 │ … │ end parts taken from 0 │ …
+ *   control: published │ ended │ aborted │ done by worker 0 │ done by worker 1 │ … │ finished 0 │ … │ KiB merged from 0 │ …
  *
  * Batch b lives in slot b % SLOTS. The reader fills a slot only when every worker has finished the
  * batch that was in it (done ≥ b − SLOTS + 1), publishes it by raising `published`, and wakes the

@@ -380,13 +380,9 @@ export interface ShardedRunTuning {
   unmergedKiB?: number;
 }
 
-/** What a run's `item` keeps of a result. */
-export interface ItemUse {
+export interface ShardedRunOptions<F> extends ShardedRunTuning {
   /** `item` copies what it keeps (the text it writes out): a merged result's memory goes back to its worker for the next. */
   copied?: boolean;
-}
-
-export interface ShardedRunOptions<F> extends ShardedRunTuning, ItemUse {
   threads: number;
   /** What every worker runs (a task spec: worker-main.ts), or each worker's own. */
   task: WorkerData['task'] | ((index: number) => WorkerData['task']);

@@ -1,8 +1,9 @@
 // Entry of out/cli/shard-worker.cjs: one engine worker of a sharded run (shards/). It reads every
 // batch of the ring in order (ring.ts), decodes the packets given to it and lets the others move
 // its clock, and posts what each batch made to the reader's thread. It blocks on shared memory
-// between batches (it has nothing else to do); a failure is posted with its message and stops
-// the whole run (aborted), never silently.
+// between batches (it has nothing else to do), and while too much of what it posted waits for the
+// merger (results.ts' resultBounds); a failure is posted with its message and stops the whole run
+// (aborted), never silently.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { newCapturedPacket } from '../../engine/formats';
 import { FlowsTask, type FlowsTaskSpec } from './flows-task';
