@@ -13,6 +13,7 @@
  */
 import type { TCPFlowDirection } from '../reassembly';
 import type { FlowAccumulator } from './flow';
+import { inNumberOrder } from '../util/number-order';
 
 /** Capture seconds, and packets of the capture, a FIN- or RST-closed flow waits at most for its packets after the close. */
 export const LINGER_SEC = 2;
@@ -106,10 +107,13 @@ export class AfterCloseWindow {
    * function is told — `below(id)` those of flows numbered below id, below(Infinity) the rest.
    */
   endingBelow(): (below: number) => void {
-    const ids = [...this.held.keys()].sort((a, b) => a - b);
-    let i = 0;
+    const end = inNumberOrder(
+      [...this.held.keys()],
+      (id) => id,
+      (id) => this.finish(id),
+    );
     return (below) => {
-      while (i < ids.length && ids[i] < below) this.finish(ids[i++]);
+      end(below);
       if (below === Infinity) {
         this.ringCount = 0;
         this.soonest = Infinity;

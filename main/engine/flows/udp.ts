@@ -18,6 +18,7 @@ import { formatEndpoint } from '../decode/addr';
 import type { DecodedPacket } from '../decode/layers';
 import type { CaptureInfo } from '../reassembly';
 import type { HashHost, IncrementalHash } from './flow';
+import { inNumberOrder } from '../util/number-order';
 
 export type UdpClose = 'idle' | 'end-of-input' | 'limit';
 
@@ -170,11 +171,11 @@ export class UdpTable {
    * (so they end in one number order beside the TCP connections: PacketPipeline.end).
    */
   ending(why: UdpClose = 'end-of-input'): (below: number) => void {
-    const all = [...this.open.values()].sort((a, b) => a.id - b.id);
-    let i = 0;
-    return (below) => {
-      while (i < all.length && all[i].id < below) this.finish(all[i++], why);
-    };
+    return inNumberOrder(
+      [...this.open.values()],
+      (c) => c.id,
+      (c) => this.finish(c, why),
+    );
   }
 
   private finish(c: UdpConversation, why: UdpClose): void {
