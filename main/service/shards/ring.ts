@@ -45,6 +45,8 @@ export const REC_NUMS = 2;
 export const EVERY_WORKER = -1;
 /** R_SHARD of a wall-clock tick of a live capture (not a packet): every worker closes what is idle by then (N_SEC: the wall time). */
 export const TICK = -2;
+/** R_SHARD of the app's end of input (its files read, its captures stopped; not a packet): every worker ends what is open, and the ring goes on. */
+export const INPUT_END = -3;
 /** R_WHERE: in the chunk, or in the spill. */
 export const IN_CHUNK = 0, IN_SPILL = 1;
 
