@@ -40,6 +40,25 @@ function marksOf(gaps: readonly Gap[], conflicts: readonly Conflict[]): Marks {
 }
 
 
+/** Numbers per row in a RowBatch. */
+const ROW_NUMS = 13;
+
+/**
+ * Rows of one table as plain data for another (the app's engine keeps its workers' rows in one
+ * table: engine-worker.ts). `nums` holds ROW_NUMS numbers a row, `sha` 64 bytes; endpoints come
+ * with a row's first batch only; protocols are indexes into `protocols`.
+ */
+export interface RowBatch {
+  ids: Int32Array;
+  nums: Float64Array;
+  sha: Uint8Array;
+  /** Endpoints of rows sent for the first time ([batch index, client, server]). */
+  endpoints: [number, string, string][];
+  /** Anomaly counts of rows that have any ([batch index, counts]). */
+  anomalies: [number, Record<string, number>][];
+  protocols: (string | null)[];
+}
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export class FlowTable {
@@ -116,6 +135,77 @@ export class FlowTable {
     this.cap = this.firstSeen.length;
   }
 
+  /** Rows `ids` as a RowBatch; `first(id)`: the row has not been sent before (its endpoints go with it). */
+  exportRows(ids: readonly number[], first: (id: number) => boolean): RowBatch {
+    const n = ids.length;
+    const b: RowBatch = { ids: Int32Array.from(ids), nums: new Float64Array(n * ROW_NUMS), sha: new Uint8Array(n * 64), endpoints: [], anomalies: [], protocols: this.protoNames.slice() };
+    const v = b.nums;
+    for (let k = 0; k < n; k++) {
+      const id = ids[k];
+      const i = id - 1;
+      const o = k * ROW_NUMS;
+      v[o] = this.firstSeen[i];
+      v[o + 1] = this.lastSeen[i];
+      v[o + 2] = this.pk0[i];
+      v[o + 3] = this.pk1[i];
+      v[o + 4] = this.by0[i];
+      v[o + 5] = this.by1[i];
+      v[o + 6] = this.gp0[i];
+      v[o + 7] = this.gp1[i];
+      v[o + 8] = this.state[i];
+      v[o + 9] = this.flags[i];
+      v[o + 10] = this.proto[i];
+      v[o + 11] = this.conflicts[i];
+      v[o + 12] = this.ipVersion[i];
+      b.sha.set(this.sha.subarray(i * 64, i * 64 + 64), k * 64);
+      if (first(id)) b.endpoints.push([k, this.client[i], this.server[i]]);
+      const an = this.anomalies.get(i);
+      if (an) b.anomalies.push([k, an]);
+    }
+    return b;
+  }
+
+  /**
+   * A RowBatch from another table into this one, row `ids[k]` as row `idOf(ids[k])`. These rows'
+   * counts (open connections, anomaly totals, protocols) are their own table's to keep.
+   */
+  importRows(b: RowBatch, idOf: (id: number) => number): void {
+    const n = b.ids.length;
+    const v = b.nums;
+    const protos = b.protocols.map((name) => (name === null ? 0 : this.protocolIndex(name)));
+    let max = 0;
+    for (let k = 0; k < n; k++) max = Math.max(max, idOf(b.ids[k]));
+    if (max > this.cap) this.growTo(max);
+    if (max > this.size) this.size = max;
+    for (const [k, client, server] of b.endpoints) {
+      const i = idOf(b.ids[k]) - 1;
+      this.client[i] = client;
+      let srv = this.servers.get(server);
+      if (srv === undefined) this.servers.set(server, (srv = server));
+      this.server[i] = srv;
+    }
+    for (let k = 0; k < n; k++) {
+      const i = idOf(b.ids[k]) - 1;
+      const o = k * ROW_NUMS;
+      this.firstSeen[i] = v[o];
+      this.lastSeen[i] = v[o + 1];
+      this.pk0[i] = v[o + 2];
+      this.pk1[i] = v[o + 3];
+      this.by0[i] = v[o + 4];
+      this.by1[i] = v[o + 5];
+      this.gp0[i] = v[o + 6];
+      this.gp1[i] = v[o + 7];
+      this.state[i] = v[o + 8];
+      this.flags[i] = v[o + 9];
+      this.proto[i] = protos[v[o + 10]];
+      this.conflicts[i] = v[o + 11];
+      this.ipVersion[i] = v[o + 12];
+      this.sha.set(b.sha.subarray(k * 64, k * 64 + 64), i * 64);
+    }
+    for (const [k, an] of b.anomalies) this.anomalies.set(idOf(b.ids[k]) - 1, an);
+    this.version++;
+  }
+
   /** A packet of connection `id` after its close (its final ACK): one more in its row. */
   packetAfterClose(id: number, dir: TCPFlowDirection): void {
     const i = id - 1;
@@ -157,14 +247,18 @@ export class FlowTable {
   }
 
   private nameProtocol(i: number, name: string): void {
+    this.proto[i] = this.protocolIndex(name);
+    this.protocols[name] = (this.protocols[name] ?? 0) + 1;
+  }
+
+  private protocolIndex(name: string): number {
     let p = this.protoIndex.get(name);
     if (p === undefined) {
       p = this.protoNames.length;
       this.protoNames.push(name);
       this.protoIndex.set(name, p);
     }
-    this.proto[i] = p;
-    this.protocols[name] = (this.protocols[name] ?? 0) + 1;
+    return p;
   }
 
   /** The connection ended: its row keeps its final numbers, digests and marks; the connection is let go. */

@@ -21,12 +21,15 @@ export class SessionRecorder {
   private lateChanged = 0;
   /** The capture's packet count (the pipeline's), for the after-close windows. */
   packetNo: () => number = () => 0;
+  /** Told the number of a row that changed (an app engine worker sends those rows on: engine-shard.ts). */
+  changedRow: ((id: number) => void) | null = null;
 
   constructor(readonly spool: Spool) {
     const touch = (f: FlowAccumulator) => {
       if (f.tag === true) return;
       f.tag = true;
       this.dirty.push(f);
+      this.changedRow?.(f.id);
     };
     this.factory = new FlowFactory({
       hashes: NODE_HASHES,
@@ -40,6 +43,7 @@ export class SessionRecorder {
         protocol: (f, name) => this.table.setProtocol(f, name),
         complete: (f) => {
           this.table.complete(f);
+          this.changedRow?.(f.id);
           f.tag = null; // already final: a later refresh would change nothing
           this.late.closed(f, this.packetNo());
         },
@@ -51,6 +55,7 @@ export class SessionRecorder {
   afterClose(id: number, dir: TCPFlowDirection, flags: number, payloadLength: number, now: number): void {
     if (this.late.packet(id, dir, flags, payloadLength, now, this.packetNo()) === null) return;
     this.table.packetAfterClose(id, dir);
+    this.changedRow?.(id);
     this.lateChanged++;
   }
 
