@@ -34,10 +34,10 @@ interface ChildResult {
   saved: Slim[];
 }
 
-function scenario(name: string, via: string, loopback: 'small-mtu' | 'as-is' = 'small-mtu'): ChildResult {
+function scenario(name: string, via: string, loopback: 'small-mtu' | 'as-is' = 'small-mtu', arg = ''): ChildResult {
   if (!ETHTOOL) throw new Error('ethtool is needed to turn segmentation offload off in the test namespace: apt-get install ethtool');
   const lo = loopback === 'small-mtu' ? `ip link set lo mtu 16384 up && ${ETHTOOL} -K lo tso off gso off gro off >/dev/null 2>&1` : 'ip link set lo up';
-  const setup = `${lo}; exec "${process.execPath}" "${join(ROOT, 'out', 'cli', 'live-child.cjs')}" ${name}`;
+  const setup = `${lo}; exec "${process.execPath}" "${join(ROOT, 'out', 'cli', 'live-child.cjs')}" ${name}${arg ? ` "${arg}"` : ''}`;
   const r = spawnSync('unshare', ['--net', 'sh', '-c', setup], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, WEFT_CAPTURE_VIA: via } });
   if (r.status !== 0) throw new Error(`live-child ${name} failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -92,6 +92,33 @@ describe.runIf(root)(`live capture on lo via ${via}`, () => {
     expect(r.flows.every((f) => f.close === 'fin')).toBe(true);
     expect(r.printedBeforeStop).toBe(3);
     expect(r.stderr).toMatch(/; 3 connections\n/);
+  }, 150_000);
+
+  it('the app (3 engine threads): a file opened while it captures waits for the capture, then loads as weft flows gives it; a capture started while a file loads is refused with why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-app-live-file-'));
+    try {
+      const file = join(dir, 'bulk.pcap');
+      execFileSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', file, '--conns', '800', '--profile', 'bulk', '--seed', '7'], { stdio: 'ignore' });
+      const r = scenario('app-while-loading', via, 'small-mtu', file) as ChildResult & { fileWhileTraffic: string; total: number; jobs: { kind: string; state: string; error: string | null }[]; file: unknown[]; weft: unknown[] };
+      expect(r.jobs.map((j) => [j.kind, j.state, j.error])).toEqual([
+        ['live', 'done', null],
+        ['file', 'done', null],
+        ['file', 'done', null],
+        ['live', 'failed', `a file is being read (${file}): wait for it to finish or cancel it, then start the capture`],
+      ]);
+      expect(r.total).toBe(3 + 2 * 800);
+      expect(r.stats.dropped).toBe(0);
+      check(r.flows, r);
+      expect(r.flows.every((f) => f.close === 'fin')).toBe(true);
+      expect(r.file).toHaveLength(800);
+      // rows in first-packet order, weft flows in the order they end
+      const sorted = (l: unknown[]) => l.map((x) => JSON.stringify(x)).sort();
+      expect(sorted(r.file)).toEqual(sorted(r.weft));
+      // the file waited while the capture ran
+      expect(r.fileWhileTraffic).toBe('queued');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 150_000);
 
   it('a connection quiet for longer than the idle time is parked, not cut: one flow, client and server kept, the quiet recorded', () => {

@@ -3,7 +3,7 @@
  * live-capture.test.ts inside a private network namespace (unshare --net), the way of capturing
  * chosen by WEFT_CAPTURE_VIA (dumpcap or libpcap in-process).
  *
- *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http | quiet | beside-tcpdump)
+ *   node out/cli/live-child.cjs SCENARIO     (checks | text-binary-big-v4 | text-binary-big-v6 | short-1000 | sniff-http | quiet | beside-tcpdump | app-while-loading FILE)
  *
  * Capture runs only here, in a child process in the namespace, never in the test runner.
  */
@@ -22,6 +22,9 @@ import { PcapngFileWriter } from '../../main/sources/capture-file-writer';
 import { readCaptureFile } from '../../main/sources/capture-source';
 import type { LiveCaptureError } from '../../main/sources/live-source';
 import { checkLiveFilter, listLiveDevices, openLive } from '../../main/sources/live';
+import { ChildProcessHost } from '../../main/service/hosts/child-host';
+import { Session } from '../../main/service/session/session';
+import type { FlowRow } from '../../main/ipc/contract';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -341,7 +344,81 @@ async function captureWithThreads(dir: string, port: number, srv: Server, traffi
   return { code, stderr: said.stderr, printedBeforeStop, stats: { dropped: Number(/(\d+) dropped by the kernel/.exec(said.stderr)?.[1] ?? -1) }, expected, flows: flows.map(slim), saved: saved.map(slim) };
 }
 
+/**
+ * The app (a Session over its engine process, 3 engine threads) capturing on lo, `file` opened
+ * meanwhile (it waits for the capture to stop: one timeline), then a capture started while the
+ * file is read a second time (refused, with why). Returns the captured connections' rows, the
+ * file's first rows and the file's flows as `weft flows` gives them, and the jobs.
+ */
+async function appWhileLoading(file: string): Promise<unknown> {
+  const host = '127.0.0.1';
+  const pairs: [Buffer, Buffer][] = [
+    [Buffer.from('GET /hello HTTP/1.1\r\nHost: weft\r\n\r\n'), Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')],
+    [randomBytes(200_000), randomBytes(50_000)],
+    [randomBytes(10 * 1024 * 1024), Buffer.from('thanks')],
+  ];
+  const srv = await server(host, (req) => pairs.find(([q]) => q.equals(req))?.[1] ?? Buffer.from('?'));
+  const port = (srv.address() as AddressInfo).port;
+  const spool = mkdtempSync(join(tmpdir(), 'weft-app-live-'));
+  const s = new Session(new ChildProcessHost({ spoolParent: spool, threads: 3 }));
+  const ok = <T,>(r: { ok: true; value: T } | { ok: false; error: string }): T => {
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  };
+  try {
+    const live = ok(await s.startCapture({ device: 'lo', filter: `tcp port ${port}` }));
+    await sleep(300);
+    const loading = ok(await s.openCapture({ path: file }));
+    const expected: { clientPort: number; request: string; response: string; requestBytes: number; responseBytes: number }[] = [];
+    for (const [req, res] of pairs) {
+      const x = await exchange(host, port, req);
+      if (!x.response.equals(res)) throw new Error('the server answered something else');
+      expected.push({ clientPort: x.localPort, request: sha(req), response: sha(res), requestBytes: req.length, responseBytes: res.length });
+    }
+    const state = ok(await s.getState());
+    const fileWhileTraffic = state.jobs.find((j) => j.id === loading.id)!.state;
+    await sleep(500);
+    ok(await s.cancelJob({ id: live.id }));
+    await s.whenIdle();
+    const rows: FlowRow[] = ok(await s.queryFlows({ offset: 0, limit: 1e6 })).rows;
+    // the file again, and a capture started while it is read
+    const again = ok(await s.openCapture({ path: file }));
+    await until(async () => ok(await s.getState()).jobs.find((j) => j.id === again.id)!.state === 'running');
+    ok(await s.startCapture({ device: 'lo', filter: `tcp port ${port}` }));
+    await s.whenIdle();
+    const end = ok(await s.getState());
+    const asSlim = (r: FlowRow) => ({ client: r.client, server: r.server, protocol: r.protocol, bytes: r.bytes, sha256: r.sha256, gaps: r.gaps, close: r.state, directionInferred: r.directionInferred });
+    const captured = rows.filter((r) => r.server.endsWith(`:${port}`));
+    const fromFile = rows.filter((r) => !r.server.endsWith(`:${port}`));
+    const byWeft: Flow[] = [];
+    await runFlows([file], (f) => byWeft.push(f));
+    return {
+      fileWhileTraffic,
+      total: ok(await s.queryFlows({ offset: 0, limit: 1 })).total,
+      jobs: end.jobs.map((j) => ({ kind: j.kind, state: j.state, error: j.error })),
+      drops: end.stats.drops,
+      stats: { received: 0, processed: 0, dropped: end.stats.drops },
+      buffers: 0,
+      expected,
+      flows: captured.map(asSlim),
+      saved: captured.map(asSlim),
+      file: fromFile.map((r) => ({ client: r.client, server: r.server, sha256: r.sha256, bytes: r.bytes })),
+      weft: byWeft.map((f) => ({ client: f.client, server: f.server, sha256: f.sha256, bytes: f.bytes })),
+    };
+  } finally {
+    await s.close();
+    srv.close();
+    rmSync(spool, { recursive: true, force: true });
+  }
+}
+
+/** Resolves once `cond` holds (polled every 10 ms, at most 10 s). */
+async function until(cond: () => Promise<boolean>): Promise<void> {
+  for (const t0 = Date.now(); !(await cond()); await sleep(10)) if (Date.now() - t0 > 10_000) throw new Error('waited 10 s in vain');
+}
+
 async function run(scenario: string): Promise<unknown> {
+  if (scenario === 'app-while-loading') return appWhileLoading(process.argv[3]);
   if (scenario.startsWith('sniff-http')) return sniffHttp(Number(/-threads(\d+)$/.exec(scenario)?.[1] ?? 1));
   if (scenario === 'helper-killed') return helperKilled();
   if (scenario === 'binding-cycles') return bindingCycles();

@@ -24,10 +24,11 @@ export class ChildProcessHost implements EngineHost {
   private readonly child: ChildProcess;
   private readonly spoolParent: string;
 
-  constructor(opts: { spoolParent?: string } = {}) {
+  /** `threads`: the engine's worker threads (default: WEFT_ENGINE_THREADS, else one per core); `threadHeapMb`: a bound on each one's heap. */
+  constructor(opts: { spoolParent?: string; threads?: number; threadHeapMb?: number } = {}) {
     this.spoolParent = opts.spoolParent || tmpdir();
     this.child = fork(engineBundle('engine-child.cjs'), [], {
-      env: { ...process.env, WEFT_SPOOL_PARENT: opts.spoolParent ?? '' },
+      env: { ...process.env, WEFT_SPOOL_PARENT: opts.spoolParent ?? '', ...(opts.threads ? { WEFT_ENGINE_THREADS: String(opts.threads) } : {}), ...(opts.threadHeapMb ? { WEFT_ENGINE_THREAD_HEAP_MB: String(opts.threadHeapMb) } : {}) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
       execArgv: [...process.execArgv, ...ENGINE_V8_FLAGS],

@@ -1,8 +1,10 @@
 /**
- * The engine worker: reads capture files, decodes, reassembles and records, off the main thread.
- * It sends the session at most ten deltas a second (how many rows changed, stats, jobs) and, between
- * input chunks, answers the session's requests: pages of the flow table, stream content from the
- * spool, a flow's protocol messages.
+ * The engine: reads capture files and live captures into a ring of shared memory, where N engine
+ * worker threads (engine-shard.ts) decode, reassemble and record each its own connections, off
+ * the session's thread (engine-shards.ts makes them one numbering and one flow table). It sends
+ * the session at most ten deltas a second (how many rows changed, stats, jobs) and answers the
+ * session's requests: pages of the flow table here, stream content, messages and packets from
+ * the worker that holds the connection.
  *
  * Runs as a child process (Node, `weft serve`) or as an Electron utility process; both
  * give it a port with postMessage / on('message').
@@ -17,16 +19,10 @@ import { LiveCaptureError, snaplenOf, type LiveSource } from '../../sources/live
 import { openLive } from '../../sources/live';
 import { emptyStats, type FromWorker, type ToWorker } from './engine-protocol';
 import { exportFlows } from '../export/export';
-import { defaultThreads } from '../shards/sharded';
-import { flowMessages } from './flow-messages';
-import { PacketPipeline } from '../pipeline/packet-pipeline';
-import { SessionRecorder } from './session-recorder';
-import { Spool } from './spool';
-import { PacketLog } from './packet-log';
-import { Layouts, marksOfDirection } from './stream-layout';
-import { UdpTable } from '../../engine/flows';
-import { NODE_HASHES } from '../pipeline/hashes';
-import { hostPolicies } from '../pipeline/host-policy';
+import { defaultThreads, fileSlots, MAX_THREADS } from '../shards/sharded';
+import { DEFAULT_ASSEMBLER_OPTIONS } from '../../engine/reassembly';
+import { EngineShards } from './engine-shards';
+import type { ShardRequest } from './engine-shard';
 
 export interface Port {
   postMessage(m: FromWorker): void;
@@ -36,71 +32,78 @@ export interface Port {
 const DELTA_INTERVAL_MS = 100;
 const IDLE_SEC = 600;
 
-export function runEngineWorker(port: Port, spoolParent?: string): void {
-  const spool = new Spool(spoolParent);
-  const recorder = new SessionRecorder(spool);
-  const table = recorder.table;
-  // files and live captures feed one pipeline: a connection may span them, like one capture
-  const pipe = new PacketPipeline(recorder.factory, { idleSec: IDLE_SEC });
-  // every packet of every connection, as the engine judged it (the packet list, the graphs)
-  const packets = new PacketLog(spool.dir);
-  pipe.assembler.observer = packets;
-  // UDP conversations: rows of the same table (one id space), their datagrams' payloads in the spool
-  let udpChanged = 0;
-  pipe.udp = new UdpTable({
-    hashes: NODE_HASHES,
-    nextId: () => pipe.assembler.pool.takeId(),
-    maxConversations: pipe.assembler.opts.maxConnections,
-    opened: (c) => table.openUdp(c),
-    datagram: (c, dir, payload, ci) => {
-      packets.datagram(c.id, dir, payload.length, ci);
-      if (payload.length > 0) spool.append(c.id, dir, payload, 0, payload.length, ci.frame, ci.tsSec, ci.tsNsec);
-      table.udpDatagram(c);
-      udpChanged++;
-    },
-    complete: (c) => {
-      table.completeUdp(c, c.digest(0, NODE_HASHES), c.digest(1, NODE_HASHES));
-      udpChanged++;
-    },
-  });
-  pipe.assembler.afterClose = (id, dir, flags, payload) => recorder.afterClose(id, dir, flags, payload, pipe.assembler.now);
-  recorder.packetNo = () => pipe.packets;
-  const layouts = new Layouts(spool);
-  recorder.factory.payloadOfPacket = () => pipe.last?.payloadLength ?? 0;
+/**
+ * The engine's worker threads: WEFT_ENGINE_THREADS, else one per core. (WEFT_ENGINE_THREAD_HEAP_MB
+ * bounds each one's heap: past it the thread fails, and the engine with a message naming it.)
+ */
+export function engineThreads(): number {
+  const v = Number(process.env.WEFT_ENGINE_THREADS);
+  return Number.isInteger(v) && v >= 1 ? Math.min(v, MAX_THREADS) : defaultThreads();
+}
+
+export function runEngineWorker(port: Port, spoolParent?: string, threads = engineThreads()): void {
+  let maxConnections = DEFAULT_ASSEMBLER_OPTIONS.maxConnections;
   const jobs = new JobRegistry();
+  const heapMb = Number(process.env.WEFT_ENGINE_THREAD_HEAP_MB) || undefined;
+  const shards = new EngineShards(threads, spoolParent, IDLE_SEC, maxConnections, (e) => failed(e), heapMb);
+  const table = shards.table;
+  const feeder = shards.feeder;
   let running = false;
   const stats: SessionStats = emptyStats();
   const rate = new Rate();
 
   const sendDelta = () => {
-    const rows = recorder.takeChanged() + udpChanged;
-    udpChanged = 0;
-    stats.packets = pipe.packets;
-    stats.bytes = pipe.bytes;
-    stats.tcpPackets = pipe.tcpPackets;
+    const rows = shards.changedRows;
+    shards.changedRows = 0;
+    stats.packets = feeder.packets;
+    stats.bytes = feeder.bytes;
+    const t = shards.totals();
+    stats.tcpPackets = t.tcpPackets;
     const throughput = rate.sample(Date.now(), stats.bytes);
     // an idle engine sends nothing, except once to say the rate fell to 0
     if (!jobs.changed && rows === 0 && throughput === stats.throughput) return;
     stats.throughput = throughput;
     jobs.changed = false;
-    stats.activeFlows = table.openCount;
-    stats.completedFlows = table.size - table.openCount;
+    stats.activeFlows = t.open;
+    stats.completedFlows = table.size - t.open;
     // decode anomalies (per packet) and stream anomalies (per connection), by kind
-    stats.anomalies = { ...(pipe.decoder.anomalies.toObject() as Record<string, number>) };
-    for (const [k, v] of Object.entries(table.anomalyTotals)) if (v > 0) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
-    stats.decodeErrors = pipe.decoder.anomalies.total() - (pipe.decoder.anomalies.get('non-ip') ?? 0);
-    stats.bufferedPages = pipe.assembler.bufferedPages;
-    stats.maxConnections = pipe.assembler.opts.maxConnections;
-    stats.maxBufferedPages = pipe.assembler.opts.maxBufferedPagesTotal;
-    stats.limitClosed = pipe.assembler.stats.connectionsLimited;
-    stats.budgetGaps = table.anomalyTotals['buffer-limit'] ?? 0;
-    stats.protocols = { ...table.protocols };
-    stats.spoolBytes = spool.size;
+    stats.anomalies = { ...t.decodeAnomalies };
+    for (const [k, v] of Object.entries(t.streamAnomalies)) stats.anomalies[k] = (stats.anomalies[k] ?? 0) + v;
+    stats.decodeErrors = t.decodeTotal - (t.decodeAnomalies['non-ip'] ?? 0);
+    stats.bufferedPages = t.bufferedPages;
+    stats.maxConnections = maxConnections;
+    // each worker has its share of the page budget
+    stats.maxBufferedPages = DEFAULT_ASSEMBLER_OPTIONS.maxBufferedPagesTotal;
+    stats.limitClosed = t.limitClosed;
+    stats.budgetGaps = t.streamAnomalies['buffer-limit'] ?? 0;
+    stats.protocols = t.protocols;
+    stats.spoolBytes = t.spoolBytes;
+    stats.drops = liveDrops();
     stats.memoryMB = Math.round(process.memoryUsage().rss / 1e6);
     // a delta says how many rows changed, never which: its size does not grow with the table
     port.postMessage({ t: 'delta', changed: rows, flows: table.size, stats: { ...stats, anomalies: { ...stats.anomalies } }, jobs: jobs.snapshot() });
   };
   const timer = setInterval(sendDelta, DELTA_INTERVAL_MS);
+
+  /** A worker failed: what is running or queued fails with its message, and so does what comes after. */
+  function failed(e: Error): void {
+    for (const j of jobs.snapshot())
+      if (j.state === 'queued' || j.state === 'running' || j.state === 'paused') {
+        const job = jobs.get(j.id)!;
+        job.state = 'failed';
+        job.error = e.message;
+      }
+    jobs.changed = true;
+    sendDelta();
+    // in a process of its own, the engine leaves: the session starts a new one (what it held is lost with the thread)
+    if (typeof process.send === 'function') setTimeout(() => process.exit(1), 100);
+  }
+
+  /** No file left to read and no capture running: every worker ends what is open, as at the end of a file. */
+  async function endInput(): Promise<void> {
+    feeder.inputEnd();
+    await shards.caughtUp();
+  }
 
   async function runQueue(): Promise<void> {
     if (running) return;
@@ -110,32 +113,40 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       job.state = jobs.isPaused(job.id) ? 'paused' : 'running';
       jobs.changed = true;
       try {
+        if (shards.failure) throw shards.failure;
         const j = job;
-        const r = await readCaptureFile(job.path, pipe, {
-          signal,
-          onProgress: (pr) => {
-            j.bytesDone = pr.bytesDone;
-            j.bytesTotal = pr.bytesTotal;
-            j.packets = pr.packets;
-            jobs.changed = true;
+        const r = await readCaptureFile(
+          job.path,
+          feeder,
+          {
+            signal,
+            onProgress: (pr) => {
+              j.bytesDone = pr.bytesDone;
+              j.bytesTotal = pr.bytesTotal;
+              j.packets = pr.packets;
+              jobs.changed = true;
+            },
+            // let timers (deltas) and requests (stream reads, cancels) run between chunks; wait here while paused
+            afterChunk: async () => {
+              await new Promise<void>((res) => setImmediate(res));
+              await jobs.whileHeld(j.id);
+            },
           },
-          // let timers (deltas) and requests (stream reads, cancels) run between chunks; wait here while paused
-          afterChunk: async () => {
-            await new Promise<void>((res) => setImmediate(res));
-            await jobs.whileHeld(j.id);
-          },
-        });
+          (fh, _size, onError) => fileSlots(fh, feeder, onError),
+        );
+        // done when the workers are: the rows of the last queued file are final when it is
+        await shards.caughtUp();
+        if (jobs.queued === 0) await endInput();
         job.packets = r.packets;
         job.bytesTotal = r.bytesTotal;
         job.state = r.cancelled ? 'cancelled' : r.error ? 'failed' : 'done';
         job.error = r.error ? r.error.message : null;
       } catch (e) {
         job.state = 'failed';
-        job.error = e instanceof SourceError ? e.message : `${job.path}: ${(e as Error).message}`;
+        job.error = e instanceof SourceError || e === shards.failure ? (e as Error).message : `${job.path}: ${(e as Error).message}`;
       }
       jobs.finished(job.id);
     }
-    pipe.end();
     running = false;
     sendDelta();
   }
@@ -155,18 +166,36 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     job.live = { via: lc.via, received: lc.stats.received, captured: lc.stats.captured ?? lc.stats.received, kernelDropped: known ? (lc.stats.kernelDropped ?? 0) : null };
   }
 
+  /** Captures being started (files opened meanwhile wait for them as for those running). */
+  let starting = 0;
+  const capturing = () => lives.size > 0 || starting > 0;
+
   async function startLive(job: Job, req: { device: string; filter: string; write?: string; promiscuous?: boolean; snaplen?: number }): Promise<void> {
+    starting++;
+    try {
+      await beginLive(job, req);
+    } finally {
+      starting--;
+      // one that failed or was cancelled: files opened meanwhile are read now
+      if (!capturing()) void runQueue();
+    }
+  }
+
+  async function beginLive(job: Job, req: { device: string; filter: string; write?: string; promiscuous?: boolean; snaplen?: number }): Promise<void> {
     const opts = { device: req.device, filter: req.filter, promiscuous: req.promiscuous, snaplen: req.snaplen };
     let writer: PcapngFileWriter | null = null;
     let lc: LiveSource;
     job.state = 'running';
     try {
+      if (shards.failure) throw shards.failure;
+      // a capture's packets and a file's are one timeline in the engine: mixed, each would make the other's connections look idle
+      if (running) throw new Error(`a file is being read (${jobs.snapshot().find((j) => j.kind === 'file' && (j.state === 'running' || j.state === 'paused'))?.path ?? 'queued'}): wait for it to finish or cancel it, then start the capture`);
       lc = openLive(opts);
       const source = lc;
       await source.start({
         packet(p) {
           writer?.packet(p.tsSec, p.tsNsec, p.buf.subarray(p.offset, p.offset + p.capLen), p.origLen);
-          pipe.packet(p);
+          feeder.livePacket(p);
         },
       });
       // the link type is known once the capture runs; a file that cannot be written stops it
@@ -192,13 +221,14 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     }
     // the helper stopped on its own (killed, device gone): the job says why
     lc.onEnd = (e) => void stopLive(job.id, e?.message ?? 'the capture ended by itself');
-    // live: connections go idle on the wall clock; counters follow the capture
+    // live: connections go idle on the wall clock; packets reach the workers at least every 50 ms; counters follow the capture
+    let n = 0;
     const tick = setInterval(() => {
-      pipe.tick();
+      if (++n % 5 === 0) feeder.tick(Date.now() / 1000);
+      else feeder.flushLive();
       liveCounters(job, lc);
-      stats.drops = liveDrops();
       jobs.changed = true;
-    }, 250);
+    }, 50);
     lives.set(job.id, { lc, writer, tick });
     jobs.changed = true;
   }
@@ -214,13 +244,15 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
     const job = jobs.get(id)!;
     liveCounters(job, l.lc);
     endedDrops += l.lc.stats.dropped;
-    stats.drops = liveDrops();
-    job.state = error ? 'failed' : 'done';
-    job.error = error ?? null;
     // the capture is over: its connections complete now, as at the end of a file
-    if (!running && lives.size === 0) pipe.end();
+    if (!capturing() && !shards.failure) await endInput().catch(() => {});
+    const why = error ?? shards.failure?.message;
+    job.state = why ? 'failed' : 'done';
+    job.error = why ?? null;
     jobs.changed = true;
     sendDelta();
+    // files opened while it captured are read now
+    if (!capturing()) void runQueue();
   }
 
   const trace = process.env.WEFT_TRACE ? (s: string) => process.stderr.write(`engine ${Date.now() % 100000} ${s}\n`) : null;
@@ -234,7 +266,8 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
   });
   /** Answers request `reqId` of kind `t` with what `value` computes, or with the message it throws. */
   type Asked = Extract<FromWorker, { reqId: number; value: unknown }>;
-  function answer<T extends Asked['t']>(t: T, reqId: number, value: () => NonNullable<Extract<Asked, { t: T }>['value']> | Extract<Asked, { t: T }>['value']): void {
+  type ValueOf<T extends Asked['t']> = Extract<Asked, { t: T }>['value'];
+  function answer<T extends Asked['t']>(t: T, reqId: number, value: () => ValueOf<T>): void {
     let msg: FromWorker;
     try {
       msg = { t, reqId, value: value() } as FromWorker;
@@ -242,6 +275,33 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       msg = { t, reqId, error: (e as Error).message } as FromWorker;
     }
     port.postMessage(msg);
+  }
+
+  /**
+   * Request `m` about connection `id` (capture-wide), asked of the worker that holds it with its
+   * number there; the answer's `id` is the capture-wide one again.
+   */
+  function forward<T extends ShardRequest['t'] & Asked['t']>(m: Extract<ShardRequest, { t: T }>, id: number, local: (n: number) => Extract<ShardRequest, { t: T }>): void {
+    const at = shards.locate(id);
+    if (at === null) return port.postMessage({ t: m.t, reqId: m.reqId, error: `no connection ${id}` } as FromWorker);
+    shards.ask<ValueOf<T>>(at.worker, local(at.local)).then(
+      (v) => port.postMessage({ t: m.t, reqId: m.reqId, value: v !== null && typeof v === 'object' && 'id' in v ? { ...v, id } : v } as FromWorker),
+      (e: Error) => port.postMessage({ t: m.t, reqId: m.reqId, error: e.message.replace(/^no connection \d+$/, `no connection ${id}`) } as FromWorker),
+    );
+  }
+
+  /** The flow that has frame `frame` (the `prefer`red one if it does): every worker looks in its own. */
+  async function findFrame(frame: number, prefer?: number): Promise<ValueOf<'frame'>> {
+    const p = prefer === undefined ? null : shards.locate(prefer);
+    const found = await Promise.all(Array.from({ length: threads }, (_, w) => shards.ask<ValueOf<'frame'>>(w, { t: 'frame', reqId: 0, frame, prefer: p !== null && p.worker === w ? p.local : undefined })));
+    let best: ValueOf<'frame'> = null;
+    for (const [w, f] of found.entries()) {
+      if (f === null) continue;
+      const id = shards.globalId(w, f.id);
+      if (id === prefer) return { id, index: f.index };
+      if (best === null || id < best.id) best = { id, index: f.index };
+    }
+    return best;
   }
 
   function handle(m: ToWorker): void {
@@ -252,7 +312,8 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       }
       case 'open': {
         jobs.enqueue(jobs.add(m.id, 'file', m.path));
-        void runQueue();
+        // while a capture runs, files wait for it to stop (see startLive)
+        if (!capturing()) void runQueue();
         return;
       }
       case 'export': {
@@ -261,7 +322,7 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         // the export reads the files again, between this worker's other work (it yields per chunk)
         exportFlows(
           // the flows as the table has them (its limit), read on every core
-          { ...m.request, maxConnections: pipe.assembler.opts.maxConnections, version: VERSION, threads: defaultThreads() },
+          { ...m.request, maxConnections, version: VERSION, threads: defaultThreads() },
           (p) => {
             job.bytesDone = p.phase === 'flows' ? p.bytesDone / 2 : p.bytesTotal / 2 + p.bytesDone / 2;
             job.bytesTotal = p.bytesTotal;
@@ -292,62 +353,32 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
       case 'pause':
         jobs.pause(m.id, m.paused);
         return;
-      case 'read': {
-        const { id, dir, from, to } = m.range;
-        if (!table.has(id)) return port.postMessage({ t: 'read', reqId: m.reqId, error: `no connection ${id}` });
-        const r = spool.read(id, dir, from, to);
-        const marks = table.marksOf(id, dir);
-        port.postMessage({
-          t: 'read',
-          reqId: m.reqId,
-          value: { id, dir, from, data: Buffer.from(r.bytes).toString('base64'), length: r.length, provenance: r.provenance, ...marks },
-        });
+      case 'read':
+        return forward(m, m.range.id, (id) => ({ ...m, range: { ...m.range, id } }));
+      case 'messages':
+        return forward(m, m.id, (id) => ({ ...m, id }));
+      case 'search':
+        return forward(m, m.search.id, (id) => ({ ...m, search: { ...m.search, id } }));
+      case 'packets':
+        return forward(m, m.range.id, (id) => ({ ...m, range: { ...m.range, id } }));
+      case 'rows':
+        return forward(m, m.rows.id, (id) => ({ ...m, rows: { ...m.rows, id } }));
+      case 'frame':
+        findFrame(m.frame, m.prefer).then(
+          (value) => port.postMessage({ t: 'frame', reqId: m.reqId, value }),
+          (e: Error) => port.postMessage({ t: 'frame', reqId: m.reqId, error: e.message }),
+        );
         return;
-      }
-      case 'messages': {
-        if (!table.has(m.id)) return port.postMessage({ t: 'messages', reqId: m.reqId, error: `no connection ${m.id}` });
-        port.postMessage({ t: 'messages', reqId: m.reqId, value: flowMessages(spool, m.id, table.protocolOf(m.id), (dir) => table.marksOf(m.id, dir).gaps) });
-        return;
-      }
-      case 'search': {
-        const q = m.search;
-        if (!table.has(q.id)) return port.postMessage({ t: 'search', reqId: m.reqId, error: `no connection ${q.id}` });
-        const hit = spool.search(q.id, q.dir, Buffer.from(q.pattern, 'hex'), q.from, q.back);
-        port.postMessage({ t: 'search', reqId: m.reqId, value: hit && { ...hit, otherOffset: spool.offsetAtFrame(q.id, (q.dir ^ 1) as 0 | 1, hit.frame) } });
-        return;
-      }
-      case 'packets': {
-        const q = m.range;
-        if (!table.has(q.id)) return port.postMessage({ t: 'packets', reqId: m.reqId, error: `no connection ${q.id}` });
-        return answer('packets', m.reqId, () => {
-          const page = packets.read(q.id, q.from, q.count);
-          for (const f of page.frame) page.at.push(spool.offsetAtFrame(q.id, 0, f), spool.offsetAtFrame(q.id, 1, f));
-          return page;
-        });
-      }
-      case 'rows': {
-        const q = m.rows;
-        if (!table.has(q.id)) return port.postMessage({ t: 'rows', reqId: m.reqId, error: `no connection ${q.id}` });
-        return answer('rows', m.reqId, () => {
-          const l = layouts.get(q.id, q.view, q.wrap, () => [marksOfDirection(table.marksOf(q.id, 0)), marksOfDirection(table.marksOf(q.id, 1))], table.isUdp(q.id));
-          const atRow = q.at ? l.rowOf(q.at.dir, q.at.offset) : null;
-          // around the row asked for: a third of the page before it
-          const from = atRow !== null && atRow >= 0 ? Math.max(0, atRow - Math.floor(q.count / 3)) : q.from;
-          const rows = l.read(from, q.count);
-          return { id: q.id, view: q.view, wrap: l.wrap, total: l.rows, from, rows, atRow, bytes: [spool.lengthOf(q.id, 0), spool.lengthOf(q.id, 1)] as [number, number] };
-        });
-      }
       case 'timeline':
         return answer('timeline', m.reqId, () => table.timeline(m.bins, m.filter));
-      case 'frame':
-        return answer('frame', m.reqId, () => packets.findFrame(m.frame, m.prefer));
       case 'limits':
-        pipe.assembler.opts.maxConnections = m.maxConnections;
+        maxConnections = m.maxConnections;
+        shards.setLimit(m.maxConnections);
         jobs.changed = true;
         return;
       case 'policies':
         // checked by the session already: what reaches here compiles
-        pipe.assembler.opts.policyFor = hostPolicies(m.rules.map((r) => `${r.net}=${r.policy}`));
+        shards.setPolicies(m.rules.map((r) => `${r.net}=${r.policy}`));
         return;
       case 'query':
         return answer('query', m.reqId, () => table.query(m.query));
@@ -358,11 +389,11 @@ export function runEngineWorker(port: Port, spoolParent?: string): void {
         return;
       }
       case 'stop':
-        void Promise.all([...lives.keys()].map((id) => stopLive(id))).then(() => {
+        void Promise.all([...lives.keys()].map((id) => stopLive(id))).then(async () => {
           clearInterval(timer);
           jobs.abortAll();
-          packets.close();
-          spool.dispose();
+          // each worker removes its spool
+          await shards.stop();
           port.postMessage({ t: 'stopped' });
           // In a process of its own, leave now (a live capture handle must not outlive it).
           if (typeof process.send === 'function') setTimeout(() => process.exit(0), 50);

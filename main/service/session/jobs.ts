@@ -35,6 +35,11 @@ export class JobRegistry {
     this.changed = true;
   }
 
+  /** Files queued and not cancelled. */
+  get queued(): number {
+    return this.queue.filter((j) => j.state !== 'cancelled').length;
+  }
+
   /** The next queued file that was not cancelled meanwhile, or null. */
   next(): Job | null {
     for (let j = this.queue.shift(); j; j = this.queue.shift()) if (j.state !== 'cancelled') return j;

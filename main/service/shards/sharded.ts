@@ -26,7 +26,7 @@ import type { CaptureFormatError, CapturedPacket, InterfaceInfo, PacketSink } fr
 import type { ReadOptions } from '../../sources/capture-source';
 import { readInputs } from '../pipeline/packet-pipeline';
 import { engineBundle } from '../hosts/child-host';
-import { EVERY_WORKER, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, takenWord, type RingMemory } from './ring';
+import { EVERY_WORKER, INPUT_END, TICK, C_ABORTED, C_DONE, C_ENDED, C_PUBLISHED, H_COUNT, H_NEW_SPILL, HEADER, IN_CHUNK, IN_SPILL, N_FILEOFF, N_SEC, pairHash, pairHashAt, R_CAPLEN, R_FILE, R_FRAME, R_IF, R_LINK, R_NSEC, R_OFFSET, R_ORIGLEN, R_SHARD, R_WHERE, REC_INTS, REC_NUMS, Slot, SLOTS, finishedWord, newRing, takenWord, type RingMemory } from './ring';
 import type { WorkerData } from './worker-main';
 import { resultBounds, resultKiB, ShardMerger, transferables, type ResultBounds, type ShardResult } from './results';
 
@@ -54,7 +54,7 @@ const MAX_WAITING_BYTES = 16 << 20;
 export const MAX_THREADS = 64;
 
 /** Atomics.waitAsync (ES2024; Node has it since 16): resolves when the word changes, or after `ms`. */
-function waitAsync(a: Int32Array, index: number, value: number, ms: number): Promise<unknown> {
+export function waitAsync(a: Int32Array, index: number, value: number, ms: number): Promise<unknown> {
   const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync(a, index, value, ms);
   return r.async ? (r.value as Promise<unknown>) : Promise.resolve(r.value);
 }
@@ -69,8 +69,9 @@ export class RingFeeder implements PacketSink {
   private view: Uint8Array | null = null;
   private count = 0;
   private spillUsed = 0;
-  /** Packets framed so far (all inputs). */
+  /** Packets framed so far (all inputs), and their captured bytes. */
   packets = 0;
+  bytes = 0;
   /** The input being read (0, 1, … in the order given). */
   file = 0;
   /** Set when a worker failed: reading stops with it. */
@@ -87,6 +88,11 @@ export class RingFeeder implements PacketSink {
   ) {
     this.control = new Int32Array(ring.control);
     this.slots = ring.slots.map((m) => new Slot(m));
+  }
+
+  /** Batches published so far. */
+  get published(): number {
+    return this.seq;
   }
 
   /** The next slot to fill, once every worker is done with the batch it held. */
@@ -156,6 +162,7 @@ export class RingFeeder implements PacketSink {
     s.nums[t + N_SEC] = p.tsSec;
     s.nums[t + N_FILEOFF] = p.fileOffset;
     this.packets++;
+    this.bytes += p.capLen;
   }
 
   /**
@@ -236,6 +243,13 @@ export class RingFeeder implements PacketSink {
     if (this.slot !== null && this.count > 0) this.publish();
   }
 
+  /** The app's end of input (its files read, its captures stopped; live, so the slot is claimed at once): every worker ends what is open; the ring goes on. */
+  inputEnd(): void {
+    const s = this.liveSlot(0);
+    s.ints[HEADER + this.count++ * REC_INTS + R_SHARD] = INPUT_END;
+    this.publish();
+  }
+
   /** The slot's batch is complete: the workers may read it. */
   publish(): void {
     if (this.slot === null) return;
@@ -280,7 +294,7 @@ async function* framed(feeder: RingFeeder, slot: Slot, n: number): AsyncGenerato
 }
 
 /** A file's chunks read straight into the ring's slots. */
-async function* fileSlots(fh: FileHandle, feeder: RingFeeder, onError: (e: unknown) => Error): AsyncGenerator<Uint8Array> {
+export async function* fileSlots(fh: FileHandle, feeder: RingFeeder, onError: (e: unknown) => Error): AsyncGenerator<Uint8Array> {
   for (let pos = 0; ; ) {
     const slot = await feeder.claim();
     let n: number;
@@ -326,7 +340,7 @@ function readInputsToRing(files: string[], feeder: RingFeeder, read: ReadOptions
 }
 
 /** Starts `n` engine workers on the ring, each with its task; their messages go to `onMessage`, a failure to `onFailure` (once). */
-function startWorkers<T>(
+export function startWorkers<T>(
   ring: RingMemory,
   n: number,
   task: (index: number) => WorkerData['task'],
