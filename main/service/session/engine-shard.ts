@@ -46,14 +46,20 @@ export interface ShardCounts {
   spoolBytes: number;
 }
 
-/** What a worker sends after a batch: in parts of at most PART_ROWS rows, the first with the batch's new connections. */
+/**
+ * What a worker sends of the batches it read since it last sent (app-worker.ts says when): in
+ * parts of at most PART_ROWS rows, the first with the new connections.
+ */
 export interface ShardBatch {
   t: 'batch';
-  seq: number;
-  /** The capture packet (1, 2, …) at which each connection numbered since the last batch was made, in its number order. */
+  /** Batches read so far. */
+  through: number;
+  /** Packets of the capture read so far (every connection made so far was made at or before it). */
+  packets: number;
+  /** The capture packet (1, 2, …) at which each connection numbered since it last sent was made, in its number order. */
   created: Float64Array;
   rows: RowBatch;
-  /** The last part of the batch: the counts as they are after it. */
+  /** The last part: the counts as they are now. */
   counts: ShardCounts | null;
 }
 
@@ -145,7 +151,11 @@ export class EngineShard implements BatchTarget {
 
   inputEnd(): void {
     this.pipe.end();
+    this.ended = true;
   }
+
+  /** An end of input was read since the last take (what it completed is sent at once). */
+  ended = false;
 
   get quietBeforeSec(): number {
     return this.pipe.quietBeforeSec;
@@ -155,8 +165,8 @@ export class EngineShard implements BatchTarget {
     return this.pipe.quietUntilPacket;
   }
 
-  /** What batch `seq` changed, in parts (each sent by `post` as it is made). */
-  take(seq: number, post: (b: ShardBatch) => void): void {
+  /** What changed since the last take, `through` batches and `packets` packets of the capture read, in parts (each sent by `post` as it is made). */
+  take(through: number, packets: number, post: (b: ShardBatch) => void): void {
     this.recorder.takeChanged();
     const ids = [...this.changed].sort((a, b) => a - b);
     this.changed.clear();
@@ -166,11 +176,12 @@ export class EngineShard implements BatchTarget {
     for (let at = 0; ; at += PART_ROWS) {
       const part = ids.slice(at, at + PART_ROWS);
       const last = at + PART_ROWS >= ids.length;
-      post({ t: 'batch', seq, created: at === 0 ? Float64Array.from(this.created) : new Float64Array(0), rows: table.exportRows(part, first), counts: last ? this.counts() : null });
+      post({ t: 'batch', through, packets, created: at === 0 ? Float64Array.from(this.created) : new Float64Array(0), rows: table.exportRows(part, first), counts: last ? this.counts() : null });
       if (at === 0) this.created = [];
       if (last) break;
     }
     this.sentBelow = this.seenIds;
+    this.ended = false;
   }
 
   private counts(): ShardCounts {

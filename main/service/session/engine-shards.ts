@@ -24,17 +24,10 @@ import type { FromShard, ToShard } from './app-worker';
 import type { ShardBatch, ShardCounts, ShardRequest } from './engine-shard';
 import { FlowTable } from './flow-table';
 
-/** Every worker's counts added up. */
-export interface ShardTotals {
-  tcpPackets: number;
+/** Every worker's counts added up, the decode anomalies by name. */
+export interface ShardTotals extends Omit<ShardCounts, 'decode'> {
   decodeAnomalies: Record<string, number>;
   decodeTotal: number;
-  streamAnomalies: Record<string, number>;
-  protocols: Record<string, number>;
-  open: number;
-  bufferedPages: number;
-  limitClosed: number;
-  spoolBytes: number;
 }
 
 export class EngineShards {
@@ -53,14 +46,16 @@ export class EngineShards {
   private readonly globalOf: Int32Array[];
   private readonly localNext: number[];
   private nextId = 1;
-  /** Per worker: the new connections of its batches not yet numbered (the packet each was made at), in batch order. */
+  /** Per worker: the packets at which its connections not yet numbered were made, in its number order, and how far into them numbering is. */
   private readonly creations: Float64Array[][];
-  /** Per worker: its batches' parts not yet imported. */
+  private readonly creationAt: number[];
+  /** Per worker: packets of the capture it has read, by what it sent. */
+  private readonly packetsRead: number[];
+  /** Per worker: its parts not yet imported. */
   private readonly parts: ShardBatch[][];
-  private readonly lastSeq: number[];
-  /** Batches whose new connections are numbered. */
-  private numbered = 0;
-  /** Per worker: batches whose every part is imported. */
+  /** Connections made at or before this packet of the capture are numbered. */
+  private numberedThrough = 0;
+  /** Per worker: batches whose changes are all imported. */
   private readonly finished: number[];
   private waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -83,8 +78,9 @@ export class EngineShards {
     this.globalOf = Array.from({ length: n }, () => new Int32Array(1024));
     this.localNext = new Array(n).fill(1);
     this.creations = Array.from({ length: n }, () => []);
+    this.creationAt = new Array(n).fill(0);
+    this.packetsRead = new Array(n).fill(0);
     this.parts = Array.from({ length: n }, () => []);
-    this.lastSeq = new Array(n).fill(-1);
     this.finished = new Array(n).fill(0);
     const { workers, spillPorts } = startWorkers<FromShard>(
       ring,
@@ -104,10 +100,8 @@ export class EngineShards {
   private message(w: number, m: FromShard): void {
     switch (m.t) {
       case 'batch':
-        if (m.seq !== this.lastSeq[w]) {
-          this.lastSeq[w] = m.seq;
-          this.creations[w].push(m.created);
-        }
+        if (m.created.length > 0) this.creations[w].push(m.created);
+        this.packetsRead[w] = m.packets;
         this.parts[w].push(m);
         this.advance();
         return;
@@ -124,27 +118,21 @@ export class EngineShards {
     }
   }
 
-  /** Numbers the next batches every worker has sent, imports the parts that can be, wakes who waited. */
+  /** Numbers what every worker has read past, imports the parts whose rows are numbered, wakes who waited. */
   private advance(): void {
-    const n = this.threads;
-    for (;;) {
-      while (this.creations.every((c) => c.length > 0)) this.number(this.creations.map((c) => c.shift()!));
-      let imported = false;
-      for (let w = 0; w < n; w++) {
-        const q = this.parts[w];
-        while (q.length > 0 && q[0].seq < this.numbered) {
-          const b = q.shift()!;
-          const g = this.globalOf[w];
-          this.table.importRows(b.rows, (id) => g[id]);
-          this.changedRows += b.rows.ids.length;
-          if (b.counts !== null) {
-            this.counts[w] = b.counts;
-            this.finished[w] = b.seq + 1;
-          }
-          imported = true;
+    this.number(Math.min(...this.packetsRead));
+    for (let w = 0; w < this.threads; w++) {
+      const q = this.parts[w];
+      while (q.length > 0 && q[0].packets <= this.numberedThrough) {
+        const b = q.shift()!;
+        const g = this.globalOf[w];
+        this.table.importRows(b.rows, (id) => g[id]);
+        this.changedRows += b.rows.ids.length;
+        if (b.counts !== null) {
+          this.counts[w] = b.counts;
+          this.finished[w] = b.through;
         }
       }
-      if (!imported) break;
     }
     const through = Math.min(...this.finished);
     if (this.waiters.some((x) => x.seq <= through)) {
@@ -154,14 +142,32 @@ export class EngineShards {
     }
   }
 
-  /** One batch's new connections from every worker, numbered by the packet each was made at (one packet makes at most one). */
-  private number(made: Float64Array[]): void {
-    const at = new Array<number>(made.length).fill(0);
+  /**
+   * Numbers the connections made at or before capture packet `through` (every worker has read
+   * that far, so none made before it is still to come), by the packet each was made at (a packet
+   * is one worker's, and makes at most one).
+   */
+  private number(through: number): void {
+    if (through <= this.numberedThrough) return;
+    const c = this.creations;
+    const at = this.creationAt;
+    // the next packet of worker v's not yet numbered, or Infinity
+    const head = (v: number) => (c[v].length > 0 ? c[v][0][at[v]] : Infinity);
     for (;;) {
       let w = -1;
-      for (let v = 0; v < made.length; v++) if (at[v] < made[v].length && (w < 0 || made[v][at[v]] < made[w][at[w]])) w = v;
+      let k = through + 1;
+      for (let v = 0; v < this.threads; v++) {
+        const h = head(v);
+        if (h < k) {
+          k = h;
+          w = v;
+        }
+      }
       if (w < 0) break;
-      at[w]++;
+      if (++at[w] === c[w][0].length) {
+        c[w].shift();
+        at[w] = 0;
+      }
       const id = this.nextId++;
       const l = this.localNext[w]++;
       if (id >= this.owner.length) {
@@ -173,7 +179,7 @@ export class EngineShards {
       if (l >= this.globalOf[w].length) this.globalOf[w] = grownTo(this.globalOf[w], l + 1);
       this.globalOf[w][l] = id;
     }
-    this.numbered++;
+    this.numberedThrough = through;
   }
 
   /** Resolves once every worker's results of the batches published so far are in the table. */

@@ -28,8 +28,11 @@ export interface BatchTarget {
 export class BatchReader {
   private readonly slots: Slot[];
   private readonly p = newCapturedPacket();
-  /** Packets of the capture read so far (every worker's). */
+  /** Packets of the capture read so far (every worker's; those skipped as quiet too). */
   private k = 0;
+  get packetsRead(): number {
+    return this.k;
+  }
   private quietSec = -Infinity;
   private quietPacket = -Infinity;
 
