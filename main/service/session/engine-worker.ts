@@ -126,8 +126,11 @@ export function runEngineWorker(port: Port, spoolParent?: string, threads = engi
               j.packets = pr.packets;
               jobs.changed = true;
             },
-            // let timers (deltas) and requests (stream reads, cancels) run between chunks; wait here while paused
+            // the chunk goes to the workers now (not when the next is read: a paused file's last
+            // chunk would wait with it); timers (deltas) and requests (stream reads, cancels) run
+            // between chunks; wait here while paused
             afterChunk: async () => {
+              feeder.publish();
               await new Promise<void>((res) => setImmediate(res));
               await jobs.whileHeld(j.id);
             },
