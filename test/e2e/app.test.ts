@@ -308,9 +308,9 @@ describe('the app in Chromium', () => {
 
   it.runIf(process.getuid?.() === 0)('captures live on lo: flows appear, an open stream grows, the saved capture is complete', async () => {
     const { createServer, connect } = await import('node:net');
-    const srv = createServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))));
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    const port = (srv.address() as { port: number }).port;
+    const echo = createServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    const port = (echo.address() as { port: number }).port;
     const saved = join(SHOTS, 'live-e2e.pcapng');
     rmSync(saved, { force: true });
     // at 1280 px the capture settings sit in a drop-down beside the Capture button
@@ -351,6 +351,15 @@ describe('the app in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'live.png') });
     // root captures in-process (no helper needed), the kernel's drop counter read while it runs
     expect(await page.locator('[data-testid=live-job]').textContent()).toMatch(/^capturing on lo \(tcp port \d+\) via libpcap: \d+ packets, 0 dropped by the kernel$/);
+    // a file opened while it captures waits for the capture to stop (one timeline in the engine)
+    const posted = await fetch(`http://127.0.0.1:${srv.port}/pcap`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ path: join(REAL, 'tcpdump-ssh.pcap') }),
+    });
+    expect(posted.status).toBe(202);
+    await expect.poll(() => page.locator('[data-testid=files-waiting]').textContent(), { timeout: 5000 }).toBe('tcpdump-ssh.pcap waits for the capture to stop');
+    await page.screenshot({ path: join(SHOTS, 'live-file-waits.png') });
     await new Promise<void>((r) => {
       c.on('close', () => r());
       c.end();
@@ -361,6 +370,9 @@ describe('the app in Chromium', () => {
     // once stopped, the kernel's own drop count
     await expect.poll(() => page.locator('[data-testid=live-done]').textContent(), { timeout: 5000 }).toMatch(/^captured \d+ packets on lo \(tcp port \d+\) via libpcap: 0 dropped by the kernel$/);
     await page.screenshot({ path: join(SHOTS, 'live-stopped.png') });
+    // and the file is read now
+    await expect.poll(() => page.locator('[data-testid=files]').textContent(), { timeout: 10_000 }).toMatch(/^tcpdump-ssh\.pcap/);
+    expect(await page.locator('[data-testid=files-waiting]').count()).toBe(0);
     // and the saved file ends with an Interface Statistics Block: received as counted, 0 dropped
     const bytesSaved = readFileSync(saved);
     let isb: { recv: bigint; drop: bigint } | null = null;
@@ -383,7 +395,7 @@ describe('the app in Chromium', () => {
     const packets = readAll(new Uint8Array(bytesSaved));
     expect(packets.interfaces[0].snapLen).toBe(200);
     expect(Math.max(...packets.packets.map((p) => p.data.length))).toBeLessThanOrEqual(200);
-    srv.close();
+    echo.close();
     // the saved capture holds the whole conversation
     const flows: Flow[] = [];
     await runFlows([saved], (f) => flows.push(f));
