@@ -125,11 +125,11 @@ describe('the session and its engine', () => {
     }
   });
 
-  it("weft serve's engine process starts with the engine's V8 flags (a 64 MiB young generation)", async () => {
+  it("weft serve's engine process starts with the engine's V8 flags (a 16 MiB semi-space)", async () => {
     const host = new ChildProcessHost({ spoolParent: dir });
     try {
       const cmdline = readFileSync(`/proc/${host.pid}/cmdline`, 'utf8').split('\0');
-      expect(cmdline).toContain('--max-semi-space-size=64');
+      expect(cmdline).toContain('--max-semi-space-size=16');
       expect(cmdline.some((a) => a.endsWith('engine-child.cjs'))).toBe(true);
     } finally {
       await host.terminate();

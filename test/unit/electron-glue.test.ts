@@ -164,12 +164,12 @@ describe('the window', () => {
     expect(captureArgs(['.', '--inspect', '/x/a.pcap', 'b.PCAPNG', 'notes.txt'])).toEqual(['/x/a.pcap', 'b.PCAPNG']);
   });
 
-  it("the engine's utility process starts with the engine's V8 flags (a 64 MiB young generation)", async () => {
+  it("the engine's utility process starts with the engine's V8 flags (a 16 MiB semi-space)", async () => {
     const electron = await import('electron');
     const fork = electron.utilityProcess.fork as unknown as ReturnType<typeof vi.fn>;
     fork.mockReturnValue({ on: vi.fn(), postMessage: vi.fn(), kill: vi.fn() });
     const { UtilityProcessHost } = await import('../../main/electron/utility-host');
     new UtilityProcessHost('/app/out/cli');
-    expect(fork).toHaveBeenCalledWith('/app/out/cli/engine-utility.cjs', [], expect.objectContaining({ execArgv: ['--max-semi-space-size=64'] }));
+    expect(fork).toHaveBeenCalledWith('/app/out/cli/engine-utility.cjs', [], expect.objectContaining({ execArgv: ['--max-semi-space-size=16'] }));
   });
 });

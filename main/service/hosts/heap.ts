@@ -14,8 +14,9 @@ export function preferSmallHeap(): void {
 
 /**
  * V8 flags for the engine's own process (set when it starts: V8 reads them when the heap is made).
- * A 64 MiB young generation: the engine makes a few short-lived objects per connection, and with
- * the default one a 500,000-connection load spent 15 % of its time in the collector; 64 MiB made
- * the load 5-6 % faster for about 70 MB more peak RSS (docs/decisions.md).
+ * A 16 MiB semi-space: the engine's main thread takes in its workers' rows (a few short-lived
+ * objects per connection). 64 MiB was chosen when the whole engine ran on that thread; with the
+ * workers, a 500,000-connection load with 64 MiB peaked at 861–883 MB for 4 % less time than with
+ * 16 MiB (670–687 MB); the default gave 651–656 MB and 10 % more time (docs/decisions.md).
  */
-export const ENGINE_V8_FLAGS = ['--max-semi-space-size=64'];
+export const ENGINE_V8_FLAGS = ['--max-semi-space-size=16'];
