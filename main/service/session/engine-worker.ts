@@ -95,8 +95,9 @@ export function runEngineWorker(port: Port, spoolParent?: string, threads = engi
       }
     jobs.changed = true;
     sendDelta();
-    // in a process of its own, the engine leaves: the session starts a new one (what it held is lost with the thread)
-    if (typeof process.send === 'function') setTimeout(() => process.exit(1), 100);
+    // the engine leaves (it runs in a process of its own, a child or a utility process): the
+    // session starts a new one; what it held is lost with the thread
+    setTimeout(() => process.exit(1), 100);
   }
 
   /** No file left to read and no capture running: every worker ends what is open, as at the end of a file. */
