@@ -325,9 +325,25 @@ describe('the app in Chromium', () => {
     // not promiscuous, 200 bytes of each packet (the lines are shorter than that)
     await page.locator('[data-testid=promiscuous]').uncheck();
     await page.fill('[data-testid=snaplen]', '200');
+    // while a file is being read (held here, paused), a capture is refused, and the panel says why
+    const loading = join(SHOTS, 'held-e2e.pcap');
+    execFileSync(process.execPath, [join(ROOT, 'test', 'bench', 'gen-pcap.mjs'), '--out', loading, '--conns', '200', '--profile', 'bulk', '--seed', '12'], { stdio: 'ignore' });
+    const held = await session.openCapture({ path: loading });
+    if (!held.ok) throw new Error(held.error);
+    await session.pauseJob({ id: held.value.id, paused: true });
+    await expect.poll(() => page.locator('[data-testid=status]').textContent(), { timeout: 5000 }).toMatch(/paused held-e2e\.pcap/);
+    await page.click('[data-testid=capture-toggle]');
+    await expect.poll(() => page.locator('[data-testid=capture-error]').textContent(), { timeout: 5000 }).toBe(`a file is being read (${loading}): wait for it to finish or cancel it, then start the capture`);
+    await page.screenshot({ path: join(SHOTS, 'capture-refused.png') });
+    // cancelled: its rows so far stay (as any cancelled file's), the capture can start
+    await session.cancelJob({ id: held.value.id });
+    await session.whenIdle();
+    rmSync(loading, { force: true });
+    rmSync(loading + '.json', { force: true });
     await page.click('[data-testid=capture-toggle]');
     if (await page.locator('[data-testid=capture-more]').count()) await page.click('[data-testid=capture-more]');
     await expect.poll(() => page.locator('[data-testid=capture-toggle]').textContent(), { timeout: 5000 }).toContain('Stop');
+    expect(await page.locator('[data-testid=capture-error]').count()).toBe(0);
     await page.fill('[data-testid=filter]', `port:${port}`);
     // one connection that stays open and keeps talking
     const c = connect(port, '127.0.0.1');
