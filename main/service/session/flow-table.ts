@@ -40,8 +40,9 @@ function marksOf(gaps: readonly Gap[], conflicts: readonly Conflict[]): Marks {
 }
 
 
-/** Numbers per row in a RowBatch. */
+/** Numbers per row in a RowBatch (FlowTable.rowColumns), and where the protocol is among them. */
 const ROW_NUMS = 13;
+const PROTO_NUM = 10;
 
 /**
  * Rows of one table as plain data for another (the app's engine keeps its workers' rows in one
@@ -107,14 +108,18 @@ export class FlowTable {
     if (i >= this.size) this.size = i + 1;
     const c = f.conn;
     this.client[i] = c.client;
-    const s = c.server;
-    let srv = this.servers.get(s);
-    if (srv === undefined) this.servers.set(s, (srv = s));
-    this.server[i] = srv;
+    this.server[i] = this.serverString(c.server);
     this.ipVersion[i] = c.ipVersion;
     this.firstSeen[i] = c.firstSec + c.firstNsec / 1e9;
     this.live.set(i, f);
     this.version++;
+  }
+
+  /** One string per server endpoint (many clients, few servers). */
+  private serverString(s: string): string {
+    let srv = this.servers.get(s);
+    if (srv === undefined) this.servers.set(s, (srv = s));
+    return srv;
   }
 
   private growTo(n: number): void {
@@ -135,28 +140,22 @@ export class FlowTable {
     this.cap = this.firstSeen.length;
   }
 
+  /** The columns a RowBatch carries, in its order (the arrays are replaced as the table grows: ask after growing). */
+  private rowColumns(): (Float64Array | Uint8Array | Uint32Array)[] {
+    return [this.firstSeen, this.lastSeen, this.pk0, this.pk1, this.by0, this.by1, this.gp0, this.gp1, this.state, this.flags, this.proto, this.conflicts, this.ipVersion];
+  }
+
   /** Rows `ids` as a RowBatch; `first(id)`: the row has not been sent before (its endpoints go with it). */
   exportRows(ids: readonly number[], first: (id: number) => boolean): RowBatch {
     const n = ids.length;
     const b: RowBatch = { ids: Int32Array.from(ids), nums: new Float64Array(n * ROW_NUMS), sha: new Uint8Array(n * 64), endpoints: [], anomalies: [], protocols: this.protoNames.slice() };
     const v = b.nums;
+    const cols = this.rowColumns();
     for (let k = 0; k < n; k++) {
       const id = ids[k];
       const i = id - 1;
       const o = k * ROW_NUMS;
-      v[o] = this.firstSeen[i];
-      v[o + 1] = this.lastSeen[i];
-      v[o + 2] = this.pk0[i];
-      v[o + 3] = this.pk1[i];
-      v[o + 4] = this.by0[i];
-      v[o + 5] = this.by1[i];
-      v[o + 6] = this.gp0[i];
-      v[o + 7] = this.gp1[i];
-      v[o + 8] = this.state[i];
-      v[o + 9] = this.flags[i];
-      v[o + 10] = this.proto[i];
-      v[o + 11] = this.conflicts[i];
-      v[o + 12] = this.ipVersion[i];
+      for (let j = 0; j < ROW_NUMS; j++) v[o + j] = cols[j][i];
       b.sha.set(this.sha.subarray(i * 64, i * 64 + 64), k * 64);
       if (first(id)) b.endpoints.push([k, this.client[i], this.server[i]]);
       const an = this.anomalies.get(i);
@@ -180,26 +179,15 @@ export class FlowTable {
     for (const [k, client, server] of b.endpoints) {
       const i = idOf(b.ids[k]) - 1;
       this.client[i] = client;
-      let srv = this.servers.get(server);
-      if (srv === undefined) this.servers.set(server, (srv = server));
-      this.server[i] = srv;
+      this.server[i] = this.serverString(server);
     }
+    const cols = this.rowColumns();
     for (let k = 0; k < n; k++) {
       const i = idOf(b.ids[k]) - 1;
       const o = k * ROW_NUMS;
-      this.firstSeen[i] = v[o];
-      this.lastSeen[i] = v[o + 1];
-      this.pk0[i] = v[o + 2];
-      this.pk1[i] = v[o + 3];
-      this.by0[i] = v[o + 4];
-      this.by1[i] = v[o + 5];
-      this.gp0[i] = v[o + 6];
-      this.gp1[i] = v[o + 7];
-      this.state[i] = v[o + 8];
-      this.flags[i] = v[o + 9];
-      this.proto[i] = protos[v[o + 10]];
-      this.conflicts[i] = v[o + 11];
-      this.ipVersion[i] = v[o + 12];
+      for (let j = 0; j < ROW_NUMS; j++) cols[j][i] = v[o + j];
+      // the protocol by its name here, not its number there
+      this.proto[i] = protos[v[o + PROTO_NUM]];
       this.sha.set(b.sha.subarray(k * 64, k * 64 + 64), i * 64);
     }
     for (const [k, an] of b.anomalies) this.anomalies.set(idOf(b.ids[k]) - 1, an);
@@ -290,9 +278,7 @@ export class FlowTable {
     if (i >= this.cap) this.growTo(i + 1);
     if (i >= this.size) this.size = i + 1;
     this.client[i] = c.client;
-    let srv = this.servers.get(c.server);
-    if (srv === undefined) this.servers.set(c.server, (srv = c.server));
-    this.server[i] = srv;
+    this.server[i] = this.serverString(c.server);
     this.ipVersion[i] = c.ipVersion;
     this.firstSeen[i] = c.firstSec + c.firstNsec / 1e9;
     this.flags[i] = UDP;
