@@ -13,7 +13,7 @@ import type { FrameFound, PacketPage, StreamRows } from '../../ipc/contract';
 import { NODE_HASHES } from '../pipeline/hashes';
 import { hostPolicies } from '../pipeline/host-policy';
 import { PacketPipeline } from '../pipeline/packet-pipeline';
-import { pairHash } from '../shards/ring';
+import { ownedBy } from '../shards/ring';
 import type { BatchTarget } from '../shards/batch';
 import type { FromWorker, ToWorker } from './engine-protocol';
 import { flowMessages } from './flow-messages';
@@ -92,15 +92,14 @@ export class EngineShard implements BatchTarget {
   ) {
     this.spool = new Spool(spec.spoolParent);
     const spool = this.spool;
-    this.recorder = new SessionRecorder(spool);
+    const mark = (id: number) => this.changed.add(id);
+    this.recorder = new SessionRecorder(spool, mark);
     const table = this.recorder.table;
     const pipe = new PacketPipeline(this.recorder.factory, { idleSec: spec.idleSec, assembler: { maxConnections: spec.maxConnections, maxBufferedPagesTotal: spec.maxBufferedPagesTotal } });
     this.pipe = pipe;
-    pipe.owns = (d) => pairHash(d.ipVersion, d.src, d.dst) % workers === index;
+    pipe.owns = ownedBy(index, workers);
     this.packets = new PacketLog(spool.dir);
     pipe.assembler.observer = this.packets;
-    const mark = (id: number) => this.changed.add(id);
-    this.recorder.changedRow = mark;
     pipe.udp = new UdpTable({
       hashes: NODE_HASHES,
       nextId: () => pipe.assembler.pool.takeId(),

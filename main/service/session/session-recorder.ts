@@ -13,23 +13,23 @@ import { FlowTable } from './flow-table';
 export class SessionRecorder {
   readonly factory: FlowFactory;
   readonly table = new FlowTable();
-  /** Connections that changed since the last delta (each once). */
+  /** Connections that changed since the last takeChanged() (each once). */
   private dirty: FlowAccumulator[] = [];
   /** Which packets after a close count in a row, as `weft flows` counts them (AfterCloseWindow). */
   private readonly late = new AfterCloseWindow(() => {});
-  /** Rows whose packet counts grew after their close since the last delta. */
-  private lateChanged = 0;
   /** The capture's packet count (the pipeline's), for the after-close windows. */
   packetNo: () => number = () => 0;
-  /** Told the number of a row that changed (an app engine worker sends those rows on: engine-shard.ts). */
-  changedRow: ((id: number) => void) | null = null;
 
-  constructor(readonly spool: Spool) {
+  constructor(
+    readonly spool: Spool,
+    /** Told the number of each row that changes (the app's engine worker sends those rows on: engine-shard.ts). */
+    private readonly changedRow: (id: number) => void,
+  ) {
     const touch = (f: FlowAccumulator) => {
       if (f.tag === true) return;
       f.tag = true;
       this.dirty.push(f);
-      this.changedRow?.(f.id);
+      this.changedRow(f.id);
     };
     this.factory = new FlowFactory({
       hashes: NODE_HASHES,
@@ -43,7 +43,7 @@ export class SessionRecorder {
         protocol: (f, name) => this.table.setProtocol(f, name),
         complete: (f) => {
           this.table.complete(f);
-          this.changedRow?.(f.id);
+          this.changedRow(f.id);
           f.tag = null; // already final: a later refresh would change nothing
           this.late.closed(f, this.packetNo());
         },
@@ -55,14 +55,11 @@ export class SessionRecorder {
   afterClose(id: number, dir: TCPFlowDirection, flags: number, payloadLength: number, now: number): void {
     if (this.late.packet(id, dir, flags, payloadLength, now, this.packetNo()) === null) return;
     this.table.packetAfterClose(id, dir);
-    this.changedRow?.(id);
-    this.lateChanged++;
+    this.changedRow(id);
   }
 
-  /** Brings the rows that changed up to date; returns how many did. */
-  takeChanged(): number {
-    const late = this.lateChanged;
-    this.lateChanged = 0;
+  /** Brings the rows of the connections that changed up to date. */
+  takeChanged(): void {
     const d = this.dirty;
     this.dirty = [];
     for (const f of d) {
@@ -70,6 +67,5 @@ export class SessionRecorder {
       f.tag = null;
       this.table.refresh(f);
     }
-    return d.length + late;
   }
 }

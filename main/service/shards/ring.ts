@@ -115,6 +115,11 @@ export function pairHash(version: number, a: Uint8Array, b: Uint8Array): number 
   return pairHashAt(version, a, 0, b, 0);
 }
 
+/** Whether worker `index` of `workers` owns what a packet decoded to (PacketPipeline.owns): by its innermost address pair. */
+export function ownedBy(index: number, workers: number): (d: { ipVersion: number; src: Uint8Array; dst: Uint8Array }) => boolean {
+  return (d) => pairHash(d.ipVersion, d.src, d.dst) % workers === index;
+}
+
 /** pairHash of addresses at a[aOff…] and b[bOff…] (4 bytes each for IPv4, 16 for IPv6). */
 export function pairHashAt(version: number, a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): number {
   const n = version === 6 ? 16 : 4;

@@ -6,7 +6,7 @@
  */
 import type { CapturedPacket } from '../../engine/formats';
 import type { PacketPipeline } from '../pipeline/packet-pipeline';
-import { pairHash } from './ring';
+import { ownedBy } from './ring';
 import { ResultWriter, type ShardResult } from './results';
 
 export abstract class PipelineTask<P extends PacketPipeline = PacketPipeline, F = unknown> {
@@ -25,7 +25,7 @@ export abstract class PipelineTask<P extends PacketPipeline = PacketPipeline, F 
     workers: number,
   ) {
     // a packet every worker is given (an IP fragment that may hold a tunnel) is kept by the worker of its innermost pair
-    pipe.owns = (d) => pairHash(d.ipVersion, d.src, d.dst) % workers === index;
+    pipe.owns = ownedBy(index, workers);
   }
 
   /** Packet `k` of the capture, this worker's to decode (`shared`: every worker's, see EVERY_WORKER). */
